@@ -1,0 +1,62 @@
+"""One place for the engine's numbers, each with its unit in its name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PRESET_ORDER: tuple[str, ...] = ("original", "adaptive", "gentle", "warm", "bright", "punchy")
+"""The order presets are shown and bound to keys 1-6 everywhere."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine settings. Frozen so a running engine never sees a number change under it."""
+
+    sample_rate: int = 44_100
+    """Engine and output rate; every track is resampled to it on load."""
+    block_frames: int = 1024
+    """Frames per audio callback (23.2 ms at 44.1 kHz): measured safe on 2 busy cores."""
+    chunk_seconds: float = 10.0
+    """Length of one cached render unit."""
+    warmup_seconds: float = 2.0
+    """Audio rendered before a chunk and discarded, so filters and compressors have settled."""
+    lookahead_seconds: float = 0.05
+    """Audio rendered after a chunk so the look-ahead limiter sees what comes next."""
+    intensity_step: float = 0.05
+    """Intensity bucket width: the same bucket is used by the cache, the plan and the renders."""
+    crossfade_ms: float = 15.0
+    """Equal-power crossfade between the old and the new render on a switch."""
+    loudness_mode: str = "matched"
+    """`matched`: every preset at the original's loudness; `targets`: per-preset LUFS targets."""
+    true_peak_ceiling_db: float = -1.0
+    """Highest true peak (dBTP, 4x oversampled) any render may reach."""
+    l1_budget_mb: float = 18.0
+    l2_budget_mb: float = 36.0
+    l3_budget_mb: float = 45.0
+    render_threads: int = 2
+    ring_seconds: float = 1.0
+    """How far ahead of the audio callback the feeder keeps the output ring."""
+    max_track_seconds: float = 3600.0
+    """Longer files are refused: decoding them whole would blow the memory budget."""
+    state_dir: Path | None = None
+    """Where predictor state and settings live; None means the platform's user state dir."""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def chunk_frames(self) -> int:
+        return round(self.chunk_seconds * self.sample_rate)
+
+    @property
+    def total_budget_mb(self) -> float:
+        return self.l1_budget_mb + self.l2_budget_mb + self.l3_budget_mb
+
+    def with_total_budget(self, total_mb: float) -> EngineConfig:
+        """Scale the three tier budgets to a new total, keeping their 18/36/45 proportions."""
+        scale = total_mb / self.total_budget_mb
+        return replace(
+            self,
+            l1_budget_mb=self.l1_budget_mb * scale,
+            l2_budget_mb=self.l2_budget_mb * scale,
+            l3_budget_mb=self.l3_budget_mb * scale,
+        )

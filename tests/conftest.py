@@ -1,0 +1,79 @@
+"""Shared fixtures: the JACK dummy device gate and small generated tracks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_AUDIO = REPO / "sample_audio"
+
+
+def jack_available() -> bool:
+    """`make test` starts a JACK dummy server and sets TIERPLAY_JACK=1."""
+    return os.environ.get("TIERPLAY_JACK") == "1"
+
+
+@pytest.fixture
+def jack_device() -> Iterator[int]:
+    """Index of the JACK output device; in CI its absence is a failure, not a skip."""
+    if not jack_available():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the real-device tests: start them with `make test`")
+        pytest.skip("no JACK dummy server (run the suite with `make test`)")
+    import sounddevice as sd
+
+    hostapis = sd.query_hostapis()
+    index = next(
+        (
+            number
+            for number, device in enumerate(sd.query_devices())
+            if device["max_output_channels"] > 0 and "JACK" in hostapis[device["hostapi"]]["name"]
+        ),
+        None,
+    )
+    assert index is not None, "JACK server is running but PortAudio shows no JACK device"
+    yield index
+
+
+def write_tone(
+    path: Path,
+    seconds: float = 3.0,
+    rate: int = 44_100,
+    frequency: float = 440.0,
+    channels: int = 2,
+    level: float = 0.3,
+    subtype: str = "PCM_16",
+) -> Path:
+    """A short sine file; enough to exercise decoding and playback."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = level * np.sin(2 * np.pi * frequency * t)
+    data = np.repeat(tone[:, None], channels, axis=1)
+    sf.write(path, data, rate, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def tone_library(tmp_path: Path) -> Path:
+    """Three short tones in a folder, plus one garbage file the library must skip."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    write_tone(folder / "a.wav", frequency=220.0)
+    write_tone(folder / "b.flac", frequency=330.0, rate=48_000)
+    write_tone(folder / "c.wav", frequency=440.0, channels=1)
+    (folder / "d.wav").write_bytes(b"not audio at all" * 10)
+    return folder
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Terminate PortAudio before `make test` stops jackd, or Python aborts at exit."""
+    import sys
+
+    sounddevice = sys.modules.get("sounddevice")
+    if sounddevice is not None:
+        sounddevice._terminate()

@@ -1,0 +1,113 @@
+"""Playback through the engine on a hand-stepped null sink: exact frames, transport, skips."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import Engine, EngineConfig
+from engine.output import NullSink
+from engine.tracks import load_track
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def stepped_engine() -> Iterator[tuple[Engine, NullSink]]:
+    sink = NullSink(44_100, 1024, speed=0)
+    engine = Engine(EngineConfig(), sink=sink)
+    yield engine, sink
+    engine.close()
+
+
+def capture(sink: NullSink, frames: int) -> np.ndarray:
+    """Consume `frames` from the ring, returning what a device would have played."""
+    out = np.zeros((frames, 2), dtype=np.float32)
+    done = 0
+    while done < frames:
+        step = min(1024, frames - done)
+        wait_until(lambda step=step: sink.ring.queued_frames() >= step)
+        sink.ring.read_into(out[done : done + step])
+        sink._consumed += step
+        done += step
+    return out
+
+
+def test_open_skips_garbage_with_a_reason(stepped_engine, tone_library: Path) -> None:
+    engine, _sink = stepped_engine
+    tracks = engine.open([tone_library])
+    assert [t.path.name for t in tracks] == ["a.wav", "b.flac", "c.wav"]
+    skipped = engine.snapshot().skipped
+    assert [s.path.name for s in skipped] == ["d.wav"]
+    assert "not a readable audio file" in skipped[0].reason
+
+
+def test_plays_exact_frames_and_reports_position(stepped_engine, tone_library: Path) -> None:
+    engine, sink = stepped_engine
+    tracks = engine.open([tone_library])
+    engine.play()
+    played = capture(sink, 44_100)
+    expected = load_track(tracks[0].path, 44_100).samples[:44_100]
+    np.testing.assert_array_equal(played, expected)
+    snap = engine.snapshot()
+    assert snap.track == tracks[0]
+    assert snap.position_seconds == pytest.approx(1.0, abs=1e-6)
+    assert snap.underruns == 0
+
+
+def test_seek_next_prev_and_pause(stepped_engine, tone_library: Path) -> None:
+    engine, sink = stepped_engine
+    tracks = engine.open([tone_library])
+    engine.play()
+    engine.seek(2.0)
+    capture(sink, 4410)
+    assert engine.snapshot().position_seconds == pytest.approx(2.1, abs=1e-3)
+    engine.next_track()
+    capture(sink, 1024)
+    assert engine.snapshot().track == tracks[1]
+    engine.prev_track()
+    engine.prev_track()
+    capture(sink, 1024)
+    assert engine.snapshot().track == tracks[2]  # wraps around
+    engine.pause()
+    assert not engine.snapshot().playing
+    sink.advance(4096)  # silence while paused is not an underrun
+    assert engine.snapshot().underruns == 0
+
+
+def test_gapless_advance_and_end_of_library(stepped_engine, tone_library: Path) -> None:
+    engine, sink = stepped_engine
+    tracks = engine.open([tone_library])
+    engine.play()
+    total = sum(load_track(t.path, 44_100).samples.shape[0] for t in tracks)
+    played = capture(sink, total)
+    expected = np.concatenate([load_track(t.path, 44_100).samples for t in tracks])
+    np.testing.assert_array_equal(played, expected)
+    wait_until(lambda: not engine.snapshot().playing)
+    sink.advance(8192)
+    assert engine.snapshot().underruns == 0
+
+
+def test_volume_is_ramped_not_stepped(stepped_engine, tone_library: Path) -> None:
+    engine, sink = stepped_engine
+    engine.open([tone_library])
+    engine.set_volume(0.5)
+    engine.play()
+    played = capture(sink, 8192)
+    expected = load_track(tone_library / "a.wav", 44_100).samples[:8192] * 0.5
+    np.testing.assert_allclose(played[2048:], expected[2048:], atol=1e-6)
+
+
+def test_unknown_preset_is_a_clear_error(stepped_engine) -> None:
+    engine, _sink = stepped_engine
+    with pytest.raises(Exception, match="unknown preset 'loud'"):
+        engine.set_preset("loud")

@@ -1,0 +1,111 @@
+"""The `tierplay` command: the TUI by default, plus `devices` (and more subcommands later).
+
+User mistakes print one line and exit non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine import Engine, EngineConfig
+from engine.errors import TierplayError
+
+SUBCOMMANDS = ("devices",)
+DEFAULT_LIBRARY = Path("sample_audio")
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sink", choices=("auto", "sounddevice", "null"), default="auto")
+    parser.add_argument("--device", help="output device name or index")
+    parser.add_argument("--budget-mb", type=float, help="total cache budget (default 99)")
+    parser.add_argument("--chunk-seconds", type=float, help="render chunk length (default 10)")
+    parser.add_argument("--state-dir", type=Path, help="where predictor state is kept")
+
+
+def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    config = EngineConfig(state_dir=args.state_dir)
+    if args.budget_mb is not None:
+        if not args.budget_mb > 0:
+            raise CliError("--budget-mb must be a positive number")
+        config = config.with_total_budget(args.budget_mb)
+    if args.chunk_seconds is not None:
+        if not 1.0 <= args.chunk_seconds <= 60.0:
+            raise CliError("--chunk-seconds must be between 1 and 60")
+        config = EngineConfig(**{**config.__dict__, "chunk_seconds": args.chunk_seconds})
+    return config
+
+
+def parse_device(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def run_player(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tierplay",
+        description="Terminal music player with a predictive multi-tier buffer. "
+        f"Subcommands: {', '.join(SUBCOMMANDS)} (tierplay SUBCOMMAND --help).",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, help="files or folders to play")
+    add_common_options(parser)
+    args = parser.parse_args(argv)
+    paths = args.paths or [DEFAULT_LIBRARY]
+    for path in paths:
+        if not path.exists():
+            raise CliError(f"{path}: no such file or folder")
+    engine = Engine(config_from_args(args), sink=args.sink, device=parse_device(args.device))
+    try:
+        if not engine.open(paths):
+            raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
+        from tui.app import TierplayApp  # Textual loads only when the UI is wanted
+
+        TierplayApp(engine).run()
+    finally:
+        engine.close()
+    return 0
+
+
+def run_devices(argv: Sequence[str]) -> int:
+    argparse.ArgumentParser(prog="tierplay devices", description="List output devices.").parse_args(
+        argv
+    )
+    from engine.output import list_output_devices
+
+    try:
+        devices = list_output_devices()
+    except OSError as error:  # PortAudio library missing
+        raise CliError(f"PortAudio is not available ({error})") from error
+    if not devices:
+        print("no output devices (Tierplay will use the null sink)")
+    for device in devices:
+        print(
+            f"{device['index']:>3}  {device['name']}  [{device['hostapi']}]  "
+            f"{device['channels']} ch, {device['default_samplerate']:.0f} Hz"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"devices": run_devices}
+    try:
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        return run_player(argv)
+    except (CliError, TierplayError) as error:
+        print(f"tierplay: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Panels of the Tierplay app, one widget per module."""
