@@ -3,7 +3,9 @@
 Everything the engine plays passes through `load_track`, which returns float32 stereo at the
 engine rate or raises a `TrackError` whose message is one line. Damaged files do not always
 raise in libsndfile (a half MP3 reports its full length), so we count the frames we actually
-read and report a truncation instead of trusting the header.
+read and report a truncation instead of trusting the header. The reverse happens too: libsndfile
+quietly shortens a WAV/AIFF whose header declares more data than the file holds, so the length
+the header declared is recovered from libsndfile's parse log.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
+import stat
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +24,7 @@ import numpy.typing as npt
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from engine.errors import TrackEmpty, TrackInvalid, TrackMissing, TrackUnreadable
+from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
 
 Audio = npt.NDArray[np.float32]
 """Float32 samples shaped (frames, channels)."""
@@ -32,6 +37,10 @@ ABSURD_PEAK = 64.0
 MAX_NONFINITE_FRACTION = 0.01
 """Up to 1% NaN/Inf samples are replaced by silence; more than that and the file is refused."""
 READ_BLOCK_FRAMES = 1 << 16
+SALVAGE_BLOCK_FRAMES = 64
+"""After a decode error, the damaged block is re-read in blocks this small to keep what decodes."""
+MAX_POLYPHASE_FACTOR = 4096
+"""Odd native rates (44101 Hz) would need a huge polyphase filter; the ratio is approximated."""
 HEADER_BYTES_FOR_FINGERPRINT = 65_536
 
 
@@ -67,16 +76,20 @@ class DecodedTrack:
 
 def track_id_for(path: Path) -> str:
     """Stable id from the resolved path: the same file keeps its id across sessions."""
-    return hashlib.blake2b(str(path.resolve()).encode(), digest_size=6).hexdigest()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: fall back to the absolute path
+        resolved = path.absolute()
+    return hashlib.blake2b(str(resolved).encode(), digest_size=6).hexdigest()
 
 
 def fingerprint_file(path: Path) -> str:
     """Cheap identity of a file's content: size, mtime and a hash of its first 64 KiB."""
-    stat = path.stat()
+    info = path.stat()
     digest = hashlib.blake2b(digest_size=8)
     with path.open("rb") as handle:
         digest.update(handle.read(HEADER_BYTES_FOR_FINGERPRINT))
-    return f"{stat.st_size}-{stat.st_mtime_ns}-{digest.hexdigest()}"
+    return f"{info.st_size}-{info.st_mtime_ns}-{digest.hexdigest()}"
 
 
 def load_track(path: str | Path, sample_rate: int, max_seconds: float = 3600.0) -> DecodedTrack:
@@ -85,9 +98,14 @@ def load_track(path: str | Path, sample_rate: int, max_seconds: float = 3600.0) 
     Raises:
         TrackError: a subclass naming what is wrong, with a one-line message.
     """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, not {sample_rate}")
     path = Path(path)
     _check_path(path)
-    fingerprint = fingerprint_file(path)
+    try:
+        fingerprint = fingerprint_file(path)
+    except OSError as error:  # removed or made unreadable since the checks
+        raise TrackUnreadable(path, f"cannot be opened ({_os_reason(error)})") from error
     raw, info, warnings = _decode(path, max_seconds)
     raw = _sanitise(path, raw, warnings)
     stereo = to_stereo(raw)
@@ -117,6 +135,9 @@ class _FileInfo:
     samplerate: int
     channels: int
     frames_claimed: int
+    """Frames libsndfile reports (already shortened to the data present for a cut WAV/AIFF)."""
+    frames_declared: int | None
+    """Frames the header declared, when it declared more than the file holds."""
     format: str
     title: str
     artist: str
@@ -125,15 +146,19 @@ class _FileInfo:
 def _check_path(path: Path) -> None:
     if not os.path.lexists(path):
         raise TrackMissing(path, "file not found")
-    if path.is_dir():
-        raise TrackUnreadable(path, "is a directory, not an audio file")
     try:
-        path.stat()
-    except OSError as error:  # a symlink loop or a dangling link
-        raise TrackUnreadable(path, f"cannot be opened ({error.strerror or error})") from error
+        info = path.stat()
+    except OSError as error:
+        if isinstance(error, FileNotFoundError) and path.is_symlink():
+            raise TrackMissing(path, "broken symlink (its target does not exist)") from error
+        raise TrackUnreadable(path, f"cannot be opened ({_os_reason(error)})") from error
+    if stat.S_ISDIR(info.st_mode):
+        raise TrackUnreadable(path, "is a directory, not an audio file")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block, a device never ends
+        raise TrackUnreadable(path, "not a regular file (device, FIFO or socket)")
     if not os.access(path, os.R_OK):
         raise TrackUnreadable(path, "permission denied")
-    if path.stat().st_size == 0:
+    if info.st_size == 0:
         raise TrackEmpty(path, "empty file (0 bytes)")
 
 
@@ -141,7 +166,7 @@ def _open(path: Path) -> sf.SoundFile:
     try:
         return sf.SoundFile(path)
     except sf.LibsndfileError as error:
-        raise TrackUnreadable(path, f"not a readable audio file ({_short(error)})") from error
+        raise TrackUnreadable(path, f"not a readable audio file ({_sf_reason(error)})") from error
     except (OSError, RuntimeError, ValueError) as error:
         raise TrackUnreadable(path, f"cannot be opened ({_short(error)})") from error
 
@@ -150,42 +175,132 @@ def _decode(path: Path, max_seconds: float) -> tuple[npt.NDArray[np.float64], _F
     """Read the whole file block by block, keeping whatever decodes before a failure."""
     warnings: list[str] = []
     with _open(path) as handle:
+        frames_claimed = max(int(handle.frames), 0)
         info = _FileInfo(
             samplerate=int(handle.samplerate),
             channels=int(handle.channels),
-            frames_claimed=max(int(handle.frames), 0),
+            frames_claimed=frames_claimed,
+            frames_declared=_declared_frames(_parse_log(handle), frames_claimed),
             format=str(handle.format),
             title=_tag(handle, "title"),
             artist=_tag(handle, "artist"),
         )
         _check_format(path, info, max_seconds)
-        blocks: list[npt.NDArray[np.float64]] = []
-        frames_read = 0
         limit = int(max_seconds * info.samplerate) + 1
-        try:
-            while frames_read < limit:
-                block = handle.read(READ_BLOCK_FRAMES, dtype="float64", always_2d=True)
-                if block.shape[0] == 0:
-                    break
-                blocks.append(block)
-                frames_read += block.shape[0]
-        except (sf.LibsndfileError, RuntimeError, ValueError) as error:
-            if frames_read == 0:
-                raise TrackUnreadable(path, f"cannot decode audio ({_short(error)})") from error
-            warnings.append(f"decoding failed after {frames_read / info.samplerate:.1f} s")
+        blocks, frames_read, failure = _read_blocks(handle, limit, 0)
+    if failure is not None and frames_read < limit:
+        blocks, frames_read = _salvage(path, blocks, frames_read, limit)
     if frames_read == 0:
+        if failure is not None:
+            raise TrackUnreadable(path, f"cannot decode audio ({failure})")
         raise TrackEmpty(path, "no audio frames")
     if frames_read >= limit:
-        raise TrackInvalid(path, f"longer than the {max_seconds / 60:.0f} min limit")
-    claimed = info.frames_claimed
-    if 0 < claimed and frames_read < claimed and not any("failed" in w for w in warnings):
+        limit_text = f"{max_seconds / 60:g} min" if max_seconds >= 60 else f"{max_seconds:g} s"
+        raise TrackInvalid(path, f"longer than the {limit_text} limit")
+    expected = max(info.frames_claimed, info.frames_declared or 0)
+    rate = info.samplerate
+    if failure is not None:
+        of = f" of {_seconds(expected, rate, frames_read)}" if expected > frames_read else ""
         warnings.append(
-            f"truncated: {frames_read / info.samplerate:.1f} s of "
-            f"{claimed / info.samplerate:.1f} s playable"
+            f"truncated: {_seconds(frames_read, rate, expected)}{of} playable "
+            f"(decoding failed: {failure})"
         )
-    elif any("failed" in w for w in warnings):
-        warnings[-1] = f"truncated: {warnings[-1]}"
+    elif frames_read < expected:
+        warnings.append(
+            f"truncated: {_seconds(frames_read, rate, expected)} of "
+            f"{_seconds(expected, rate, frames_read)} playable"
+        )
     return np.concatenate(blocks, axis=0), info, warnings
+
+
+def _read_blocks(
+    handle: sf.SoundFile, limit: int, salvage_from: int
+) -> tuple[list[npt.NDArray[np.float64]], int, str | None]:
+    """Read up to `limit` frames; blocks shrink to SALVAGE_BLOCK_FRAMES from `salvage_from` on.
+
+    A failing `read` loses the whole block it was asked for (soundfile raises and drops the
+    frames libsndfile did decode), so a salvage pass replays the good part and then reads in
+    small blocks. Returns the blocks, the frame count and the first error, if any.
+    """
+    blocks: list[npt.NDArray[np.float64]] = []
+    frames_read = 0
+    while frames_read < limit:
+        size = READ_BLOCK_FRAMES
+        if frames_read < salvage_from:
+            size = min(size, salvage_from - frames_read)
+        elif salvage_from:
+            size = SALVAGE_BLOCK_FRAMES
+        try:
+            block = handle.read(size, dtype="float64", always_2d=True)
+        except sf.LibsndfileError as error:
+            return blocks, frames_read, _sf_reason(error)
+        except (RuntimeError, ValueError, OSError) as error:
+            return blocks, frames_read, _short(error)
+        if block.shape[0] == 0:
+            break
+        blocks.append(block)
+        frames_read += block.shape[0]
+    return blocks, frames_read, None
+
+
+def _salvage(
+    path: Path, blocks: list[npt.NDArray[np.float64]], frames_read: int, limit: int
+) -> tuple[list[npt.NDArray[np.float64]], int]:
+    """Re-decode a file whose read failed, keeping the frames of the block that failed."""
+    try:
+        with _open(path) as handle:
+            again, frames_again, _ = _read_blocks(handle, limit, max(frames_read, 1))
+    except TrackError:
+        return blocks, frames_read
+    if frames_again > frames_read:
+        return again, frames_again
+    return blocks, frames_read
+
+
+_LOG_DATA_SIZE = re.compile(
+    r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
+)
+_LOG_BLOCK_ALIGN = re.compile(r"^\s*Block Align\s*:\s*(\d+)", re.MULTILINE)
+_LOG_FRAME_COUNT = re.compile(
+    r"(?:Frame count read from 'COMM' chunk \(|does not match value from 'ds64' chunk of )(\d+)"
+)
+_STREAMING_SIZE = 0xFFFFFFFF
+"""A data size written by streaming encoders that never went back to fill it in."""
+
+
+def _parse_log(handle: sf.SoundFile) -> str:
+    try:
+        return str(handle.extra_info)
+    except (RuntimeError, ValueError, UnicodeDecodeError):
+        return ""
+
+
+def _declared_frames(log: str, frames_claimed: int) -> int | None:
+    """Frames the header declared, if libsndfile logged that the file holds less than that."""
+    counted = _LOG_FRAME_COUNT.search(log)
+    if counted and int(counted.group(1)) > frames_claimed:
+        return int(counted.group(1))
+    size = _LOG_DATA_SIZE.search(log)
+    if not size:
+        return None
+    declared, present = int(size.group(1)), int(size.group(2))
+    if declared <= present or declared >= _STREAMING_SIZE:
+        return None
+    align = _LOG_BLOCK_ALIGN.search(log)
+    if align and int(align.group(1)) > 0:
+        return declared // int(align.group(1))
+    if present > 0 and frames_claimed > 0:
+        return declared * frames_claimed // present
+    return None
+
+
+def _seconds(frames: int, rate: int, other: int) -> str:
+    """`frames` as seconds, with enough decimals to differ from `other` when they differ."""
+    for decimals in (1, 3):
+        text = f"{frames / rate:.{decimals}f}"
+        if text != f"{other / rate:.{decimals}f}" and (frames == 0 or float(text) > 0):
+            return f"{text} s"
+    return f"{frames / rate:.3f} s"
 
 
 def _check_format(path: Path, info: _FileInfo, max_seconds: float) -> None:
@@ -194,6 +309,11 @@ def _check_format(path: Path, info: _FileInfo, max_seconds: float) -> None:
     if not 1 <= info.channels <= MAX_CHANNELS:
         raise TrackInvalid(path, f"absurd channel count {info.channels}")
     if info.frames_claimed == 0 and info.format not in ("MPEG", "MP3"):
+        if info.frames_declared:
+            declared = f"{info.frames_declared / info.samplerate:.1f} s"
+            raise TrackEmpty(
+                path, f"truncated: no audio data after the header ({declared} declared)"
+            )
         raise TrackEmpty(path, "header declares zero frames")
 
 
@@ -216,29 +336,66 @@ def _sanitise(
     return raw
 
 
+_C = 0.7071
+_DOWNMIX_LEFT: dict[int, tuple[float, ...]] = {
+    # Default WAV/FLAC channel orders; the right channel mirrors the left (swap L/R pairs).
+    3: (1.0, 0.0, _C),  # L R C
+    5: (1.0, 0.0, _C, _C, 0.0),  # L R C Ls Rs
+    6: (1.0, 0.0, _C, 0.0, _C, 0.0),  # L R C LFE Ls Rs (ITU, LFE dropped)
+    7: (1.0, 0.0, _C, 0.0, 0.5, _C, 0.0),  # L R C LFE Cs Ls Rs
+    8: (1.0, 0.0, _C, 0.0, _C, 0.0, _C, 0.0),  # L R C LFE Lb Rb Ls Rs
+}
+_DOWNMIX_RIGHT_ORDER: dict[int, tuple[int, ...]] = {
+    3: (1, 0, 2),
+    5: (1, 0, 2, 4, 3),
+    6: (1, 0, 2, 3, 5, 4),
+    7: (1, 0, 2, 3, 4, 6, 5),
+    8: (1, 0, 2, 3, 5, 4, 7, 6),
+}
+
+
 def to_stereo(raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Mono is duplicated; 5.1 uses the ITU downmix; other layouts split even/odd channels."""
+    """Mono is duplicated; 3.0, 5.0, 5.1, 6.1 and 7.1 use an ITU-style downmix (centre on
+    both sides, LFE dropped); other layouts average even and odd channels. The gains of each
+    side sum to 1, so the downmix never peaks above the input's peak."""
     channels = raw.shape[1]
     if channels == 2:
         return raw
     if channels == 1:
         return np.repeat(raw, 2, axis=1)
-    if channels == 6:  # L R C LFE Ls Rs
-        centre = 0.7071 * raw[:, 2]
-        left = raw[:, 0] + centre + 0.7071 * raw[:, 4]
-        right = raw[:, 1] + centre + 0.7071 * raw[:, 5]
-        return np.stack([left, right], axis=1) / (1.0 + 2 * 0.7071)
+    if channels in _DOWNMIX_LEFT:
+        left_gains = np.asarray(_DOWNMIX_LEFT[channels])
+        right_gains = left_gains[list(_DOWNMIX_RIGHT_ORDER[channels])]
+        matrix = np.stack([left_gains, right_gains], axis=1) / left_gains.sum()
+        return np.asarray(raw @ matrix, dtype=np.float64)
     left = raw[:, 0::2].mean(axis=1)
     right = raw[:, 1::2].mean(axis=1)
     return np.stack([left, right], axis=1)
 
 
 def resample_to(audio: npt.NDArray[np.float64], native_rate: int, rate: int) -> Audio:
-    """Polyphase resampling (exact rational ratio), returned as contiguous float32."""
+    """Polyphase resampling, returned as contiguous float32.
+
+    The ratio is exact for every usual rate; an odd one (44101 Hz) would need a filter with
+    millions of taps, so its ratio is approximated to within 0.025% (half a cent of pitch).
+    """
     if native_rate != rate:
-        divisor = math.gcd(native_rate, rate)
-        audio = resample_poly(audio, rate // divisor, native_rate // divisor, axis=0)
+        up, down = _resample_ratio(native_rate, rate)
+        if up != down:
+            audio = resample_poly(audio, up, down, axis=0)
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _resample_ratio(native_rate: int, rate: int) -> tuple[int, int]:
+    divisor = math.gcd(native_rate, rate)
+    up, down = rate // divisor, native_rate // divisor
+    if max(up, down) <= MAX_POLYPHASE_FACTOR:
+        return up, down
+    if rate >= native_rate:  # bound `up`, the denominator of native/rate
+        approx = Fraction(native_rate, rate).limit_denominator(MAX_POLYPHASE_FACTOR)
+        return approx.denominator, max(approx.numerator, 1)
+    approx = Fraction(rate, native_rate).limit_denominator(MAX_POLYPHASE_FACTOR)
+    return max(approx.numerator, 1), approx.denominator
 
 
 def _tag(handle: sf.SoundFile, name: str) -> str:
@@ -246,9 +403,23 @@ def _tag(handle: sf.SoundFile, name: str) -> str:
         value = getattr(handle, name, "")
     except (RuntimeError, sf.LibsndfileError):
         return ""
-    return str(value or "").strip()
+    return " ".join(str(value or "").split())  # one line: no newlines or tabs from tags
+
+
+def _sf_reason(error: sf.LibsndfileError) -> str:
+    """libsndfile's own message, without soundfile's "Error opening '/long/path': " prefix."""
+    try:
+        text = str(error.error_string)
+    except (AttributeError, RuntimeError, ValueError):
+        text = str(error)
+    text = text.strip().removeprefix("Error : ").removesuffix(".")
+    return _short(RuntimeError(text)) if text else _short(error)
+
+
+def _os_reason(error: OSError) -> str:
+    return _short(RuntimeError(error.strerror)) if error.strerror else _short(error)
 
 
 def _short(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text if len(text) <= 80 else text[:77] + "..."
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 100 else text[:97] + "..."
