@@ -21,7 +21,7 @@ class EngineConfig:
     """Length of one cached render unit."""
     warmup_seconds: float = 2.0
     """Audio rendered before a chunk and discarded, so filters and compressors have settled."""
-    lookahead_seconds: float = 0.05
+    lookahead_seconds: float = 0.2
     """Audio rendered after a chunk so the look-ahead limiter sees what comes next."""
     intensity_step: float = 0.05
     """Intensity bucket width: the same bucket is used by the cache, the plan and the renders."""
@@ -46,6 +46,15 @@ class EngineConfig:
     @property
     def chunk_frames(self) -> int:
         return round(self.chunk_seconds * self.sample_rate)
+
+    def intensity_bucket(self, intensity: float) -> int:
+        """The exact bucket an intensity falls in; cache keys and renders both use it."""
+        clamped = min(max(float(intensity), 0.0), 1.0)
+        return round(clamped / self.intensity_step)
+
+    def bucket_intensity(self, bucket: int) -> float:
+        """The intensity a bucket is rendered at (its centre), so equal buckets sound equal."""
+        return min(1.0, bucket * self.intensity_step)
 
     @property
     def total_budget_mb(self) -> float:

@@ -1,4 +1,4 @@
-"""The `tierplay` command: the TUI by default, plus `devices` (and more subcommands later).
+"""The `tierplay` command: the TUI by default, plus the `render` and `devices` subcommands.
 
 User mistakes print one line and exit non-zero; never a traceback.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
 
-SUBCOMMANDS = ("devices",)
+SUBCOMMANDS = ("render", "devices")
 DEFAULT_LIBRARY = Path("sample_audio")
 
 
@@ -95,7 +95,9 @@ def run_devices(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"devices": run_devices}
+    from tui.commands.render import run_render
+
+    commands = {"devices": run_devices, "render": run_render}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

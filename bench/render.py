@@ -1,0 +1,145 @@
+"""Render benchmark: speed per preset against a bare pedalboard chain, plus quality figures.
+
+Speed: real-time factor of one 10 s chunk rendered with its 2 s warm-up and look-ahead, on
+one core, and the ratio of that time to the same preset's pedalboard plugins run bare on the
+same segment in the same run (interleaved, median of N). Quality: seamlessness (10 s and 7 s
+chunks against a continuous render), loudness error against the original, true peak, and
+the smallest spectral/crest distance between two processed presets, per sample track.
+
+Run: .venv/bin/python -m bench.render [--repeats N] [--skip-quality]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, before numpy loads BLAS
+
+import argparse
+import itertools
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import welch
+
+from engine.config import PRESET_ORDER, EngineConfig
+from engine.dsp.chain import build_board
+from engine.dsp.render import Renderer, chunk_count, integrated_loudness
+from engine.dsp.truepeak import true_peak_db
+from engine.tracks import DecodedTrack, load_track
+
+SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
+PROCESSED = [name for name in PRESET_ORDER if name != "original"]
+
+
+def pin_to_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def time_call(function: object) -> float:
+    start = time.perf_counter()
+    function()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def speed_table(track: DecodedTrack, repeats: int) -> None:
+    config = EngineConfig()
+    renderer = Renderer(config)
+    index = 1 if track.samples.shape[0] > 2 * config.chunk_frames else 0
+    start = index * config.chunk_frames
+    first = max(0, start - renderer.warmup_frames)
+    last = min(track.samples.shape[0], start + config.chunk_frames + renderer.lookahead_frames)
+    segment = np.ascontiguousarray(track.samples[first:last].T)
+    print(f"\nSpeed on {track.track.path.name}, chunk {index} (10 s + warm-up/look-ahead), 1 core")
+    print(f"{'preset':<10}{'ours ms':>9}{'bare ms':>9}{'RTF':>8}{'ours/bare':>11}")
+    for preset in PROCESSED:
+        plan = renderer.plan(track, preset)  # calibrated once per track, not per chunk
+        board = build_board(plan.preset)
+        ours, bare = [], []
+        for _ in range(repeats):
+            ours.append(time_call(lambda p=preset: renderer.render_chunk(track, p, 1.0, index)))
+            bare.append(time_call(lambda b=board: b(segment, config.sample_rate, reset=True)))
+        ours_s, bare_s = statistics.median(ours), statistics.median(bare)
+        print(
+            f"{preset:<10}{ours_s * 1000:>9.1f}{bare_s * 1000:>9.1f}"
+            f"{config.chunk_seconds / ours_s:>7.0f}x{ours_s / bare_s:>11.2f}"
+        )
+
+
+def calibration_table(track: DecodedTrack) -> None:
+    print(f"\nOne-off loudness calibration per preset on {track.track.path.name}")
+    renderer = Renderer(EngineConfig())
+    for preset in PROCESSED:
+        seconds = time_call(lambda p=preset: renderer.plan(track, p))
+        ratio = track.track.duration_seconds / seconds
+        print(f"  {preset:<10}{seconds * 1000:>8.0f} ms  ({ratio:.0f}x the track length)")
+
+
+def octave_levels(audio: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float64]:
+    frequencies, power = welch(audio.mean(axis=1), rate, nperseg=8192)
+    levels = []
+    for centre in (31.5 * 2**k for k in range(10)):
+        band = (frequencies >= centre / 2**0.5) & (frequencies < centre * 2**0.5)
+        levels.append(10 * np.log10(power[band].sum() + 1e-20))
+    return np.array(levels)
+
+
+def crest_db(audio: npt.NDArray[np.float32]) -> float:
+    rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    return 20 * float(np.log10(np.max(np.abs(audio)) / rms))
+
+
+def db(value: float) -> str:
+    return "  exact" if value == 0 else f"{20 * np.log10(value):7.1f}"
+
+
+def quality_table(track: DecodedTrack) -> None:
+    rate = EngineConfig().sample_rate
+    renderers = {seconds: Renderer(EngineConfig(chunk_seconds=seconds)) for seconds in (10.0, 7.0)}
+    original_lufs = integrated_loudness(track.samples.T, rate)
+    print(f"\nQuality on {track.track.path.name} (original {original_lufs:.2f} LUFS)")
+    print(f"{'preset':<10}{'10s vs cont dB':>15}{'7s vs cont dB':>14}{'dLU':>7}{'dBTP':>7}")
+    renders = {}
+    for preset in PRESET_ORDER:
+        full = renderers[10.0].render_track(track, preset, 1.0)
+        renders[preset] = full
+        diffs = []
+        for seconds, renderer in renderers.items():
+            count = chunk_count(track.samples.shape[0], renderer.config.chunk_frames)
+            chunks = [renderer.render_chunk(track, preset, 1.0, i) for i in range(count)]
+            diffs.append(float(np.max(np.abs(np.concatenate(chunks) - full))))
+        loudness_error = integrated_loudness(full.T, rate) - original_lufs
+        print(
+            f"{preset:<10}{db(diffs[0]):>15}{db(diffs[1]):>14}"
+            f"{loudness_error:>+7.2f}{true_peak_db(full):>7.2f}"
+        )
+    distances = []
+    for first, second in itertools.combinations(PROCESSED, 2):
+        bands = np.abs(octave_levels(renders[first], rate) - octave_levels(renders[second], rate))
+        crest = abs(crest_db(renders[first]) - crest_db(renders[second]))
+        distances.append((max(float(bands.max()), crest), first, second))
+    smallest = min(distances)
+    print(f"closest pair of presets: {smallest[1]}/{smallest[2]} differ by {smallest[0]:.1f} dB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args()
+    pin_to_one_core()
+    tracks = [load_track(path, 44_100) for path in sorted(SAMPLE_AUDIO.glob("*.flac"))]
+    for track in tracks:
+        speed_table(track, args.repeats)
+    calibration_table(tracks[0])
+    if not args.skip_quality:
+        for track in tracks:
+            quality_table(track)
+
+
+if __name__ == "__main__":
+    main()

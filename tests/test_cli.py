@@ -1,0 +1,61 @@
+"""The `tierplay` command line: render, devices, and one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.config import EngineConfig
+from engine.dsp.render import Renderer
+from engine.tracks import load_track
+from tui.cli import main
+
+from .conftest import write_tone
+
+
+def test_render_writes_what_the_engine_renders(tmp_path: Path, capsys) -> None:
+    source = write_tone(tmp_path / "in.wav", seconds=12.0, rate=48_000, level=0.5)
+    target = tmp_path / "out.wav"
+    assert main(["render", str(source), str(target), "--preset", "warm", "--intensity", "0.6"]) == 0
+    written, rate = sf.read(target, dtype="float32")
+    assert rate == 48_000
+    expected = Renderer(EngineConfig(sample_rate=48_000)).render_track(
+        load_track(source, 48_000), "warm", 0.6
+    )
+    np.testing.assert_allclose(written, expected, atol=2.0**-22)
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and "wrote" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["render", "missing.wav", "out.wav", "--preset", "warm"], "missing.wav: file not found"),
+        (["render", "IN", "out.mp4", "--preset", "warm"], "cannot write .mp4"),
+        (["render", "IN", "out.wav", "--preset", "warm", "--intensity", "1.5"], "between 0 and 1"),
+        (["render", "IN", "IN", "--preset", "warm"], "would overwrite the input"),
+        (["render", "GARBAGE", "out.wav", "--preset", "warm"], "not a readable audio file"),
+        (["no-such-folder"], "no-such-folder: no such file or folder"),
+        (["--budget-mb", "-3", "IN"], "--budget-mb must be a positive number"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, args, message) -> None:
+    source = write_tone(tmp_path / "in.wav", seconds=1.0)
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"\x00junk" * 100)
+    replace = {"IN": str(source), "GARBAGE": str(garbage)}
+    args = [replace.get(arg, arg) for arg in args]
+    args = [str(tmp_path / arg) if arg.startswith("out.") else arg for arg in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_devices_lists_outputs_or_says_none(capsys) -> None:
+    assert main(["devices"]) == 0
+    assert capsys.readouterr().out.strip()

@@ -1,0 +1,160 @@
+"""Rendering: seamless chunks, loudness matching, true peak, distinct presets, determinism."""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import welch
+
+from engine.config import PRESET_ORDER, EngineConfig
+from engine.dsp.render import Renderer, chunk_bounds, chunk_count, integrated_loudness
+from engine.dsp.truepeak import true_peak_db
+from engine.tracks import DecodedTrack, load_track
+
+from .conftest import SAMPLE_AUDIO
+
+RATE = 44_100
+SAMPLE_TRACKS = sorted(SAMPLE_AUDIO.glob("*.flac"))
+PROCESSED = [name for name in PRESET_ORDER if name != "original"]
+OCTAVE_CENTRES_HZ = [31.5 * 2**k for k in range(10)]
+
+
+def test_the_sample_library_is_there() -> None:
+    assert len(SAMPLE_TRACKS) >= 4
+
+
+@cache
+def decoded(name: str) -> DecodedTrack:
+    return load_track(SAMPLE_AUDIO / name, RATE)
+
+
+@cache
+def renderer(chunk_seconds: float = 10.0, mode: str = "matched") -> Renderer:
+    return Renderer(EngineConfig(chunk_seconds=chunk_seconds, loudness_mode=mode))
+
+
+@cache
+def continuous(name: str, preset: str, mode: str = "matched") -> np.ndarray:
+    return renderer(10.0, mode).render_track(decoded(name), preset, 1.0)
+
+
+def chunked(name: str, preset: str, chunk_seconds: float) -> np.ndarray:
+    track = decoded(name)
+    render = renderer(chunk_seconds)
+    count = chunk_count(track.samples.shape[0], render.config.chunk_frames)
+    return np.concatenate([render.render_chunk(track, preset, 1.0, i) for i in range(count)])
+
+
+def max_abs_dbfs(difference: np.ndarray) -> float:
+    peak = float(np.max(np.abs(difference)))
+    return -np.inf if peak == 0 else 20 * np.log10(peak)
+
+
+def octave_levels_db(audio: np.ndarray) -> np.ndarray:
+    frequencies, power = welch(audio.mean(axis=1), RATE, nperseg=8192)
+    levels = []
+    for centre in OCTAVE_CENTRES_HZ:
+        band = (frequencies >= centre / np.sqrt(2)) & (frequencies < centre * np.sqrt(2))
+        levels.append(10 * np.log10(power[band].sum() + 1e-20))
+    return np.array(levels)
+
+
+def crest_factor_db(audio: np.ndarray) -> float:
+    rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2))
+    return float(20 * np.log10(np.max(np.abs(audio)) / rms))
+
+
+TRACK_NAMES = [path.name for path in SAMPLE_TRACKS]
+
+
+@pytest.mark.parametrize("name", TRACK_NAMES)
+@pytest.mark.parametrize("preset", PRESET_ORDER)
+def test_chunks_of_10_and_7_seconds_equal_a_continuous_render(name: str, preset: str) -> None:
+    reference = continuous(name, preset)
+    ten = chunked(name, preset, 10.0)
+    seven = chunked(name, preset, 7.0)
+    assert ten.shape == seven.shape == reference.shape
+    assert max_abs_dbfs(ten - reference) <= -80.0
+    assert max_abs_dbfs(seven - reference) <= -80.0
+    assert max_abs_dbfs(ten - seven) <= -80.0
+
+
+@pytest.mark.parametrize("name", TRACK_NAMES)
+@pytest.mark.parametrize("preset", PROCESSED)
+def test_presets_are_loudness_matched_and_never_over_the_ceiling(name: str, preset: str) -> None:
+    original = integrated_loudness(decoded(name).samples.T, RATE)
+    rendered = continuous(name, preset)
+    assert abs(integrated_loudness(rendered.T, RATE) - original) <= 0.5
+    assert true_peak_db(rendered) <= -1.0
+
+
+@pytest.mark.parametrize("name", TRACK_NAMES)
+def test_original_is_the_untouched_source(name: str) -> None:
+    np.testing.assert_array_equal(continuous(name, "original"), decoded(name).samples)
+
+
+@pytest.mark.parametrize("name", TRACK_NAMES)
+def test_every_pair_of_processed_presets_sounds_different(name: str) -> None:
+    renders = {preset: continuous(name, preset) for preset in PROCESSED}
+    bands = {preset: octave_levels_db(audio) for preset, audio in renders.items()}
+    crest = {preset: crest_factor_db(audio) for preset, audio in renders.items()}
+    for first, second in itertools.combinations(PROCESSED, 2):
+        band_distance = float(np.max(np.abs(bands[first] - bands[second])))
+        crest_distance = abs(crest[first] - crest[second])
+        assert max(band_distance, crest_distance) >= 1.5, (first, second)
+
+
+@pytest.mark.parametrize("name", [TRACK_NAMES[0], TRACK_NAMES[2]])
+@pytest.mark.parametrize("preset", ["punchy", "gentle"])
+def test_per_preset_loudness_targets_mode(name: str, preset: str) -> None:
+    rendered = continuous(name, preset, "targets")
+    target = {"punchy": -11.0, "gentle": -16.0}[preset]
+    assert abs(integrated_loudness(rendered.T, RATE) - target) <= 1.0
+    assert true_peak_db(rendered) <= -1.0
+
+
+def test_render_is_deterministic_across_renderers() -> None:
+    track = decoded(TRACK_NAMES[0])
+    first = Renderer(EngineConfig()).render_chunk(track, "adaptive", 0.8, 1)
+    second = Renderer(EngineConfig()).render_chunk(track, "adaptive", 0.8, 1)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_intensity_is_a_dry_wet_mix_in_exact_buckets() -> None:
+    track = decoded(TRACK_NAMES[2])
+    render = renderer()
+    dry = render.render_chunk(track, "warm", 0.0, 0)
+    np.testing.assert_allclose(dry, track.samples[: dry.shape[0]], atol=1e-6)
+    # 0.51 and 0.49 fall in the 0.50 bucket: same render, same cache key.
+    np.testing.assert_array_equal(
+        render.render_chunk(track, "warm", 0.51, 0), render.render_chunk(track, "warm", 0.49, 0)
+    )
+    half = render.render_chunk(track, "warm", 0.5, 0)
+    full = render.render_chunk(track, "warm", 1.0, 0)
+    assert max_abs_dbfs(half - dry) < max_abs_dbfs(full - dry)
+
+
+def test_chunk_bounds_cover_the_track_exactly() -> None:
+    frames, chunk = 1_000_003, 441_000
+    spans = [chunk_bounds(i, frames, chunk) for i in range(chunk_count(frames, chunk))]
+    assert spans[0][0] == 0 and spans[-1][1] == frames
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    with pytest.raises(IndexError):
+        chunk_bounds(len(spans), frames, chunk)
+
+
+def test_silent_and_tiny_tracks_render_without_errors(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    sf.write(tmp_path / "silence.wav", np.zeros((RATE * 3, 2)), RATE)
+    sf.write(tmp_path / "tiny.wav", np.full((10, 2), 0.5), RATE)
+    for name in ("silence.wav", "tiny.wav"):
+        track = load_track(tmp_path / name, RATE)
+        for preset in PRESET_ORDER:
+            out = renderer().render_chunk(track, preset, 1.0, 0)
+            assert out.shape == track.samples.shape and np.isfinite(out).all()
+            assert true_peak_db(out) <= -1.0 or preset == "original"

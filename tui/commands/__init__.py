@@ -1,0 +1,1 @@
+"""Subcommands of `tierplay` other than the player itself."""
