@@ -108,7 +108,7 @@ def quality_table(track: DecodedTrack) -> None:
         full = renderers[10.0].render_track(track, preset, 1.0)
         renders[preset] = full
         diffs = []
-        for seconds, renderer in renderers.items():
+        for renderer in renderers.values():
             count = chunk_count(track.samples.shape[0], renderer.config.chunk_frames)
             chunks = [renderer.render_chunk(track, preset, 1.0, i) for i in range(count)]
             diffs.append(float(np.max(np.abs(np.concatenate(chunks) - full))))
