@@ -35,8 +35,17 @@ class EngineConfig:
     l2_budget_mb: float = 36.0
     l3_budget_mb: float = 45.0
     render_threads: int = 2
-    ring_seconds: float = 1.0
-    """How far ahead of the audio callback the feeder keeps the output ring."""
+    render_timeouts_seconds: tuple[float, float, float, float] = (2.0, 5.0, 10.0, 20.0)
+    """Per priority (immediate, L1, L2, L3): a render waiting or running longer is abandoned."""
+    switch_probability_per_chunk: float = 0.25
+    """Prior chance of a preset switch while one chunk plays, before the predictor learns."""
+    plan_horizon_chunks: int = 12
+    plan_interval_seconds: float = 0.1
+    """How often the placement plan follows the playhead (and the worker queue with it)."""
+    memory_limit_mb: float = 1024.0
+    """Process RSS above which memory degradation starts (then x1.25, x1.5 for the next levels)."""
+    ring_seconds: float = 0.75
+    """How far ahead of the audio callback the feeder keeps the output ring (0.5-1 s)."""
     max_track_seconds: float = 3600.0
     """Longer files are refused: decoding them whole would blow the memory budget."""
     state_dir: Path | None = None

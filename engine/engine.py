@@ -1,23 +1,48 @@
-"""`Engine`: the one facade the TUI, the CLI, benchmarks and tests use."""
+"""`Engine`: the one facade the TUI, the CLI, benchmarks and tests use.
+
+It wires the parts together: the library and decoded-track store, the multi-tier buffer
+and its render workers, the predictor, the feed that plays the active preset, the player
+and the sink. A maintenance thread keeps the placement plan on the playhead (10 Hz), follows
+memory pressure and notices files that changed on disk.
+"""
 
 from __future__ import annotations
 
 import gc
 import sys
 import threading
-from collections import OrderedDict, deque
-from collections.abc import Iterable
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from engine.analysis import AnalysisCache
+from engine.cache.buffer import MultiTierBuffer
+from engine.cache.plan import PlanInput, TrackPosition, make_plan
 from engine.config import PRESET_ORDER, EngineConfig
-from engine.errors import TrackError, UnknownPreset
+from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
+from engine.errors import TierplayError, TrackError, UnknownPreset
+from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.library import SkippedFile, open_library
-from engine.output import Audio, NullSink, Sink, SinkError, SoundDeviceSink
+from engine.memory import MemoryMonitor, MemoryReading, read_memory
+from engine.output import NullSink, Sink, SinkError, SoundDeviceSink
 from engine.player import Player
-from engine.tracks import DecodedTrack, Track, load_track
+from engine.predict import PresetPredictor
+from engine.track_store import TrackStore
+from engine.tracks import Track, fingerprint_file
+from engine.views import (
+    LatencyBook,
+    check_view,
+    contents_view,
+    health_view,
+    predictions_view,
+    stats_view,
+)
+from engine.worker import RenderFunction, RenderWorkerPool, render_key
 
-DECODED_TRACKS_KEPT = 3
+FILE_CHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -32,10 +57,14 @@ class EngineSnapshot:
     playing: bool
     volume: float
     preset: str
+    """The preset being heard."""
+    requested_preset: str
+    """The preset asked for; differs from `preset` while a missed switch renders."""
     intensity: float
     output_name: str
     output_notice: str
     underruns: int
+    chunk_index: int
     skipped: tuple[SkippedFile, ...]
     messages: tuple[str, ...]
     """The most recent engine messages (bounded), oldest first."""
@@ -51,71 +80,104 @@ def tune_runtime_for_audio() -> None:
     sys.setswitchinterval(0.001)
 
 
+def ring_frames(config: EngineConfig) -> int:
+    """Ring capacity: the feeder's lead plus two blocks of slack."""
+    return int(config.ring_seconds * config.sample_rate) + 2 * config.block_frames
+
+
 def make_sink(config: EngineConfig, kind: str | Sink, device: str | int | None) -> Sink:
     """Open the requested output; `auto` falls back to the null sink and says why."""
     if not isinstance(kind, str):
         return kind
     if kind == "null":
-        return NullSink(config.sample_rate, config.block_frames)
+        return NullSink(config.sample_rate, config.block_frames, ring_frames=ring_frames(config))
     try:
-        return SoundDeviceSink(device, config.sample_rate, config.block_frames)
+        return SoundDeviceSink(
+            device, config.sample_rate, config.block_frames, ring_frames=ring_frames(config)
+        )
     except (SinkError, OSError) as error:
         if kind == "sounddevice":
             raise SinkError(str(error)) from error
-        return NullSink(config.sample_rate, config.block_frames, reason=str(error))
+        return NullSink(
+            config.sample_rate,
+            config.block_frames,
+            ring_frames=ring_frames(config),
+            reason=str(error),
+        )
 
 
 class Engine:
-    """Owns the library, the player and the sink; every public method is thread-safe."""
+    """Owns every part; every public method is thread-safe and returns quickly."""
 
     def __init__(
         self,
         config: EngineConfig | None = None,
         sink: str | Sink = "auto",
         device: str | int | None = None,
+        memory_reader: Callable[[], MemoryReading] = read_memory,
+        render: RenderFunction = render_key,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.config = config or EngineConfig()
-        self.sink = make_sink(self.config, sink, device)
+        config = config or EngineConfig()
+        self.sink = make_sink(config, sink, device)
+        if self.sink.sample_rate != config.sample_rate:  # the device's rate wins
+            config = EngineConfig(**{**config.__dict__, "sample_rate": self.sink.sample_rate})
+        self.config = config
+        self._clock = clock
         self._lock = threading.Lock()
         self._tracks: list[Track] = []
         self._skipped: list[SkippedFile] = []
         self._messages: deque[str] = deque(maxlen=200)
         self._message_count = 0
-        self._decoded: OrderedDict[str, DecodedTrack] = OrderedDict()
-        self._preset = "original"
+        self._switches: deque[ServedRequest] = deque(maxlen=2000)
+        self._seeks: deque[ServedRequest] = deque(maxlen=2000)
+        self.latencies = LatencyBook()
         self._intensity = 1.0
-        self.player = Player(self.sink, self._read_audio, self._on_track_error)
+        self.store = TrackStore(config.sample_rate, config.max_track_seconds)
+        self.buffer = MultiTierBuffer.from_megabytes(
+            config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
+        )
+        analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
+        self.workers = RenderWorkerPool(
+            config,
+            self.buffer,
+            self._resolve_for_render,
+            lambda: Renderer(config, analyses, calibrations),
+            render=render,
+            clock=clock,
+        )
+        self.predictor = PresetPredictor(clock=clock)
+        self.memory = MemoryMonitor(int(config.memory_limit_mb * 1_000_000), memory_reader)
+        self.feed = PresetFeed(config, self.buffer, self.workers, self.store, clock, self._served)
+        self.player = Player(self.sink, self.feed.read, self._on_track_error, switch_hook=self.feed)
+        self._stop = threading.Event()
+        self._last_chunk: tuple[str, int] | None = None
+        self._last_file_check = 0.0
+        self._maintenance = threading.Thread(target=self._maintain, name="engine", daemon=True)
         self.sink.start()
+        self._maintenance.start()
 
     # -- library --------------------------------------------------------------------------
     def open(self, paths: Iterable[str | Path]) -> list[Track]:
-        tracks, skipped = open_library(paths, self.sink.sample_rate)
+        tracks, skipped = open_library(paths, self.config.sample_rate)
         with self._lock:
             self._tracks = tracks
             self._skipped.extend(skipped)
             for item in skipped:
                 self._log(f"skipped {item.path.name}: {item.reason}")
+        self.store.register(tracks)
         self.player.set_tracks(tracks)
         return list(tracks)
 
-    def _decoded_track(self, track: Track) -> DecodedTrack:
-        key = f"{track.id}:{track.fingerprint}"
+    def tracks(self) -> list[Track]:
         with self._lock:
-            if key in self._decoded:
-                self._decoded.move_to_end(key)
-                return self._decoded[key]
-        decoded = load_track(track.path, self.sink.sample_rate, self.config.max_track_seconds)
-        with self._lock:
-            self._decoded[key] = decoded
-            while len(self._decoded) > DECODED_TRACKS_KEPT:
-                self._decoded.popitem(last=False)
-            for warning in decoded.track.warnings:
-                self._log(f"{track.path.name}: {warning}")
-        return decoded
+            return list(self._tracks)
 
-    def _read_audio(self, track: Track, start: int, count: int) -> Audio:
-        samples = self._decoded_track(track).samples
-        return samples[start : start + count]
+    def _resolve_for_render(self, track_id: str, fingerprint: str) -> Any:
+        try:
+            return self.store.resolve(track_id, fingerprint)
+        except TrackError:
+            return None
 
     def _on_track_error(self, track: Track, error: Exception) -> None:
         reason = error.reason if isinstance(error, TrackError) else f"playback failed ({error})"
@@ -128,6 +190,10 @@ class Engine:
         self._messages.append(message)
         self._message_count += 1
 
+    def log(self, message: str) -> None:
+        with self._lock:
+            self._log(message)
+
     # -- transport ------------------------------------------------------------------------
     def play(self) -> None:
         self.player.play()
@@ -136,16 +202,19 @@ class Engine:
         self.player.pause()
 
     def seek(self, seconds: float) -> None:
+        self.feed.note_seek()
         self.player.seek(seconds)
 
     def seek_relative(self, delta: float) -> None:
         _track, position = self.player.position()
-        self.player.seek(position + delta)
+        self.seek(position + delta)
 
     def next_track(self) -> None:
+        self.feed.note_seek()
         self.player.skip(+1)
 
     def prev_track(self) -> None:
+        self.feed.note_seek()
         self.player.skip(-1)
 
     def set_volume(self, volume: float) -> None:
@@ -154,12 +223,130 @@ class Engine:
     def set_preset(self, name: str) -> None:
         if name not in PRESET_ORDER:
             raise UnknownPreset(name, PRESET_ORDER)
-        with self._lock:
-            self._preset = name
+        previous = self.feed.requested.preset
+        self.feed.request(name, self.feed.requested.bucket)
+        if name != previous:
+            self.predictor.observe_switch(previous, name)
+        self._replan()
 
     def set_intensity(self, value: float) -> None:
+        if value != value:  # NaN
+            raise TierplayError("intensity must be a number between 0 and 1")
         with self._lock:
             self._intensity = min(max(float(value), 0.0), 1.0)
+        self.feed.request(self.feed.requested.preset, self.config.intensity_bucket(value))
+        self._replan()
+
+    # -- the maintenance loop -------------------------------------------------------------
+    def _maintain(self) -> None:
+        while not self._stop.wait(self.config.plan_interval_seconds):
+            try:
+                self._replan()
+                self._follow_memory()
+                if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
+                    self._last_file_check = self._clock()
+                    self._check_files()
+            except Exception as error:  # noqa: BLE001 - the loop must outlive any one failure
+                self.log(f"engine maintenance failed: {type(error).__name__}: {error}")
+
+    def _replan(self) -> None:
+        """Plan from where the playhead is, re-value the tiers, and queue the renders."""
+        track, position = self.player.position()
+        if track is None:
+            return
+        chunk = int(position * self.config.sample_rate) // self.config.chunk_frames
+        if self._last_chunk != (track.id, chunk):
+            if self._last_chunk is not None and self._last_chunk[0] == track.id:
+                self.predictor.observe_chunk_played()
+            else:
+                self._prepare(track)
+            self._last_chunk = (track.id, chunk)
+        requested = self.feed.requested
+        distribution = self.predictor.distribution(requested.preset)
+        chunk_bytes = self.buffer.estimated_chunk_bytes(self.config.chunk_frames)
+        budgets = {name: tier.budget_bytes for name, tier in self.buffer.tiers.items()}
+        plan = make_plan(
+            PlanInput(
+                track=self._position_of(track),
+                playhead_chunk=chunk,
+                position_in_chunk=(position * self.config.sample_rate % self.config.chunk_frames)
+                / self.config.chunk_frames,
+                preset=requested.preset,
+                intensity_bucket=requested.bucket,
+                distribution={p: v for p, v in distribution.items() if p != BYPASS},
+                switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(),
+                tier_chunk_bytes=chunk_bytes,
+                tier_budget_bytes=budgets,
+                next_track=self._next_track_position(track),
+                horizon_chunks=self.config.plan_horizon_chunks,
+                current_needs_render=requested.preset != BYPASS,
+            )
+        )
+        self.buffer.apply_plan(plan)
+        self.workers.submit_plan(plan)
+
+    def _prepare(self, track: Track) -> None:
+        """A new current track: calibrate its presets, and the next track's, in advance."""
+        processed = tuple(p for p in PRESET_ORDER if p != BYPASS)
+        self.workers.prepare_track(track.id, track.fingerprint, processed)
+        following = self._next_track_position(track)
+        if following is not None:
+            self.workers.prepare_track(
+                following.track_id, following.fingerprint, processed, urgent=False
+            )
+
+    def _position_of(self, track: Track) -> TrackPosition:
+        return TrackPosition(
+            track.id, track.fingerprint, chunk_count(track.frames, self.config.chunk_frames)
+        )
+
+    def _next_track_position(self, track: Track) -> TrackPosition | None:
+        with self._lock:
+            if track not in self._tracks:
+                return None
+            index = self._tracks.index(track)
+            if index + 1 >= len(self._tracks):
+                return None
+            return self._position_of(self._tracks[index + 1])
+
+    def _follow_memory(self) -> None:
+        before = self.memory.level
+        level = self.memory.update()
+        if level == before:
+            return
+        evicted = self.buffer.resize(self.memory.budgets(self.buffer.configured_bytes))
+        if self.memory.worker_paused:
+            self.workers.pause()
+        else:
+            self.workers.resume()
+        self.log(f"memory pressure {self.memory.level_name}: budgets resized, {evicted} evicted")
+
+    def _check_files(self) -> None:
+        """A track modified or deleted on disk: drop its renders; never serve stale audio."""
+        track, _position = self.player.position()
+        following = self._next_track_position(track) if track is not None else None
+        candidates = [
+            t
+            for t in self.tracks()
+            if track is not None
+            and (t == track or (following is not None and t.id == following.track_id))
+        ]
+        for item in candidates:
+            try:
+                current = fingerprint_file(item.path)
+            except OSError:
+                current = ""
+            if current == item.fingerprint:
+                continue
+            self.buffer.invalidate_track(item.id)
+            self.workers.cancel_track(item.id)
+            self.store.forget(item.id)
+            self.log(f"{item.path.name} changed on disk: its cached renders were dropped")
+
+    def _served(self, record: ServedRequest) -> None:
+        self.latencies.add(record)
+        with self._lock:
+            (self._switches if record.kind == "switch" else self._seeks).append(record)
 
     # -- views ----------------------------------------------------------------------------
     def snapshot(self) -> EngineSnapshot:
@@ -174,16 +361,65 @@ class Engine:
                 duration_seconds=track.duration_seconds if track else 0.0,
                 playing=self.player.playing,
                 volume=self.player.volume,
-                preset=self._preset,
+                preset=self.feed.active.preset,
+                requested_preset=self.feed.requested.preset,
                 intensity=self._intensity,
                 output_name=self.sink.name,
                 output_notice=getattr(self.sink, "reason", ""),
                 underruns=self.sink.ring.underruns,
+                chunk_index=int(position * self.config.sample_rate) // self.config.chunk_frames,
                 skipped=tuple(self._skipped),
                 messages=tuple(self._messages),
                 message_count=self._message_count,
             )
 
+    def stats(self) -> dict[str, Any]:
+        return stats_view(self.buffer, self.predictor)
+
+    def predictions(self) -> dict[str, Any]:
+        _track, position = self.player.position()
+        preset = self.feed.requested.preset
+        return predictions_view(preset, position, self.predictor.distribution(preset))
+
+    def contents(self) -> dict[str, Any]:
+        return contents_view(self.buffer, self.config)
+
+    def check(
+        self, track_id: str, preset: str, chunk_index: int, intensity: float = 1.0
+    ) -> dict[str, Any]:
+        if preset not in PRESET_ORDER:
+            raise UnknownPreset(preset, PRESET_ORDER)
+        return check_view(
+            self.buffer, self.config, self.latencies, track_id, preset, chunk_index, intensity
+        )
+
+    def health(self) -> dict[str, Any]:
+        return health_view(
+            self.buffer,
+            self.predictor,
+            self.workers.metrics(),
+            self.sink.ring.underruns,
+            self.memory,
+        )
+
+    def switches(self) -> list[ServedRequest]:
+        with self._lock:
+            return list(self._switches)
+
+    def seeks(self) -> list[ServedRequest]:
+        with self._lock:
+            return list(self._seeks)
+
+    def clear(self, tier: str | None = None) -> int:
+        if tier not in (None, "l1", "l2", "l3"):
+            raise TierplayError(f"unknown tier {tier!r}; use l1, l2 or l3")
+        cleared = self.buffer.clear(tier)
+        self.log(f"cleared {tier or 'all tiers'}: {cleared} chunks")
+        return cleared
+
     def close(self) -> None:
+        self._stop.set()
+        self._maintenance.join(timeout=2.0)
         self.player.close()
+        self.workers.close()
         self.sink.close()

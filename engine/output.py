@@ -77,9 +77,13 @@ class FrameRing:
                 self.underruns += 1
         self.read_index += count
 
-    def discard_queued(self) -> None:
-        """Producer-side flush (pause/seek): drop what the consumer has not read yet."""
-        self.write_index = self.read_index
+    def discard_after(self, index: int) -> None:
+        """Producer-side flush: forget frames from `index` on (the consumer keeps what it has).
+
+        Callers pass at least the consumer's position plus the block it may be copying, so
+        the consumer never sees a block change under it.
+        """
+        self.write_index = max(self.read_index, min(index, self.write_index))
 
 
 class Sink(Protocol):

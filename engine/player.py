@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -21,6 +22,22 @@ from engine.tracks import Track
 AudioSource = Callable[[Track, int, int], Audio]
 """(track, first_frame, frame_count) -> float32 stereo frames (fewer only at the track end)."""
 ErrorHandler = Callable[[Track, Exception], None]
+
+
+class SwitchHook(Protocol):
+    """Lets the audio source change what it plays at a point the player chooses."""
+
+    def poll_switch(self, track: Track, frame: int) -> bool:
+        """True if new audio is ready to start at `frame` (the player then flushes)."""
+        ...
+
+    def flushed(self, ring_index: int, frame: int) -> None:
+        """Queued audio was dropped; new audio starts at `ring_index` = track `frame`."""
+        ...
+
+    def heard(self, read_index: int) -> None:
+        """The consumer has read up to `read_index`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -41,9 +58,11 @@ class Player:
         source: AudioSource,
         on_error: ErrorHandler | None = None,
         ring_seconds: float = 0.75,
+        switch_hook: SwitchHook | None = None,
     ) -> None:
         self.sink = sink
         self._source = source
+        self._hook = switch_hook
         self._on_error = on_error
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -55,7 +74,8 @@ class Player:
         self._volume = 1.0
         self._applied_volume = 1.0
         self._segments: deque[_Segment] = deque(maxlen=64)
-        self._fill_frames = int(ring_seconds * sink.sample_rate)
+        capacity = sink.ring.capacity - sink.block_frames
+        self._fill_frames = min(capacity, int(ring_seconds * sink.sample_rate))
         self._thread = threading.Thread(target=self._feed_loop, name="feeder", daemon=True)
         self._thread.start()
 
@@ -115,21 +135,36 @@ class Player:
             index, frame = self._position_locked()
             return self._tracks[index], frame / self.sink.sample_rate
 
-    def _position_locked(self) -> tuple[int, int]:
-        read_index = self.sink.ring.read_index
+    def _position_locked(self, ring_index: int | None = None) -> tuple[int, int]:
+        """(track index, frame) playing at `ring_index` (default: the consumer's position)."""
+        index = self.sink.ring.read_index if ring_index is None else ring_index
         for segment in reversed(self._segments):
-            if segment.ring_index <= read_index:
-                return segment.track_index, segment.track_frame + read_index - segment.ring_index
+            if segment.ring_index <= index:
+                return segment.track_index, segment.track_frame + index - segment.ring_index
         return self._track_index, self._write_frame
 
-    def _jump(self, track_index: int, frame: int) -> None:
-        """Drop queued audio and continue from (track, frame); caller holds the lock."""
-        self.sink.ring.active = False  # the gap until new audio arrives is a seek, not a dropout
-        self.sink.ring.discard_queued()
+    def _safe_cut(self) -> int:
+        """First ring index the consumer cannot be reading: one block past its position."""
+        ring = self.sink.ring
+        return min(ring.write_index, ring.read_index + self.sink.block_frames)
+
+    def _jump(self, track_index: int, frame: int) -> int:
+        """Drop queued audio after the block being played; continue from (track, frame).
+
+        The caller holds the lock. Returns the ring index where the new audio starts.
+        """
+        ring = self.sink.ring
+        cut = self._safe_cut()
+        if cut == ring.read_index:
+            ring.active = False  # the gap until new audio arrives is a seek, not a dropout
+        ring.discard_after(cut)
         self._track_index = track_index
         self._write_frame = frame
-        self._segments.clear()
-        self._segments.append(_Segment(self.sink.ring.write_index, track_index, frame))
+        self._segments = deque(
+            (s for s in self._segments if s.ring_index < cut), maxlen=self._segments.maxlen
+        )
+        self._segments.append(_Segment(cut, track_index, frame))
+        return cut
 
     # -- feeder ---------------------------------------------------------------------------
     def _feed_loop(self) -> None:
@@ -139,8 +174,30 @@ class Player:
             self._wake.wait(period / 2)
             self._wake.clear()
 
+    def _maybe_switch(self) -> None:
+        """Ask the source whether a requested switch is ready, and cut over if so."""
+        hook = self._hook
+        if hook is None:
+            return
+        with self._lock:
+            if not self._playing or not self._tracks:
+                return
+            cut = self._safe_cut()
+            index, frame = self._position_locked(cut)
+            track = self._tracks[index]
+        if not hook.poll_switch(track, frame):
+            return
+        with self._lock:
+            cut = self._safe_cut()  # the consumer may have moved on while we looked
+            index, frame = self._position_locked(cut)
+            cut = self._jump(index, frame)
+            hook.flushed(cut, frame)
+
     def _feed_once(self) -> None:
         block = self.sink.block_frames
+        self._maybe_switch()
+        if self._hook is not None:
+            self._hook.heard(self.sink.ring.read_index)
         while True:
             with self._lock:
                 ring = self.sink.ring

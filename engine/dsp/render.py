@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,23 @@ class LoudnessCalibrations:
         self._lock = threading.Lock()
         self._gains: OrderedDict[tuple[str, str, str], float] = OrderedDict()
         self._max_entries = max_entries
+        self._computing: dict[tuple[str, str, str], threading.Lock] = {}
+
+    def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
+        """The gain for `key`, computed once even when several render threads ask at once."""
+        gain = self.get(key)
+        if gain is not None:
+            return gain
+        with self._lock:
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            gain = self.get(key)
+            if gain is None:
+                gain = compute()
+                self.put(key, gain)
+            with self._lock:
+                self._computing.pop(key, None)
+            return gain
 
     def get(self, key: tuple[str, str, str]) -> float | None:
         with self._lock:
@@ -152,10 +170,7 @@ class Renderer:
         """The preset as it applies to this track, with its calibrated wet gain."""
         resolved = self._resolve(decoded, preset)
         key = (decoded.content_hash, preset, self.config.loudness_mode)
-        gain = self.calibrations.get(key)
-        if gain is None:
-            gain = self._calibrate(decoded, resolved)
-            self.calibrations.put(key, gain)
+        gain = self.calibrations.get_or_compute(key, lambda: self._calibrate(decoded, resolved))
         return RenderPlan(resolved, gain)
 
     # -- internals ------------------------------------------------------------------------

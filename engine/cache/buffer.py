@@ -1,0 +1,269 @@
+"""`MultiTierBuffer`: three tiers of real audio, lookups with promotion, honest counters.
+
+A lookup tries L1, then L2, then L3. A hit below L1 is decoded (its checksum checked) and
+promoted into L1 if L1 admits it, leaving the lower tier (the tiers are exclusive, so a
+chunk is paid for once). Counters are kept per request kind (playback, switch, seek) and
+per tier with one denominator, the lookups: hits in all tiers + misses = lookups, always.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engine.cache.codecs import (
+    CorruptChunk,
+    EncodedChunk,
+    FlacCodec,
+    Float32Codec,
+    Int16Codec,
+)
+from engine.cache.keys import ChunkKey
+from engine.cache.plan import TIER_NAMES, PlacementPlan
+from engine.cache.tier import MEGABYTE, Tier, TierEntry
+from engine.tracks import Audio
+
+RequestKind = Literal["playback", "switch", "seek"]
+REQUEST_KINDS: tuple[RequestKind, ...] = ("playback", "switch", "seek")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a lookup found: the audio (None on a miss) and the tier that served it."""
+
+    audio: Audio | None
+    tier: str | None
+
+    @property
+    def hit(self) -> bool:
+        return self.audio is not None
+
+
+@dataclass
+class LookupCounters:
+    """Hits per tier and misses, for one request kind."""
+
+    hits: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TIER_NAMES, 0))
+    misses: int = 0
+
+    @property
+    def lookups(self) -> int:
+        return sum(self.hits.values()) + self.misses
+
+
+@dataclass(frozen=True)
+class TierFigures:
+    """Per-tier view: `misses` are the lookups that reached this tier and missed it."""
+
+    name: str
+    hits: int
+    misses: int
+    count: int
+    size_bytes: int
+    budget_bytes: int
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class MultiTierBuffer:
+    """The three tiers together. Every method is thread-safe."""
+
+    def __init__(self, l1_bytes: int, l2_bytes: int, l3_bytes: int) -> None:
+        self.tiers: dict[str, Tier] = {
+            "l1": Tier("l1", Float32Codec(), l1_bytes),
+            "l2": Tier("l2", Int16Codec(), l2_bytes),
+            "l3": Tier("l3", FlacCodec(), l3_bytes),
+        }
+        self.configured_bytes = {"l1": l1_bytes, "l2": l2_bytes, "l3": l3_bytes}
+        self._counters = {kind: LookupCounters() for kind in REQUEST_KINDS}
+        self._counter_lock = threading.Lock()
+        self._plan = PlacementPlan(())
+        self.corrupt_dropped = 0
+        self._moves = threading.Lock()
+        """Serialises promotions against stores, invalidation and clearing, so a promotion
+        never resurrects a chunk that was invalidated, cleared or replaced while it decoded."""
+        self._encoded_ratio = {"l1": 1.0, "l2": 0.5, "l3": 0.2}
+
+    @classmethod
+    def from_megabytes(cls, l1_mb: float, l2_mb: float, l3_mb: float) -> MultiTierBuffer:
+        return cls(int(l1_mb * MEGABYTE), int(l2_mb * MEGABYTE), int(l3_mb * MEGABYTE))
+
+    # -- lookups --------------------------------------------------------------------------
+    def lookup(
+        self, key: ChunkKey, fingerprint: str, kind: RequestKind, count: bool = True
+    ) -> Lookup:
+        """Find a chunk; promote it to L1 when found lower; count the hit or the miss.
+
+        `count=False` is for a second look at a request already counted (a miss whose
+        render has since finished), so one request is never counted twice.
+        """
+        for name in TIER_NAMES:
+            tier = self.tiers[name]
+            chunk = tier.fetch(key, fingerprint)
+            if chunk is None:
+                continue
+            try:
+                audio = tier.decode(chunk)
+            except CorruptChunk:
+                tier.remove_if_holding(key, chunk)
+                with self._counter_lock:
+                    self.corrupt_dropped += 1
+                continue
+            if name != "l1":
+                self.move(key, fingerprint, chunk, audio, name, "l1")
+            if count:
+                self._count(kind, name)
+            return Lookup(audio, name)
+        if count:
+            self._count(kind, None)
+        return Lookup(None, None)
+
+    def peek_tier(self, key: ChunkKey) -> str | None:
+        """Where a chunk is, without counting or promoting (for views and the worker)."""
+        for name in TIER_NAMES:
+            if key in self.tiers[name]:
+                return name
+        return None
+
+    def move(
+        self,
+        key: ChunkKey,
+        fingerprint: str,
+        chunk: EncodedChunk,
+        audio: Audio,
+        source: str,
+        target: str,
+    ) -> bool:
+        """Move a decoded chunk from `source` up to `target`, if nothing changed meanwhile.
+
+        The move happens only if `source` still holds this very chunk (it was not
+        invalidated, cleared or replaced while we decoded) and `target` has no newer copy.
+        """
+        planned = self._plan.by_key.get(key)
+        value = planned.value if planned is not None else 0.0
+        probability = planned.probability if planned is not None else 0.0
+        destination = self.tiers[target]
+        encoded = destination.codec.encode(audio)
+        with self._moves:
+            if not self.tiers[source].holds(key, chunk) or key in destination:
+                return False
+            if not destination.put(key, encoded, fingerprint, value, probability):
+                return False
+            self.tiers[source].remove_if_holding(key, chunk)
+            return True
+
+    def _count(self, kind: RequestKind, tier: str | None) -> None:
+        with self._counter_lock:
+            counters = self._counters[kind]
+            if tier is None:
+                counters.misses += 1
+            else:
+                counters.hits[tier] += 1
+
+    # -- storing --------------------------------------------------------------------------
+    def store(
+        self,
+        key: ChunkKey,
+        audio: Audio,
+        fingerprint: str,
+        tier: str,
+        value: float,
+        probability: float = 0.0,
+    ) -> bool:
+        """Encode and insert into `tier` (admission may refuse); drop copies in other tiers."""
+        target = self.tiers[tier]
+        chunk = target.codec.encode(audio)
+        self._learn_ratio(tier, chunk.size_bytes, audio.nbytes)
+        with self._moves:
+            if not target.put(key, chunk, fingerprint, value, probability):
+                return False
+            for name in TIER_NAMES:
+                if name != tier:
+                    self.tiers[name].remove(key)
+            return True
+
+    def _learn_ratio(self, tier: str, encoded: int, raw: int) -> None:
+        if raw:
+            self._encoded_ratio[tier] = 0.8 * self._encoded_ratio[tier] + 0.2 * encoded / raw
+
+    def estimated_chunk_bytes(self, chunk_frames: int) -> dict[str, int]:
+        """Bytes one chunk costs in each tier, from what recent chunks really cost."""
+        raw = chunk_frames * 2 * 4
+        return {name: max(1, int(raw * ratio)) for name, ratio in self._encoded_ratio.items()}
+
+    # -- plan -----------------------------------------------------------------------------
+    def apply_plan(self, plan: PlacementPlan) -> None:
+        """Re-value every entry: what the plan no longer wants (played, stale) goes first."""
+        self._plan = plan
+        values = plan.values()
+        for tier in self.tiers.values():
+            tier.set_values(values)
+
+    @property
+    def plan(self) -> PlacementPlan:
+        return self._plan
+
+    # -- invalidation and budgets ---------------------------------------------------------
+    def invalidate_track(self, track_id: str) -> int:
+        """A track was deleted or modified: nothing rendered from it may be served again."""
+        with self._moves:
+            return sum(
+                tier.remove_where(lambda key: key.track_id == track_id)
+                for tier in self.tiers.values()
+            )
+
+    def clear(self, tier: str | None = None) -> int:
+        names = TIER_NAMES if tier is None else (tier,)
+        with self._moves:
+            return sum(self.tiers[name].clear() for name in names)
+
+    def resize(self, budgets: dict[str, int]) -> int:
+        """New budgets (memory pressure); each tier evicts down to its new size at once."""
+        return sum(self.tiers[name].resize(budgets[name]) for name in TIER_NAMES)
+
+    def reset_counters(self) -> None:
+        with self._counter_lock:
+            self._counters = {kind: LookupCounters() for kind in REQUEST_KINDS}
+
+    # -- views ----------------------------------------------------------------------------
+    def counters(self) -> dict[str, LookupCounters]:
+        with self._counter_lock:
+            return {
+                kind: LookupCounters(dict(c.hits), c.misses) for kind, c in self._counters.items()
+            }
+
+    def tier_figures(self, kinds: Iterable[RequestKind] = REQUEST_KINDS) -> list[TierFigures]:
+        counters = self.counters()
+        selected = [counters[kind] for kind in kinds]
+        hits = {name: sum(c.hits[name] for c in selected) for name in TIER_NAMES}
+        misses_after = sum(c.misses for c in selected)
+        figures: list[TierFigures] = []
+        reached_below = misses_after
+        for name in reversed(TIER_NAMES):  # misses at a tier = what went on past it
+            stats = self.tiers[name].stats()
+            figures.append(
+                TierFigures(
+                    name,
+                    hits[name],
+                    reached_below,
+                    stats.count,
+                    stats.size_bytes,
+                    stats.budget_bytes,
+                )
+            )
+            reached_below += hits[name]
+        return list(reversed(figures))
+
+    def total_bytes(self) -> int:
+        return sum(tier.size_bytes for tier in self.tiers.values())
+
+    def total_budget_bytes(self) -> int:
+        return sum(tier.budget_bytes for tier in self.tiers.values())
+
+    def entries(self) -> dict[str, list[TierEntry]]:
+        return {name: self.tiers[name].entries() for name in TIER_NAMES}

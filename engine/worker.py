@@ -1,0 +1,449 @@
+"""The render worker pool: fills the tiers in plan order.
+
+Jobs come from the placement plan, most valuable first within a priority class
+(immediate < L1 < L2 < L3), de-duplicated by key, and dropped when a new plan no longer wants
+them. Each class has a timeout: a job that waits or runs past it is abandoned and its audio
+never inserted. A job that raises is counted and the thread goes on; a thread that dies, or
+sticks in a render past the timeout, is replaced by a watchdog, and its jobs re-queued.
+Threads are niced so renders yield the CPU to the feeder and the UI.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.cache.buffer import MultiTierBuffer
+from engine.cache.codecs import CorruptChunk
+from engine.cache.keys import ChunkKey
+from engine.cache.plan import TIER_NAMES, PlacementPlan
+from engine.config import EngineConfig
+from engine.dsp.render import Renderer
+from engine.tracks import Audio, DecodedTrack
+
+PRIORITY_CLASSES = ("immediate", "l1", "l2", "l3")
+PREPARE_TIMEOUT_FACTOR = 3.0
+"""Preparing a track renders it whole once per preset: allow 3x the longest render timeout."""
+Clock = Callable[[], float]
+TrackResolver = Callable[[str, str], DecodedTrack | None]
+"""(track_id, fingerprint) -> the decoded track, or None if it is gone or changed."""
+RenderFunction = Callable[[Renderer, DecodedTrack, ChunkKey], Audio]
+
+
+def tier_rank(tier: str) -> int:
+    """0 for L1 (fastest) .. 2 for L3."""
+    return TIER_NAMES.index(tier)
+
+
+def render_key(renderer: Renderer, decoded: DecodedTrack, key: ChunkKey) -> Audio:
+    intensity = renderer.config.bucket_intensity(key.intensity_bucket)
+    return renderer.render_chunk(decoded, key.preset, intensity, key.chunk_index)
+
+
+@dataclass(order=True)
+class RenderJob:
+    order: tuple[int, float, int]
+    key: ChunkKey = field(compare=False)
+    fingerprint: str = field(compare=False)
+    tier: str = field(compare=False)
+    priority: str = field(compare=False)
+    value: float = field(compare=False)
+    probability: float = field(compare=False)
+    deadline: float = field(compare=False)
+    done: threading.Event = field(default_factory=threading.Event, compare=False)
+    cancelled: bool = field(default=False, compare=False)
+    succeeded: bool = field(default=False, compare=False)
+    audio: Audio | None = field(default=None, compare=False)
+    timeout: float = field(default=5.0, compare=False)
+    """How long the job may wait plus run before it is abandoned."""
+    calibrate_only: bool = field(default=False, compare=False)
+    """A preparation job: analyse the track and calibrate the preset's loudness, no chunk."""
+    """Kept for an immediate job whose chunk L1 would not admit: the caller still needs it."""
+
+
+@dataclass(frozen=True)
+class WorkerMetrics:
+    threads: int
+    alive: int
+    paused: bool
+    queue_depth: int
+    renders_total: int
+    renders_per_second: float
+    failures: int
+    timeouts: int
+    abandoned: int
+    restarts: int
+    busy_percent: float
+    last_error: str
+
+
+@dataclass
+class _Slot:
+    """One worker thread and what it is doing, for the watchdog."""
+
+    thread: threading.Thread
+    job: RenderJob | None = None
+    started_at: float = 0.0
+    busy_seconds: float = 0.0
+
+
+class RenderWorkerPool:
+    """Render threads fed from a priority queue the plan keeps up to date."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        buffer: MultiTierBuffer,
+        resolve_track: TrackResolver,
+        renderer_factory: Callable[[], Renderer],
+        render: RenderFunction = render_key,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.buffer = buffer
+        self._resolve = resolve_track
+        self._renderer_factory = renderer_factory
+        self._render = render
+        self._clock = clock
+        self._timeouts = dict(zip(PRIORITY_CLASSES, config.render_timeouts_seconds, strict=True))
+        self._queue: list[RenderJob] = []
+        self._queued: dict[ChunkKey, RenderJob] = {}
+        self._running: dict[ChunkKey, RenderJob] = {}
+        self._sequence = itertools.count()
+        self._cv = threading.Condition()
+        self._stop = False
+        self._paused = False
+        self._slots: list[_Slot] = []
+        self._completed: deque[float] = deque(maxlen=1000)
+        self._started_at = clock()
+        self.failures = 0
+        self.timeouts = 0
+        self.abandoned = 0
+        self.restarts = 0
+        self.renders_total = 0
+        self.last_error = ""
+        with self._cv:
+            for _ in range(max(1, config.render_threads)):
+                self._add_slot(len(self._slots))
+        self._watchdog = threading.Thread(target=self._watch, name="render-watchdog", daemon=True)
+        self._watchdog.start()
+
+    # -- feeding --------------------------------------------------------------------------
+    def submit_plan(self, plan: PlacementPlan) -> None:
+        """Queue what the plan wants where it is not yet; drop what it no longer wants."""
+        now = self._clock()
+        wanted: dict[ChunkKey, RenderJob] = {}
+        for item in plan.items:
+            present = self.buffer.peek_tier(item.key)
+            if present is not None and tier_rank(present) <= tier_rank(item.tier):
+                continue
+            wanted[item.key] = self._job(
+                item.key, item.fingerprint, item.tier, item.tier, item.value, item.probability, now
+            )
+        with self._cv:
+            for key, job in list(self._queued.items()):
+                keep = job.priority == "immediate" or job.calibrate_only
+                if not keep and key not in wanted:
+                    job.cancelled = True
+                    del self._queued[key]
+            for key, job in wanted.items():
+                existing = self._queued.get(key)
+                if key in self._running or (existing is not None and existing.order <= job.order):
+                    continue
+                if existing is not None:
+                    existing.cancelled = True
+                self._queued[key] = job
+                heapq.heappush(self._queue, job)
+            self._queue = [job for job in self._queue if not job.cancelled]
+            heapq.heapify(self._queue)
+            self._cv.notify_all()
+
+    def request_now(
+        self, key: ChunkKey, fingerprint: str, value: float = 1.0, tier: str = "l1"
+    ) -> RenderJob:
+        """Render `key` before anything else (a miss the listener is waiting for)."""
+        with self._cv:
+            running = self._running.get(key)
+            if running is not None and running.priority == "immediate":
+                return running
+            queued = self._queued.get(key)
+            if queued is not None and queued.priority == "immediate":
+                return queued
+            if queued is not None:
+                queued.cancelled = True
+            job = self._job(key, fingerprint, tier, "immediate", value, 1.0, self._clock())
+            self._queued[key] = job
+            heapq.heappush(self._queue, job)
+            self._cv.notify_all()
+            return job
+
+    def _job(
+        self,
+        key: ChunkKey,
+        fingerprint: str,
+        tier: str,
+        priority: str,
+        value: float,
+        probability: float,
+        now: float,
+    ) -> RenderJob:
+        order = (PRIORITY_CLASSES.index(priority), -value, next(self._sequence))
+        timeout = self._timeouts[priority]
+        return RenderJob(
+            order,
+            key,
+            fingerprint,
+            tier,
+            priority,
+            value,
+            probability,
+            now + timeout,
+            timeout=timeout,
+        )
+
+    def prepare_track(
+        self, track_id: str, fingerprint: str, presets: tuple[str, ...], urgent: bool = True
+    ) -> None:
+        """Analyse a track and calibrate each preset before any of its chunks is needed.
+
+        Calibration renders the whole track once per preset (about 0.5 s each), so doing it
+        ahead keeps it out of the first switch's latency.
+        """
+        with self._cv:
+            for preset in presets:
+                key = ChunkKey(track_id, preset, 0, -1)
+                if key in self._queued or key in self._running:
+                    continue
+                priority = "l1" if urgent else "l2"
+                job = self._job(key, fingerprint, "l1", priority, 2.0, 1.0, self._clock())
+                job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
+                job.deadline = self._clock() + job.timeout
+                job.calibrate_only = True
+                self._queued[key] = job
+                heapq.heappush(self._queue, job)
+            self._cv.notify_all()
+
+    def cancel_track(self, track_id: str) -> None:
+        with self._cv:
+            for key, job in list(self._queued.items()):
+                if key.track_id == track_id:
+                    job.cancelled = True
+                    job.done.set()
+                    del self._queued[key]
+
+    def pause(self) -> None:
+        with self._cv:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cv:
+            self._paused = False
+            self._cv.notify_all()
+
+    # -- threads --------------------------------------------------------------------------
+    def _add_slot(self, index: int) -> None:
+        """Start a worker thread in slot `index`; its slot exists before the thread runs."""
+        thread = threading.Thread(target=self._run, name=f"render-worker-{index}", daemon=True)
+        slot = _Slot(thread)
+        if index < len(self._slots):
+            self._slots[index] = slot
+        else:
+            self._slots.append(slot)
+        thread.start()
+
+    def _slot_of(self, thread: threading.Thread) -> _Slot | None:
+        return next((slot for slot in self._slots if slot.thread is thread), None)
+
+    def _run(self) -> None:
+        _nice_this_thread()
+        renderer = self._renderer_factory()
+        me = threading.current_thread()
+        while True:
+            job = self._next_job(me)
+            if job is None:
+                return
+            self._execute(renderer, job)
+            with self._cv:
+                self._running.pop(job.key, None)
+                slot = self._slot_of(me)
+                if slot is None:  # replaced by the watchdog while stuck: retire
+                    return
+                slot.busy_seconds += self._clock() - slot.started_at
+                slot.job = None
+
+    def _next_job(self, me: threading.Thread) -> RenderJob | None:
+        with self._cv:
+            while True:
+                if self._stop or self._slot_of(me) is None:
+                    return None
+                job = self._pop_ready() if not self._paused else self._pop_immediate()
+                if job is not None:
+                    slot = self._slot_of(me)
+                    assert slot is not None
+                    slot.job, slot.started_at = job, self._clock()
+                    self._running[job.key] = job
+                    return job
+                self._cv.wait(0.25)
+
+    def _pop_ready(self) -> RenderJob | None:
+        while self._queue:
+            job = heapq.heappop(self._queue)
+            if job.cancelled:
+                continue
+            self._queued.pop(job.key, None)
+            if self._clock() > job.deadline:
+                self.timeouts += 1
+                job.done.set()
+                continue
+            return job
+        return None
+
+    def _pop_immediate(self) -> RenderJob | None:
+        if self._queue and self._queue[0].priority == "immediate":
+            return self._pop_ready()
+        return None
+
+    def _execute(self, renderer: Renderer, job: RenderJob) -> None:
+        try:
+            decoded = self._resolve(job.key.track_id, job.fingerprint)
+            if decoded is None:
+                return
+            if job.calibrate_only:
+                renderer.plan(decoded, job.key.preset)
+                job.succeeded = True
+                return
+            promoted = self._promote_from_lower_tier(job)
+            if promoted:
+                job.succeeded = True
+                return
+            audio = self._render(renderer, decoded, job.key)
+            if job.cancelled and job.priority != "immediate":
+                return
+            if self._clock() > job.deadline:
+                with self._cv:
+                    self.abandoned += 1
+                return
+            job.succeeded = self.buffer.store(
+                job.key, audio, job.fingerprint, job.tier, job.value, job.probability
+            )
+            if not job.succeeded and job.priority == "immediate":
+                job.audio = audio
+                job.succeeded = True
+            with self._cv:
+                self.renders_total += 1
+                self._completed.append(self._clock())
+        except Exception as error:  # noqa: BLE001 - one failing render must not stop the pool
+            with self._cv:
+                self.failures += 1
+                self.last_error = f"{type(error).__name__}: {error}"[:200]
+        finally:
+            job.done.set()
+
+    def _promote_from_lower_tier(self, job: RenderJob) -> bool:
+        """A chunk already in a lower tier moves up by decoding, not by rendering again."""
+        present = self.buffer.peek_tier(job.key)
+        if present is None or tier_rank(present) <= tier_rank(job.tier):
+            return False
+        tier = self.buffer.tiers[present]
+        chunk = tier.fetch(job.key, job.fingerprint)
+        if chunk is None:
+            return False
+        try:
+            audio = tier.decode(chunk)
+        except CorruptChunk:  # a corrupt chunk is re-rendered instead
+            tier.remove_if_holding(job.key, chunk)
+            return False
+        return self.buffer.move(job.key, job.fingerprint, chunk, audio, present, job.tier)
+
+    # -- watchdog -------------------------------------------------------------------------
+    def _watch(self) -> None:
+        while True:
+            with self._cv:
+                if self._stop:
+                    return
+                self._check_slots()
+                self._cv.wait(0.2)
+
+    def _check_slots(self) -> None:
+        """Restart dead threads; replace a thread stuck in one render past its timeout."""
+        now = self._clock()
+        for index, slot in enumerate(self._slots):
+            job = slot.job
+            stuck = job is not None and now - slot.started_at > job.timeout
+            if slot.thread.is_alive() and not stuck:
+                continue
+            if job is not None:
+                self._running.pop(job.key, None)
+                if stuck:
+                    self.timeouts += 1
+                    job.done.set()
+                else:
+                    self._requeue(job, now)
+            what = "stuck in a render past its timeout" if stuck else "died"
+            self.last_error = f"render thread {what}; replaced ({job.key if job else 'idle'})"
+            self.restarts += 1
+            self._add_slot(index)
+
+    def _requeue(self, job: RenderJob, now: float) -> None:
+        if job.cancelled or now > job.deadline:
+            job.done.set()
+            return
+        job.order = (job.order[0], job.order[1], next(self._sequence))
+        self._queued[job.key] = job
+        heapq.heappush(self._queue, job)
+        self._cv.notify_all()
+
+    # -- views ----------------------------------------------------------------------------
+    def metrics(self) -> WorkerMetrics:
+        with self._cv:
+            now = self._clock()
+            window = min(10.0, max(now - self._started_at, 1e-9))
+            recent = sum(1 for t in self._completed if now - t <= window)
+            busy = sum(
+                s.busy_seconds + (now - s.started_at if s.job is not None else 0.0)
+                for s in self._slots
+            )
+            elapsed = max(now - self._started_at, 1e-9) * len(self._slots)
+            return WorkerMetrics(
+                threads=len(self._slots),
+                alive=sum(1 for s in self._slots if s.thread.is_alive()),
+                paused=self._paused,
+                queue_depth=len(self._queued),
+                renders_total=self.renders_total,
+                renders_per_second=recent / window,
+                failures=self.failures,
+                timeouts=self.timeouts,
+                abandoned=self.abandoned,
+                restarts=self.restarts,
+                busy_percent=min(100.0, 100.0 * busy / elapsed),
+                last_error=self.last_error,
+            )
+
+    def queued_keys(self) -> set[ChunkKey]:
+        with self._cv:
+            return set(self._queued) | set(self._running)
+
+    def close(self) -> None:
+        with self._cv:
+            self._stop = True
+            for job in self._queued.values():
+                job.done.set()
+            self._cv.notify_all()
+        for slot in self._slots:
+            slot.thread.join(timeout=2.0)
+        self._watchdog.join(timeout=2.0)
+
+
+def _nice_this_thread(increment: int = 5) -> None:
+    """Lower this render thread's priority (Linux: threads are tasks with their own nice)."""
+    try:
+        native = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, native, os.getpriority(os.PRIO_PROCESS, native) + increment)
+    except (AttributeError, OSError):
+        pass

@@ -1,0 +1,212 @@
+"""The render worker pool under faults: order, de-duplication, cancellation, timeouts,
+exceptions, stuck and dead threads, pause and resume. Renders are real chunks of a real
+track; faults are injected through the render function."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from engine.cache.buffer import MultiTierBuffer
+from engine.cache.keys import ChunkKey
+from engine.cache.plan import PlacementPlan, PlannedChunk
+from engine.config import EngineConfig
+from engine.dsp.render import Renderer
+from engine.tracks import DecodedTrack, load_track
+from engine.worker import RenderWorkerPool, render_key
+
+from .conftest import write_tone
+
+CONFIG = EngineConfig(chunk_seconds=1.0, render_threads=1)
+
+
+@pytest.fixture(scope="module")
+def decoded(tmp_path_factory: pytest.TempPathFactory) -> DecodedTrack:
+    path = write_tone(tmp_path_factory.mktemp("w") / "tone.wav", seconds=8.0)
+    return load_track(path, 44_100)
+
+
+def key(chunk: int, preset: str = "warm") -> ChunkKey:
+    return ChunkKey("t", preset, 20, chunk)
+
+
+def plan_of(*items: tuple[ChunkKey, str, float]) -> PlacementPlan:
+    planned = tuple(PlannedChunk(k, "fp", tier, value, value) for k, tier, value in items)
+    return PlacementPlan(planned, by_key={p.key: p for p in planned})
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+class Recorder:
+    """A render function that records order and can fail, hang or kill its thread."""
+
+    def __init__(self) -> None:
+        self.rendered: list[ChunkKey] = []
+        self.fail: set[ChunkKey] = set()
+        self.hang: dict[ChunkKey, threading.Event] = {}
+        self.kill_once: set[ChunkKey] = set()
+
+    def __call__(self, renderer: Renderer, track: DecodedTrack, chunk: ChunkKey) -> np.ndarray:
+        if chunk in self.hang:
+            self.hang[chunk].wait(10)
+        if chunk in self.kill_once:
+            self.kill_once.discard(chunk)
+            raise SystemExit("thread dies")
+        if chunk in self.fail:
+            raise RuntimeError("render exploded")
+        self.rendered.append(chunk)
+        return render_key(renderer, track, chunk)
+
+
+@pytest.fixture
+def pool_factory(
+    decoded: DecodedTrack,
+) -> Iterator[Callable[..., tuple[RenderWorkerPool, Recorder]]]:
+    pools: list[RenderWorkerPool] = []
+
+    def make(config: EngineConfig = CONFIG, clock: Callable[[], float] = time.monotonic):
+        recorder = Recorder()
+        buffer = MultiTierBuffer.from_megabytes(18, 36, 45)
+        pool = RenderWorkerPool(
+            config,
+            buffer,
+            lambda _id, fp: decoded if fp == "fp" else None,
+            lambda: Renderer(config),
+            render=recorder,
+            clock=clock,
+        )
+        pools.append(pool)
+        return pool, recorder
+
+    yield make
+    for pool in pools:
+        pool.close()
+
+
+def test_jobs_run_in_priority_then_value_order(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    pool.pause()
+    pool.submit_plan(
+        plan_of((key(0), "l3", 0.1), (key(1), "l2", 0.2), (key(2), "l1", 0.3), (key(3), "l1", 0.9))
+    )
+    urgent = pool.request_now(key(4), "fp")
+    wait_for(urgent.done.is_set)  # immediate jobs run even while paused
+    assert recorder.rendered == [key(4)]
+    pool.resume()
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) is not None)
+    assert recorder.rendered == [key(4), key(3), key(2), key(1), key(0)]
+    assert pool.buffer.peek_tier(key(0)) == "l3" and pool.buffer.peek_tier(key(3)) == "l1"
+
+
+def test_duplicates_are_rendered_once_and_dropped_jobs_never(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    pool.pause()
+    pool.submit_plan(plan_of((key(0), "l1", 0.5), (key(1), "l2", 0.4)))
+    pool.submit_plan(plan_of((key(0), "l1", 0.5), (key(1), "l2", 0.4)))
+    assert pool.metrics().queue_depth == 2
+    pool.submit_plan(plan_of((key(0), "l1", 0.5)))  # the plan moved on: key 1 is cancelled
+    pool.resume()
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) == "l1")
+    time.sleep(0.2)
+    assert recorder.rendered == [key(0)]
+    pool.submit_plan(plan_of((key(0), "l1", 0.5)))  # already there: nothing to do
+    assert pool.metrics().queue_depth == 0
+
+
+def test_a_lower_tier_copy_is_promoted_not_rerendered(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    pool.submit_plan(plan_of((key(0), "l3", 0.1)))
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) == "l3")
+    pool.submit_plan(plan_of((key(0), "l1", 0.9)))
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) == "l1")
+    assert recorder.rendered == [key(0)]
+
+
+def test_a_job_past_its_deadline_is_never_started(pool_factory) -> None:
+    now = [100.0]
+    pool, recorder = pool_factory(clock=lambda: now[0])
+    pool.pause()
+    pool.submit_plan(plan_of((key(0), "l1", 0.5)))
+    now[0] += 60.0  # longer than any timeout
+    pool.resume()
+    wait_for(lambda: pool.metrics().timeouts == 1)
+    assert recorder.rendered == [] and pool.buffer.peek_tier(key(0)) is None
+
+
+def test_a_render_finishing_past_its_deadline_is_abandoned(pool_factory, decoded) -> None:
+    now = [100.0]
+    pool, recorder = pool_factory(clock=lambda: now[0])
+    slow = threading.Event()
+    recorder.hang[key(0)] = slow
+    pool.submit_plan(plan_of((key(0), "l3", 0.5)))
+    wait_for(lambda: key(0) in pool.queued_keys() and pool.metrics().queue_depth == 0)
+    now[0] += 19.0  # within the L3 timeout for the watchdog, then past it at completion
+    time.sleep(0.3)
+    now[0] += 5.0
+    slow.set()
+    wait_for(lambda: pool.metrics().abandoned + pool.metrics().timeouts >= 1)
+    assert pool.buffer.peek_tier(key(0)) is None
+
+
+def test_exceptions_are_counted_and_the_pool_goes_on(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    recorder.fail.add(key(0))
+    pool.submit_plan(plan_of((key(0), "l1", 0.9), (key(1), "l1", 0.5)))
+    wait_for(lambda: pool.buffer.peek_tier(key(1)) == "l1")
+    metrics = pool.metrics()
+    assert metrics.failures == 1 and "render exploded" in metrics.last_error
+    assert metrics.alive == metrics.threads
+
+
+def test_a_stuck_render_is_abandoned_and_its_thread_replaced(pool_factory) -> None:
+    config = EngineConfig(
+        chunk_seconds=1.0, render_threads=1, render_timeouts_seconds=(0.4, 0.4, 0.4, 0.4)
+    )
+    pool, recorder = pool_factory(config)
+    release = threading.Event()
+    recorder.hang[key(0)] = release
+    pool.submit_plan(plan_of((key(0), "l1", 0.9), (key(1), "l1", 0.5)))
+    wait_for(lambda: pool.metrics().restarts == 1)
+    pool.submit_plan(plan_of((key(1), "l1", 0.5)))  # the engine re-plans every 100 ms
+    wait_for(lambda: pool.buffer.peek_tier(key(1)) == "l1")  # the new thread carried on
+    release.set()
+    time.sleep(0.2)
+    assert pool.buffer.peek_tier(key(0)) is None  # the stuck result is never inserted
+    assert "stuck" in pool.metrics().last_error
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_thread_is_restarted_and_its_job_requeued(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    recorder.kill_once.add(key(0))
+    pool.submit_plan(plan_of((key(0), "l1", 0.9)))
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) == "l1")
+    metrics = pool.metrics()
+    assert metrics.restarts == 1 and metrics.alive == metrics.threads
+    assert recorder.rendered == [key(0)]
+
+
+def test_unknown_or_changed_tracks_are_not_rendered(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    planned = PlannedChunk(key(0), "stale-fingerprint", "l1", 0.9, 0.9)
+    pool.submit_plan(PlacementPlan((planned,), by_key={planned.key: planned}))
+    time.sleep(0.3)
+    assert recorder.rendered == [] and pool.buffer.peek_tier(key(0)) is None
+
+
+def test_metrics_report_throughput_and_busy_time(pool_factory) -> None:
+    pool, _recorder = pool_factory()
+    pool.submit_plan(plan_of(*((key(i), "l2", 0.5 - i / 100) for i in range(6))))
+    wait_for(lambda: pool.metrics().renders_total == 6)
+    metrics = pool.metrics()
+    assert metrics.renders_per_second > 0 and 0 < metrics.busy_percent <= 100
+    assert metrics.queue_depth == 0 and metrics.threads == metrics.alive == 1
