@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import resample_poly
 
 Planar = npt.NDArray[np.float32]
@@ -76,8 +75,14 @@ def true_peak_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float
     padded = np.pad(planar, ((0, 0), (reach, int(TAP_OFFSETS[-1]))))
     between = np.zeros(candidates.size, dtype=np.float32)
     for channel in padded:
-        windows = sliding_window_view(channel, TAP_OFFSETS.size)[candidates]
-        for phase in np.abs(KERNELS.T @ windows.T):  # 3 rows: cheap elementwise maxima
-            np.maximum(between, phase, out=between)
+        # Tap by tap (no BLAS call: its own threads would fight the render threads).
+        phases = np.zeros((KERNELS.shape[1], candidates.size), dtype=np.float32)
+        scratch = np.empty(candidates.size, dtype=np.float32)
+        for tap, weights in enumerate(KERNELS):
+            samples = channel[tap:][candidates]
+            for phase, weight in enumerate(weights):
+                np.multiply(samples, weight, out=scratch)
+                np.add(phases[phase], scratch, out=phases[phase])
+        np.maximum(between, np.abs(phases).max(axis=0), out=between)
     envelope[candidates] = np.maximum(envelope[candidates], between)
     return envelope
