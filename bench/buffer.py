@@ -17,6 +17,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import zstandard
 
 from engine.analysis import AnalysisCache
 from engine.cache.buffer import MultiTierBuffer
-from engine.cache.codecs import FlacCodec, Int16Codec
+from engine.cache.codecs import Codec, FlacCodec, Int16Codec
 from engine.cache.keys import ChunkKey
 from engine.cache.plan import PlacementPlan, PlannedChunk
 from engine.config import EngineConfig
@@ -66,9 +67,10 @@ def fetch_and_decode(chunk: np.ndarray, repeats: int) -> None:
         f"L1 fetch + copy into the ring           {into_ring * 1000:7.3f} ms  "
         f"ratio {into_ring / copy:.3f}"
     )
-    for name, codec in (("L2 int16", Int16Codec()), ("L3 flac", FlacCodec())):
+    codecs: tuple[tuple[str, Codec], ...] = (("L2 int16", Int16Codec()), ("L3 flac", FlacCodec()))
+    for name, codec in codecs:
         encoded = codec.encode(chunk)
-        decode = median_seconds(lambda c=codec, e=encoded: c.decode(e), repeats)
+        decode = median_seconds(partial(codec.decode, encoded), repeats)
         print(
             f"{name:<8} decode (promotion) per chunk     {decode * 1000:7.3f} ms  "
             f"ratio {decode / copy:.1f}"
