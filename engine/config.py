@@ -35,6 +35,8 @@ class EngineConfig:
     l2_budget_mb: float = 36.0
     l3_budget_mb: float = 45.0
     render_threads: int = 2
+    tune_runtime: bool = True
+    """Apply the measured GC and GIL settings (gc.freeze, 1 ms switch interval) at start."""
     render_timeouts_seconds: tuple[float, float, float, float] = (2.0, 5.0, 10.0, 20.0)
     """Per priority (immediate, L1, L2, L3): a render waiting or running longer is abandoned."""
     switch_probability_per_chunk: float = 0.25
@@ -46,6 +48,8 @@ class EngineConfig:
     """Process RSS above which memory degradation starts (then x1.25, x1.5 for the next levels)."""
     ring_seconds: float = 0.75
     """How far ahead of the audio callback the feeder keeps the output ring (0.5-1 s)."""
+    output_capture_seconds: float = 0.0
+    """Keep a copy of the last N seconds that left the audio callback (tests, diagnostics)."""
     max_track_seconds: float = 3600.0
     """Longer files are refused: decoding them whole would blow the memory budget."""
     state_dir: Path | None = None

@@ -27,7 +27,7 @@ from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.library import SkippedFile, open_library
 from engine.memory import MemoryMonitor, MemoryReading, read_memory
-from engine.output import NullSink, Sink, SinkError, SoundDeviceSink
+from engine.output import NullSink, Sink, SinkError
 from engine.player import Player
 from engine.predict import PresetPredictor
 from engine.track_store import TrackStore
@@ -92,8 +92,14 @@ def make_sink(config: EngineConfig, kind: str | Sink, device: str | int | None) 
     if kind == "null":
         return NullSink(config.sample_rate, config.block_frames, ring_frames=ring_frames(config))
     try:
-        return SoundDeviceSink(
-            device, config.sample_rate, config.block_frames, ring_frames=ring_frames(config)
+        from engine.audio_process import AudioProcessSink
+
+        return AudioProcessSink(
+            device,
+            None,  # the device's own rate: the engine follows it
+            config.block_frames,
+            ring_frames=ring_frames(config),
+            capture_seconds=config.output_capture_seconds,
         )
     except (SinkError, OSError) as error:
         if kind == "sounddevice":
@@ -123,6 +129,8 @@ class Engine:
         if self.sink.sample_rate != config.sample_rate:  # the device's rate wins
             config = EngineConfig(**{**config.__dict__, "sample_rate": self.sink.sample_rate})
         self.config = config
+        if config.tune_runtime:
+            tune_runtime_for_audio()
         self._clock = clock
         self._lock = threading.Lock()
         self._tracks: list[Track] = []
@@ -148,7 +156,15 @@ class Engine:
         )
         self.predictor = PresetPredictor(clock=clock)
         self.memory = MemoryMonitor(int(config.memory_limit_mb * 1_000_000), memory_reader)
-        self.feed = PresetFeed(config, self.buffer, self.workers, self.store, clock, self._served)
+        self.feed = PresetFeed(
+            config,
+            self.buffer,
+            self.workers,
+            self.store,
+            clock,
+            self._served,
+            renderer_factory=lambda: Renderer(config, analyses, calibrations),
+        )
         self.player = Player(self.sink, self.feed.read, self._on_track_error, switch_hook=self.feed)
         self._stop = threading.Event()
         self._last_chunk: tuple[str, int] | None = None
@@ -225,6 +241,7 @@ class Engine:
             raise UnknownPreset(name, PRESET_ORDER)
         previous = self.feed.requested.preset
         self.feed.request(name, self.feed.requested.bucket)
+        self.player.wake()
         if name != previous:
             self.predictor.observe_switch(previous, name)
         self._replan()
@@ -235,6 +252,7 @@ class Engine:
         with self._lock:
             self._intensity = min(max(float(value), 0.0), 1.0)
         self.feed.request(self.feed.requested.preset, self.config.intensity_bucket(value))
+        self.player.wake()
         self._replan()
 
     # -- the maintenance loop -------------------------------------------------------------
@@ -365,7 +383,7 @@ class Engine:
                 requested_preset=self.feed.requested.preset,
                 intensity=self._intensity,
                 output_name=self.sink.name,
-                output_notice=getattr(self.sink, "reason", ""),
+                output_notice=self.sink.notice,
                 underruns=self.sink.ring.underruns,
                 chunk_index=int(position * self.config.sample_rate) // self.config.chunk_frames,
                 skipped=tuple(self._skipped),

@@ -19,11 +19,15 @@ import numpy as np
 from engine.cache.buffer import Lookup, MultiTierBuffer, RequestKind
 from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
+from engine.dsp import crossfade
+from engine.dsp.render import Renderer
 from engine.track_store import TrackStore
 from engine.tracks import Audio, Track
 from engine.worker import RenderJob, RenderWorkerPool
 
 BYPASS = "original"
+HEAD_SECONDS = 1.0
+"""On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,26 @@ class ServedRequest:
     target: str
     tier: str
     ring_index: int = -1
+    frame: int = -1
+    """Track frame where the new audio starts (the handover point)."""
     latency_ms: float | None = None
+    asked_at: float = 0.0
+    """The command's time on the engine clock, for the latency."""
+    cut_at: float = 0.0
+    """When the feeder cut over to the new audio (latency = wait for the feeder + for the
+    consumer to reach the cut)."""
+
+
+@dataclass(frozen=True)
+class _Held:
+    """Audio of the active setting in hand: a whole chunk, or the head of one after a miss."""
+
+    key: ChunkKey
+    first_frame: int
+    audio: Audio
+
+    def covers(self, key: ChunkKey, frame: int) -> bool:
+        return key == self.key and self.first_frame <= frame < self.first_frame + len(self.audio)
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,8 @@ class _Fade:
     old_audio: Audio
     fade_start: int
     length: int
+    rho: float = 1.0
+    """Correlation of old and new over the fade: sets the power-preserving gains."""
 
 
 class PresetFeed:
@@ -68,6 +93,7 @@ class PresetFeed:
         store: TrackStore,
         clock: Callable[[], float] = time.monotonic,
         on_served: Callable[[ServedRequest], None] | None = None,
+        renderer_factory: Callable[[], Renderer] | None = None,
     ) -> None:
         self.config = config
         self.buffer = buffer
@@ -84,10 +110,12 @@ class PresetFeed:
         self._pending_job: RenderJob | None = None
         self._pending_tier = ""
         self._next_kind: RequestKind = "playback"
-        self._chunk: tuple[ChunkKey, Audio] | None = None
+        self._held: _Held | None = None
+        self._renderer = renderer_factory() if renderer_factory is not None else None
         self._fade: _Fade | None = None
         self._unheard: list[ServedRequest] = []
         self.render_fallbacks = 0
+        self.head_renders = 0
 
     # -- commands (any thread) ------------------------------------------------------------
     def request(self, preset: str, bucket: int) -> None:
@@ -103,8 +131,10 @@ class PresetFeed:
             self._next_kind = "seek"
             self._fade = None
             preset = self.active.preset
-            now = self._clock() - self._started
-            self._unheard.append(ServedRequest(now, "seek", preset, preset, "pending"))
+            now = self._clock()
+            self._unheard.append(
+                ServedRequest(now - self._started, "seek", preset, preset, "pending", asked_at=now)
+            )
 
     # -- feeder thread --------------------------------------------------------------------
     def key_for(self, track: Track, setting: Setting, frame: int) -> ChunkKey:
@@ -116,42 +146,63 @@ class PresetFeed:
             target, source = self.requested, self.active
             if target == source:
                 return False
-            audio, tier = self._switch_audio(track, target, frame)
-            if audio is None:
+            held, tier = self._switch_audio(track, target, frame)
+            if held is None:
                 return False
             old = self._audio_for_fade(track, source, frame)
-            self._chunk = (self.key_for(track, target, frame), audio)
+            self._held = held
             length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
-            self._fade = _Fade(old[0], old[1], frame, length) if old is not None else None
+            self._fade = self._fade_at(old, held, frame, length) if old is not None else None
             self.active = target
             record = ServedRequest(
-                self._requested_at - self._started, "switch", source.preset, target.preset, tier
+                self._requested_at - self._started,
+                "switch",
+                source.preset,
+                target.preset,
+                tier,
+                asked_at=self._requested_at,
             )
             self._unheard.append(record)
             return True
 
-    def _switch_audio(self, track: Track, target: Setting, frame: int) -> tuple[Audio | None, str]:
-        if target.preset == BYPASS:
-            return self.store.get(track).samples, "source"
+    def _switch_audio(self, track: Track, target: Setting, frame: int) -> tuple[_Held | None, str]:
+        """The new setting's audio at `frame`: from the buffer, or on a miss the head of
+        the chunk rendered right here (the whole chunk follows from the worker)."""
         key = self.key_for(track, target, frame)
+        if target.preset == BYPASS:
+            return _Held(key, 0, self.store.get(track).samples), "source"
+        first = key.chunk_index * self.config.chunk_frames
         if self._pending_lookup is None:
             self._pending_lookup = self.buffer.lookup(key, track.fingerprint, "switch")
             self._pending_tier = self._pending_lookup.tier or "miss"
             if not self._pending_lookup.hit:
                 self._pending_job = self.workers.request_now(key, track.fingerprint)
-        if self._pending_lookup.hit:
-            return self._pending_lookup.audio, self._pending_tier
+        if self._pending_lookup.audio is not None:
+            return _Held(key, first, self._pending_lookup.audio), self._pending_tier
         job = self._pending_job
-        if job is None or not job.done.is_set():
-            return None, "miss"
-        audio = (
-            job.audio
-            if job.audio is not None
-            else self.buffer.lookup(key, track.fingerprint, "switch", count=False).audio
-        )
-        if audio is None:  # the render failed: ask again on the next poll
-            self._pending_job = self.workers.request_now(key, track.fingerprint)
-        return audio, "miss"
+        if job is not None and job.done.is_set():
+            audio = job.audio or self.buffer.lookup(key, track.fingerprint, "switch", False).audio
+            if audio is not None:
+                return _Held(key, first, audio), "miss"
+        head = self._render_head(track, target, key, frame)
+        return (head, "miss") if head is not None else (None, "miss")
+
+    def _render_head(
+        self, track: Track, target: Setting, key: ChunkKey, frame: int
+    ) -> _Held | None:
+        """Render [frame, frame + head) of the chunk now: a miss is heard in ~20 ms."""
+        if self._renderer is None:
+            return None
+        chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
+        stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
+        try:
+            decoded = self.store.get(track)
+            intensity = self.config.bucket_intensity(target.bucket)
+            audio = self._renderer.render_range(decoded, target.preset, intensity, frame, stop)
+        except Exception:  # noqa: BLE001 - the worker's render is still on its way
+            return None
+        self.head_renders += 1
+        return _Held(key, frame, audio)
 
     def flushed(self, ring_index: int, frame: int) -> None:
         """The player dropped queued audio; new audio starts at `ring_index` = track `frame`.
@@ -160,22 +211,30 @@ class PresetFeed:
         the crossfade starts where the new audio really starts, so it stays sample-aligned.
         """
         with self._lock:
-            if self._fade is not None:
-                self._fade = _Fade(
-                    self._fade.old_start, self._fade.old_audio, frame, self._fade.length
-                )
+            fade, held = self._fade, self._held
+            if fade is not None and held is not None:
+                old = (fade.old_start, fade.old_audio)
+                self._fade = self._fade_at(old, held, frame, fade.length)
+            now = self._clock()
             for record in self._unheard:
-                if record.ring_index < 0:
-                    record.ring_index = ring_index
+                if record.ring_index < 0 or record.latency_ms is None:
+                    record.ring_index, record.frame, record.cut_at = ring_index, frame, now
 
-    def heard(self, read_index: int) -> None:
-        """Called by the feeder each pass: records whose first new frame has been played."""
+    def heard(self, read_index: int, applied_at: float | None = None) -> None:
+        """Called by the feeder each pass: records whose first new frame has been played.
+
+        `applied_at` is when the consumer really switched to the new audio (the callback's
+        own clock); without it, the time we noticed stands in (at most half a block late).
+        """
         with self._lock:
-            now = self._clock() - self._started
+            now = self._clock()
             done = [r for r in self._unheard if 0 <= r.ring_index < read_index]
             self._unheard = [r for r in self._unheard if r not in done]
         for record in done:
-            record.latency_ms = max(0.0, (now - record.t) * 1000)
+            heard_at = now
+            if applied_at is not None and record is done[-1] and applied_at >= record.asked_at:
+                heard_at = min(now, applied_at)
+            record.latency_ms = max(0.0, (heard_at - record.asked_at) * 1000)
             if self._on_served is not None:
                 self._on_served(record)
 
@@ -186,6 +245,8 @@ class PresetFeed:
         while frame < end:
             chunk_start, audio = self._chunk_at(track, frame)
             offset = frame - chunk_start
+            if offset < 0:  # cannot happen: held audio always covers the frame asked
+                break
             piece = audio[offset : offset + end - frame]
             if len(piece) == 0:
                 break
@@ -202,16 +263,20 @@ class PresetFeed:
             chunk_start = key.chunk_index * self.config.chunk_frames
             if setting.preset == BYPASS:
                 return 0, self.store.get(track).samples
-            if self._chunk is not None and self._chunk[0] == key:
-                return chunk_start, self._chunk[1]
+            held = self._held
+            seeking = self._next_kind == "seek"
+            if held is not None and held.covers(key, frame) and not seeking:
+                return held.first_frame, held.audio
             kind, self._next_kind = self._next_kind, "playback"
-        audio = self._fetch(track, key, kind)
+            if held is not None and held.key == key and not seeking:
+                kind = "switch"  # past the head rendered for a missed switch
+        audio = self._fetch(track, key, kind, count=kind != "switch")
         with self._lock:
-            self._chunk = (key, audio)
+            self._held = _Held(key, chunk_start, audio)
         return chunk_start, audio
 
-    def _fetch(self, track: Track, key: ChunkKey, kind: RequestKind) -> Audio:
-        found = self.buffer.lookup(key, track.fingerprint, kind)
+    def _fetch(self, track: Track, key: ChunkKey, kind: RequestKind, count: bool = True) -> Audio:
+        found = self.buffer.lookup(key, track.fingerprint, kind, count)
         if kind == "seek":
             self._settle_seek_tier(found.tier or "miss")
         if found.audio is not None:
@@ -230,6 +295,14 @@ class PresetFeed:
         first = key.chunk_index * self.config.chunk_frames
         return decoded[first : first + self.config.chunk_frames]
 
+    @staticmethod
+    def _fade_at(old: tuple[int, Audio], new: _Held, frame: int, length: int) -> _Fade:
+        """A fade starting at `frame`, with the correlation of the two renders there."""
+        old_start, old_audio = old
+        before = old_audio[frame - old_start : frame - old_start + length]
+        after = new.audio[frame - new.first_frame : frame - new.first_frame + length]
+        return _Fade(old_start, old_audio, frame, length, crossfade.correlation(before, after))
+
     def _settle_seek_tier(self, tier: str) -> None:
         with self._lock:
             for record in self._unheard:
@@ -244,13 +317,14 @@ class PresetFeed:
             return 0, self.store.get(track).samples
         key = self.key_for(track, source, frame)
         start = key.chunk_index * self.config.chunk_frames
-        if self._chunk is not None and self._chunk[0] == key:
-            return start, self._chunk[1]
+        held = self._held
+        if held is not None and held.covers(key, frame):
+            return held.first_frame, held.audio
         found = self.buffer.lookup(key, track.fingerprint, "playback", count=False)
         return (start, found.audio) if found.audio is not None else None
 
     def _crossfaded(self, track: Track, frame: int, piece: Audio) -> Audio:
-        """Mix the old render into the first frames after a switch, equal power, aligned."""
+        """Mix the old render into the first frames after a switch: aligned, power kept."""
         fade = self._fade
         if fade is None:
             return piece
@@ -262,20 +336,13 @@ class PresetFeed:
             return piece
         span = min(len(piece), fade.length - offset)
         old = fade.old_audio[frame - fade.old_start : frame - fade.old_start + span]
-        span = len(old)
-        if span == 0:
+        if len(old) == 0:
             return piece
-        position = (np.arange(offset, offset + span, dtype=np.float32) + 0.5) / fade.length
-        mixed = np.array(piece, dtype=np.float32)
-        mixed[:span] = (
-            old * np.cos(0.5 * np.pi * position)[:, None]
-            + piece[:span] * np.sin(0.5 * np.pi * position)[:, None]
-        )
-        return mixed
+        return crossfade.mix(old, piece, offset, fade.length, fade.rho)
 
     def reset_chunk(self) -> None:
         with self._lock:
-            self._chunk = None
+            self._held = None
             self._fade = None
 
     def served_pending(self) -> list[ServedRequest]:

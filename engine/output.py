@@ -1,9 +1,14 @@
 """Audio sinks: where rendered frames go.
 
-`SoundDeviceSink` plays through PortAudio; `NullSink` consumes frames at a paced rate (a clock
-thread at a speed factor) or by hand (`advance`) for tests and the simulator. Both share one
-single-producer / single-consumer ring: the player writes, the consumer (the PortAudio
-callback or the clock) only copies out and counts underruns.
+Both sinks expose the same producer (`sink.ring`, a `RingProducer` over two rings with an
+atomic handover, see engine/rings.py); they differ in who consumes:
+- `NullSink`: a clock thread in this process at a speed factor, or `advance()` by hand in
+  tests; no device.
+- `AudioProcessSink`: a small child process that owns the PortAudio stream and whose
+  callback only copies from the shared-memory rings (engine/audio_process.py). If that
+  process dies or the device disappears, the sink restarts it, and after repeated failures
+  keeps the music's clock going in-process (silently, like the null sink) while it retries
+  the device, saying so in `notice`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import TierplayError
+from engine.rings import (
+    HEARTBEAT_NS,
+    RingConsumer,
+    RingProducer,
+    audio_array,
+    header_array,
+    lateness_percentile,
+)
 
 Audio = npt.NDArray[np.float32]
 
@@ -24,81 +37,63 @@ class SinkError(TierplayError):
     """No output could be opened; the message says why in one line."""
 
 
-class FrameRing:
-    """SPSC ring of stereo float32 frames with monotonically increasing indices.
-
-    Only the producer moves `write_index` and only the consumer moves `read_index`; each is a
-    Python int replaced in one store, so neither side needs a lock and the consumer never
-    waits.
-    """
-
-    def __init__(self, capacity_frames: int, channels: int = 2) -> None:
-        self.capacity = capacity_frames
-        self.buffer: Audio = np.zeros((capacity_frames, channels), dtype=np.float32)
-        self.write_index = 0
-        self.read_index = 0
-        self.underrun_frames = 0
-        self.underruns = 0
-        self.active = False
-        """Set by the producer while it promises audio; a gap counts as an underrun only then."""
-        self.end_index: int | None = None
-        """Where the promised audio ends (end of the library), or None while it goes on."""
-
-    def free_frames(self) -> int:
-        return self.capacity - (self.write_index - self.read_index)
-
-    def queued_frames(self) -> int:
-        return self.write_index - self.read_index
-
-    def write(self, frames: Audio) -> int:
-        """Copy as many frames as fit; returns how many were taken."""
-        count = min(len(frames), self.free_frames())
-        start = self.write_index % self.capacity
-        first = min(count, self.capacity - start)
-        self.buffer[start : start + first] = frames[:first]
-        if count > first:
-            self.buffer[: count - first] = frames[first:count]
-        self.write_index += count
-        return count
-
-    def read_into(self, out: Audio) -> None:
-        """Consumer side: copy the next frames into `out`, silence and count on underrun."""
-        wanted = out.shape[0]
-        count = min(wanted, self.write_index - self.read_index)
-        start = self.read_index % self.capacity
-        first = min(count, self.capacity - start)
-        out[:first] = self.buffer[start : start + first]
-        if count > first:
-            out[first:count] = self.buffer[: count - first]
-        if count < wanted:
-            out[count:] = 0.0
-            if self.active and (self.end_index is None or self.read_index + count < self.end_index):
-                self.underrun_frames += wanted - count
-                self.underruns += 1
-        self.read_index += count
-
-    def discard_after(self, index: int) -> None:
-        """Producer-side flush: forget frames from `index` on (the consumer keeps what it has).
-
-        Callers pass at least the consumer's position plus the block it may be copying, so
-        the consumer never sees a block change under it.
-        """
-        self.write_index = max(self.read_index, min(index, self.write_index))
-
-
 class Sink(Protocol):
     """What the player needs from an output."""
 
     name: str
+    notice: str
     sample_rate: int
     block_frames: int
-    ring: FrameRing
+    ring: RingProducer
 
     def start(self) -> None: ...
 
-    def frames_played(self) -> int: ...
+    def callback_lateness_ms(self, fraction: float) -> float: ...
 
     def close(self) -> None: ...
+
+
+class ClockedConsumer:
+    """Consumes a ring at `speed` x real time from a thread, as a device callback would."""
+
+    def __init__(self, consumer: RingConsumer, block_frames: int, sample_rate: int, speed: float):
+        self.consumer = consumer
+        self.block_frames = block_frames
+        self.sample_rate = sample_rate
+        self.speed = speed
+        self.scratch: Audio = np.zeros((block_frames, 2), dtype=np.float32)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.speed > 0 and self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="null-clock", daemon=True)
+            self._thread.start()
+
+    def advance(self, frames: int) -> None:
+        while frames > 0:
+            step = min(frames, self.block_frames)
+            self.consumer.consume(self.scratch[:step])
+            frames -= step
+
+    def _run(self) -> None:
+        period = self.block_frames / self.sample_rate / self.speed
+        deadline = time.monotonic()
+        while not self._stop.is_set():
+            deadline += period
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                deadline = time.monotonic()  # fell behind: do not burst to catch up
+            self.advance(self.block_frames)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
 
 
 class NullSink:
@@ -116,104 +111,41 @@ class NullSink:
         reason: str = "",
     ) -> None:
         self.name = "null"
-        self.reason = reason
+        self.notice = reason
         self.sample_rate = sample_rate
         self.block_frames = block_frames
-        self.speed = speed
-        self.ring = FrameRing(ring_frames or sample_rate)
-        self._scratch: Audio = np.zeros((block_frames, 2), dtype=np.float32)
-        self._consumed = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        capacity = ring_frames or sample_rate
+        header, rings, lock = header_array(), audio_array(capacity), threading.Lock()
+        self.header = header
+        self.ring = RingProducer(header, rings, lock, block_frames, sample_rate)
+        self.clock = ClockedConsumer(
+            RingConsumer(header, rings, lock, block_frames, sample_rate),
+            block_frames,
+            sample_rate,
+            speed,
+        )
+
+    @property
+    def reason(self) -> str:
+        return self.notice
 
     def start(self) -> None:
-        if self.speed > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="null-sink", daemon=True)
-            self._thread.start()
+        self.clock.start()
 
     def advance(self, frames: int) -> None:
         """Consume `frames` now, block by block, exactly as a device callback would."""
-        while frames > 0:
-            step = min(frames, self.block_frames)
-            self.ring.read_into(self._scratch[:step])
-            self._consumed += step
-            frames -= step
+        self.clock.advance(frames)
 
-    def frames_played(self) -> int:
-        return self._consumed
+    def play_into(self, out: Audio) -> None:
+        """Consume len(out) frames block by block, keeping what was played (tests)."""
+        for start in range(0, out.shape[0], self.block_frames):
+            self.clock.consumer.consume(out[start : start + self.block_frames])
 
-    def _run(self) -> None:
-        period = self.block_frames / self.sample_rate / self.speed
-        deadline = time.monotonic()
-        while not self._stop.is_set():
-            deadline += period
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)
-            else:
-                deadline = time.monotonic()  # fell behind: do not burst to catch up
-            self.advance(self.block_frames)
+    def callback_lateness_ms(self, fraction: float) -> float:
+        return lateness_percentile(self.header, fraction)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
-
-
-class SoundDeviceSink:
-    """A PortAudio output stream whose callback only copies from the ring."""
-
-    def __init__(
-        self,
-        device: str | int | None = None,
-        sample_rate: int | None = None,
-        block_frames: int = 1024,
-        ring_frames: int | None = None,
-    ) -> None:
-        import sounddevice as sd  # imported here: PortAudio may be absent on this machine
-
-        try:
-            info: dict[str, Any] = sd.query_devices(device, kind="output")
-        except (ValueError, sd.PortAudioError) as error:
-            raise SinkError(f"no usable output device ({error})") from error
-        self.name = str(info["name"])
-        self.sample_rate = int(sample_rate or info["default_samplerate"])
-        self.block_frames = block_frames
-        self.ring = FrameRing(ring_frames or self.sample_rate)
-        self.status_flags = 0
-        self._consumed = 0
-        try:
-            self._stream = sd.OutputStream(
-                device=device,
-                samplerate=self.sample_rate,
-                blocksize=block_frames,
-                channels=2,
-                dtype="float32",
-                callback=self._callback,
-            )
-        except (ValueError, sd.PortAudioError) as error:
-            raise SinkError(f"cannot open {self.name!r} ({error})") from error
-        self.latency_seconds = float(self._stream.latency)
-
-    def _callback(self, outdata: Audio, frames: int, _time: Any, status: Any) -> None:
-        if status:
-            self.status_flags += 1
-        self.ring.read_into(outdata)
-        self._consumed += frames
-
-    def start(self) -> None:
-        self._stream.start()
-
-    def frames_played(self) -> int:
-        return self._consumed
-
-    def close(self) -> None:
-        try:
-            self._stream.abort()
-            self._stream.close()
-        except Exception:  # noqa: BLE001 - a dead server must not stop shutdown
-            pass
+        self.clock.stop()
 
 
 def list_output_devices() -> list[dict[str, Any]]:
@@ -234,3 +166,8 @@ def list_output_devices() -> list[dict[str, Any]]:
                 }
             )
     return devices
+
+
+def heartbeat_age_seconds(header: npt.NDArray[np.int64]) -> float:
+    beat = int(header[HEARTBEAT_NS])
+    return (time.monotonic_ns() - beat) / 1e9 if beat else 0.0

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.dsp import crossfade
 from engine.output import Audio, Sink
 from engine.tracks import Track
 
@@ -35,9 +36,20 @@ class SwitchHook(Protocol):
         """Queued audio was dropped; new audio starts at `ring_index` = track `frame`."""
         ...
 
-    def heard(self, read_index: int) -> None:
-        """The consumer has read up to `read_index`."""
+    def heard(self, read_index: int, applied_at: float | None) -> None:
+        """The consumer has read up to `read_index`; the last cut left it at `applied_at`."""
         ...
+
+
+FADE_SECONDS = 0.01
+"""Fade for pause, resume and seeks: short enough to feel instant, long enough not to click."""
+
+
+def _fade_curve(count: int, rising: bool) -> Audio:
+    """Equal-power quarter-sine ramp of `count` frames."""
+    position = (np.arange(count, dtype=np.float32) + 0.5) / max(count, 1)
+    curve = np.sin(0.5 * np.pi * position) if rising else np.cos(0.5 * np.pi * position)
+    return curve.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,11 @@ class Player:
         self._volume = 1.0
         self._applied_volume = 1.0
         self._segments: deque[_Segment] = deque(maxlen=64)
+        self._fade_frames = round(FADE_SECONDS * sink.sample_rate)
+        self._tail: Audio | None = None
+        """What would have played after the last cut: faded out under the new audio."""
+        self._fade_in = False
+        self._last_cut_blends = True
         capacity = sink.ring.capacity - sink.block_frames
         self._fill_frames = min(capacity, int(ring_seconds * sink.sample_rate))
         self._thread = threading.Thread(target=self._feed_loop, name="feeder", daemon=True)
@@ -87,16 +104,31 @@ class Player:
 
     def play(self) -> None:
         with self._lock:
-            self._playing = bool(self._tracks)
+            if self._playing or not self._tracks:
+                return
+            at, index, frame = self._playhead_at_earliest_cut()
+            self._jump(index, frame, blend=False, follow_from=at)
+            self._fade_in = True  # resume without a click
+            self._playing = True
         self._wake.set()
 
     def pause(self) -> None:
+        """Stop after a short fade of what was about to play, so the pause never clicks."""
         with self._lock:
-            if self._playing:
-                index, frame = self._position_locked()
-                self._playing = False
-                self.sink.ring.active = False
-                self._jump(index, frame)
+            if not self._playing:
+                return
+            ring = self.sink.ring
+            at, index, frame = self._playhead_at_earliest_cut()
+            self._playing = False
+            self._jump(index, frame, blend=True, follow_from=at)
+            tail, self._tail = self._tail, None
+            if tail is not None:
+                ring.write(tail * _fade_curve(len(tail), rising=False)[:, None])
+            ring.set_expecting(True, end_index=ring.write_index)
+
+    def wake(self) -> None:
+        """A command changed what should play: let the feeder act now, not in half a block."""
+        self._wake.set()
 
     def seek(self, seconds: float) -> None:
         with self._lock:
@@ -104,14 +136,19 @@ class Player:
                 return
             track = self._tracks[self._track_index]
             frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
-            self._jump(self._track_index, min(frame, max(track.frames - 1, 0)))
+            frame = min(frame, max(track.frames - 1, 0))
+            cut = self._jump(self._track_index, frame)
+            if self._hook is not None:
+                self._hook.flushed(cut, frame)
         self._wake.set()
 
     def skip(self, delta: int) -> None:
         """Move `delta` tracks forward or back, wrapping at the ends of the list."""
         with self._lock:
             if self._tracks:
-                self._jump((self._track_index + delta) % len(self._tracks), 0)
+                cut = self._jump((self._track_index + delta) % len(self._tracks), 0)
+                if self._hook is not None:
+                    self._hook.flushed(cut, 0)
         self._wake.set()
 
     def set_volume(self, volume: float) -> None:
@@ -143,21 +180,25 @@ class Player:
                 return segment.track_index, segment.track_frame + index - segment.ring_index
         return self._track_index, self._write_frame
 
-    def _safe_cut(self) -> int:
-        """First ring index the consumer cannot be reading: one block past its position."""
-        ring = self.sink.ring
-        return min(ring.write_index, ring.read_index + self.sink.block_frames)
+    def _jump(
+        self, track_index: int, frame: int, blend: bool = True, follow_from: int | None = None
+    ) -> int:
+        """Continue from (track, frame) at the consumer's next block, via a ring handover.
 
-    def _jump(self, track_index: int, frame: int) -> int:
-        """Drop queued audio after the block being played; continue from (track, frame).
-
-        The caller holds the lock. Returns the ring index where the new audio starts.
+        `follow_from`: `frame` is what plays at that ring index (a switch, pause, resume),
+        so the frame moves on with wherever the ring really cuts; without it `frame` is a
+        fixed target (seek, track change). With `blend`, what would have played is
+        faded out under the new audio; a preset switch brings its own crossfade. The caller
+        holds the lock. Returns the ring index where the new audio starts.
         """
         ring = self.sink.ring
-        cut = self._safe_cut()
+        cut = ring.cut(ring.earliest_cut())
+        if follow_from is not None:
+            frame += cut - follow_from
+        self._tail = ring.peek(cut, self._fade_frames) if blend else None
+        self._last_cut_blends = blend
         if cut == ring.read_index:
-            ring.active = False  # the gap until new audio arrives is a seek, not a dropout
-        ring.discard_after(cut)
+            ring.set_expecting(False)  # the gap until new audio arrives is a seek, not a dropout
         self._track_index = track_index
         self._write_frame = frame
         self._segments = deque(
@@ -166,13 +207,34 @@ class Player:
         self._segments.append(_Segment(cut, track_index, frame))
         return cut
 
+    def _playhead_at_earliest_cut(self) -> tuple[int, int, int]:
+        """(ring index of the earliest cut, track index, frame playing there)."""
+        at = self.sink.ring.earliest_cut()
+        index, frame = self._position_locked(at)
+        return at, index, frame
+
     # -- feeder ---------------------------------------------------------------------------
     def _feed_loop(self) -> None:
         period = self.sink.block_frames / self.sink.sample_rate
         while not self._stop.is_set():
+            self._wake.clear()
             self._feed_once()
             self._wake.wait(period / 2)
-            self._wake.clear()
+
+    def _retry_missed_handover(self) -> None:
+        """The consumer passed a cut before it saw it (it kept the old audio): cut again."""
+        with self._lock:
+            if not self.sink.ring.handover_missed() or not self._tracks:
+                return
+            target = self._segments[-1]
+            cut = self._jump(
+                target.track_index,
+                target.track_frame,
+                blend=self._last_cut_blends,
+                follow_from=target.ring_index,
+            )
+            if self._hook is not None:
+                self._hook.flushed(cut, self._write_frame)
 
     def _maybe_switch(self) -> None:
         """Ask the source whether a requested switch is ready, and cut over if so."""
@@ -182,23 +244,24 @@ class Player:
         with self._lock:
             if not self._playing or not self._tracks:
                 return
-            cut = self._safe_cut()
-            index, frame = self._position_locked(cut)
+            _at, index, frame = self._playhead_at_earliest_cut()
             track = self._tracks[index]
         if not hook.poll_switch(track, frame):
             return
         with self._lock:
-            cut = self._safe_cut()  # the consumer may have moved on while we looked
-            index, frame = self._position_locked(cut)
-            cut = self._jump(index, frame)
-            hook.flushed(cut, frame)
+            at, index, frame = self._playhead_at_earliest_cut()  # the consumer moved on
+            cut = self._jump(index, frame, blend=False, follow_from=at)
+            hook.flushed(cut, self._write_frame)
 
     def _feed_once(self) -> None:
         block = self.sink.block_frames
+        self._retry_missed_handover()
         self._maybe_switch()
-        if self._hook is not None:
-            self._hook.heard(self.sink.ring.read_index)
-        while True:
+        ring = self.sink.ring
+        if self._hook is not None and ring.handover_applied():
+            # Only once the consumer has taken the last cut: a missed one is cut again first.
+            self._hook.heard(ring.read_index, ring.applied_at_ns() / 1e9)
+        while not self._wake.is_set():  # a command is waiting: serve it before filling on
             with self._lock:
                 ring = self.sink.ring
                 if not self._playing or not self._tracks:
@@ -214,10 +277,9 @@ class Player:
                 if self._tracks[self._track_index] is not track or self._write_frame != start:
                     continue  # a command moved the transport while we read: read again
                 if len(frames):
-                    ring.write(self._apply_volume(frames))
+                    ring.write(self._blend(self._apply_volume(frames)))
                     self._write_frame += len(frames)
-                    ring.end_index = None
-                    ring.active = True
+                    ring.set_expecting(True)
                 if len(frames) < block:
                     self._advance_track_locked()
 
@@ -233,11 +295,25 @@ class Player:
         """Gapless: the next track's frames follow in the same ring; stop after the last."""
         if self._track_index + 1 >= len(self._tracks):
             self._playing = False
-            self.sink.ring.end_index = self.sink.ring.write_index
+            self.sink.ring.set_expecting(True, end_index=self.sink.ring.write_index)
             return
         self._track_index += 1
         self._write_frame = 0
         self._segments.append(_Segment(self.sink.ring.write_index, self._track_index, 0))
+
+    def _blend(self, frames: Audio) -> Audio:
+        """Fade in after a resume; crossfade from the old audio after a seek or skip."""
+        tail, self._tail = self._tail, None
+        fade_in, self._fade_in = self._fade_in, False
+        if tail is None and not fade_in:
+            return frames
+        if tail is None:
+            count = min(len(frames), self._fade_frames)
+            mixed = np.array(frames, dtype=np.float32)
+            mixed[:count] *= _fade_curve(count, rising=True)[:, None]
+            return mixed
+        rho = crossfade.correlation(tail, frames[: len(tail)])
+        return crossfade.mix(tail, frames, 0, len(tail), rho)
 
     def _apply_volume(self, frames: Audio) -> Audio:
         """Ramp linearly from the last applied volume to the target over one block: no zipper."""

@@ -1,0 +1,302 @@
+"""The audio process: a small child that owns the PortAudio stream.
+
+Measured here: a Python callback in the engine process, beside the Textual UI and two
+render threads, missed 13-21 deadlines a minute (full GCs and GIL hand-offs). In a process
+of its own, whose callback only copies from shared-memory rings, it missed none in
+10 minutes. So the child does nothing but run the stream; everything it knows (read
+position, underruns, lateness, heartbeat) it publishes in the shared header.
+
+`AudioProcessSink` is the engine's side: it starts the child (spawn), watches it, restarts
+it when it dies or the device stalls, and falls back to an in-process clock while the device
+is gone, retrying it now and then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import threading
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
+
+import numpy as np
+
+from engine.output import ClockedConsumer, SinkError, heartbeat_age_seconds
+from engine.rings import (
+    CAPTURE_INDEX,
+    EXPECTING,
+    READ,
+    RingConsumer,
+    RingProducer,
+    audio_array,
+    header_array,
+    lateness_percentile,
+    shared_size,
+)
+
+READY_TIMEOUT_SECONDS = 10.0
+STALL_SECONDS = 1.0
+"""No callback for this long while audio is expected: the device is gone or stuck."""
+RESTARTS_BEFORE_FALLBACK = 2
+RETRY_DEVICE_SECONDS = 5.0
+
+
+def run_audio_process(
+    shm_name: str,
+    capacity: int,
+    capture_frames: int,
+    block_frames: int,
+    sample_rate: int | None,
+    device: str | int | None,
+    lock: Any,
+    ready: Connection,
+    stop: Any,
+) -> None:
+    """Child process entry: open the stream, report, then only keep it running."""
+    import sounddevice as sd
+
+    shm = SharedMemory(name=shm_name)
+    header_bytes, audio_bytes = shared_size(capacity)
+    header = header_array(shm.buf)
+    rings = audio_array(capacity, shm.buf, header_bytes)
+    capture = (
+        np.ndarray((capture_frames, 2), np.float32, shm.buf, header_bytes + audio_bytes)
+        if capture_frames
+        else None
+    )
+    try:
+        info = sd.query_devices(device, kind="output")
+        rate = int(sample_rate or info["default_samplerate"])
+        consumer = RingConsumer(header, rings, lock, block_frames, rate)
+
+        def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
+            read = int(header[READ])
+            consumer.consume(outdata, 1 if status else 0)
+            if capture is not None:  # indexed like the rings: frame i of the stream at i
+                count = int(header[READ]) - read
+                start = read % capture_frames
+                first = min(count, capture_frames - start)
+                capture[start : start + first] = outdata[:first]
+                capture[: count - first] = outdata[first:count]
+                header[CAPTURE_INDEX] = read + count
+
+        stream = sd.OutputStream(
+            device=device,
+            samplerate=rate,
+            blocksize=block_frames,
+            channels=2,
+            dtype="float32",
+            callback=callback,
+        )
+    except Exception as error:  # noqa: BLE001 - reported to the engine, which falls back
+        ready.send(("error", f"{type(error).__name__}: {error}"))
+        shm.close()
+        return
+    ready.send(("ok", str(info["name"]), rate, float(stream.latency)))
+    stream.start()
+    try:
+        while not stop.wait(0.2):
+            if not stream.active:
+                break
+    finally:
+        try:
+            stream.abort()
+            stream.close()
+        finally:
+            sd._terminate()
+            with contextlib.suppress(BufferError):  # views live until the process exits
+                shm.close()
+
+
+class AudioProcessSink:
+    """The real output: rings in shared memory, consumed by the audio process's callback."""
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        sample_rate: int | None = None,
+        block_frames: int = 1024,
+        ring_frames: int = 44_100,
+        capture_seconds: float = 0.0,
+    ) -> None:
+        self.device = device
+        self.block_frames = block_frames
+        self.capacity = ring_frames
+        self._requested_rate = sample_rate
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = self._context.Lock()
+        header_bytes, audio_bytes = shared_size(ring_frames)
+        self.capture_frames = int(capture_seconds * (sample_rate or 48_000))
+        self._shm = SharedMemory(
+            create=True, size=header_bytes + audio_bytes + 8 * self.capture_frames
+        )
+        self.header = header_array(self._shm.buf)
+        self.header[:] = 0
+        self._rings = audio_array(ring_frames, self._shm.buf, header_bytes)
+        self.ring = RingProducer(self.header, self._rings, self._lock, block_frames)
+        self.capture = (
+            np.ndarray(
+                (self.capture_frames, 2), np.float32, self._shm.buf, header_bytes + audio_bytes
+            )
+            if self.capture_frames
+            else None
+        )
+        self.notice = ""
+        self.restarts = 0
+        self.events: list[str] = []
+        self._process: Any = None
+        self._stop_child: Any = None
+        self._fallback: ClockedConsumer | None = None
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._last_retry = 0.0
+        name, rate, latency = self._launch()
+        self.name, self.sample_rate, self.latency_seconds = name, rate, latency
+        self.ring.sample_rate = rate
+
+    # -- child lifecycle ------------------------------------------------------------------
+    def _launch(self) -> tuple[str, int, float]:
+        """Start the audio process and wait for its report; SinkError if it cannot play."""
+        receive, send = self._context.Pipe(duplex=False)
+        stop = self._context.Event()
+        process = self._context.Process(
+            target=run_audio_process,
+            args=(
+                self._shm.name,
+                self.capacity,
+                self.capture_frames,
+                self.block_frames,
+                self._requested_rate,
+                self.device,
+                self._lock,
+                send,
+                stop,
+            ),
+            name="tierplay-audio",
+            daemon=True,
+        )
+        process.start()
+        send.close()
+        if not receive.poll(READY_TIMEOUT_SECONDS):
+            process.kill()
+            raise SinkError("the audio process did not start in time")
+        try:
+            message = receive.recv()
+        except EOFError as error:
+            raise SinkError("the audio process died while opening the device") from error
+        if message[0] != "ok":
+            process.join(timeout=2.0)
+            raise SinkError(f"no usable output device ({message[1]})")
+        self._process, self._stop_child = process, stop
+        _status, name, rate, latency = message
+        self._requested_rate = rate  # a restart must keep the engine's rate
+        return str(name), int(rate), float(latency)
+
+    def _stop_process(self) -> None:
+        process, stop = self._process, self._stop_child
+        self._process = None
+        if process is None:
+            return
+        stop.set()
+        process.join(timeout=3.0)
+        if process.is_alive():  # a stream on a dead server can hang in close()
+            process.kill()
+            process.join(timeout=1.0)
+
+    def start(self) -> None:
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="audio-watch", daemon=True)
+            self._watcher.start()
+
+    # -- watching -------------------------------------------------------------------------
+    def _watch(self) -> None:
+        while not self._watch_stop.wait(0.25):
+            if self._fallback is not None:
+                self._maybe_reopen()
+            elif not self._healthy():
+                self._recover()
+
+    def _healthy(self) -> bool:
+        process = self._process
+        if process is None or not process.is_alive():
+            return False
+        expecting = bool(self.header[EXPECTING])
+        return not (expecting and heartbeat_age_seconds(self.header) > STALL_SECONDS)
+
+    def _recover(self) -> None:
+        reason = "the audio process died" if not self._alive() else "the device stopped"
+        self._stop_process()
+        for _attempt in range(RESTARTS_BEFORE_FALLBACK):
+            try:
+                self._launch()
+                self.restarts += 1
+                self.events.append(f"{reason}: audio output restarted")
+                return
+            except SinkError as error:
+                reason = str(error)
+        self._fall_back(reason)
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _fall_back(self, reason: str) -> None:
+        """Keep the music's clock going without a device, and say so."""
+        self.notice = f"audio device lost ({reason}); playing silently, retrying"
+        self.events.append(self.notice)
+        consumer = RingConsumer(
+            self.header, self._rings, self._lock, self.block_frames, self.sample_rate
+        )
+        self._fallback = ClockedConsumer(consumer, self.block_frames, self.sample_rate, 1.0)
+        self._fallback.start()
+        self._last_retry = time.monotonic()
+
+    def _maybe_reopen(self) -> None:
+        if time.monotonic() - self._last_retry < RETRY_DEVICE_SECONDS:
+            return
+        self._last_retry = time.monotonic()
+        fallback = self._fallback
+        assert fallback is not None
+        fallback.stop()
+        try:
+            self._launch()
+        except SinkError:
+            fallback.start()
+            return
+        self._fallback = None
+        self.notice = ""
+        self.events.append("audio device is back: playing through it again")
+
+    def kill_audio_process(self) -> None:
+        """Fault injection for tests and the chaos bench: the child dies as if it crashed."""
+        if self._process is not None:
+            self._process.kill()
+
+    # -- views ----------------------------------------------------------------------------
+    @property
+    def using_device(self) -> bool:
+        return self._fallback is None
+
+    def callback_lateness_ms(self, fraction: float) -> float:
+        return lateness_percentile(self.header, fraction)
+
+    def close(self) -> None:
+        self._watch_stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2.0)
+        if self._fallback is not None:
+            self._fallback.stop()
+            self._fallback = None
+        self._stop_process()
+        self.ring = RingProducer(
+            header_array(), audio_array(self.capacity), threading.Lock(), self.block_frames
+        )
+        self.capture = None
+        del self._rings
+        self.header = header_array()
+        try:
+            self._shm.unlink()
+            self._shm.close()
+        except (BufferError, FileNotFoundError):
+            pass

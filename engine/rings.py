@@ -1,0 +1,327 @@
+"""Two output rings and an atomic handover between them: the click-free switch.
+
+Producer (the engine's feeder) and consumer (the audio callback, here or in the audio
+process) share one absolute frame index space. The consumer reads the *active* ring. To
+change what plays from index p (a switch or a seek), the producer writes the new audio
+into the *other* ring from p on, then publishes (ring, p) in one step under a lock; the
+consumer changes ring exactly when it reaches p, so it never reads a half-written block
+and never sees the old ring rewritten under it. If the consumer is already past p when it
+first sees the handover, it keeps the old ring and reports the miss; the producer retries
+at a later p.
+
+Every field has one writer. The producer writes its fields while holding the lock; the
+consumer reads them with a non-blocking acquire and keeps its last copy if the lock is
+busy, so it never waits (release/acquire ordering that holds on ARM too). The consumer's
+own fields are single-writer integers the producer only reads.
+
+The state lives in two numpy arrays (header and audio) that may be backed by shared memory.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Audio = npt.NDArray[np.float32]
+
+# Producer-written header fields (under the lock).
+W0, W1 = 0, 1
+"""Absolute write index of ring 0 and ring 1."""
+HANDOVER_SEQ, HANDOVER_RING, HANDOVER_AT = 2, 3, 4
+EXPECTING = 5
+"""1 while the producer promises audio (playing); gaps count as underruns only then."""
+END_INDEX = 6
+"""Where promised audio ends (end of the library), or -1."""
+# Consumer-written fields.
+READ = 8
+ACTIVE = 9
+APPLIED_SEQ, MISSED_SEQ = 10, 11
+UNDERRUNS, UNDERRUN_FRAMES, CALLBACKS, STATUS_FLAGS = 12, 13, 14, 15
+HEARTBEAT_NS = 16
+APPLIED_AT_NS = 17
+"""Monotonic time (ns) the last handover was applied: when the new audio left the callback."""
+LAST_CALLBACK_NS = 18
+CAPTURE_INDEX = 19
+"""Frames copied to the optional capture tap (what left the callback; for tests)."""
+LATENESS_BASE = 24
+LATENESS_BINS = 64
+"""Callback lateness histogram: bin k counts callbacks k..k+1 ms later than the period."""
+HEADER_FIELDS = LATENESS_BASE + LATENESS_BINS
+CUT_MARGIN_NS = 4_000_000
+"""Time the producer needs to write and publish the first block after a cut."""
+
+
+class LockLike(Protocol):
+    def acquire(self, block: bool = True, timeout: float = -1) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+def header_array(buffer: Any = None) -> npt.NDArray[np.int64]:
+    if buffer is None:
+        header = np.zeros(HEADER_FIELDS, dtype=np.int64)
+    else:
+        header = np.ndarray((HEADER_FIELDS,), dtype=np.int64, buffer=buffer)
+    return header
+
+
+def audio_array(capacity: int, buffer: Any = None, offset: int = 0) -> npt.NDArray[np.float32]:
+    shape = (2, capacity, 2)
+    if buffer is None:
+        return np.zeros(shape, dtype=np.float32)
+    return np.ndarray(shape, dtype=np.float32, buffer=buffer, offset=offset)
+
+
+def shared_size(capacity: int) -> tuple[int, int]:
+    """(bytes for header, bytes for audio) of a shared-memory block."""
+    return HEADER_FIELDS * 8, 2 * capacity * 2 * 4
+
+
+class RingConsumer:
+    """The audio callback's side: copies, switches rings at the published index, counts.
+
+    `consume` allocates nothing: every temporary is preallocated here.
+    """
+
+    def __init__(
+        self,
+        header: npt.NDArray[np.int64],
+        rings: npt.NDArray[np.float32],
+        lock: LockLike,
+        block_frames: int,
+        sample_rate: int,
+    ) -> None:
+        self.header = header
+        self.rings = rings
+        self.lock = lock
+        self.capacity = int(rings.shape[1])
+        self.seen = np.zeros(8, dtype=np.int64)  # last producer fields copied under the lock
+        self.seen[EXPECTING] = 0
+        self.seen[END_INDEX] = -1
+        self.period_ns = int(block_frames * 1e9 / sample_rate)
+
+    def _refresh(self) -> None:
+        if self.lock.acquire(False):
+            try:
+                self.seen[:7] = self.header[:7]
+            finally:
+                self.lock.release()
+
+    def consume(self, out: Audio, status: int = 0) -> None:
+        header, seen = self.header, self.seen
+        now = time.monotonic_ns()
+        self._note_timing(now)
+        if status:
+            header[STATUS_FLAGS] += 1
+        self._refresh()
+        read = int(header[READ])
+        if seen[HANDOVER_SEQ] > header[APPLIED_SEQ]:
+            if read == seen[HANDOVER_AT]:
+                header[ACTIVE] = seen[HANDOVER_RING]
+                header[APPLIED_SEQ] = seen[HANDOVER_SEQ]
+                header[APPLIED_AT_NS] = now
+            elif read > seen[HANDOVER_AT] and header[MISSED_SEQ] != seen[HANDOVER_SEQ]:
+                header[MISSED_SEQ] = seen[HANDOVER_SEQ]
+        active = int(header[ACTIVE])
+        wanted = out.shape[0]
+        count = max(0, min(wanted, int(seen[W0 + active]) - read))
+        start = read % self.capacity
+        first = min(count, self.capacity - start)
+        ring = self.rings[active]
+        out[:first] = ring[start : start + first]
+        if count > first:
+            out[first:count] = ring[: count - first]
+        if count < wanted:
+            out[count:] = 0.0
+            end = int(seen[END_INDEX])
+            if seen[EXPECTING] and (end < 0 or read + count < end):
+                header[UNDERRUNS] += 1
+                header[UNDERRUN_FRAMES] += wanted - count
+        header[READ] = read + count
+        header[CALLBACKS] += 1
+        header[HEARTBEAT_NS] = now
+
+    def _note_timing(self, now: int) -> None:
+        last = int(self.header[LAST_CALLBACK_NS])
+        self.header[LAST_CALLBACK_NS] = now
+        if last:
+            late_ms = (now - last - self.period_ns) // 1_000_000
+            if late_ms >= 0:
+                self.header[LATENESS_BASE + min(late_ms, LATENESS_BINS - 1)] += 1
+
+
+class RingProducer:
+    """The feeder's side. Only one thread may call its methods (the player's feeder)."""
+
+    def __init__(
+        self,
+        header: npt.NDArray[np.int64],
+        rings: npt.NDArray[np.float32],
+        lock: LockLike,
+        block_frames: int,
+        sample_rate: int = 44_100,
+    ) -> None:
+        self.header = header
+        self.rings = rings
+        self.lock = lock
+        self.capacity = int(rings.shape[1])
+        self.block_frames = block_frames
+        self.sample_rate = sample_rate
+        self.ring = 0
+        """The ring being written (the consumer's active one, or the one handed over)."""
+        self.write_index = 0
+        self.pending_at: int | None = None
+        """Start of audio written to the other ring but not yet published."""
+        self.handover_seq = 0
+        self.handover_at = 0
+
+    # -- consumer state, read-only here ---------------------------------------------------
+    @property
+    def read_index(self) -> int:
+        return int(self.header[READ])
+
+    @property
+    def underruns(self) -> int:
+        return int(self.header[UNDERRUNS])
+
+    @property
+    def underrun_frames(self) -> int:
+        return int(self.header[UNDERRUN_FRAMES])
+
+    def queued_frames(self) -> int:
+        return self.write_index - self.read_index
+
+    def free_frames(self) -> int:
+        return self.capacity - self.block_frames - self.queued_frames()
+
+    def handover_missed(self) -> bool:
+        """The consumer passed the last handover point before it saw it: cut again later."""
+        return self.handover_seq > 0 and int(self.header[MISSED_SEQ]) == self.handover_seq
+
+    def handover_applied(self) -> bool:
+        return int(self.header[APPLIED_SEQ]) >= self.handover_seq
+
+    def applied_at_ns(self) -> int:
+        return int(self.header[APPLIED_AT_NS])
+
+    # -- writing --------------------------------------------------------------------------
+    def safe_cut(self) -> int:
+        """The first block boundary the consumer cannot have started: one block ahead."""
+        return min(self.write_index, self.read_index + self.block_frames)
+
+    def earliest_cut(self) -> int:
+        """The consumer's next block, heard soonest, unless that callback is due within
+        CUT_MARGIN_NS (we could not publish in time): then the block after it.
+
+        Either way it is safe: a consumer that reaches the cut before the handover is
+        published keeps the old, intact ring and reports the miss; the producer cuts again.
+        """
+        read = self.read_index
+        last = int(self.header[LAST_CALLBACK_NS])
+        period = int(self.block_frames * 1e9 / max(self.sample_rate, 1))
+        if last and time.monotonic_ns() - last > period - CUT_MARGIN_NS:
+            read += self.block_frames
+        return min(self.write_index, read)
+
+    def peek(self, index: int, count: int) -> Audio | None:
+        """A copy of what the consumer would play at [index, index + count) if nothing
+        changed (its active ring), or None if that audio is not all there."""
+        active = int(self.header[ACTIVE])
+        if index < self.read_index or index + count > int(self.header[W0 + active]):
+            return None
+        positions = np.arange(index, index + count) % self.capacity
+        copied: Audio = self.rings[active][positions]
+        return copied
+
+    def cut(self, index: int) -> int:
+        """Make audio from `index` on come from the next writes; returns the real cut.
+
+        Normally the new audio goes to the ring the consumer is not reading, handed over at
+        the cut. If an earlier handover is still on its way (published, not yet reached),
+        the new audio follows it in the same ring from at least one block past that point,
+        so the consumer takes both cuts in order and never reads a block being rewritten.
+        """
+        index = max(self.earliest_cut(), min(index, self.write_index))
+        if self.pending_at is not None:  # cut again before anything was published
+            index = max(index, self.pending_at)
+            self.write_index = self.pending_at = index
+            return index
+        if self._handover_in_flight():
+            # Never below a block past it (the consumer reads that block as it switches),
+            # never past what is written (no holes): at worst we simply append.
+            index = min(self.write_index, max(index, self.handover_at + self.block_frames))
+            self.write_index = index
+            return index
+        if index == self.write_index and int(self.header[ACTIVE]) == self.ring:
+            return index  # nothing queued past the cut: keep writing the same ring
+        self.ring = 1 - int(self.header[ACTIVE])
+        self.write_index = index
+        self.pending_at = index
+        return index
+
+    def _handover_in_flight(self) -> bool:
+        """A published handover the consumer has neither taken nor missed yet."""
+        seq = self.handover_seq
+        return seq > int(self.header[APPLIED_SEQ]) and int(self.header[MISSED_SEQ]) != seq
+
+    def write(self, frames: Audio) -> int:
+        """Copy frames at the write index; publish a pending handover with the first ones."""
+        count = min(len(frames), max(0, self.free_frames()))
+        if count == 0:
+            return 0
+        start = self.write_index % self.capacity
+        first = min(count, self.capacity - start)
+        ring = self.rings[self.ring]
+        ring[start : start + first] = frames[:first]
+        if count > first:
+            ring[: count - first] = frames[first:count]
+        self.write_index += count
+        self._publish()
+        return count
+
+    def _publish(self) -> None:
+        with _held(self.lock):
+            self.header[W0 + self.ring] = self.write_index
+            if self.pending_at is not None:
+                self.handover_seq += 1
+                self.handover_at = self.pending_at
+                self.header[HANDOVER_RING] = self.ring
+                self.header[HANDOVER_AT] = self.pending_at
+                self.header[HANDOVER_SEQ] = self.handover_seq
+                self.pending_at = None
+
+    def set_expecting(self, expecting: bool, end_index: int = -1) -> None:
+        with _held(self.lock):
+            self.header[EXPECTING] = int(expecting)
+            self.header[END_INDEX] = end_index
+
+
+class _held:
+    """`with _held(lock):` for locks whose acquire takes positional arguments only."""
+
+    def __init__(self, lock: LockLike) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.lock.release()
+
+
+def lateness_percentile(header: npt.NDArray[np.int64], fraction: float) -> float:
+    """Callback lateness (ms past the block period) at `fraction` of callbacks."""
+    bins = header[LATENESS_BASE : LATENESS_BASE + LATENESS_BINS]
+    total = int(bins.sum())
+    if total == 0:
+        return 0.0
+    threshold = fraction * total
+    running = 0
+    for late_ms, count in enumerate(bins):
+        running += int(count)
+        if running >= threshold:
+            return float(late_ms)
+    return float(LATENESS_BINS)

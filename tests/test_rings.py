@@ -1,0 +1,135 @@
+"""The two-ring handover: a cut is heard exactly at its index, never half a block, and a
+handover the consumer missed is reported so the producer can cut again later."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.rings import (
+    UNDERRUNS,
+    RingConsumer,
+    RingProducer,
+    audio_array,
+    header_array,
+    lateness_percentile,
+)
+
+BLOCK = 64
+
+
+def pair(capacity: int = 1024) -> tuple[RingProducer, RingConsumer]:
+    header, rings, lock = header_array(), audio_array(capacity), threading.Lock()
+    return (
+        RingProducer(header, rings, lock, BLOCK),
+        RingConsumer(header, rings, lock, BLOCK, 44_100),
+    )
+
+
+def ramp(start: int, count: int, offset: float = 0.0) -> np.ndarray:
+    """Frames whose value names their index (and which stream they belong to)."""
+    values = np.arange(start, start + count, dtype=np.float32) + offset
+    return np.repeat(values[:, None], 2, axis=1)
+
+
+def play(consumer: RingConsumer, blocks: int) -> np.ndarray:
+    out = np.zeros((blocks * BLOCK, 2), dtype=np.float32)
+    for b in range(blocks):
+        consumer.consume(out[b * BLOCK : (b + 1) * BLOCK])
+    return out[:, 0]
+
+
+def test_a_cut_switches_exactly_at_its_index() -> None:
+    producer, consumer = pair()
+    producer.write(ramp(0, 512))
+    played = play(consumer, 2)  # the consumer is at 128
+    cut = producer.cut(producer.safe_cut())
+    assert cut == 128 + BLOCK
+    producer.write(ramp(cut, 256, offset=0.5))  # the new stream, marked by .5
+    played = np.concatenate([played, play(consumer, 4)])
+    assert np.array_equal(played[:cut], np.arange(cut))
+    assert np.array_equal(played[cut:], np.arange(cut, 6 * BLOCK) + 0.5)
+    assert producer.handover_applied() and not producer.handover_missed()
+
+
+def test_a_missed_handover_keeps_the_old_audio_and_is_reported() -> None:
+    producer, consumer = pair()
+    producer.write(ramp(0, 512))
+    cut = producer.cut(producer.safe_cut())  # 64
+    play(consumer, 3)  # the consumer runs past 64 before anything is published
+    producer.write(ramp(cut, 256, offset=0.5))
+    played = play(consumer, 1)
+    assert np.array_equal(played, np.arange(192, 256))  # still the old stream, intact
+    assert producer.handover_missed()
+    again = producer.cut(producer.safe_cut())
+    producer.write(ramp(again, 256, offset=0.5))
+    played = play(consumer, 3)
+    assert again == 256 + BLOCK
+    assert np.array_equal(played[:BLOCK], np.arange(256, 320))
+    assert np.array_equal(played[BLOCK:], np.arange(again, again + 2 * BLOCK) + 0.5)
+
+
+def test_underruns_count_only_while_audio_is_promised() -> None:
+    producer, consumer = pair()
+    play(consumer, 2)
+    assert consumer.header[UNDERRUNS] == 0
+    producer.set_expecting(True)
+    producer.write(ramp(0, 32))
+    play(consumer, 1)
+    assert producer.underruns == 1 and producer.underrun_frames == 32
+    producer.set_expecting(True, end_index=producer.write_index)  # the library ended
+    play(consumer, 2)
+    assert producer.underruns == 1
+
+
+def test_a_busy_lock_never_blocks_the_consumer() -> None:
+    producer, consumer = pair()
+    producer.write(ramp(0, 256))
+    play(consumer, 1)
+    with producer.lock:  # the producer is publishing: the consumer uses its last copy
+        played = play(consumer, 1)
+    assert np.array_equal(played, np.arange(BLOCK, 2 * BLOCK))
+
+
+def test_lateness_histogram_percentiles() -> None:
+    _producer, consumer = pair()
+    header = consumer.header
+    header[24 + 0] = 990
+    header[24 + 5] = 9
+    header[24 + 12] = 1
+    assert lateness_percentile(header, 0.5) == 0.0
+    assert lateness_percentile(header, 0.999) == 5.0
+    assert lateness_percentile(header, 0.9995) == 12.0
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["write", "play", "cut"]), st.integers(1, 200)), max_size=60)
+)
+def test_every_played_frame_is_whole_and_in_order(operations) -> None:
+    """Whatever the interleaving, the consumer plays each index once, in order, and every
+    frame it plays is one the producer wrote for that index (old or new stream)."""
+    producer, consumer = pair(capacity=512)
+    stream = 0
+    written: dict[int, set[float]] = {}
+    played_index = 0
+    for action, amount in operations:
+        if action == "write":
+            frames = ramp(producer.write_index, amount, offset=stream / 10)
+            taken = producer.write(frames)
+            for i in range(producer.write_index - taken, producer.write_index):
+                written.setdefault(i, set()).add(float(np.float32(i + stream / 10)))
+        elif action == "cut":
+            producer.cut(producer.write_index - amount)
+            stream += 1
+        else:
+            out = np.zeros((min(amount, BLOCK), 2), dtype=np.float32)
+            consumer.consume(out)
+            read = int(consumer.header[8])
+            for k, value in enumerate(out[: read - played_index, 0]):
+                index = played_index + k
+                assert float(value) in written.get(index, set()), (index, value)
+            played_index = read
