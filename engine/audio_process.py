@@ -28,6 +28,7 @@ from engine.rings import (
     CAPTURE_INDEX,
     EXPECTING,
     READ,
+    STOP_REQUEST,
     RingConsumer,
     RingProducer,
     audio_array,
@@ -52,7 +53,6 @@ def run_audio_process(
     device: str | int | None,
     lock: Any,
     ready: Connection,
-    stop: Any,
 ) -> None:
     """Child process entry: open the stream, report, then only keep it running."""
     import sounddevice as sd
@@ -97,9 +97,8 @@ def run_audio_process(
     ready.send(("ok", str(info["name"]), rate, float(stream.latency)))
     stream.start()
     try:
-        while not stop.wait(0.2):
-            if not stream.active:
-                break
+        while not header[STOP_REQUEST] and stream.active:
+            time.sleep(0.1)
     finally:
         try:
             stream.abort()
@@ -147,7 +146,6 @@ class AudioProcessSink:
         self.restarts = 0
         self.events: list[str] = []
         self._process: Any = None
-        self._stop_child: Any = None
         self._fallback: ClockedConsumer | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -160,7 +158,9 @@ class AudioProcessSink:
     def _launch(self) -> tuple[str, int, float]:
         """Start the audio process and wait for its report; SinkError if it cannot play."""
         receive, send = self._context.Pipe(duplex=False)
-        stop = self._context.Event()
+        self._lock = self._context.Lock()  # fresh: a killed child may have held the old one
+        self.ring.lock = self._lock
+        self.header[STOP_REQUEST] = 0
         process = self._context.Process(
             target=run_audio_process,
             args=(
@@ -172,7 +172,6 @@ class AudioProcessSink:
                 self.device,
                 self._lock,
                 send,
-                stop,
             ),
             name="tierplay-audio",
             daemon=True,
@@ -189,17 +188,17 @@ class AudioProcessSink:
         if message[0] != "ok":
             process.join(timeout=2.0)
             raise SinkError(f"no usable output device ({message[1]})")
-        self._process, self._stop_child = process, stop
+        self._process = process
         _status, name, rate, latency = message
         self._requested_rate = rate  # a restart must keep the engine's rate
         return str(name), int(rate), float(latency)
 
     def _stop_process(self) -> None:
-        process, stop = self._process, self._stop_child
+        process = self._process
         self._process = None
         if process is None:
             return
-        stop.set()
+        self.header[STOP_REQUEST] = 1
         process.join(timeout=3.0)
         if process.is_alive():  # a stream on a dead server can hang in close()
             process.kill()

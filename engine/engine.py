@@ -56,6 +56,7 @@ class EngineSnapshot:
     duration_seconds: float
     playing: bool
     volume: float
+    muted: bool
     preset: str
     """The preset being heard."""
     requested_preset: str
@@ -141,6 +142,7 @@ class Engine:
         self._seeks: deque[ServedRequest] = deque(maxlen=2000)
         self.latencies = LatencyBook()
         self._intensity = 1.0
+        self._muted_volume: float | None = None
         self.store = TrackStore(config.sample_rate, config.max_track_seconds)
         self.buffer = MultiTierBuffer.from_megabytes(
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
@@ -234,7 +236,20 @@ class Engine:
         self.player.skip(-1)
 
     def set_volume(self, volume: float) -> None:
+        if volume != volume:  # NaN
+            raise TierplayError("volume must be a number between 0 and 1")
+        self._muted_volume = None
         self.player.set_volume(volume)
+
+    def toggle_mute(self) -> bool:
+        """Mute (remembering the volume) or unmute; returns True when now muted."""
+        if self._muted_volume is None:
+            self._muted_volume = self.player.volume
+            self.player.set_volume(0.0)
+            return True
+        self.player.set_volume(self._muted_volume)
+        self._muted_volume = None
+        return False
 
     def set_preset(self, name: str) -> None:
         if name not in PRESET_ORDER:
@@ -261,6 +276,7 @@ class Engine:
             try:
                 self._replan()
                 self._follow_memory()
+                self._report_output_events()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
@@ -339,6 +355,11 @@ class Engine:
             self.workers.resume()
         self.log(f"memory pressure {self.memory.level_name}: budgets resized, {evicted} evicted")
 
+    def _report_output_events(self) -> None:
+        events = self.sink.events
+        while events:
+            self.log(events.pop(0))
+
     def _check_files(self) -> None:
         """A track modified or deleted on disk: drop its renders; never serve stale audio."""
         track, _position = self.player.position()
@@ -369,6 +390,7 @@ class Engine:
     # -- views ----------------------------------------------------------------------------
     def snapshot(self) -> EngineSnapshot:
         track, position = self.player.position()
+        position = max(0.0, position - self.sink.latency_seconds)  # what is heard right now
         with self._lock:
             index = self._tracks.index(track) if track in self._tracks else 0
             return EngineSnapshot(
@@ -379,6 +401,7 @@ class Engine:
                 duration_seconds=track.duration_seconds if track else 0.0,
                 playing=self.player.playing,
                 volume=self.player.volume,
+                muted=self._muted_volume is not None,
                 preset=self.feed.active.preset,
                 requested_preset=self.feed.requested.preset,
                 intensity=self._intensity,

@@ -44,6 +44,10 @@ class Sink(Protocol):
     notice: str
     sample_rate: int
     block_frames: int
+    latency_seconds: float
+    """Device output latency: what was consumed is heard this much later."""
+    events: list[str]
+    """Output incidents (restarts, fallbacks) for the engine's log; drained by the engine."""
     ring: RingProducer
 
     def start(self) -> None: ...
@@ -112,6 +116,8 @@ class NullSink:
     ) -> None:
         self.name = "null"
         self.notice = reason
+        self.latency_seconds = 0.0
+        self.events: list[str] = []
         self.sample_rate = sample_rate
         self.block_frames = block_frames
         capacity = ring_frames or sample_rate

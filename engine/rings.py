@@ -35,6 +35,8 @@ EXPECTING = 5
 """1 while the producer promises audio (playing); gaps count as underruns only then."""
 END_INDEX = 6
 """Where promised audio ends (end of the library), or -1."""
+STOP_REQUEST = 7
+"""Set by the engine to ask the audio process to close its stream and exit."""
 # Consumer-written fields.
 READ = 8
 ACTIVE = 9
@@ -283,7 +285,7 @@ class RingProducer:
         return count
 
     def _publish(self) -> None:
-        with _held(self.lock):
+        with _held(self):
             self.header[W0 + self.ring] = self.write_index
             if self.pending_at is not None:
                 self.handover_seq += 1
@@ -294,21 +296,32 @@ class RingProducer:
                 self.pending_at = None
 
     def set_expecting(self, expecting: bool, end_index: int = -1) -> None:
-        with _held(self.lock):
+        with _held(self):
             self.header[EXPECTING] = int(expecting)
             self.header[END_INDEX] = end_index
 
 
 class _held:
-    """`with _held(lock):` for locks whose acquire takes positional arguments only."""
+    """`with _held(producer):` takes the producer's current lock.
 
-    def __init__(self, lock: LockLike) -> None:
-        self.lock = lock
+    If the consumer process was killed while holding the lock, it would never be released:
+    so we wait in short steps and re-read `producer.lock`, which the sink replaces with a
+    fresh lock when it starts a new audio process.
+    """
+
+    def __init__(self, owner: RingProducer) -> None:
+        self.owner = owner
+        self.lock: LockLike | None = None
 
     def __enter__(self) -> None:
-        self.lock.acquire()
+        while True:
+            lock = self.owner.lock
+            if lock.acquire(True, 0.05):
+                self.lock = lock
+                return
 
     def __exit__(self, *_exc: object) -> None:
+        assert self.lock is not None
         self.lock.release()
 
 
