@@ -43,6 +43,7 @@ from engine.views import (
 from engine.worker import RenderFunction, RenderWorkerPool, render_key
 
 FILE_CHECK_SECONDS = 2.0
+PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 
 
 @dataclass(frozen=True)
@@ -320,14 +321,37 @@ class Engine:
         self.workers.submit_plan(plan)
 
     def _prepare(self, track: Track) -> None:
-        """A new current track: calibrate its presets, and the next track's, in advance."""
-        processed = tuple(p for p in PRESET_ORDER if p != BYPASS)
-        self.workers.prepare_track(track.id, track.fingerprint, processed)
-        following = self._next_track_position(track)
-        if following is not None:
+        """A new current track: calibrate its presets, and its neighbours', in advance."""
+        self.workers.prepare_track(track.id, track.fingerprint, PROCESSED_PRESETS)
+        for neighbour in self._neighbours(track):
             self.workers.prepare_track(
-                following.track_id, following.fingerprint, processed, urgent=False
+                neighbour.id, neighbour.fingerprint, PROCESSED_PRESETS, urgent=False
             )
+
+    def _neighbours(self, track: Track) -> list[Track]:
+        """The next two tracks and the previous one: where a skip or a long seek lands."""
+        with self._lock:
+            if track not in self._tracks:
+                return []
+            index = self._tracks.index(track)
+            picks = [index + 1, index + 2, index - 1]
+            return [self._tracks[i] for i in picks if 0 <= i < len(self._tracks) and i != index]
+
+    def wait_until_prepared(self, timeout: float = 30.0) -> bool:
+        """Block until the current track's presets are calibrated (benchmarks, tests)."""
+        deadline = time.monotonic() + timeout
+        renderer = self.feed.renderer
+        while time.monotonic() < deadline:
+            track, _position = self.player.position()
+            if track is not None and renderer is not None:
+                try:
+                    decoded = self.store.get(track)
+                except TrackError:
+                    return False
+                if all(renderer.is_prepared(decoded, p) for p in PROCESSED_PRESETS):
+                    return True
+            time.sleep(0.05)
+        return False
 
     def _position_of(self, track: Track) -> TrackPosition:
         return TrackPosition(

@@ -111,7 +111,8 @@ class PresetFeed:
         self._pending_tier = ""
         self._next_kind: RequestKind = "playback"
         self._held: _Held | None = None
-        self._renderer = renderer_factory() if renderer_factory is not None else None
+        self.renderer = renderer_factory() if renderer_factory is not None else None
+        """The feeder's own renderer, for the head of a chunk after a miss."""
         self._fade: _Fade | None = None
         self._unheard: list[ServedRequest] = []
         self.render_fallbacks = 0
@@ -191,14 +192,16 @@ class PresetFeed:
         self, track: Track, target: Setting, key: ChunkKey, frame: int
     ) -> _Held | None:
         """Render [frame, frame + head) of the chunk now: a miss is heard in ~20 ms."""
-        if self._renderer is None:
+        if self.renderer is None:
             return None
+        decoded = self.store.get(track)
+        if not self.renderer.is_prepared(decoded, target.preset):
+            return None  # calibrating would stall the feeder: the worker's render follows
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
         try:
-            decoded = self.store.get(track)
             intensity = self.config.bucket_intensity(target.bucket)
-            audio = self._renderer.render_range(decoded, target.preset, intensity, frame, stop)
+            audio = self.renderer.render_range(decoded, target.preset, intensity, frame, stop)
         except Exception:  # noqa: BLE001 - the worker's render is still on its way
             return None
         self.head_renders += 1
@@ -260,7 +263,6 @@ class PresetFeed:
         with self._lock:
             setting = self.active
             key = self.key_for(track, setting, frame)
-            chunk_start = key.chunk_index * self.config.chunk_frames
             if setting.preset == BYPASS:
                 return 0, self.store.get(track).samples
             held = self._held
@@ -268,32 +270,38 @@ class PresetFeed:
             if held is not None and held.covers(key, frame) and not seeking:
                 return held.first_frame, held.audio
             kind, self._next_kind = self._next_kind, "playback"
-            if held is not None and held.key == key and not seeking:
-                kind = "switch"  # past the head rendered for a missed switch
-        audio = self._fetch(track, key, kind, count=kind != "switch")
+            # Past a head rendered after a miss: the same request, already counted.
+            continuing = held is not None and held.key == key and not seeking
+        fetched = self._fetch(track, key, kind, frame, count=not continuing)
         with self._lock:
-            self._held = _Held(key, chunk_start, audio)
-        return chunk_start, audio
+            self._held = fetched
+        return fetched.first_frame, fetched.audio
 
-    def _fetch(self, track: Track, key: ChunkKey, kind: RequestKind, count: bool = True) -> Audio:
+    def _fetch(
+        self, track: Track, key: ChunkKey, kind: RequestKind, frame: int, count: bool = True
+    ) -> _Held:
+        """The chunk from the buffer; on a miss, its head rendered here at once while the
+        worker renders the whole chunk, so the feeder is never held up for long."""
+        first = key.chunk_index * self.config.chunk_frames
         found = self.buffer.lookup(key, track.fingerprint, kind, count)
         if kind == "seek":
             self._settle_seek_tier(found.tier or "miss")
         if found.audio is not None:
-            return found.audio
+            return _Held(key, first, found.audio)
         job = self.workers.request_now(key, track.fingerprint)
+        if not job.done.is_set():
+            head = self._render_head(track, Setting(key.preset, key.intensity_bucket), key, frame)
+            if head is not None:
+                return head
         job.done.wait(self.config.render_timeouts_seconds[0])
-        audio = (
-            job.audio
-            if job.audio is not None
-            else self.buffer.lookup(key, track.fingerprint, kind, count=False).audio
-        )
+        audio = job.audio
+        if audio is None:
+            audio = self.buffer.lookup(key, track.fingerprint, kind, count=False).audio
         if audio is not None:
-            return audio
+            return _Held(key, first, audio)
         self.render_fallbacks += 1  # never silence: play the source for this chunk
         decoded = self.store.get(track).samples
-        first = key.chunk_index * self.config.chunk_frames
-        return decoded[first : first + self.config.chunk_frames]
+        return _Held(key, first, decoded[first : first + self.config.chunk_frames])
 
     @staticmethod
     def _fade_at(old: tuple[int, Audio], new: _Held, frame: int, length: int) -> _Fade:

@@ -46,7 +46,7 @@ def engine() -> Iterator[Engine]:
 def test_five_minute_session_serves_planned_switch_targets_from_l1_or_l2(engine: Engine) -> None:
     """Every switch whose target was in the plan's top two is heard from L1 or L2."""
     engine.set_preset("warm")
-    wait_for(lambda: not engine.workers.queued_keys())  # the first track is prepared
+    assert engine.wait_until_prepared(60)  # as after a few seconds of listening
     engine.play()
     pattern = itertools.cycle(["bright", "warm", "bright", "warm", "punchy", "warm"])
     planned_top_two: list[tuple[str, list[str]]] = []

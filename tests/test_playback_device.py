@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -65,9 +64,7 @@ async def test_switches_and_seeks_on_a_real_device(jack_device: int) -> None:
         assert engine.sink.name == "system" and not engine.sink.notice
         engine.open([TRACK])
         engine.set_preset("warm")
-        deadline = time.monotonic() + 30
-        while engine.workers.queued_keys() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)  # the track's presets are calibrated before we start
+        assert engine.wait_until_prepared(60)  # as after a few seconds of listening
         switches, seeks = await drive_session(engine)
         engine.pause()
         await asyncio.sleep(0.3)

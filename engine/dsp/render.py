@@ -166,6 +166,13 @@ class Renderer:
             self.config.chunk_frames,
         )
 
+    def is_prepared(self, decoded: DecodedTrack, preset: str) -> bool:
+        """True when rendering `preset` needs no whole-track calibration first."""
+        if preset_named(preset).is_bypass:
+            return True
+        key = (decoded.content_hash, preset, self.config.loudness_mode)
+        return self.calibrations.get(key) is not None
+
     def plan(self, decoded: DecodedTrack, preset: str) -> RenderPlan:
         """The preset as it applies to this track, with its calibrated wet gain."""
         resolved = self._resolve(decoded, preset)

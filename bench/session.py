@@ -1,0 +1,121 @@
+"""A scripted listening session on the real engine, shared by the playback benchmarks.
+
+It plays the sample library through the configured output with the Textual app on screen
+(headless, refreshing at 10 Hz, in this process, as in real use), switching presets and
+seeking on a schedule, and returns what the engine measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from engine import Engine, EngineConfig
+from engine.feed import ServedRequest
+from tui.app import TierplayApp
+
+SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
+SWITCH_PATTERN = ("warm", "bright", "warm", "bright", "punchy", "warm", "adaptive", "gentle")
+
+
+@dataclass
+class SessionResult:
+    output: str
+    block_seconds: float
+    seconds: float
+    switches: list[ServedRequest]
+    seeks: list[ServedRequest]
+    underruns: int
+    lateness_p999_ms: float
+    rss_samples_mb: list[float] = field(default_factory=list)
+    budget_mb: float = 0.0
+
+
+def open_engine(sink: str, config: EngineConfig) -> Engine:
+    engine = Engine(config, sink=sink)
+    engine.open([SAMPLE_AUDIO])
+    engine.set_preset("warm")
+    engine.wait_until_prepared(60)  # as after a few seconds of listening
+    return engine
+
+
+async def _drive(
+    engine: Engine,
+    seconds: float,
+    switches_per_minute: float,
+    seek_every_seconds: float,
+    on_tick: Callable[[], None],
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    presets = itertools.cycle(SWITCH_PATTERN)
+    app = TierplayApp(engine, autoplay=False)
+    interval = 60.0 / switches_per_minute
+    async with app.run_test() as pilot:
+        engine.play()
+        started = time.monotonic()
+        next_seek = started + seek_every_seconds
+        while time.monotonic() - started < seconds:
+            await asyncio.sleep(interval * rng.uniform(0.6, 1.4))
+            if not engine.snapshot().playing:
+                engine.next_track()
+                engine.play()
+                continue
+            engine.set_preset(next(presets))
+            if time.monotonic() >= next_seek:
+                await asyncio.sleep(0.05)
+                position = engine.snapshot().position_seconds
+                engine.seek(max(0.0, position + rng.choice([-5.0, 5.0, 1.0, 30.0])))
+                next_seek += seek_every_seconds
+            on_tick()
+        await pilot.pause()
+
+
+def run_session(
+    sink: str = "auto",
+    seconds: float = 60.0,
+    switches_per_minute: float = 120.0,
+    seek_every_seconds: float = 5.0,
+    seed: int = 7,
+) -> SessionResult:
+    config = EngineConfig()
+    process = psutil.Process()
+    engine = open_engine(sink, config)
+    rss: list[float] = []
+
+    def sample_rss() -> None:
+        rss.append(process.memory_info().rss / 1e6)
+
+    try:
+        asyncio.run(
+            _drive(engine, seconds, switches_per_minute, seek_every_seconds, sample_rss, seed)
+        )
+        engine.pause()
+        time.sleep(0.3)
+        return SessionResult(
+            output=engine.sink.name + (f" ({engine.sink.notice})" if engine.sink.notice else ""),
+            block_seconds=config.block_frames / engine.config.sample_rate,
+            seconds=seconds,
+            switches=[s for s in engine.switches() if s.source != "original"],
+            seeks=engine.seeks(),
+            underruns=engine.sink.ring.underruns,
+            lateness_p999_ms=engine.sink.callback_lateness_ms(0.999),
+            rss_samples_mb=rss,
+            budget_mb=config.total_budget_mb,
+        )
+    finally:
+        engine.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
