@@ -34,6 +34,11 @@ async def test_keys_drive_the_engine(engine: Engine) -> None:
         assert engine.snapshot().preset == "bright"
         await pilot.press("minus")
         assert engine.snapshot().volume == pytest.approx(0.95)
+        await pilot.press("m")
+        assert engine.snapshot().muted and engine.snapshot().volume == 0.0
+        await pilot.press("m")
+        assert not engine.snapshot().muted
+        assert engine.snapshot().volume == pytest.approx(0.95)
         await pilot.press("right")  # past the end of a 3 s track: the next one plays
         assert engine.snapshot().track_index == 1
         await pilot.press("n")
@@ -41,6 +46,10 @@ async def test_keys_drive_the_engine(engine: Engine) -> None:
         await pilot.press("N")
         assert engine.snapshot().track_index == 1
         await pilot.press("left")
+        assert engine.snapshot().position_seconds < 0.5
+        await pilot.press("shift+right")
+        assert 0.9 <= engine.snapshot().position_seconds < 1.6
+        await pilot.press("comma")
         assert engine.snapshot().position_seconds < 0.5
 
 

@@ -23,6 +23,10 @@ class TierplayApp(App[None]):
         Binding("space", "toggle_play", "Play/Pause", id="play_pause", priority=True),
         Binding("left", "seek(-5)", "-5s", id="seek_back", priority=True),
         Binding("right", "seek(5)", "+5s", id="seek_forward", priority=True),
+        Binding("shift+left", "seek(-1)", "-1s", id="seek_back_fine", priority=True, show=False),
+        Binding("shift+right", "seek(1)", "+1s", id="seek_forward_fine", priority=True, show=False),
+        Binding("comma", "seek(-30)", "-30s", id="seek_back_far", priority=True, show=False),
+        Binding("full_stop", "seek(30)", "+30s", id="seek_forward_far", priority=True, show=False),
         Binding("n", "next_track", "Next", id="next_track", priority=True),
         Binding("N", "prev_track", "Previous", id="prev_track", priority=True),
         *(
@@ -38,6 +42,7 @@ class TierplayApp(App[None]):
         ),
         Binding("plus,equals_sign", "volume(0.05)", "Vol+", id="volume_up", priority=True),
         Binding("minus", "volume(-0.05)", "Vol-", id="volume_down", priority=True),
+        Binding("m", "toggle_mute", "Mute", id="mute", priority=True),
         Binding("q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -88,3 +93,6 @@ class TierplayApp(App[None]):
 
     def action_volume(self, delta: float) -> None:
         self.engine.set_volume(self.engine.snapshot().volume + delta)
+
+    def action_toggle_mute(self) -> None:
+        self.engine.toggle_mute()
