@@ -4,7 +4,7 @@ the music's clock go on."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_killed_audio_process_is_restarted(jack_device: int, tone_library: Path) -> None:
+@pytest.fixture
+def playing(jack_device: int, tone_library: Path) -> Iterator[tuple[Engine, AudioProcessSink]]:
+    """An engine playing through the audio process on the JACK device."""
     engine = Engine(EngineConfig(), sink="sounddevice", device=jack_device)
     try:
         sink = engine.sink
@@ -30,37 +32,34 @@ def test_a_killed_audio_process_is_restarted(jack_device: int, tone_library: Pat
         engine.open([tone_library])
         engine.play()
         wait_for(lambda: engine.snapshot().position_seconds > 0.3)
-        sink.kill_audio_process()
-        wait_for(lambda: sink.restarts == 1)
-        before = sink.ring.read_index
-        wait_for(lambda: sink.ring.read_index > before + 44_100 // 4)  # it plays again
-        wait_for(lambda: any("restarted" in m for m in engine.snapshot().messages))
-        assert sink.using_device and not engine.snapshot().output_notice
+        yield engine, sink
     finally:
         engine.close()
+
+
+def test_a_killed_audio_process_is_restarted(playing: tuple[Engine, AudioProcessSink]) -> None:
+    engine, sink = playing
+    sink.kill_audio_process()
+    wait_for(lambda: sink.restarts == 1)
+    before = sink.ring.read_index
+    wait_for(lambda: sink.ring.read_index > before + 44_100 // 4)  # it plays again
+    wait_for(lambda: any("restarted" in m for m in engine.snapshot().messages))
+    assert sink.using_device and not engine.snapshot().output_notice
 
 
 def test_a_lost_device_falls_back_to_a_silent_clock_and_comes_back(
-    jack_device: int, tone_library: Path
+    playing: tuple[Engine, AudioProcessSink], jack_device: int
 ) -> None:
-    engine = Engine(EngineConfig(), sink="sounddevice", device=jack_device)
-    try:
-        sink = engine.sink
-        assert isinstance(sink, AudioProcessSink)
-        engine.open([tone_library])
-        engine.play()
-        wait_for(lambda: engine.snapshot().position_seconds > 0.3)
-        sink.device = "no such device"  # the device is gone: reopening it fails
-        sink.kill_audio_process()
-        wait_for(lambda: not sink.using_device)
-        notice = engine.snapshot().output_notice
-        assert "audio device lost" in notice
-        position = engine.snapshot().position_seconds
-        wait_for(lambda: engine.snapshot().position_seconds > position + 0.5)  # clock goes on
-        sink.device = jack_device  # the device returns
-        wait_for(lambda: sink.using_device, timeout=20)
-        assert not engine.snapshot().output_notice
-        wait_for(lambda: any("is back" in m for m in engine.snapshot().messages))
-        assert any("audio device lost" in m for m in engine.snapshot().messages)
-    finally:
-        engine.close()
+    engine, sink = playing
+    sink.device = "no such device"  # the device is gone: reopening it fails
+    sink.kill_audio_process()
+    wait_for(lambda: not sink.using_device)
+    notice = engine.snapshot().output_notice
+    assert "audio device lost" in notice
+    position = engine.snapshot().position_seconds
+    wait_for(lambda: engine.snapshot().position_seconds > position + 0.5)  # clock goes on
+    sink.device = jack_device  # the device returns
+    wait_for(lambda: sink.using_device, timeout=20)
+    assert not engine.snapshot().output_notice
+    wait_for(lambda: any("is back" in m for m in engine.snapshot().messages))
+    assert any("audio device lost" in m for m in engine.snapshot().messages)
