@@ -25,7 +25,7 @@ from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest
-from engine.library import SkippedFile, open_library
+from engine.library import SkippedFile, open_library, probe
 from engine.memory import MemoryMonitor, MemoryReading, read_memory
 from engine.output import NullSink, Sink, SinkError
 from engine.player import Player
@@ -144,6 +144,7 @@ class Engine:
         self.latencies = LatencyBook()
         self._intensity = 1.0
         self._muted_volume: float | None = None
+        self._gone: set[str] = set()
         self.store = TrackStore(config.sample_rate, config.max_track_seconds)
         self.buffer = MultiTierBuffer.from_megabytes(
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
@@ -404,7 +405,24 @@ class Engine:
             self.buffer.invalidate_track(item.id)
             self.workers.cancel_track(item.id)
             self.store.forget(item.id)
-            self.log(f"{item.path.name} changed on disk: its cached renders were dropped")
+            self._reload(item)
+
+    def _reload(self, stale: Track) -> None:
+        """Put the file's new version in place of the old one (same id, new fingerprint),
+        so playback goes on with fresh renders; a file that is gone is reported once."""
+        try:
+            fresh = probe(stale.path, self.config.sample_rate)
+        except TrackError as error:
+            if stale.id not in self._gone:
+                self._gone.add(stale.id)
+                self.log(f"{stale.path.name} is no longer playable ({error.reason}); skipped")
+            return
+        with self._lock:
+            self._tracks = [fresh if t.id == stale.id else t for t in self._tracks]
+        self.store.register([fresh])
+        self.player.replace_track(stale, fresh)
+        self._gone.discard(stale.id)
+        self.log(f"{stale.path.name} changed on disk: its cached renders were dropped")
 
     def _served(self, record: ServedRequest) -> None:
         self.latencies.add(record)

@@ -27,6 +27,8 @@ from engine.worker import RenderJob, RenderWorkerPool
 
 BYPASS = "original"
 HEAD_SECONDS = 1.0
+STAND_IN_SECONDS = 0.1
+"""How much source is played at a time while waiting for a calibration (then we look again)."""
 """On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
 
 
@@ -65,6 +67,8 @@ class _Held:
     key: ChunkKey
     first_frame: int
     audio: Audio
+    stand_in: bool = False
+    """The untouched source, played while the track's presets are still being calibrated."""
 
     def covers(self, key: ChunkKey, frame: int) -> bool:
         return key == self.key and self.first_frame <= frame < self.first_frame + len(self.audio)
@@ -116,6 +120,7 @@ class PresetFeed:
         self._fade: _Fade | None = None
         self._unheard: list[ServedRequest] = []
         self.render_fallbacks = 0
+        self.stand_ins = 0
         self.head_renders = 0
 
     # -- commands (any thread) ------------------------------------------------------------
@@ -274,8 +279,16 @@ class PresetFeed:
             continuing = held is not None and held.key == key and not seeking
         fetched = self._fetch(track, key, kind, frame, count=not continuing)
         with self._lock:
+            if held is not None and held.stand_in and not fetched.stand_in and continuing:
+                self._fade_from_source(track, fetched, frame)
             self._held = fetched
         return fetched.first_frame, fetched.audio
+
+    def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> None:
+        """The render has arrived after a stand-in: fade from the source into it."""
+        source = self.store.get(track).samples
+        length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
+        self._fade = self._fade_at((0, source), rendered, frame, length)
 
     def _fetch(
         self, track: Track, key: ChunkKey, kind: RequestKind, frame: int, count: bool = True
@@ -290,9 +303,14 @@ class PresetFeed:
             return _Held(key, first, found.audio)
         job = self.workers.request_now(key, track.fingerprint)
         if not job.done.is_set():
-            head = self._render_head(track, Setting(key.preset, key.intensity_bucket), key, frame)
+            setting = Setting(key.preset, key.intensity_bucket)
+            head = self._render_head(track, setting, key, frame)
             if head is not None:
                 return head
+            if self.renderer is not None and not self.renderer.is_prepared(
+                self.store.get(track), key.preset
+            ):
+                return self._stand_in(track, key, frame)
         job.done.wait(self.config.render_timeouts_seconds[0])
         audio = job.audio
         if audio is None:
@@ -302,6 +320,16 @@ class PresetFeed:
         self.render_fallbacks += 1  # never silence: play the source for this chunk
         decoded = self.store.get(track).samples
         return _Held(key, first, decoded[first : first + self.config.chunk_frames])
+
+    def _stand_in(self, track: Track, key: ChunkKey, frame: int) -> _Held:
+        """A seek or track change landed before this track's presets were calibrated:
+        play the source (the presets' loudness reference) for a moment rather than stall
+        the feeder into a dropout; the render takes over with a crossfade when it is ready."""
+        self.stand_ins += 1
+        source = self.store.get(track).samples
+        chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
+        stop = min(chunk_end, frame + round(STAND_IN_SECONDS * self.config.sample_rate))
+        return _Held(key, frame, source[frame:stop], stand_in=True)
 
     @staticmethod
     def _fade_at(old: tuple[int, Audio], new: _Held, frame: int, length: int) -> _Fade:

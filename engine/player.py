@@ -151,6 +151,11 @@ class Player:
                     self._hook.flushed(cut, 0)
         self._wake.set()
 
+    def replace_track(self, stale: Track, fresh: Track) -> None:
+        """The same file in a new version: swap it in without moving the playhead."""
+        with self._lock:
+            self._tracks = [fresh if t == stale else t for t in self._tracks]
+
     def set_volume(self, volume: float) -> None:
         with self._lock:
             self._volume = float(np.clip(volume, 0.0, 1.0))

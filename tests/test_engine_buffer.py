@@ -218,5 +218,15 @@ def test_a_track_modified_on_disk_never_serves_stale_audio(tmp_path: Path) -> No
             if entry.key.track_id == first.id and entry.fingerprint == first.fingerprint
         ]
         assert stale == []
+        fresh = engine.tracks()[0]
+        assert fresh.id == first.id and fresh.fingerprint != first.fingerprint
+        engine.play()  # the new version plays, rendered afresh
+        wait_for(
+            lambda: any(
+                entry.key.track_id == fresh.id and entry.fingerprint == fresh.fingerprint
+                for tier in engine.buffer.entries().values()
+                for entry in tier
+            )
+        )
     finally:
         engine.close()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine import Engine, EngineConfig
+from engine.cache.keys import ChunkKey
 from engine.output import NullSink
 from engine.tracks import load_track
 
@@ -113,3 +114,39 @@ def test_unknown_preset_is_a_clear_error(stepped_engine) -> None:
     engine, _sink = stepped_engine
     with pytest.raises(Exception, match="unknown preset 'loud'"):
         engine.set_preset("loud")
+
+
+def test_a_track_not_yet_calibrated_plays_its_source_then_the_render(
+    stepped_engine, tone_library: Path
+) -> None:
+    """A skip into a track whose presets are still being calibrated never stalls the
+    feeder into a dropout: the source stands in, and the render takes over when ready."""
+    engine, sink = stepped_engine
+    tracks = engine.open([tone_library])
+    engine.set_preset("warm")
+    assert engine.wait_until_prepared(30)
+    engine.play()
+    capture(sink, 44_100)  # warm is playing on the first track
+    engine.workers.pause()  # nothing but urgent renders: the next track stays unprepared
+    renderer = engine.feed.renderer
+    assert renderer is not None
+    decoded = engine.store.get(tracks[1])
+    renderer.calibrations.forget_track(decoded.content_hash)
+    engine.next_track()
+    played = capture(sink, 4096)
+    assert engine.feed.stand_ins >= 1
+    # The cut is at the consumer's next block or the one after: find which, then compare.
+    offsets = [
+        cut
+        for cut in (0, 1024)
+        if np.allclose(played[cut + 441 :], decoded.samples[441 : 4096 - cut], atol=1e-6)
+    ]
+    assert offsets, "after the skip, the next track's source plays"
+    engine.workers.resume()
+    first_chunk = ChunkKey(tracks[1].id, "warm", engine.config.intensity_bucket(1.0), 0)
+    wait_until(lambda: engine.buffer.peek_tier(first_chunk) is not None)
+    later = capture(sink, 2 * 44_100)
+    assert engine.snapshot().underruns == 0
+    start = 4096 - offsets[0] + 44_100  # a second after the skip: the render has arrived
+    expected = renderer.render_range(decoded, "warm", 1.0, start, start + 4096)
+    np.testing.assert_allclose(later[44_100 : 44_100 + 4096], expected, atol=1e-5)
