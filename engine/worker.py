@@ -220,10 +220,11 @@ class RenderWorkerPool:
                 key = ChunkKey(track_id, preset, 0, -1)
                 if key in self._queued or key in self._running:
                     continue
-                # Both in the L1 class (a track change or seek into an unprepared track would
-                # wait for it); the current track first.
-                value = 2.0 if urgent else 1.5
-                job = self._job(key, fingerprint, "l1", "l1", value, 1.0, self._clock())
+                # The current track's first; its neighbours' in the L2 class, so they never
+                # hold up the renders the plan needs now (an unprepared track is bridged by
+                # its source, see PresetFeed._stand_in).
+                priority = "l1" if urgent else "l2"
+                job = self._job(key, fingerprint, "l1", priority, 2.0, 1.0, self._clock())
                 job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
                 job.deadline = self._clock() + job.timeout
                 job.calibrate_only = True

@@ -147,6 +147,6 @@ def test_a_track_not_yet_calibrated_plays_its_source_then_the_render(
     wait_until(lambda: engine.buffer.peek_tier(first_chunk) is not None)
     later = capture(sink, 2 * 44_100)
     assert engine.snapshot().underruns == 0
-    start = 4096 - offsets[0] + 44_100  # a second after the skip: the render has arrived
+    start = 4096 - offsets[0] + 2 * 44_100 - 4096  # two seconds on: the render plays
     expected = renderer.render_range(decoded, "warm", 1.0, start, start + 4096)
-    np.testing.assert_allclose(later[44_100 : 44_100 + 4096], expected, atol=1e-5)
+    np.testing.assert_allclose(later[-4096:], expected, atol=1e-5)

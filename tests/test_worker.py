@@ -169,15 +169,19 @@ def test_exceptions_are_counted_and_the_pool_goes_on(pool_factory) -> None:
 
 def test_a_stuck_render_is_abandoned_and_its_thread_replaced(pool_factory) -> None:
     config = EngineConfig(
-        chunk_seconds=1.0, render_threads=1, render_timeouts_seconds=(0.4, 0.4, 0.4, 0.4)
+        chunk_seconds=1.0, render_threads=1, render_timeouts_seconds=(1.0, 1.0, 1.0, 1.0)
     )
     pool, recorder = pool_factory(config)
     release = threading.Event()
     recorder.hang[key(0)] = release
     pool.submit_plan(plan_of((key(0), "l1", 0.9), (key(1), "l1", 0.5)))
     wait_for(lambda: pool.metrics().restarts == 1)
-    pool.submit_plan(plan_of((key(1), "l1", 0.5)))  # the engine re-plans every 100 ms
-    wait_for(lambda: pool.buffer.peek_tier(key(1)) == "l1")  # the new thread carried on
+
+    def replanned_and_rendered() -> bool:  # the engine re-plans every 100 ms
+        pool.submit_plan(plan_of((key(1), "l1", 0.5)))
+        return pool.buffer.peek_tier(key(1)) == "l1"
+
+    wait_for(replanned_and_rendered)  # the new thread carried on
     release.set()
     time.sleep(0.2)
     assert pool.buffer.peek_tier(key(0)) is None  # the stuck result is never inserted
