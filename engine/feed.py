@@ -375,12 +375,3 @@ class PresetFeed:
         if len(old) == 0:
             return piece
         return crossfade.mix(old, piece, offset, fade.length, fade.rho)
-
-    def reset_chunk(self) -> None:
-        with self._lock:
-            self._held = None
-            self._fade = None
-
-    def served_pending(self) -> list[ServedRequest]:
-        with self._lock:
-            return list(self._unheard)

@@ -226,10 +226,6 @@ class MultiTierBuffer:
         """New budgets (memory pressure); each tier evicts down to its new size at once."""
         return sum(self.tiers[name].resize(budgets[name]) for name in TIER_NAMES)
 
-    def reset_counters(self) -> None:
-        with self._counter_lock:
-            self._counters = {kind: LookupCounters() for kind in REQUEST_KINDS}
-
     # -- views ----------------------------------------------------------------------------
     def counters(self) -> dict[str, LookupCounters]:
         with self._counter_lock:

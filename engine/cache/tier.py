@@ -9,7 +9,7 @@ lock, so the tier never holds more than its budget, at any instant.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.cache.codecs import Codec, EncodedChunk
@@ -205,9 +205,3 @@ class Tier:
     def _drop(self, key: ChunkKey) -> None:
         entry = self._entries.pop(key)
         self._bytes -= entry.size_bytes
-
-    def drop_keys(self, keys: Iterable[ChunkKey]) -> None:
-        with self._lock:
-            for key in keys:
-                if key in self._entries:
-                    self._drop(key)
