@@ -428,6 +428,11 @@ class RenderWorkerPool:
                 last_error=self.last_error,
             )
 
+    def running_count(self) -> int:
+        """Jobs being executed right now (a paused pool finishes these, then waits)."""
+        with self._cv:
+            return len(self._running)
+
     def queued_keys(self) -> set[ChunkKey]:
         with self._cv:
             return set(self._queued) | set(self._running)

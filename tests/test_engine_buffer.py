@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,15 +18,12 @@ from engine.memory import MemoryReading
 from engine.output import NullSink
 
 from .conftest import SAMPLE_AUDIO
+from .conftest import wait_for as poll_until
 
 SPEED = 10.0
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+wait_for = partial(poll_until, timeout=30.0)
 
 
 def fast_engine(**config: object) -> Engine:

@@ -3,8 +3,8 @@ the music's clock go on."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,14 +12,12 @@ import pytest
 from engine import Engine, EngineConfig
 from engine.audio_process import AudioProcessSink
 
+from .conftest import wait_for as poll_until
+
 pytestmark = pytest.mark.jack
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+wait_for = partial(poll_until, timeout=15.0)
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +14,9 @@ from engine.cache.keys import ChunkKey
 from engine.output import NullSink
 from engine.tracks import load_track
 
+from .conftest import wait_for as poll_until
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
+wait_until = partial(poll_until, timeout=5.0)
 
 
 @pytest.fixture
@@ -128,6 +125,8 @@ def test_a_track_not_yet_calibrated_plays_its_source_then_the_render(
     engine.play()
     capture(sink, 44_100)  # warm is playing on the first track
     engine.workers.pause()  # nothing but urgent renders: the next track stays unprepared
+    wait_until(lambda: engine.workers.running_count() == 0)  # a preparation in flight ends
+    engine.buffer.invalidate_track(tracks[1].id)  # its head may have been rendered ahead
     renderer = engine.feed.renderer
     assert renderer is not None
     decoded = engine.store.get(tracks[1])

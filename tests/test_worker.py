@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from engine.dsp.render import Renderer
 from engine.tracks import DecodedTrack, load_track
 from engine.worker import RenderWorkerPool, render_key
 
+from .conftest import wait_for as poll_until
 from .conftest import write_tone
 
 CONFIG = EngineConfig(chunk_seconds=1.0, render_threads=1)
@@ -39,11 +41,7 @@ def plan_of(*items: tuple[ChunkKey, str, float]) -> PlacementPlan:
     return PlacementPlan(planned, by_key={p.key: p for p in planned})
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+wait_for = partial(poll_until, timeout=10.0)
 
 
 class Recorder:
