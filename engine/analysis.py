@@ -635,6 +635,11 @@ class AnalysisCache:
         self._pending: dict[tuple[str, int, int], Future[TrackAnalysis]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, content_hash: str, sample_rate: int, chunk_frames: int) -> TrackAnalysis | None:
+        """The analysis if it was computed already; never computes (for the planner's thread)."""
+        with self._lock:
+            return self._entries.get((content_hash, int(chunk_frames), int(sample_rate)))
+
     def get_or_compute(
         self,
         content_hash: str,

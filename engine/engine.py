@@ -24,6 +24,7 @@ from engine.cache.plan import PlanInput, TrackPosition, make_plan
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
+from engine.experts import StayModel
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.library import SkippedFile, open_library, probe
 from engine.memory import MemoryMonitor, MemoryReading, read_memory
@@ -143,6 +144,7 @@ class Engine:
         self._seeks: deque[ServedRequest] = deque(maxlen=2000)
         self.latencies = LatencyBook()
         self._intensity = 1.0
+        self._switch_commands = 0
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
         self.store = TrackStore(config.sample_rate, config.max_track_seconds)
@@ -150,6 +152,8 @@ class Engine:
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
         )
         analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
+        self._analyses = analyses
+        self._features: dict[tuple[str, str], tuple[tuple[float, ...], ...]] = {}
         self.workers = RenderWorkerPool(
             config,
             self.buffer,
@@ -260,6 +264,8 @@ class Engine:
         self.feed.request(name, self.feed.requested.bucket)
         self.player.wake()
         if name != previous:
+            with self._lock:
+                self._switch_commands += 1
             self.predictor.observe_switch(previous, name)
         self._replan()
 
@@ -293,12 +299,14 @@ class Engine:
         chunk = int(position * self.config.sample_rate) // self.config.chunk_frames
         if self._last_chunk != (track.id, chunk):
             if self._last_chunk is not None and self._last_chunk[0] == track.id:
-                self.predictor.observe_chunk_played()
+                played = self._last_chunk[1]
+                self.predictor.observe_chunk_played(self._section_change(track, played, chunk))
             else:
                 self._prepare(track)
             self._last_chunk = (track.id, chunk)
         requested = self.feed.requested
-        distribution = self.predictor.distribution(requested.preset)
+        upcoming = self._upcoming_features(track, position)
+        distribution = self.predictor.distribution(requested.preset, upcoming)
         chunk_bytes = self.buffer.estimated_chunk_bytes(self.config.chunk_frames)
         budgets = {name: tier.budget_bytes for name, tier in self.buffer.tiers.items()}
         plan = make_plan(
@@ -310,7 +318,9 @@ class Engine:
                 preset=requested.preset,
                 intensity_bucket=requested.bucket,
                 distribution={p: v for p, v in distribution.items() if p != BYPASS},
-                switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(),
+                switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(
+                    self._section_change(track, chunk, chunk + 1)
+                ),
                 tier_chunk_bytes=chunk_bytes,
                 tier_budget_bytes=budgets,
                 next_track=self._next_track_position(track),
@@ -320,6 +330,42 @@ class Engine:
         )
         self.buffer.apply_plan(plan)
         self.workers.submit_plan(plan)
+
+    # -- what the music sounds like, for the predictor ------------------------------------
+    def _chunk_features(self, track: Track, chunk: int) -> tuple[float, ...] | None:
+        """A chunk's five features, once the track's analysis exists (never computes it: the
+        prepare pass does, in the render workers)."""
+        key = (track.id, track.fingerprint)
+        table = self._features.get(key)
+        if table is None:
+            decoded = self.store.peek(track)
+            analysis = (
+                self._analyses.peek(
+                    decoded.content_hash, self.config.sample_rate, self.config.chunk_frames
+                )
+                if decoded is not None
+                else None
+            )
+            if analysis is None or analysis.failed:
+                return None
+            if len(self._features) > 32:
+                self._features.clear()
+            table = self._features[key] = tuple(f.as_vector() for f in analysis.chunk_features)
+        return table[chunk] if 0 <= chunk < len(table) else None
+
+    def _upcoming_features(self, track: Track, position: float) -> tuple[float, ...] | None:
+        """The music the next switch will most likely be made on: half a chunk ahead."""
+        ahead = position + self.config.chunk_seconds / 2.0
+        chunk = min(int(ahead / self.config.chunk_seconds), max(0, self._chunk_total(track) - 1))
+        return self._chunk_features(track, chunk)
+
+    def _chunk_total(self, track: Track) -> int:
+        return chunk_count(track.frames, self.config.chunk_frames)
+
+    def _section_change(self, track: Track, chunk: int, following: int) -> bool | None:
+        return StayModel.is_section_change(
+            self._chunk_features(track, chunk), self._chunk_features(track, following)
+        )
 
     def _prepare(self, track: Track) -> None:
         """A new current track: calibrate its presets, and its neighbours', in advance."""
@@ -457,12 +503,15 @@ class Engine:
             )
 
     def stats(self) -> dict[str, Any]:
-        return stats_view(self.buffer, self.predictor)
+        with self._lock:
+            switches = self._switch_commands
+        return stats_view(self.buffer, self.predictor, switches)
 
     def predictions(self) -> dict[str, Any]:
-        _track, position = self.player.position()
+        track, position = self.player.position()
         preset = self.feed.requested.preset
-        return predictions_view(preset, position, self.predictor.distribution(preset))
+        upcoming = self._upcoming_features(track, position) if track is not None else None
+        return predictions_view(preset, position, self.predictor.view(preset, upcoming))
 
     def contents(self) -> dict[str, Any]:
         return contents_view(self.buffer, self.config)

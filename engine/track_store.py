@@ -62,6 +62,11 @@ class TrackStore:
                     self._decoded.popitem(last=False)
             return decoded
 
+    def peek(self, track: Track) -> DecodedTrack | None:
+        """The decoded track if it is already in memory; never decodes (cheap, any thread)."""
+        with self._lock:
+            return self._decoded.get((track.id, track.fingerprint))
+
     def resolve(self, track_id: str, fingerprint: str) -> DecodedTrack | None:
         """For the render workers: None if the track is unknown or has changed."""
         track = self.track(track_id)

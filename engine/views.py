@@ -16,7 +16,7 @@ from engine.cache.plan import TIER_NAMES
 from engine.config import EngineConfig
 from engine.feed import ServedRequest
 from engine.memory import MemoryMonitor
-from engine.predict import PresetPredictor
+from engine.predict import PredictorView, PresetPredictor
 from engine.worker import WorkerMetrics
 
 MB = 1_000_000
@@ -56,7 +56,9 @@ def _rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-def stats_view(buffer: MultiTierBuffer, predictor: PresetPredictor) -> dict[str, Any]:
+def stats_view(
+    buffer: MultiTierBuffer, predictor: PresetPredictor, switches_in_session: int
+) -> dict[str, Any]:
     view: dict[str, Any] = {}
     figures = buffer.tier_figures()
     for figure in figures:
@@ -83,20 +85,26 @@ def stats_view(buffer: MultiTierBuffer, predictor: PresetPredictor) -> dict[str,
         "top3_accuracy": round(score.top3_accuracy, 4),
         "brier_score": round(score.brier, 4),
         "predictions_made": score.predictions_made,
-        "switches_in_session": score.predictions_made,
+        "switches_in_session": switches_in_session,
         "session_duration_minutes": round(predictor.session_minutes(), 3),
     }
     return view
 
 
-def predictions_view(
-    preset: str, position_seconds: float, distribution: dict[str, float]
-) -> dict[str, Any]:
-    ranked = sorted(distribution.items(), key=lambda item: -item[1])
+def predictions_view(preset: str, position_seconds: float, view: PredictorView) -> dict[str, Any]:
+    """The DESIGN.md shape, plus what the predictor bases it on and how well it has done."""
+    ranked = sorted(view.distribution.items(), key=lambda item: -item[1])
     return {
         "current_preset": preset,
         "current_position": round(position_seconds, 3),
         "predictions": [{"preset": p, "probability": round(v, 6)} for p, v in ranked],
+        "switch_probability_per_chunk": round(view.switch_probability_per_chunk, 4),
+        "context": view.context,
+        "learned_switches": view.learned_switches,
+        "blend_weights": {name: round(w, 4) for name, w in view.blend_weights.items()},
+        "accuracy": view.score.as_dict(),
+        "accuracy_by_context": {c: s.as_dict() for c, s in view.by_context.items()},
+        "baselines": {name: s.as_dict() for name, s in view.baselines.items()},
     }
 
 
