@@ -26,11 +26,14 @@ from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.experts import StayModel
 from engine.feed import BYPASS, PresetFeed, ServedRequest
+from engine.interaction import InteractionFilter
 from engine.library import SkippedFile, open_library, probe
 from engine.memory import MemoryMonitor, MemoryReading, read_memory
 from engine.output import NullSink, Sink, SinkError
 from engine.player import Player
 from engine.predict import PresetPredictor
+from engine.state import StateStore
+from engine.trace import TraceRecorder
 from engine.track_store import TrackStore
 from engine.tracks import Track, fingerprint_file
 from engine.views import (
@@ -44,6 +47,9 @@ from engine.views import (
 from engine.worker import RenderFunction, RenderWorkerPool, render_key
 
 FILE_CHECK_SECONDS = 2.0
+STATE_SAVE_SECONDS = 30.0
+"""How often a changed model and settings are written (and always on close)."""
+HELD_SEEK_POLL_SECONDS = 0.02
 PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 
 
@@ -126,7 +132,10 @@ class Engine:
         memory_reader: Callable[[], MemoryReading] = read_memory,
         render: RenderFunction = render_key,
         clock: Callable[[], float] = time.monotonic,
+        interaction_clock: Callable[[], float] | None = None,
     ) -> None:
+        """`interaction_clock` times the listener's gestures (throttle, debounce): a replay
+        faster than real time passes a clock scaled to the music."""
         config = config or EngineConfig()
         self.sink = make_sink(config, sink, device)
         if self.sink.sample_rate != config.sample_rate:  # the device's rate wins
@@ -162,7 +171,16 @@ class Engine:
             render=render,
             clock=clock,
         )
-        self.predictor = PresetPredictor(clock=clock)
+        self.predictor = PresetPredictor(
+            clock=clock, prior_switch_probability=config.switch_probability_per_chunk
+        )
+        self._interaction_clock = interaction_clock or clock
+        self.filter = InteractionFilter(BYPASS, self._interaction_clock)
+        self.state = StateStore(config.state_dir)
+        self._state_dirty = False
+        self._last_save = clock()
+        self._reported_failures: set[str] = set()
+        self._recorder: TraceRecorder | None = None
         self.memory = MemoryMonitor(int(config.memory_limit_mb * 1_000_000), memory_reader)
         self.feed = PresetFeed(
             config,
@@ -174,6 +192,7 @@ class Engine:
             renderer_factory=lambda: Renderer(config, analyses, calibrations),
         )
         self.player = Player(self.sink, self.feed.read, self._on_track_error, switch_hook=self.feed)
+        self._restore_state()
         self._stop = threading.Event()
         self._last_chunk: tuple[str, int] | None = None
         self._last_file_check = 0.0
@@ -183,6 +202,8 @@ class Engine:
 
     # -- library --------------------------------------------------------------------------
     def open(self, paths: Iterable[str | Path]) -> list[Track]:
+        paths = list(paths)
+        self._record("open", paths=[str(p) for p in paths])
         tracks, skipped = open_library(paths, self.config.sample_rate)
         with self._lock:
             self._tracks = tracks
@@ -220,32 +241,65 @@ class Engine:
 
     # -- transport ------------------------------------------------------------------------
     def play(self) -> None:
+        self._record("play")
         self.player.play()
 
     def pause(self) -> None:
+        self._record("pause")
         self.player.pause()
 
     def seek(self, seconds: float) -> None:
+        """Seek now, or (inside 100 ms of the last seek) hold the target and apply the
+        latest one when the throttle window ends: a held seek key never floods the feeder,
+        and its last position is never lost."""
+        if seconds != seconds:  # NaN
+            raise TierplayError("a seek position must be a number")
+        self._record("seek", position=max(0.0, float(seconds)))
+        self._seek_filtered(seconds)
+
+    def _seek_filtered(self, seconds: float) -> None:
+        target = self.filter.position(max(0.0, float(seconds)))
+        if target is not None:
+            self._apply_seek(target)
+
+    def _apply_seek(self, seconds: float) -> None:
         self.feed.note_seek()
         self.player.seek(seconds)
 
     def seek_relative(self, delta: float) -> None:
-        _track, position = self.player.position()
-        self.seek(position + delta)
+        """Relative to a held seek target when there is one, so every step of a held key
+        counts."""
+        if delta != delta:  # NaN
+            raise TierplayError("a seek step must be a number")
+        self._record("seek_relative", delta=float(delta))
+        base = self.filter.pending_position()
+        if base is None:
+            _track, base = self.player.position()
+        self._seek_filtered(base + delta)
 
     def next_track(self) -> None:
-        self.feed.note_seek()
-        self.player.skip(+1)
+        self._record("next")
+        self._change_track(+1)
 
     def prev_track(self) -> None:
+        self._record("prev")
+        self._change_track(-1)
+
+    def _change_track(self, step: int) -> None:
+        """Track changes bypass the filter; switches settled on the old track are learned
+        with its music first."""
+        self._learn_settled_switches()
+        self.filter.track_changed()
         self.feed.note_seek()
-        self.player.skip(-1)
+        self.player.skip(step)
 
     def set_volume(self, volume: float) -> None:
         if volume != volume:  # NaN
             raise TierplayError("volume must be a number between 0 and 1")
+        self._record("volume", value=min(max(float(volume), 0.0), 1.0))
         self._muted_volume = None
         self.player.set_volume(volume)
+        self._state_dirty = True
 
     def toggle_mute(self) -> bool:
         """Mute (remembering the volume) or unmute; returns True when now muted."""
@@ -258,15 +312,18 @@ class Engine:
         return False
 
     def set_preset(self, name: str) -> None:
+        """Applied at once, never dropped; the predictor learns it once it has settled."""
         if name not in PRESET_ORDER:
             raise UnknownPreset(name, PRESET_ORDER)
+        self._record("preset", preset=name)
         previous = self.feed.requested.preset
         self.feed.request(name, self.feed.requested.bucket)
         self.player.wake()
+        self.filter.preset(name)
         if name != previous:
             with self._lock:
                 self._switch_commands += 1
-            self.predictor.observe_switch(previous, name)
+            self._state_dirty = True
         self._replan()
 
     def set_intensity(self, value: float) -> None:
@@ -274,22 +331,54 @@ class Engine:
             raise TierplayError("intensity must be a number between 0 and 1")
         with self._lock:
             self._intensity = min(max(float(value), 0.0), 1.0)
+        self._record("intensity", value=self._intensity)
         self.feed.request(self.feed.requested.preset, self.config.intensity_bucket(value))
         self.player.wake()
+        self.filter.intensity(value)
+        self._state_dirty = True
         self._replan()
 
     # -- the maintenance loop -------------------------------------------------------------
     def _maintain(self) -> None:
-        while not self._stop.wait(self.config.plan_interval_seconds):
+        while not self._stop.wait(self._maintenance_interval()):
             try:
+                self._follow_interactions()
                 self._replan()
                 self._follow_memory()
                 self._report_output_events()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
+                if self._clock() - self._last_save > STATE_SAVE_SECONDS:
+                    self.save_state()
             except Exception as error:  # noqa: BLE001 - the loop must outlive any one failure
                 self.log(f"engine maintenance failed: {type(error).__name__}: {error}")
+
+    def _maintenance_interval(self) -> float:
+        """Fast while a seek is held, so it is applied as soon as its window ends."""
+        if self.filter.pending_position() is not None:
+            return HELD_SEEK_POLL_SECONDS
+        return self.config.plan_interval_seconds
+
+    def _follow_interactions(self) -> None:
+        """Apply a held seek whose window has passed, learn settled switches, log events."""
+        held = self.filter.due_position()
+        if held is not None:
+            self._apply_seek(held)
+        self._learn_settled_switches()
+        for event in self.filter.drain_events():
+            if event.kind != "learned":
+                self.log(f"{event.kind.replace('_', ' ')}: {event.message}")
+
+    def _learn_settled_switches(self) -> None:
+        for switch in self.filter.due_learning():
+            track, position = self.player.position()
+            features = None
+            if track is not None:
+                chunk = int(position / self.config.chunk_seconds)
+                features = self._chunk_features(track, chunk)
+            self.predictor.observe_switch(switch.source, switch.target, features)
+            self._state_dirty = True
 
     def _replan(self) -> None:
         """Plan from where the playhead is, re-value the tiers, and queue the renders."""
@@ -301,6 +390,7 @@ class Engine:
             if self._last_chunk is not None and self._last_chunk[0] == track.id:
                 played = self._last_chunk[1]
                 self.predictor.observe_chunk_played(self._section_change(track, played, chunk))
+                self._state_dirty = True
             else:
                 self._prepare(track)
             self._last_chunk = (track.id, chunk)
@@ -549,9 +639,88 @@ class Engine:
         self.log(f"cleared {tier or 'all tiers'}: {cleared} chunks")
         return cleared
 
+    # -- what outlives the session ---------------------------------------------------------
+    def _restore_state(self) -> None:
+        """Adopt the last session's model and settings; anything unusable is reported and
+        the engine starts fresh."""
+        loaded = self.state.load()
+        if loaded.warning:
+            self.log(loaded.warning)
+        data = loaded.data or {}
+        if "predictor" in data:
+            try:
+                self.predictor.load_state(data["predictor"])
+            except ValueError as error:
+                self.log(f"predictor state not usable ({error}); learning afresh")
+        settings = data.get("settings")
+        if isinstance(settings, dict):
+            self._restore_settings(settings)
+
+    def _restore_settings(self, settings: dict[str, Any]) -> None:
+        preset, volume, intensity = (
+            settings.get("preset"),
+            settings.get("volume"),
+            settings.get("intensity"),
+        )
+        if isinstance(volume, int | float) and 0.0 <= volume <= 1.0:
+            self.player.set_volume(float(volume))
+        if isinstance(intensity, int | float) and 0.0 <= intensity <= 1.0:
+            self._intensity = float(intensity)
+        if preset in PRESET_ORDER:
+            assert isinstance(preset, str)
+            self.feed.start_with(preset, self.config.intensity_bucket(self._intensity))
+            self.filter = InteractionFilter(preset, self._interaction_clock)
+
+    def save_state(self) -> bool:
+        """Write the model and settings if they changed; a failure is reported once and
+        never stops playback. Returns True when the file is up to date."""
+        self._last_save = self._clock()
+        if not self._state_dirty:
+            return True
+        self._state_dirty = False
+        volume = self._muted_volume if self._muted_volume is not None else self.player.volume
+        error = self.state.save(
+            {
+                "predictor": self.predictor.state(),
+                "settings": {
+                    "preset": self.feed.requested.preset,
+                    "intensity": self._intensity,
+                    "volume": volume,
+                },
+            }
+        )
+        if error is not None:
+            self._report_once(error)
+        return error is None
+
+    def _report_once(self, message: str) -> None:
+        with self._lock:
+            if message in self._reported_failures:
+                return
+            self._reported_failures.add(message)
+            self._log(message)
+
+    def record_to(self, path: Path, library_root: Path | None = None) -> None:
+        """Record every command from now on as a trace (`--record`)."""
+        self._recorder = TraceRecorder(path, clock=self._clock, library_root=library_root)
+        if self._recorder.error is not None:
+            self._report_once(f"not recording to {path}: {self._recorder.error}")
+
+    def _record(self, event: str, **fields: Any) -> None:
+        recorder = self._recorder
+        if recorder is None:
+            return
+        recorder.record(event, **fields)
+        if recorder.error is not None:
+            self._report_once(f"trace recording stopped: {recorder.error}")
+
     def close(self) -> None:
         self._stop.set()
         self._maintenance.join(timeout=2.0)
+        self._learn_settled_switches()
+        self.save_state()
+        if self._recorder is not None:
+            self._recorder.close()
         self.player.close()
         self.workers.close()
         self.sink.close()

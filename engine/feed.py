@@ -124,6 +124,11 @@ class PresetFeed:
         self.head_renders = 0
 
     # -- commands (any thread) ------------------------------------------------------------
+    def start_with(self, preset: str, bucket: int) -> None:
+        """The setting to start in (restored from the last session): not a switch."""
+        with self._lock:
+            self.active = self.requested = Setting(preset, bucket)
+
     def request(self, preset: str, bucket: int) -> None:
         with self._lock:
             self.requested = Setting(preset, bucket)

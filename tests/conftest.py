@@ -15,6 +15,16 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_AUDIO = REPO / "sample_audio"
 
 
+@pytest.fixture(autouse=True)
+def private_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test's engine keeps its learned state in its own folder, never the user's."""
+    directory = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("TIERPLAY_STATE_DIR", str(directory))
+    return directory
+
+
 def wait_for(condition: Callable[[], bool], timeout: float) -> None:
     """Poll `condition` until it holds; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout

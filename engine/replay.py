@@ -1,0 +1,165 @@
+"""Replay an interaction trace through the real engine: renders, buffer, predictor, feed.
+
+`tierplay simulate` and the benchmarks use it. The trace's times are media seconds; the
+null sink consumes audio `speed` times faster than real time and the commands are sent on
+the same scaled schedule, so the engine sees the session as the listener lived it, only
+faster. The interaction filter runs on the scaled clock too (a switch held 2 s of music is
+held 2 s for the debounce, whatever the speed); render costs and latencies stay in real
+milliseconds, because that is what a listener would wait.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.config import EngineConfig
+from engine.engine import Engine
+from engine.errors import TierplayError
+from engine.feed import ServedRequest
+from engine.output import NullSink
+from engine.trace import Trace, TraceEvent
+
+MAX_NULL_SPEED = 50.0
+"""Above this the render workers cannot keep a 12-chunk read-ahead, and the replay would
+measure the machine, not the buffer."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What `simulate --json` prints (DESIGN.md), built from the engine's own views."""
+
+    stats: dict[str, Any]
+    predictions: dict[str, Any]
+    health: dict[str, Any]
+    switches: list[dict[str, Any]]
+    seeks: list[dict[str, Any]]
+    underruns: int
+    renders: int
+    skipped: list[dict[str, str]]
+    speed: float
+    output: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stats": self.stats,
+            "predictions": self.predictions,
+            "health": self.health,
+            "switches": self.switches,
+            "seeks": self.seeks,
+            "underruns": self.underruns,
+            "renders": self.renders,
+            "skipped": self.skipped,
+        }
+
+
+class ReplayError(TierplayError):
+    """The trace cannot be replayed (bad library, bad speed, nothing playable)."""
+
+
+def replay_engine(config: EngineConfig, speed: float, sink: str) -> tuple[Engine, float]:
+    """An engine for a replay at `speed`; returns it with the speed actually used."""
+    if sink != "null":
+        # A real device plays in real time: the trace is replayed at speed 1.
+        engine = Engine(config, sink=sink, interaction_clock=time.monotonic)
+        return engine, 1.0
+    if not 0.0 < speed <= MAX_NULL_SPEED:
+        raise ReplayError(f"--speed must be in (0, {MAX_NULL_SPEED:g}] on the null sink")
+    # The feeder's lead must cover the same real time at any speed.
+    ring_seconds = min(max(config.ring_seconds, 0.75 * speed), 16.0)
+    config = EngineConfig(**{**config.__dict__, "ring_seconds": ring_seconds})
+    ring = int(ring_seconds * config.sample_rate) + 2 * config.block_frames
+    null = NullSink(config.sample_rate, config.block_frames, speed=speed, ring_frames=ring)
+    started = time.monotonic()
+    return (
+        Engine(config, sink=null, interaction_clock=lambda: (time.monotonic() - started) * speed),
+        speed,
+    )
+
+
+def replay(
+    trace: Trace,
+    library: Path,
+    config: EngineConfig,
+    speed: float = 10.0,
+    sink: str = "null",
+    on_event: Callable[[TraceEvent], None] | None = None,
+) -> ReplayResult:
+    """Play the trace through a fresh engine and collect what it measured."""
+    engine, speed = replay_engine(config, speed, sink)
+    try:
+        started = time.monotonic()
+        for event in trace:
+            wait = started + event.t / speed - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if event.event == "end":
+                break
+            dispatch(engine, event, library)
+            if on_event is not None:
+                on_event(event)
+        engine.pause()
+        time.sleep(0.2)  # the last switch's first frames reach the sink
+        return _result(engine, started, speed)
+    finally:
+        engine.close()
+
+
+def dispatch(engine: Engine, event: TraceEvent, library: Path) -> None:
+    """Send one trace event to the engine as the UI would."""
+    name = event.event
+    if name == "open":
+        paths = [library / p if not Path(p).is_absolute() else Path(p) for p in event.paths or ()]
+        if not engine.open(paths):
+            raise ReplayError("no playable audio in " + ", ".join(map(str, paths)))
+    elif name == "play":
+        engine.play()
+    elif name == "pause":
+        engine.pause()
+    elif name == "preset":
+        engine.set_preset(event.preset_name or "")
+    elif name == "seek":
+        engine.seek(event.position or 0.0)
+    elif name == "seek_relative":
+        engine.seek_relative(event.delta or 0.0)
+    elif name == "intensity":
+        engine.set_intensity(event.value if event.value is not None else 1.0)
+    elif name == "volume":
+        engine.set_volume(event.value if event.value is not None else 1.0)
+    elif name == "next":
+        engine.next_track()
+    elif name == "prev":
+        engine.prev_track()
+
+
+def _served(records: list[ServedRequest], started: float, speed: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "t": round(max(0.0, record.asked_at - started) * speed, 3),
+            "from": record.source,
+            "to": record.target,
+            "tier": record.tier,
+            "latency_ms": None if record.latency_ms is None else round(record.latency_ms, 2),
+        }
+        for record in records
+        if record.asked_at >= started
+    ]
+
+
+def _result(engine: Engine, started: float, speed: float) -> ReplayResult:
+    snapshot = engine.snapshot()
+    return ReplayResult(
+        stats=engine.stats(),
+        predictions=engine.predictions(),
+        health=engine.health(),
+        switches=_served(engine.switches(), started, speed),
+        seeks=_served(engine.seeks(), started, speed),
+        underruns=snapshot.underruns,
+        renders=engine.workers.metrics().renders_total,
+        skipped=[{"path": str(s.path), "reason": s.reason} for s in snapshot.skipped],
+        speed=speed,
+        output=snapshot.output_name,
+    )

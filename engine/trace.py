@@ -1,0 +1,514 @@
+"""Interaction traces: what a listener did and when, one JSON object per line.
+
+`--record` writes a trace while someone listens, `tierplay simulate` replays one through the
+engine, and the benchmarks generate them (engine/listeners.py). The format is fixed by the
+design document:
+
+    {"t": 12.5, "event": "preset", "preset": "punchy"}
+
+`t` is seconds since the session started and never decreases. A replayed trace is the
+evidence behind every benchmark figure, so reading is strict: each line is checked, and every
+problem is reported with its line number instead of being skipped or guessed at. That
+includes keys an event does not define (a misspelt `"postion"` must not quietly turn into a
+seek with no target) and duplicate keys (JSON would keep the last one without a word).
+Blank lines are allowed; a trace need not end with `end` (a crashed session still leaves a
+usable trace), but nothing may follow an `end`.
+
+Recording has the opposite duty: it must never disturb playback. A recorder that cannot
+write (disk full, read-only folder) remembers why, stops, and lets the music go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+from engine.config import PRESET_ORDER
+from engine.errors import TierplayError
+
+EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "open": ("paths",),
+    "play": (),
+    "pause": (),
+    "preset": ("preset",),
+    "seek": ("position",),
+    "seek_relative": ("delta",),
+    "intensity": ("value",),
+    "volume": ("value",),
+    "next": (),
+    "prev": (),
+    "end": (),
+}
+"""Every event a trace may hold, with the payload keys it requires (and allows)."""
+
+MAX_REPORTED_PROBLEMS = 20
+"""Reading stops after this many problems: enough to fix a file in one go, not a flood."""
+SHOWN_PROBLEMS = 3
+"""Problems spelled out in an error's one-line message; `TraceError.problems` has them all."""
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One listener action at `t` seconds; only the payload attribute its event uses is set.
+
+    Construction validates, so an event that exists is one `read_trace` would accept on its
+    own (ordering is a property of the whole trace and is checked there).
+    """
+
+    t: float
+    event: str
+    paths: tuple[str, ...] | None = None
+    """`open`: the files or folders, relative to the library root or absolute."""
+    preset_name: str | None = None
+    """`preset`: one of PRESET_ORDER (written as the JSON key `preset`)."""
+    position: float | None = None
+    """`seek`: absolute seconds into the current track."""
+    delta: float | None = None
+    """`seek_relative`: seconds to move, negative to go back."""
+    value: float | None = None
+    """`intensity` and `volume`: in [0, 1]."""
+
+    def __post_init__(self) -> None:
+        problem = _time_problem(self.t) or _event_problem(self.event, self.payload())
+        if problem is not None:
+            raise ValueError(problem)
+        # JSON-shaped input (ints, lists) is stored in one form, so equal events compare equal.
+        object.__setattr__(self, "t", float(self.t))
+        if self.paths is not None:
+            object.__setattr__(self, "paths", tuple(self.paths))
+        for name in ("position", "delta", "value"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
+
+    @staticmethod
+    def from_fields(t: object, event: object, fields: Mapping[str, object]) -> TraceEvent:
+        """Build from JSON-shaped values (the `fields` use the JSON keys).
+
+        Raises:
+            ValueError: with a message fit to follow "line N: ".
+        """
+        problem = _time_problem(t) or _event_problem(event, fields)
+        if problem is not None:
+            raise ValueError(problem)
+        payload: dict[str, Any] = {_ATTRIBUTES[key]: value for key, value in fields.items()}
+        return TraceEvent(cast(float, t), cast(str, event), **payload)
+
+    def payload(self) -> dict[str, object]:
+        """The event's fields under their JSON keys, without `t` and `event`."""
+        values = {
+            "paths": self.paths,
+            "preset": self.preset_name,
+            "position": self.position,
+            "delta": self.delta,
+            "value": self.value,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+    def to_json_line(self) -> str:
+        """The event as one trace line (no newline), keys in the documented order."""
+        fields: dict[str, object] = {"t": self.t, "event": self.event}
+        for key, value in self.payload().items():
+            fields[key] = list(value) if isinstance(value, tuple) else value
+        return json.dumps(fields, allow_nan=False, ensure_ascii=False)
+
+    # -- one constructor per event, named after it ------------------------------------------
+    @classmethod
+    def open(cls, t: float, paths: Sequence[str]) -> TraceEvent:
+        return cls(t, "open", paths=tuple(paths))
+
+    @classmethod
+    def play(cls, t: float) -> TraceEvent:
+        return cls(t, "play")
+
+    @classmethod
+    def pause(cls, t: float) -> TraceEvent:
+        return cls(t, "pause")
+
+    @classmethod
+    def preset(cls, t: float, name: str) -> TraceEvent:
+        return cls(t, "preset", preset_name=name)
+
+    @classmethod
+    def seek(cls, t: float, position: float) -> TraceEvent:
+        return cls(t, "seek", position=position)
+
+    @classmethod
+    def seek_relative(cls, t: float, delta: float) -> TraceEvent:
+        return cls(t, "seek_relative", delta=delta)
+
+    @classmethod
+    def intensity(cls, t: float, value: float) -> TraceEvent:
+        return cls(t, "intensity", value=value)
+
+    @classmethod
+    def volume(cls, t: float, value: float) -> TraceEvent:
+        return cls(t, "volume", value=value)
+
+    @classmethod
+    def next(cls, t: float) -> TraceEvent:
+        return cls(t, "next")
+
+    @classmethod
+    def prev(cls, t: float) -> TraceEvent:
+        return cls(t, "prev")
+
+    @classmethod
+    def end(cls, t: float) -> TraceEvent:
+        return cls(t, "end")
+
+
+_ATTRIBUTES = {"paths": "paths", "preset": "preset_name", "position": "position"}
+_ATTRIBUTES |= {"delta": "delta", "value": "value"}
+
+
+def _number(value: object) -> float | None:
+    """A finite JSON number as a float; None for anything else (`true`, NaN, 1e999, "1")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # a boolean is an int to Python, but in a trace it is a mistake
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _time_problem(t: object) -> str | None:
+    number = _number(t)
+    if number is None:
+        return f"t must be a finite number, not {t!r}"
+    if number < 0.0:
+        return f"t must not be negative ({t!r})"
+    return None
+
+
+def _event_problem(event: object, fields: Mapping[str, object]) -> str | None:
+    if not isinstance(event, str):
+        return f"event must be a string, not {event!r}"
+    expected = EVENT_FIELDS.get(event)
+    if expected is None:
+        return f"unknown event {event!r} (known: {', '.join(EVENT_FIELDS)})"
+    unexpected = [key for key in fields if key not in expected]
+    if unexpected:
+        return f"unexpected key {unexpected[0]!r} for {event!r}" + _allowed(expected)
+    missing = [key for key in expected if key not in fields]
+    if missing:
+        return f"{event!r} needs {missing[0]!r}"
+    for key in expected:
+        problem = _field_problem(event, key, fields[key])
+        if problem is not None:
+            return problem
+    return None
+
+
+def _allowed(keys: Collection[str]) -> str:
+    return f" (it takes {', '.join(map(repr, keys))})" if keys else " (it takes none)"
+
+
+def _field_problem(event: str, key: str, value: object) -> str | None:
+    if key == "paths":
+        if not isinstance(value, list | tuple):
+            return f"'open' paths must be a list of strings, not {value!r}"
+        if not value:
+            return "'open' paths must not be empty"
+        if not all(isinstance(path, str) and path for path in value):
+            return f"'open' paths must be non-empty strings: {value!r}"
+        return None
+    if key == "preset":
+        if value not in PRESET_ORDER:
+            return f"unknown preset {value!r} (known: {', '.join(PRESET_ORDER)})"
+        return None
+    number = _number(value)
+    if number is None:
+        return f"{event!r} {key} must be a finite number, not {value!r}"
+    if key == "position" and number < 0.0:
+        return f"'seek' position must be >= 0, not {value!r}"
+    if key == "value" and not 0.0 <= number <= 1.0:
+        return f"{event!r} value must be in [0, 1], not {value!r}"
+    return None
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceProblem:
+    """One thing wrong with a trace and the 1-based line it is on."""
+
+    line_number: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line_number}: {self.message}"
+
+
+class TraceError(TierplayError):
+    """A trace that cannot be replayed as written; every problem found, first one first.
+
+    Attributes:
+        line_number, message: the first problem.
+        problems: all problems found (at most MAX_REPORTED_PROBLEMS).
+        truncated: reading stopped at the limit, so later lines were not checked.
+    """
+
+    def __init__(
+        self,
+        line_number: int,
+        message: str,
+        *,
+        more: Sequence[TraceProblem] = (),
+        truncated: bool = False,
+        source: str | None = None,
+    ) -> None:
+        self.line_number = line_number
+        self.message = message
+        self.problems = (TraceProblem(line_number, message), *more)
+        self.truncated = truncated
+        self.source = source
+        shown = "; ".join(str(problem) for problem in self.problems[:SHOWN_PROBLEMS])
+        hidden = len(self.problems) - SHOWN_PROBLEMS
+        if hidden > 0:
+            shown += f"; and {hidden} more"
+        if truncated:
+            shown += f" (stopped reading after {len(self.problems)} problems)"
+        super().__init__(f"{source}: {shown}" if source else shown)
+
+
+class TraceUnreadable(TierplayError):
+    """The trace file itself cannot be read (missing, a folder, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A validated trace: events ordered by `t`."""
+
+    events: tuple[TraceEvent, ...]
+
+    @property
+    def duration_seconds(self) -> float:
+        """When the session ended (its last event), 0 for an empty trace."""
+        return self.events[-1].t if self.events else 0.0
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def read_trace(source: str | os.PathLike[str] | Iterable[str | bytes]) -> Trace:
+    """Read and validate a trace from a file path, or from lines already in memory.
+
+    A `str` is a path; pass text as `text.splitlines()`.
+
+    Raises:
+        TraceError: listing every malformed line (up to MAX_REPORTED_PROBLEMS).
+        TraceUnreadable: the file cannot be opened or read.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            with path.open("rb") as handle:
+                return _parse(handle, source=str(path))
+        except OSError as error:
+            raise TraceUnreadable(path, f"cannot be read ({error.strerror or error})") from error
+    return _parse(source, source=None)
+
+
+def _parse(lines: Iterable[str | bytes], source: str | None) -> Trace:
+    events: list[TraceEvent] = []
+    problems: list[TraceProblem] = []
+    latest_t = 0.0
+    ended_on: int | None = None
+    truncated = False
+    for number, raw in enumerate(lines, start=1):
+        if len(problems) >= MAX_REPORTED_PROBLEMS:
+            truncated = True
+            break
+        try:
+            event = _parse_line(raw)
+        except ValueError as error:
+            problems.append(TraceProblem(number, str(error)))
+            continue
+        if event is None:
+            continue
+        if ended_on is not None:
+            problems.append(TraceProblem(number, f"{event.event!r} after 'end' (line {ended_on})"))
+        elif event.t < latest_t:
+            message = f"t {event.t:g} is earlier than a previous event's {latest_t:g}"
+            problems.append(TraceProblem(number, message))
+        ended_on = number if event.event == "end" and ended_on is None else ended_on
+        latest_t = max(latest_t, event.t)
+        events.append(event)
+    if problems:
+        first, *more = problems
+        raise TraceError(
+            first.line_number, first.message, more=more, truncated=truncated, source=source
+        )
+    return Trace(tuple(events))
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _parse_line(raw: str | bytes) -> TraceEvent | None:
+    """The event on one line, None for a blank line; ValueError says what is wrong."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"not UTF-8 text (byte {error.start + 1})") from None
+    if not raw.strip():
+        return None
+    try:
+        parsed = json.loads(raw, object_pairs_hook=_unique_keys)
+    except _DuplicateKey:
+        raise
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"expected a JSON object, not {type(parsed).__name__}")
+    for key in ("t", "event"):
+        if key not in parsed:
+            raise ValueError(f"missing {key!r}")
+    fields = {key: value for key, value in parsed.items() if key not in ("t", "event")}
+    return TraceEvent.from_fields(parsed["t"], parsed["event"], fields)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def write_trace(path: str | os.PathLike[str], events: Iterable[TraceEvent]) -> None:
+    """Write a generated trace; refuses (TraceError) one that `read_trace` would refuse."""
+    lines = [event.to_json_line() for event in events]
+    _parse(lines, source=str(path))
+    Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+class TraceRecorder:
+    """Writes the listener's actions as they happen; safe to call from any thread.
+
+    Each line is flushed as it is written, so a crash loses nothing already recorded. Writing
+    never raises into the caller: on the first OSError (disk full, read-only, folder gone)
+    the recorder keeps the error in `error`, closes the file and ignores later events, and
+    playback goes on. An event that would make the trace unreadable (an unknown preset, a
+    value out of range) is not written; its reason is kept in `rejected` and recording goes on.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        library_root: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._root = Path(os.path.abspath(library_root)) if library_root is not None else None
+        self._lock = threading.Lock()
+        self._error: OSError | None = None
+        self._rejected: list[str] = []
+        self._latest_t = 0.0
+        self._file: IO[str] | None = None
+        self._start = clock()
+        try:
+            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - held for the session
+        except OSError as error:
+            self._error = error
+
+    @property
+    def error(self) -> OSError | None:
+        """Why recording stopped early, or None while all is well."""
+        return self._error
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        """Why each refused event was refused, in order."""
+        with self._lock:
+            return tuple(self._rejected)
+
+    @property
+    def recording(self) -> bool:
+        """True while events are still being written."""
+        return self._file is not None
+
+    def record(self, event: str, **fields: object) -> None:
+        """Write one event at the current time; `paths` of an `open` may be Path objects."""
+        with self._lock:
+            if self._file is None:
+                return
+            paths = fields.get("paths")
+            if event == "open" and isinstance(paths, list | tuple):
+                fields["paths"] = [self._trace_path(path) for path in paths]
+            t = round(max(self._clock() - self._start, self._latest_t), 3)
+            try:
+                line = TraceEvent.from_fields(t, event, fields).to_json_line()
+            except ValueError as error:
+                self._rejected.append(f"{event!r}: {error}")
+                return
+            self._latest_t = t
+            self._write(line)
+
+    def close(self, *, end: bool = True) -> None:
+        """Finish the trace (with an `end` event unless `end=False`); idempotent."""
+        if end:
+            self.record("end")
+        with self._lock:
+            if self._file is None:
+                return
+            handle, self._file = self._file, None
+            try:
+                handle.close()
+            except OSError as error:
+                self._error = error
+
+    def __enter__(self) -> TraceRecorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _trace_path(self, path: object) -> object:
+        """Relative to the library root when under it (portable), else absolute."""
+        if not isinstance(path, str | os.PathLike):
+            return path  # left for validation to report
+        absolute = Path(os.path.abspath(path))
+        if self._root is not None and absolute.is_relative_to(self._root):
+            return absolute.relative_to(self._root).as_posix()
+        return str(absolute)
+
+    def _write(self, line: str) -> None:
+        """Append and flush one line; the caller holds the lock and the file is open."""
+        assert self._file is not None
+        try:
+            self._file.write(line + "\n")
+            self._file.flush()
+        except OSError as error:
+            self._error = error
+            handle, self._file = self._file, None
+            with contextlib.suppress(OSError):  # the first error is the one worth reporting
+                handle.close()
