@@ -191,7 +191,13 @@ class Engine:
             self._served,
             renderer_factory=lambda: Renderer(config, analyses, calibrations),
         )
-        self.player = Player(self.sink, self.feed.read, self._on_track_error, switch_hook=self.feed)
+        self.player = Player(
+            self.sink,
+            self.feed.read,
+            self._on_track_error,
+            ring_seconds=config.ring_seconds,
+            switch_hook=self.feed,
+        )
         self._restore_state()
         self._stop = threading.Event()
         self._last_chunk: tuple[str, int] | None = None
@@ -255,9 +261,12 @@ class Engine:
         if seconds != seconds:  # NaN
             raise TierplayError("a seek position must be a number")
         self._record("seek", position=max(0.0, float(seconds)))
-        self._seek_filtered(seconds)
+        with self._lock:
+            self._seek_filtered(seconds)
 
     def _seek_filtered(self, seconds: float) -> None:
+        """The caller holds `_lock`, so a held target the maintenance thread releases is on
+        the player before anyone reads the position again."""
         target = self.filter.position(max(0.0, float(seconds)))
         if target is not None:
             self._apply_seek(target)
@@ -272,10 +281,13 @@ class Engine:
         if delta != delta:  # NaN
             raise TierplayError("a seek step must be a number")
         self._record("seek_relative", delta=float(delta))
-        base = self.filter.pending_position()
-        if base is None:
-            _track, base = self.player.position()
-        self._seek_filtered(base + delta)
+        # Under the lock: a held target released between reading the base and applying it
+        # would otherwise be read as the old position, and the steps it carried lost.
+        with self._lock:
+            base = self.filter.pending_position()
+            if base is None:
+                _track, base = self.player.position()
+            self._seek_filtered(base + delta)
 
     def next_track(self) -> None:
         self._record("next")
@@ -289,9 +301,12 @@ class Engine:
         """Track changes bypass the filter; switches settled on the old track are learned
         with its music first."""
         self._learn_settled_switches()
-        self.filter.track_changed()
-        self.feed.note_seek()
-        self.player.skip(step)
+        # Under the lock, so a held seek released just before the change cannot land in
+        # the new track after it.
+        with self._lock:
+            self.filter.track_changed()
+            self.feed.note_seek()
+            self.player.skip(step)
 
     def set_volume(self, volume: float) -> None:
         if volume != volume:  # NaN
@@ -362,9 +377,10 @@ class Engine:
 
     def _follow_interactions(self) -> None:
         """Apply a held seek whose window has passed, learn settled switches, log events."""
-        held = self.filter.due_position()
-        if held is not None:
-            self._apply_seek(held)
+        with self._lock:  # released and applied in one step: see `seek_relative`
+            held = self.filter.due_position()
+            if held is not None:
+                self._apply_seek(held)
         self._learn_settled_switches()
         for event in self.filter.drain_events():
             if event.kind != "learned":
@@ -650,7 +666,7 @@ class Engine:
         if "predictor" in data:
             try:
                 self.predictor.load_state(data["predictor"])
-            except ValueError as error:
+            except (ValueError, ArithmeticError) as error:  # a number too big for a float
                 self.log(f"predictor state not usable ({error}); learning afresh")
         settings = data.get("settings")
         if isinstance(settings, dict):
@@ -666,10 +682,15 @@ class Engine:
             self.player.set_volume(float(volume))
         if isinstance(intensity, int | float) and 0.0 <= intensity <= 1.0:
             self._intensity = float(intensity)
+        # The feed starts at the restored intensity even when the preset is not restored,
+        # so what is rendered matches the intensity the UI shows.
+        bucket = self.config.intensity_bucket(self._intensity)
         if preset in PRESET_ORDER:
             assert isinstance(preset, str)
-            self.feed.start_with(preset, self.config.intensity_bucket(self._intensity))
+            self.feed.start_with(preset, bucket)
             self.filter = InteractionFilter(preset, self._interaction_clock)
+        else:
+            self.feed.start_with(self.feed.requested.preset, bucket)
 
     def save_state(self) -> bool:
         """Write the model and settings if they changed; a failure is reported once and
@@ -690,6 +711,7 @@ class Engine:
             }
         )
         if error is not None:
+            self._state_dirty = True  # still not on disk: the next save tries again
             self._report_once(error)
         return error is None
 
@@ -701,10 +723,23 @@ class Engine:
             self._log(message)
 
     def record_to(self, path: Path, library_root: Path | None = None) -> None:
-        """Record every command from now on as a trace (`--record`)."""
-        self._recorder = TraceRecorder(path, clock=self._clock, library_root=library_root)
-        if self._recorder.error is not None:
-            self._report_once(f"not recording to {path}: {self._recorder.error}")
+        """Record every command from now on as a trace (`--record`). A recording already
+        running is finished first, so its file ends cleanly; a file that cannot be opened is
+        reported once and nothing is recorded."""
+        previous, self._recorder = self._recorder, None
+        if previous is not None:
+            previous.close()
+        recorder = TraceRecorder(path, clock=self._interaction_clock, library_root=library_root)
+        if recorder.error is not None:
+            self._report_once(f"not recording to {path}: {recorder.error}")
+            return  # kept, it would report the same failure again as "recording stopped"
+        self._recorder = recorder
+
+    def stop_recording(self) -> None:
+        """End the trace now (with its `end` event); later commands are not recorded."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.close()
 
     def _record(self, event: str, **fields: Any) -> None:
         recorder = self._recorder
@@ -719,8 +754,11 @@ class Engine:
         self._maintenance.join(timeout=2.0)
         self._learn_settled_switches()
         self.save_state()
-        if self._recorder is not None:
-            self._recorder.close()
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.close()  # writes `end`, which can fail like any other line
+            if recorder.error is not None:
+                self._report_once(f"trace recording stopped: {recorder.error}")
         self.player.close()
         self.workers.close()
         self.sink.close()

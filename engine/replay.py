@@ -28,6 +28,9 @@ MAX_NULL_SPEED = 50.0
 measure the machine, not the buffer."""
 
 
+PREPARE_TIMEOUT_SECONDS = 30.0
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     """What `simulate --json` prints (DESIGN.md), built from the engine's own views."""
@@ -60,12 +63,28 @@ class ReplayError(TierplayError):
     """The trace cannot be replayed (bad library, bad speed, nothing playable)."""
 
 
-def replay_engine(config: EngineConfig, speed: float, sink: str) -> tuple[Engine, float]:
-    """An engine for a replay at `speed`; returns it with the speed actually used."""
+class MusicClock:
+    """Seconds of the trace: real time x speed, minus the time the replay held the trace
+    (the first track's preparation), so recorded and filtered times match the trace's."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._started = time.monotonic()
+        self._held = 0.0
+
+    def __call__(self) -> float:
+        return (time.monotonic() - self._started - self._held) * self.speed
+
+    def hold(self, real_seconds: float) -> None:
+        self._held += real_seconds
+
+
+def replay_engine(config: EngineConfig, speed: float, sink: str) -> tuple[Engine, MusicClock]:
+    """An engine for a replay at `speed`, with the music clock its gestures are timed on
+    (a real device plays in real time: the trace is replayed at speed 1)."""
     if sink != "null":
-        # A real device plays in real time: the trace is replayed at speed 1.
-        engine = Engine(config, sink=sink, interaction_clock=time.monotonic)
-        return engine, 1.0
+        clock = MusicClock(1.0)
+        return Engine(config, sink=sink, interaction_clock=clock), clock
     if not 0.0 < speed <= MAX_NULL_SPEED:
         raise ReplayError(f"--speed must be in (0, {MAX_NULL_SPEED:g}] on the null sink")
     # The feeder's lead must cover the same real time at any speed.
@@ -73,11 +92,8 @@ def replay_engine(config: EngineConfig, speed: float, sink: str) -> tuple[Engine
     config = EngineConfig(**{**config.__dict__, "ring_seconds": ring_seconds})
     ring = int(ring_seconds * config.sample_rate) + 2 * config.block_frames
     null = NullSink(config.sample_rate, config.block_frames, speed=speed, ring_frames=ring)
-    started = time.monotonic()
-    return (
-        Engine(config, sink=null, interaction_clock=lambda: (time.monotonic() - started) * speed),
-        speed,
-    )
+    clock = MusicClock(speed)
+    return Engine(config, sink=null, interaction_clock=clock), clock
 
 
 def replay(
@@ -87,10 +103,15 @@ def replay(
     speed: float = 10.0,
     sink: str = "null",
     on_event: Callable[[TraceEvent], None] | None = None,
+    record: Path | None = None,
 ) -> ReplayResult:
-    """Play the trace through a fresh engine and collect what it measured."""
-    engine, speed = replay_engine(config, speed, sink)
+    """Play the trace through a fresh engine and collect what it measured; `record`
+    writes the replayed commands as a new trace (on the engine's clock)."""
+    engine, clock = replay_engine(config, speed, sink)
+    speed = clock.speed
     try:
+        if record is not None:
+            engine.record_to(record, library)
         started = time.monotonic()
         for event in trace:
             wait = started + event.t / speed - time.monotonic()
@@ -99,8 +120,16 @@ def replay(
             if event.event == "end":
                 break
             dispatch(engine, event, library)
+            if event.event == "open":
+                # As the first seconds of listening would at real time: calibrate the first
+                # track's presets before the trace's clock runs on.
+                waited = time.monotonic()
+                engine.wait_until_prepared(PREPARE_TIMEOUT_SECONDS)
+                started += time.monotonic() - waited
+                clock.hold(time.monotonic() - waited)
             if on_event is not None:
                 on_event(event)
+        engine.stop_recording()
         engine.pause()
         time.sleep(0.2)  # the last switch's first frames reach the sink
         return _result(engine, started, speed)

@@ -27,7 +27,7 @@ wait_for = partial(poll_until, timeout=30.0)
 
 
 def fast_engine(**config: object) -> Engine:
-    settings = EngineConfig(ring_seconds=8.0, **config)  # type: ignore[arg-type]
+    settings = EngineConfig(ring_seconds=3.0, **config)  # type: ignore[arg-type]
     sink = NullSink(44_100, 1024, speed=SPEED, ring_frames=10 * 44_100)
     # The listener's gestures are timed on the music's clock, as in a replay at 10x.
     return Engine(settings, sink=sink, interaction_clock=lambda: time.monotonic() * SPEED)
@@ -229,5 +229,18 @@ def test_a_track_modified_on_disk_never_serves_stale_audio(tmp_path: Path) -> No
                 for entry in tier
             )
         )
+    finally:
+        engine.close()
+
+
+def test_the_feeder_keeps_the_configured_lead() -> None:
+    """ring_seconds reaches the player: a replay faster than real time needs a longer lead."""
+    engine = Engine(
+        EngineConfig(ring_seconds=3.0), sink=NullSink(44_100, 1024, speed=0, ring_frames=4 * 44_100)
+    )
+    try:
+        engine.open([SAMPLE_AUDIO])
+        engine.play()
+        wait_for(lambda: engine.sink.ring.queued_frames() >= int(2.9 * 44_100), timeout=10)
     finally:
         engine.close()

@@ -158,3 +158,16 @@ def test_silent_and_tiny_tracks_render_without_errors(tmp_path: Path) -> None:
             out = renderer().render_chunk(track, preset, 1.0, 0)
             assert out.shape == track.samples.shape and np.isfinite(out).all()
             assert true_peak_db(out) <= -1.0 or preset == "original"
+
+
+def test_renderers_share_the_caches_they_are_given_even_when_empty() -> None:
+    """An empty cache is falsy (it has a length): each renderer must still use it, or
+    every render thread analyses and calibrates every track again (a 150 ms stall)."""
+    from engine.analysis import AnalysisCache
+    from engine.dsp.render import LoudnessCalibrations
+
+    analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
+    first = Renderer(EngineConfig(), analyses, calibrations)
+    second = Renderer(EngineConfig(), analyses, calibrations)
+    assert first.analyses is second.analyses is analyses
+    assert first.calibrations is second.calibrations is calibrations

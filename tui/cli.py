@@ -6,6 +6,7 @@ User mistakes print one line and exit non-zero; never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
 
-SUBCOMMANDS = ("render", "devices")
+SUBCOMMANDS = ("render", "simulate", "devices")
 DEFAULT_LIBRARY = Path("sample_audio")
 
 
@@ -27,6 +28,22 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget-mb", type=float, help="total cache budget (default 99)")
     parser.add_argument("--chunk-seconds", type=float, help="render chunk length (default 10)")
     parser.add_argument("--state-dir", type=Path, help="where predictor state is kept")
+    parser.add_argument(
+        "--record", type=Path, metavar="TRACE.jsonl", help="record every command as a trace"
+    )
+
+
+def library_root(paths: Sequence[Path]) -> Path:
+    """The folder a recorded trace's paths are relative to (`simulate --library`)."""
+    folders = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
+    return Path(os.path.commonpath(folders)) if folders else Path.cwd()
+
+
+def start_recording(engine: Engine, args: argparse.Namespace, paths: Sequence[Path]) -> None:
+    if args.record is not None:
+        if args.record.is_dir():
+            raise CliError(f"{args.record}: is a folder (--record needs a file)")
+        engine.record_to(args.record, library_root(paths))
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
@@ -63,6 +80,7 @@ def run_player(argv: Sequence[str]) -> int:
             raise CliError(f"{path}: no such file or folder")
     engine = Engine(config_from_args(args), sink=args.sink, device=parse_device(args.device))
     try:
+        start_recording(engine, args, paths)
         if not engine.open(paths):
             raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
         from tui.app import TierplayApp  # Textual loads only when the UI is wanted
@@ -96,8 +114,9 @@ def run_devices(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from tui.commands.render import run_render
+    from tui.commands.simulate import run_simulate
 
-    commands = {"devices": run_devices, "render": run_render}
+    commands = {"devices": run_devices, "render": run_render, "simulate": run_simulate}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -118,8 +118,10 @@ class Renderer:
         calibrations: LoudnessCalibrations | None = None,
     ) -> None:
         self.config = config
-        self.analyses = analyses or AnalysisCache()
-        self.calibrations = calibrations or LoudnessCalibrations()
+        # `is None`, not `or`: an empty shared cache is falsy (it has a length), and a
+        # renderer that swapped it for a private one would analyse every track again.
+        self.analyses = AnalysisCache() if analyses is None else analyses
+        self.calibrations = LoudnessCalibrations() if calibrations is None else calibrations
         self._chains: OrderedDict[tuple[str, str], PresetChain] = OrderedDict()
         rate = config.sample_rate
         self.warmup_frames = round(config.warmup_seconds * rate)
