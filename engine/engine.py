@@ -29,6 +29,14 @@ from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.interaction import InteractionFilter
 from engine.library import SkippedFile, open_library, probe
 from engine.memory import MemoryMonitor, MemoryReading, read_memory
+from engine.monitor import (
+    METER_FRAMES,
+    MonitorSnapshot,
+    TierLine,
+    cache_map,
+    latency_lines,
+    output_levels,
+)
 from engine.output import NullSink, Sink, SinkError
 from engine.player import Player
 from engine.predict import PresetPredictor
@@ -638,6 +646,47 @@ class Engine:
             self.workers.metrics(),
             self.sink.ring.underruns,
             self.memory,
+        )
+
+    def monitor(self, map_columns: int = 12) -> MonitorSnapshot:
+        """The buffer's live figures for the panels (heavier than `snapshot`: read at 2-4 Hz)."""
+        track, position = self.player.position()
+        requested = self.feed.requested
+        upcoming = self._upcoming_features(track, position) if track is not None else None
+        health = self.health()
+        figures = self.buffer.tier_figures()
+        chunks = None
+        if track is not None:
+            frame = int(position * self.config.sample_rate)
+            chunks = cache_map(
+                self.buffer,
+                self.workers.queued_keys(),
+                self.workers.running_keys(),
+                track.id,
+                self._chunk_total(track),
+                requested.bucket,
+                frame // self.config.chunk_frames,
+                (frame % self.config.chunk_frames) / self.config.chunk_frames,
+                map_columns,
+            )
+        ring = self.sink.ring
+        playing = ring.peek(ring.read_index, METER_FRAMES) if self.player.playing else None
+        return MonitorSnapshot(
+            tiers=tuple(TierLine.of(f) for f in figures),
+            cache_map=chunks,
+            preset=requested.preset,
+            predictor=self.predictor.view(requested.preset, upcoming),
+            health_status=health["status"],
+            health_message=health["message"],
+            underruns=ring.underruns,
+            latencies=latency_lines(self.latencies),
+            worker=self.workers.metrics(),
+            interactions=self.filter.counters(),
+            memory_level=self.memory.level_name,
+            rss_bytes=self.memory.last_reading.rss_bytes,
+            budget_bytes=self.buffer.total_budget_bytes(),
+            total_bytes=self.buffer.total_bytes(),
+            output=output_levels(playing, self.config.sample_rate),
         )
 
     def switches(self) -> list[ServedRequest]:

@@ -433,6 +433,11 @@ class RenderWorkerPool:
         with self._cv:
             return len(self._running)
 
+    def running_keys(self) -> set[ChunkKey]:
+        """Chunks a render thread is working on right now (the cache map's "rendering")."""
+        with self._cv:
+            return set(self._running)
+
     def queued_keys(self) -> set[ChunkKey]:
         with self._cv:
             return set(self._queued) | set(self._running)
