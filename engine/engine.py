@@ -87,6 +87,8 @@ class EngineSnapshot:
     """The most recent engine messages (bounded), oldest first."""
     message_count: int
     """Messages ever logged: the UI shows the ones it has not seen yet."""
+    chunk_seconds: float = 10.0
+    """Length of one render chunk, for the chunk ticks on the position bar."""
 
 
 def tune_runtime_for_audio() -> None:
@@ -614,6 +616,7 @@ class Engine:
                 skipped=tuple(self._skipped),
                 messages=tuple(self._messages),
                 message_count=self._message_count,
+                chunk_seconds=self.config.chunk_seconds,
             )
 
     def stats(self) -> dict[str, Any]:
