@@ -39,13 +39,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import TIER_NAMES, PlacementPlan, PlanInput, TrackPosition, make_plan
+from engine.cache.plan import TIER_NAMES, PlacementPlan, TrackPosition
 from engine.cache.tier import MEGABYTE
 from engine.config import PRESET_ORDER, EngineConfig
-from engine.experts import StayModel
 from engine.feed import BYPASS
 from engine.interaction import InteractionFilter
 from engine.listeners import LibraryTimeline, Playhead
+from engine.planner import BufferPlanner, Whereabouts
 from engine.predict import PresetPredictor
 from engine.trace import TraceEvent
 
@@ -468,120 +468,75 @@ class Oracle(Policy):
 
 
 class OurPlacement(Policy):
-    """The engine's placement: its predictor learning online from the switches its
-    interaction filter lets through, `make_plan` at every step, renders in value order and
-    eviction by plan value with the tiers' admission rule.
+    """The engine's placement: its `BufferPlanner` (the predictor learning online from the
+    switches the interaction filter lets through, and `make_plan`) at every step, renders in
+    value order and eviction by plan value with the tiers' admission rule.
 
-    Mirrors `Engine.set_preset`, `_change_track`, `_learn_settled_switches`, `_replan`,
-    `_upcoming_features` and `_section_change`, on a clock that is the trace's time. Seeks
-    reach the filter (they count as interactions) but are applied at once, as the playhead
-    applies them. The predictor starts cold, as for a new listener.
+    The planner is driven as `Engine` drives it (`set_preset`, `set_intensity`,
+    `_change_track`, the maintenance loop), on a clock that is the trace's time. Seeks reach
+    the filter (they count as interactions) but are applied at once, as the playhead applies
+    them. The predictor starts cold, as for a new listener.
     """
 
     name = "ours"
 
     def __init__(self, timeline: LibraryTimeline, settings: SimSettings) -> None:
         self._timeline = timeline
-        self._config = settings.engine
-        self._chunk_ms = _ms(settings.engine.chunk_seconds)
         self._counts = chunk_counts(timeline, settings.engine.chunk_seconds)
         self._chunk_bytes = settings.tier_chunk_bytes()
         self._budgets = settings.tier_budget_bytes()
-        self._features = tuple(
-            tuple(features.as_vector() for features in track.chunk_features)
+        self._features = {
+            track.path: tuple(features.as_vector() for features in track.chunk_features)
             for track in timeline.tracks
-        )
+        }
         self._now = 0.0
-        self.predictor = PresetPredictor(
+        predictor = PresetPredictor(
             clock=self._clock,
             prior_switch_probability=settings.engine.switch_probability_per_chunk,
         )
         self.filter = InteractionFilter(BYPASS, self._clock)
-        self._place = (0, 0)
-        """(track, chunk) at the previous step: where the player is just before an event."""
-        self._last_chunk: tuple[int, int] | None = None
+        self.planner = BufferPlanner(settings.engine, predictor, self.filter, self._lookup)
+        self._where: Whereabouts | None = None
+        """Where the player was at the previous step: where a command finds it."""
         self.plan = PlacementPlan(())
 
     def _clock(self) -> float:
         return self._now
 
+    def _lookup(self, track_id: str, chunk: int) -> tuple[float, ...] | None:
+        table = self._features.get(track_id, ())
+        return table[chunk] if 0 <= chunk < len(table) else None
+
     def observe(self, tick: Tick) -> None:
         self._now = tick.t
         if tick.event is not None:
-            self._follow(tick.event, tick.position)
+            self._follow(tick.event)
         self.filter.due_position()
-        place = self._place_of(tick)
-        self._learn_settled_switches(*place)
-        self._replan(tick, place)
-        self._place = place
-
-    def _follow(self, event: TraceEvent, position: float) -> None:
-        """What the engine tells its filter for each command."""
-        kind = event.event
-        if kind == "preset" and event.preset_name is not None:
-            self.filter.preset(event.preset_name)
-        elif kind == "intensity" and event.value is not None:
-            self.filter.intensity(event.value)
-        elif kind in ("seek", "seek_relative"):
-            self.filter.position(position)
-        elif kind in ("next", "prev"):
-            self._learn_settled_switches(*self._place)  # with the old track's music
-            self.filter.track_changed()
-
-    def _learn_settled_switches(self, track: int, chunk: int) -> None:
-        for switch in self.filter.due_learning():
-            features = self._chunk_features(track, chunk)
-            self.predictor.observe_switch(switch.source, switch.target, features)
-
-    def _replan(self, tick: Tick, place: tuple[int, int]) -> None:
-        track, chunk = place
-        if self._last_chunk != place:
-            if self._last_chunk is not None and self._last_chunk[0] == track:
-                played = self._last_chunk[1]
-                self.predictor.observe_chunk_played(self._section_change(track, played, chunk))
-            self._last_chunk = place
-        upcoming = self._upcoming_features(track, tick.position)
-        distribution = self.predictor.distribution(tick.preset, upcoming)
-        self.plan = make_plan(
-            PlanInput(
-                track=self._position_of(track),
-                playhead_chunk=chunk,
-                position_in_chunk=(_ms(tick.position) % self._chunk_ms) / self._chunk_ms,
-                preset=tick.preset,
-                intensity_bucket=tick.bucket,
-                distribution={p: v for p, v in distribution.items() if p != BYPASS},
-                switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(
-                    self._section_change(track, chunk, chunk + 1)
-                ),
-                tier_chunk_bytes=self._chunk_bytes,
-                tier_budget_bytes=self._budgets,
-                next_track=self._position_of(track + 1) if track + 1 < len(self._counts) else None,
-                horizon_chunks=self._config.plan_horizon_chunks,
-                current_needs_render=tick.preset != BYPASS,
-            )
+        self.planner.learn_settled()
+        self._where = self._whereabouts(tick)
+        self.plan, _new_track = self.planner.plan(
+            self._where, tick.preset, tick.bucket, self._chunk_bytes, self._budgets
         )
 
-    def _place_of(self, tick: Tick) -> tuple[int, int]:
-        chunk = _ms(tick.position) // self._chunk_ms
-        return tick.track_index, min(chunk, self._counts[tick.track_index] - 1)
+    def _follow(self, event: TraceEvent) -> None:
+        """What the engine tells its planner and filter for each command."""
+        kind = event.event
+        if kind == "preset" and event.preset_name is not None:
+            self.planner.preset_chosen(event.preset_name, self._where)
+        elif kind == "intensity" and event.value is not None:
+            self.planner.intensity_chosen(event.value)
+        elif kind in ("seek", "seek_relative"):
+            self.filter.position(self._where.position_seconds if self._where else 0.0)
+        elif kind in ("next", "prev"):
+            self.planner.track_changing()
+
+    def _whereabouts(self, tick: Tick) -> Whereabouts:
+        track = tick.track_index
+        following = self._position_of(track + 1) if track + 1 < len(self._counts) else None
+        return Whereabouts(self._position_of(track), tick.position, following)
 
     def _position_of(self, track: int) -> TrackPosition:
         return TrackPosition(self._timeline.tracks[track].path, "", self._counts[track])
-
-    def _chunk_features(self, track: int, chunk: int) -> tuple[float, ...] | None:
-        table = self._features[track]
-        return table[chunk] if 0 <= chunk < len(table) else None
-
-    def _upcoming_features(self, track: int, position: float) -> tuple[float, ...] | None:
-        """Half a chunk ahead, in the same track: as the engine asks the predictor."""
-        chunk_seconds = self._config.chunk_seconds
-        ahead = min(int((position + chunk_seconds / 2.0) / chunk_seconds), self._counts[track] - 1)
-        return self._chunk_features(track, ahead)
-
-    def _section_change(self, track: int, chunk: int, following: int) -> bool | None:
-        return StayModel.is_section_change(
-            self._chunk_features(track, chunk), self._chunk_features(track, following)
-        )
 
     def wanted(self) -> Sequence[ChunkKey]:
         return [item.key for item in self.plan.items]  # already in value order

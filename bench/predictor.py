@@ -1,10 +1,11 @@
 """How well the preset predictor foresees switches, against trivial baselines on the same events.
 
 Each synthetic listener model (engine/listeners.py) generates sessions on a library; every
-session is walked the way the engine walks it: the playhead follows the trace, each preset
-change goes through the interaction filter (debounce, rapid exploration), and each switch
-the filter lets through is scored by the predictor against the distribution live just
-before it, then learned. The baselines see exactly the same switches:
+session is walked the way the engine's `BufferPlanner` walks it: the playhead follows the
+trace, each preset change goes through the interaction filter (debounce, rapid exploration)
+with the music it was chosen on (two seconds ahead), and each switch the filter lets through
+is scored by the predictor against the distribution live just before it, then learned. The
+baselines see exactly the same switches:
 
 - most frequent: the preset switched to most often so far (other than the current one);
 - last target: the presets most recently switched to, most recent first ("go back");
@@ -108,11 +109,12 @@ def walk(events: Sequence[TraceEvent], timeline: LibraryTimeline) -> ModelScores
     scores = {b.name: PredictionScore() for b in baselines}
     playhead = Playhead(timeline)
     changes = 0
+    chosen_for: dict[str, tuple[float, ...]] = {}
+    """The music each preset was chosen on, as `BufferPlanner` keeps it."""
 
     def learn_due() -> None:
         for switch in interaction.due_learning():
-            features = timeline.upcoming_features(playhead.track_index, playhead.position)
-            predictor.observe_switch(switch.source, switch.target, features.as_vector())
+            predictor.observe_switch(switch.source, switch.target, chosen_for.get(switch.target))
             for baseline in baselines:
                 opinion = baseline.distribution(switch.source)
                 scores[baseline.name] = scores[baseline.name].scored(opinion, switch.target)
@@ -127,6 +129,8 @@ def walk(events: Sequence[TraceEvent], timeline: LibraryTimeline) -> ModelScores
         playhead.apply(event)
         if event.event == "preset" and event.preset_name is not None:
             changes += event.preset_name != interaction.current_preset()
+            ahead = timeline.upcoming_features(playhead.track_index, playhead.position)
+            chosen_for[event.preset_name] = ahead.as_vector()
             interaction.preset(event.preset_name)
         elif event.event == "intensity" and event.value is not None:
             interaction.intensity(event.value)

@@ -20,11 +20,10 @@ from typing import Any
 
 from engine.analysis import AnalysisCache
 from engine.cache.buffer import MultiTierBuffer
-from engine.cache.plan import PlanInput, TrackPosition, make_plan
+from engine.cache.plan import TrackPosition
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
-from engine.experts import StayModel
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.interaction import InteractionFilter
 from engine.library import SkippedFile, open_library, probe
@@ -38,6 +37,7 @@ from engine.monitor import (
     output_levels,
 )
 from engine.output import NullSink, Sink, SinkError
+from engine.planner import BufferPlanner, Whereabouts
 from engine.player import Player
 from engine.predict import PresetPredictor
 from engine.state import StateStore
@@ -186,8 +186,11 @@ class Engine:
         )
         self._interaction_clock = interaction_clock or clock
         self.filter = InteractionFilter(BYPASS, self._interaction_clock)
+        self.planner = BufferPlanner(config, self.predictor, self.filter, self._features_by_id)
         self.state = StateStore(config.state_dir)
         self._state_dirty = False
+        """Settings changed since the last save (the model has its own revision)."""
+        self._saved_revision = 0
         self._last_save = clock()
         self._reported_failures: set[str] = set()
         self._recorder: TraceRecorder | None = None
@@ -210,7 +213,6 @@ class Engine:
         )
         self._restore_state()
         self._stop = threading.Event()
-        self._last_chunk: tuple[str, int] | None = None
         self._last_file_check = 0.0
         self._maintenance = threading.Thread(target=self._maintain, name="engine", daemon=True)
         self.sink.start()
@@ -310,11 +312,10 @@ class Engine:
     def _change_track(self, step: int) -> None:
         """Track changes bypass the filter; switches settled on the old track are learned
         with its music first."""
-        self._learn_settled_switches()
         # Under the lock, so a held seek released just before the change cannot land in
         # the new track after it.
         with self._lock:
-            self.filter.track_changed()
+            self.planner.track_changing()
             self.feed.note_seek()
             self.player.skip(step)
 
@@ -344,7 +345,7 @@ class Engine:
         previous = self.feed.requested.preset
         self.feed.request(name, self.feed.requested.bucket)
         self.player.wake()
-        self.filter.preset(name)
+        self.planner.preset_chosen(name, self._whereabouts())
         if name != previous:
             with self._lock:
                 self._switch_commands += 1
@@ -359,7 +360,7 @@ class Engine:
         self._record("intensity", value=self._intensity)
         self.feed.request(self.feed.requested.preset, self.config.intensity_bucket(value))
         self.player.wake()
-        self.filter.intensity(value)
+        self.planner.intensity_chosen(value)
         self._state_dirty = True
         self._replan()
 
@@ -391,59 +392,34 @@ class Engine:
             held = self.filter.due_position()
             if held is not None:
                 self._apply_seek(held)
-        self._learn_settled_switches()
+        self.planner.learn_settled()
         for event in self.filter.drain_events():
             if event.kind != "learned":
                 self.log(f"{event.kind.replace('_', ' ')}: {event.message}")
 
-    def _learn_settled_switches(self) -> None:
-        for switch in self.filter.due_learning():
-            track, position = self.player.position()
-            features = None
-            if track is not None:
-                chunk = int(position / self.config.chunk_seconds)
-                features = self._chunk_features(track, chunk)
-            self.predictor.observe_switch(switch.source, switch.target, features)
-            self._state_dirty = True
+    def _whereabouts(self) -> Whereabouts | None:
+        track, position = self.player.position()
+        if track is None:
+            return None
+        return Whereabouts(self._position_of(track), position, self._next_track_position(track))
 
     def _replan(self) -> None:
         """Plan from where the playhead is, re-value the tiers, and queue the renders."""
-        track, position = self.player.position()
-        if track is None:
+        where = self._whereabouts()
+        if where is None:
             return
-        chunk = int(position * self.config.sample_rate) // self.config.chunk_frames
-        if self._last_chunk != (track.id, chunk):
-            if self._last_chunk is not None and self._last_chunk[0] == track.id:
-                played = self._last_chunk[1]
-                self.predictor.observe_chunk_played(self._section_change(track, played, chunk))
-                self._state_dirty = True
-            else:
-                self._prepare(track)
-            self._last_chunk = (track.id, chunk)
         requested = self.feed.requested
-        upcoming = self._upcoming_features(track, position)
-        distribution = self.predictor.distribution(requested.preset, upcoming)
-        chunk_bytes = self.buffer.estimated_chunk_bytes(self.config.chunk_frames)
-        budgets = {name: tier.budget_bytes for name, tier in self.buffer.tiers.items()}
-        plan = make_plan(
-            PlanInput(
-                track=self._position_of(track),
-                playhead_chunk=chunk,
-                position_in_chunk=(position * self.config.sample_rate % self.config.chunk_frames)
-                / self.config.chunk_frames,
-                preset=requested.preset,
-                intensity_bucket=requested.bucket,
-                distribution={p: v for p, v in distribution.items() if p != BYPASS},
-                switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(
-                    self._section_change(track, chunk, chunk + 1)
-                ),
-                tier_chunk_bytes=chunk_bytes,
-                tier_budget_bytes=budgets,
-                next_track=self._next_track_position(track),
-                horizon_chunks=self.config.plan_horizon_chunks,
-                current_needs_render=requested.preset != BYPASS,
-            )
+        plan, new_track = self.planner.plan(
+            where,
+            requested.preset,
+            requested.bucket,
+            self.buffer.estimated_chunk_bytes(self.config.chunk_frames),
+            {name: tier.budget_bytes for name, tier in self.buffer.tiers.items()},
         )
+        if new_track:
+            track = self.store.track(where.track.track_id)
+            if track is not None:
+                self._prepare(track)
         self.buffer.apply_plan(plan)
         self.workers.submit_plan(plan)
 
@@ -469,19 +445,16 @@ class Engine:
             table = self._features[key] = tuple(f.as_vector() for f in analysis.chunk_features)
         return table[chunk] if 0 <= chunk < len(table) else None
 
-    def _upcoming_features(self, track: Track, position: float) -> tuple[float, ...] | None:
-        """The music the next switch will most likely be made on: half a chunk ahead."""
-        ahead = position + self.config.chunk_seconds / 2.0
-        chunk = min(int(ahead / self.config.chunk_seconds), max(0, self._chunk_total(track) - 1))
-        return self._chunk_features(track, chunk)
+    def _features_by_id(self, track_id: str, chunk: int) -> tuple[float, ...] | None:
+        track = self.store.track(track_id)
+        return self._chunk_features(track, chunk) if track is not None else None
+
+    def _listening_features(self) -> tuple[float, ...] | None:
+        where = self._whereabouts()
+        return self.planner.listening_features(where) if where is not None else None
 
     def _chunk_total(self, track: Track) -> int:
         return chunk_count(track.frames, self.config.chunk_frames)
-
-    def _section_change(self, track: Track, chunk: int, following: int) -> bool | None:
-        return StayModel.is_section_change(
-            self._chunk_features(track, chunk), self._chunk_features(track, following)
-        )
 
     def _prepare(self, track: Track) -> None:
         """A new current track: calibrate its presets, and its neighbours', in advance."""
@@ -625,10 +598,10 @@ class Engine:
         return stats_view(self.buffer, self.predictor, switches)
 
     def predictions(self) -> dict[str, Any]:
-        track, position = self.player.position()
+        _track, position = self.player.position()
         preset = self.feed.requested.preset
-        upcoming = self._upcoming_features(track, position) if track is not None else None
-        return predictions_view(preset, position, self.predictor.view(preset, upcoming))
+        view = self.predictor.view(preset, self._listening_features())
+        return predictions_view(preset, position, view)
 
     def contents(self) -> dict[str, Any]:
         return contents_view(self.buffer, self.config)
@@ -655,7 +628,7 @@ class Engine:
         """The buffer's live figures for the panels (heavier than `snapshot`: read at 2-4 Hz)."""
         track, position = self.player.position()
         requested = self.feed.requested
-        upcoming = self._upcoming_features(track, position) if track is not None else None
+        upcoming = self._listening_features()
         health = self.health()
         figures = self.buffer.tier_figures()
         chunks = None
@@ -741,6 +714,7 @@ class Engine:
             assert isinstance(preset, str)
             self.feed.start_with(preset, bucket)
             self.filter = InteractionFilter(preset, self._interaction_clock)
+            self.planner.filter = self.filter
         else:
             self.feed.start_with(self.feed.requested.preset, bucket)
 
@@ -748,9 +722,10 @@ class Engine:
         """Write the model and settings if they changed; a failure is reported once and
         never stops playback. Returns True when the file is up to date."""
         self._last_save = self._clock()
-        if not self._state_dirty:
+        revision = self.predictor.revision
+        if not self._state_dirty and revision == self._saved_revision:
             return True
-        self._state_dirty = False
+        self._state_dirty, self._saved_revision = False, revision
         volume = self._muted_volume if self._muted_volume is not None else self.player.volume
         error = self.state.save(
             {
@@ -804,7 +779,7 @@ class Engine:
     def close(self) -> None:
         self._stop.set()
         self._maintenance.join(timeout=2.0)
-        self._learn_settled_switches()
+        self.planner.learn_settled()
         self.save_state()
         recorder = self._recorder
         if recorder is not None:

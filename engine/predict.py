@@ -142,6 +142,7 @@ class PresetPredictor:
         self._by_context = {context: PredictionScore() for context in CONTEXTS}
         self._baselines = {expert.name: PredictionScore() for expert in self._experts}
         self._last_target: str | None = None
+        self._revision = 0
         self._lock = threading.Lock()
         self._clock = clock
         self._started = clock()
@@ -203,6 +204,7 @@ class PresetPredictor:
             self._learned_switches += 1
             self._switches_this_chunk += 1
             self._last_target = target
+            self._revision += 1
 
     def _update_blend(self, source: str, target: str, features: Sequence[float] | None) -> None:
         for expert in self._experts:
@@ -221,8 +223,15 @@ class PresetPredictor:
         with self._lock:
             self._stay.observe_chunk(section_change, self._switches_this_chunk)
             self._switches_this_chunk = 0
+            self._revision += 1
 
     # -- reading --------------------------------------------------------------------------
+    @property
+    def revision(self) -> int:
+        """Grows with everything learned: the engine saves the model when it has moved."""
+        with self._lock:
+            return self._revision
+
     def score(self) -> PredictionScore:
         with self._lock:
             return self._score
@@ -271,7 +280,7 @@ class PresetPredictor:
             learned = int(state["learned_switches"])
             if learned < 0:
                 raise ValueError("learned switches must not be negative")
-        except (KeyError, TypeError, AttributeError, IndexError) as error:
+        except (KeyError, TypeError, AttributeError, IndexError, OverflowError) as error:
             raise ValueError(f"the saved model is incomplete ({error!r})") from error
         with self._lock:
             self._experts = fresh._experts

@@ -137,7 +137,7 @@ def test_our_placement_learns_only_what_the_filter_lets_through(timeline: Librar
         script = build_script(timeline, events, SETTINGS)
         ours = OurPlacement(timeline, SETTINGS)
         simulate(script, ours, SETTINGS)
-        learned = ours.predictor.view("original").learned_switches
+        learned = ours.planner.predictor.view("original").learned_switches
         switches = sum(event.event == "preset" for event in events)
         assert 0 < learned <= switches
         if model == "explorer":  # rapid bursts are learned as one switch each
