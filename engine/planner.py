@@ -31,6 +31,10 @@ new section switches just after it starts; one who knows the song, just before; 
 in the chunk two seconds on."""
 
 
+BRANCH_CHUNKS = 2
+"""How far past the playhead switch targets are rendered, each for its own chunk's music."""
+
+
 @dataclass(frozen=True)
 class Whereabouts:
     """Where playback is, as the plan needs it."""
@@ -123,6 +127,11 @@ class BufferPlanner:
             else:
                 new_track = True
         distribution = self.predictor.distribution(preset, self.listening_features(where))
+        ahead = [
+            self.predictor.distribution(preset, self.features_at(track.track_id, chunk + step))
+            for step in range(1, BRANCH_CHUNKS + 1)
+            if chunk + step < track.chunk_count
+        ]
         plan = make_plan(
             PlanInput(
                 track=track,
@@ -130,7 +139,9 @@ class BufferPlanner:
                 position_in_chunk=(where.position_seconds % chunk_seconds) / chunk_seconds,
                 preset=preset,
                 intensity_bucket=intensity_bucket,
-                distribution={p: v for p, v in distribution.items() if p != BYPASS},
+                distribution=_rendered(distribution),
+                chunk_distributions=tuple(_rendered(d) for d in (distribution, *ahead)),
+                branch_chunks=BRANCH_CHUNKS,
                 switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(
                     self.section_change(track.track_id, chunk, chunk + 1)
                 ),
@@ -142,3 +153,8 @@ class BufferPlanner:
             )
         )
         return plan, new_track
+
+
+def _rendered(distribution: dict[str, float]) -> dict[str, float]:
+    """Only presets that are rendered can be planned."""
+    return {p: v for p, v in distribution.items() if p != BYPASS}

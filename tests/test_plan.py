@@ -44,17 +44,36 @@ def test_tiers_fill_in_value_order_within_budgets() -> None:
 
 
 def test_deep_read_ahead_is_only_the_current_preset() -> None:
-    plan = make_plan(plan_input())
+    plan = make_plan(plan_input(switch_probability_per_chunk=0.05))
     far = [i for i in plan.items if i.key.chunk_index > 4 + 2 and i.key.track_id == "t1"]
     assert far and all(i.key.preset == "warm" for i in far)
     assert max(i.key.chunk_index for i in far) == 4 + 12
+
+
+def test_read_ahead_stops_where_the_listener_has_likely_switched_away() -> None:
+    busy = make_plan(plan_input(switch_probability_per_chunk=0.5))
+    ahead = sorted(i.key.chunk_index for i in busy.items if i.key.preset == "warm")
+    # P(still on warm) = 0.5 ** 3.7 < 0.1 four chunks on, beyond the next chunk's guarantee.
+    assert ahead == [4, 5, 6, 7]
+    assert all(i.probability >= 0.1 for i in busy.items if i.key.preset == "warm")
+
+
+def test_each_branch_chunk_uses_its_own_music() -> None:
+    """A new section two chunks on brings its own likely preset into the plan there."""
+    here = {"adaptive": 0.05, "gentle": 0.05, "bright": 0.8, "punchy": 0.1}
+    chorus = {"adaptive": 0.05, "gentle": 0.05, "bright": 0.1, "punchy": 0.8}
+    plan = make_plan(plan_input(chunk_distributions=(here, here, chorus)))
+    at = {c: {i.key.preset for i in plan.items if i.key.chunk_index == c} for c in (4, 5, 6)}
+    assert "bright" in at[4] and "bright" in at[5]
+    assert "punchy" in at[6]
 
 
 def test_unlikely_targets_are_not_rendered() -> None:
     chosen = branch_presets(plan_input(distribution={"bright": 0.97, "punchy": 0.03}))
     assert chosen == ["bright"]
     settled = branch_presets(plan_input(switch_probability_per_chunk=0.01))
-    assert settled == ["bright"]  # the most likely target always gets its branch
+    assert settled == []  # a settled listener's branches would go unheard: a miss renders
+    #                       the head in tens of milliseconds instead
 
 
 def test_probabilities_are_probabilities_and_values_fall_with_distance() -> None:

@@ -52,6 +52,13 @@ class PlanInput:
     """How far past the playhead the switch targets are rendered."""
     current_needs_render: bool = True
     """False when the current preset is the untouched source, which is never cached."""
+    chunk_distributions: tuple[dict[str, float], ...] = ()
+    """Optional: the distribution for each chunk from the playhead on (index = chunks ahead),
+    from that chunk's own music, so the branch for the next section is the preset chosen for
+    music like it. Chunks beyond it use `distribution`."""
+    min_read_ahead_probability: float = 0.1
+    """Read-ahead of the current preset past the next chunk stops where the listener will
+    most likely have switched away: those renders would be thrown away unheard."""
     max_branches: int = 2
     min_branch_probability: float = 0.05
     """A target beyond the most likely one is rendered only if a switch to it within the next
@@ -93,24 +100,30 @@ class PlacementPlan:
         return [item.key.preset for item in at_playhead[:count]]
 
 
-def branch_presets(plan_input: PlanInput) -> list[str]:
-    """Switch targets worth rendering: the most likely one, and others likely enough."""
+def distribution_at(plan_input: PlanInput, ahead: int) -> dict[str, float]:
+    """The next-preset distribution for the chunk `ahead` chunks past the playhead."""
+    if 0 <= ahead < len(plan_input.chunk_distributions):
+        return plan_input.chunk_distributions[ahead]
+    return plan_input.distribution
+
+
+def branch_presets(plan_input: PlanInput, ahead: int = 0) -> list[str]:
+    """Switch targets worth rendering at a chunk: the likeliest few, each only if a switch to
+    it soon is likely enough (a settled listener's branches would mostly go unheard)."""
     stay = 1.0 - min(max(plan_input.switch_probability_per_chunk, 0.0), 1.0)
     soon = 1.0 - stay**2
-    ranked = sorted(plan_input.distribution.items(), key=lambda item: -item[1])
-    chosen = [
+    ranked = sorted(distribution_at(plan_input, ahead).items(), key=lambda item: -item[1])
+    return [
         preset
-        for rank, (preset, share) in enumerate(ranked[: plan_input.max_branches])
-        if share > 0 and (rank == 0 or share * soon >= plan_input.min_branch_probability)
+        for preset, share in ranked[: plan_input.max_branches]
+        if share > 0 and share * soon >= plan_input.min_branch_probability
     ]
-    return chosen
 
 
 def candidate_values(plan_input: PlanInput) -> list[tuple[ChunkKey, str, float, float]]:
     """(key, fingerprint, value, probability) for every chunk worth considering."""
     stay = 1.0 - min(max(plan_input.switch_probability_per_chunk, 0.0), 1.0)
     track = plan_input.track
-    branches = branch_presets(plan_input)
     candidates: list[tuple[ChunkKey, str, float, float]] = []
     last = min(track.chunk_count, plan_input.playhead_chunk + plan_input.horizon_chunks + 1)
     bucket = plan_input.intensity_bucket
@@ -119,17 +132,19 @@ def candidate_values(plan_input: PlanInput) -> list[tuple[ChunkKey, str, float, 
         wait = max(0.0, ahead - plan_input.position_in_chunk)
         nearness = NEARNESS_PER_CHUNK**ahead
         still_here = stay**wait if ahead else 1.0
-        if plan_input.current_needs_render:
+        worth_reading = ahead < 2 or still_here >= plan_input.min_read_ahead_probability
+        if plan_input.current_needs_render and worth_reading:
             key = ChunkKey(track.track_id, plan_input.preset, bucket, chunk)
             candidates.append((key, track.fingerprint, still_here * nearness, still_here))
         if ahead > plan_input.branch_chunks:
             continue
         switched = 1.0 - stay ** (wait + 1.0)
-        for preset in branches:
-            probability = switched * plan_input.distribution[preset]
+        shares = distribution_at(plan_input, ahead)
+        for preset in branch_presets(plan_input, ahead):
+            probability = switched * shares[preset]
             other = ChunkKey(track.track_id, preset, bucket, chunk)
             candidates.append((other, track.fingerprint, probability * nearness, probability))
-    candidates.extend(_next_track_head(plan_input, stay, branches))
+    candidates.extend(_next_track_head(plan_input, stay, branch_presets(plan_input)))
     return candidates
 
 
