@@ -39,8 +39,9 @@ from bench.policy_sim import (
     run_session,
 )
 from engine.config import EngineConfig
-from engine.listeners import MODELS, LibraryTimeline, generate, synthetic_timeline
-from engine.listeners import timeline_from_library as analysed_timeline
+from engine.listeners import MODELS, generate
+from engine.timeline import LibraryTimeline, synthetic_timeline
+from engine.timeline import timeline_from_library as analysed_timeline
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 OVERALL = "overall"

@@ -44,9 +44,9 @@ from engine.cache.tier import MEGABYTE
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.feed import BYPASS
 from engine.interaction import InteractionFilter
-from engine.listeners import LibraryTimeline, Playhead
 from engine.planner import BufferPlanner, Whereabouts
 from engine.predict import PresetPredictor
+from engine.timeline import LibraryTimeline, Playhead
 from engine.trace import TraceEvent
 
 PROCESSED_PRESETS = tuple(preset for preset in PRESET_ORDER if preset != BYPASS)

@@ -29,15 +29,9 @@ from pathlib import Path
 from engine.config import PRESET_ORDER
 from engine.experts import MarkovExpert, normalised
 from engine.interaction import InteractionFilter
-from engine.listeners import (
-    MODELS,
-    LibraryTimeline,
-    Playhead,
-    generate,
-    synthetic_timeline,
-    timeline_from_library,
-)
+from engine.listeners import MODELS, generate
 from engine.predict import PredictionScore, PresetPredictor
+from engine.timeline import LibraryTimeline, Playhead, synthetic_timeline, timeline_from_library
 from engine.trace import TraceEvent
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"

@@ -41,7 +41,7 @@ from engine.planner import BufferPlanner, Whereabouts
 from engine.player import Player
 from engine.predict import PresetPredictor
 from engine.state import StateStore
-from engine.trace import TraceRecorder
+from engine.trace_recorder import TraceRecorder
 from engine.track_store import TrackStore
 from engine.tracks import Track, fingerprint_file
 from engine.views import (

@@ -21,7 +21,8 @@ from bench.policy_sim import (
 from engine.analysis import Features
 from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
-from engine.listeners import MODELS, LibraryTimeline, TimelineTrack, generate, synthetic_timeline
+from engine.listeners import MODELS, generate
+from engine.timeline import LibraryTimeline, TimelineTrack, synthetic_timeline
 from engine.trace import TraceEvent
 
 SESSION_SECONDS = 240.0

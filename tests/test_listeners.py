@@ -11,15 +11,12 @@ import pytest
 
 from engine.analysis import Features
 from engine.config import PRESET_ORDER
-from engine.listeners import (
-    CONTENT_NOISE_RATE,
-    MODELS,
+from engine.listeners import CONTENT_NOISE_RATE, MODELS, content_preset, generate
+from engine.timeline import (
     SECTION_STYLES,
     LibraryTimeline,
     Playhead,
     TimelineTrack,
-    content_preset,
-    generate,
     synthetic_timeline,
     timeline_from_library,
 )

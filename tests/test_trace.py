@@ -18,11 +18,11 @@ from engine.trace import (
     MAX_REPORTED_PROBLEMS,
     TraceError,
     TraceEvent,
-    TraceRecorder,
     TraceUnreadable,
     read_trace,
     write_trace,
 )
+from engine.trace_recorder import TraceRecorder
 
 EVERY_KIND = [
     TraceEvent.open(0.0, ["a.flac", "sub/b.ogg"]),
@@ -362,7 +362,7 @@ class _FullDisk:
 def test_recorder_stops_quietly_when_the_disk_fills(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "rec.jsonl"
     monkeypatch.setattr(
-        "engine.trace.open", lambda *_args, **_kwargs: _FullDisk(path, room=2), raising=False
+        "engine.trace_recorder.open", lambda *_args, **_kwargs: _FullDisk(path, room=2), raising=False
     )
     recorder = TraceRecorder(path, clock=FakeClock())
     recorder.record("play")
