@@ -14,13 +14,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.analysis import AnalysisCache
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.plan import TrackPosition
+from engine.chunk_features import ChunkFeatureIndex
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
@@ -36,10 +36,11 @@ from engine.monitor import (
     latency_lines,
     output_levels,
 )
-from engine.output import NullSink, Sink, SinkError
+from engine.output import Sink, make_sink
 from engine.planner import BufferPlanner, Whereabouts
 from engine.player import Player
 from engine.predict import PresetPredictor
+from engine.snapshot import EngineSnapshot
 from engine.state import StateStore
 from engine.trace_recorder import TraceRecorder
 from engine.track_store import TrackStore
@@ -61,74 +62,12 @@ HELD_SEEK_POLL_SECONDS = 0.02
 PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 
 
-@dataclass(frozen=True)
-class EngineSnapshot:
-    """Everything the UI shows, read in one call so panels never disagree."""
-
-    track: Track | None
-    track_index: int
-    track_count: int
-    position_seconds: float
-    duration_seconds: float
-    playing: bool
-    volume: float
-    muted: bool
-    preset: str
-    """The preset being heard."""
-    requested_preset: str
-    """The preset asked for; differs from `preset` while a missed switch renders."""
-    intensity: float
-    output_name: str
-    output_notice: str
-    underruns: int
-    chunk_index: int
-    skipped: tuple[SkippedFile, ...]
-    messages: tuple[str, ...]
-    """The most recent engine messages (bounded), oldest first."""
-    message_count: int
-    """Messages ever logged: the UI shows the ones it has not seen yet."""
-    chunk_seconds: float = 10.0
-    """Length of one render chunk, for the chunk ticks on the position bar."""
-
-
 def tune_runtime_for_audio() -> None:
     """GC and GIL settings measured to keep the feeder and the UI smooth (see DESIGN.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 10**9)
     sys.setswitchinterval(0.001)
-
-
-def ring_frames(config: EngineConfig) -> int:
-    """Ring capacity: the feeder's lead plus two blocks of slack."""
-    return int(config.ring_seconds * config.sample_rate) + 2 * config.block_frames
-
-
-def make_sink(config: EngineConfig, kind: str | Sink, device: str | int | None) -> Sink:
-    """Open the requested output; `auto` falls back to the null sink and says why."""
-    if not isinstance(kind, str):
-        return kind
-    if kind == "null":
-        return NullSink(config.sample_rate, config.block_frames, ring_frames=ring_frames(config))
-    try:
-        from engine.audio_process import AudioProcessSink
-
-        return AudioProcessSink(
-            device,
-            None,  # the device's own rate: the engine follows it
-            config.block_frames,
-            ring_frames=ring_frames(config),
-            capture_seconds=config.output_capture_seconds,
-        )
-    except (SinkError, OSError) as error:
-        if kind == "sounddevice":
-            raise SinkError(str(error)) from error
-        return NullSink(
-            config.sample_rate,
-            config.block_frames,
-            ring_frames=ring_frames(config),
-            reason=str(error),
-        )
 
 
 class Engine:
@@ -171,8 +110,7 @@ class Engine:
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
         )
         analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
-        self._analyses = analyses
-        self._features: dict[tuple[str, str], tuple[tuple[float, ...], ...]] = {}
+        self._chunk_features = ChunkFeatureIndex(config, self.store, analyses)
         self.workers = RenderWorkerPool(
             config,
             self.buffer,
@@ -186,7 +124,7 @@ class Engine:
         )
         self._interaction_clock = interaction_clock or clock
         self.filter = InteractionFilter(BYPASS, self._interaction_clock)
-        self.planner = BufferPlanner(config, self.predictor, self.filter, self._features_by_id)
+        self.planner = BufferPlanner(config, self.predictor, self.filter, self._chunk_features)
         self.state = StateStore(config.state_dir)
         self._state_dirty = False
         """Settings changed since the last save (the model has its own revision)."""
@@ -422,32 +360,6 @@ class Engine:
                 self._prepare(track)
         self.buffer.apply_plan(plan)
         self.workers.submit_plan(plan)
-
-    # -- what the music sounds like, for the predictor ------------------------------------
-    def _chunk_features(self, track: Track, chunk: int) -> tuple[float, ...] | None:
-        """A chunk's five features, once the track's analysis exists (never computes it: the
-        prepare pass does, in the render workers)."""
-        key = (track.id, track.fingerprint)
-        table = self._features.get(key)
-        if table is None:
-            decoded = self.store.peek(track)
-            analysis = (
-                self._analyses.peek(
-                    decoded.content_hash, self.config.sample_rate, self.config.chunk_frames
-                )
-                if decoded is not None
-                else None
-            )
-            if analysis is None or analysis.failed:
-                return None
-            if len(self._features) > 32:
-                self._features.clear()
-            table = self._features[key] = tuple(f.as_vector() for f in analysis.chunk_features)
-        return table[chunk] if 0 <= chunk < len(table) else None
-
-    def _features_by_id(self, track_id: str, chunk: int) -> tuple[float, ...] | None:
-        track = self.store.track(track_id)
-        return self._chunk_features(track, chunk) if track is not None else None
 
     def _listening_features(self) -> tuple[float, ...] | None:
         where = self._whereabouts()

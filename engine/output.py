@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from engine.config import EngineConfig
 from engine.errors import TierplayError
 from engine.rings import (
     HEARTBEAT_NS,
@@ -177,3 +178,35 @@ def list_output_devices() -> list[dict[str, Any]]:
 def heartbeat_age_seconds(header: npt.NDArray[np.int64]) -> float:
     beat = int(header[HEARTBEAT_NS])
     return (time.monotonic_ns() - beat) / 1e9 if beat else 0.0
+
+
+def ring_frames(config: EngineConfig) -> int:
+    """Ring capacity: the feeder's lead plus two blocks of slack."""
+    return int(config.ring_seconds * config.sample_rate) + 2 * config.block_frames
+
+
+def make_sink(config: EngineConfig, kind: str | Sink, device: str | int | None) -> Sink:
+    """Open the requested output; `auto` falls back to the null sink and says why."""
+    if not isinstance(kind, str):
+        return kind
+    if kind == "null":
+        return NullSink(config.sample_rate, config.block_frames, ring_frames=ring_frames(config))
+    try:
+        from engine.audio_process import AudioProcessSink
+
+        return AudioProcessSink(
+            device,
+            None,  # the device's own rate: the engine follows it
+            config.block_frames,
+            ring_frames=ring_frames(config),
+            capture_seconds=config.output_capture_seconds,
+        )
+    except (SinkError, OSError) as error:
+        if kind == "sounddevice":
+            raise SinkError(str(error)) from error
+        return NullSink(
+            config.sample_rate,
+            config.block_frames,
+            ring_frames=ring_frames(config),
+            reason=str(error),
+        )

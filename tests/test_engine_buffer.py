@@ -52,13 +52,18 @@ def test_five_minute_session_serves_planned_switch_targets_from_l1_or_l2(engine:
     media_seconds = 0.0
     started = time.monotonic()
     while media_seconds < 300.0:
-        time.sleep(1.2)  # 12 s of music between switches
+        time.sleep(0.9)  # 12 s of music between switches
+        early = engine.buffer.plan.top_switch_targets(2)
+        time.sleep(0.3)
         if not engine.snapshot().playing:  # the end of the library: start it again
             engine.next_track()
             engine.play()
             continue
         target = next(pattern)
-        planned_top_two.append((target, engine.buffer.plan.top_switch_targets(2)))
+        # Asserted only for a target the plan has wanted for 3 s of music (0.3 s here): the
+        # renders it asked for have had time to finish even on a busy machine.
+        now = engine.buffer.plan.top_switch_targets(2)
+        planned_top_two.append((target, [p for p in now if p in early]))
         engine.set_preset(target)
         media_seconds = (time.monotonic() - started) * SPEED
     wait_for(lambda: len(engine.switches()) >= len(planned_top_two) + 1, timeout=10)

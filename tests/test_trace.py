@@ -362,7 +362,9 @@ class _FullDisk:
 def test_recorder_stops_quietly_when_the_disk_fills(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "rec.jsonl"
     monkeypatch.setattr(
-        "engine.trace_recorder.open", lambda *_args, **_kwargs: _FullDisk(path, room=2), raising=False
+        "engine.trace_recorder.open",
+        lambda *_args, **_kwargs: _FullDisk(path, room=2),
+        raising=False,
     )
     recorder = TraceRecorder(path, clock=FakeClock())
     recorder.record("play")

@@ -1,0 +1,38 @@
+"""`EngineSnapshot`: the transport state the UI reads at 10 Hz, as one immutable value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.library import SkippedFile
+from engine.tracks import Track
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    """Everything the UI shows, read in one call so panels never disagree."""
+
+    track: Track | None
+    track_index: int
+    track_count: int
+    position_seconds: float
+    duration_seconds: float
+    playing: bool
+    volume: float
+    muted: bool
+    preset: str
+    """The preset being heard."""
+    requested_preset: str
+    """The preset asked for; differs from `preset` while a missed switch renders."""
+    intensity: float
+    output_name: str
+    output_notice: str
+    underruns: int
+    chunk_index: int
+    skipped: tuple[SkippedFile, ...]
+    messages: tuple[str, ...]
+    """The most recent engine messages (bounded), oldest first."""
+    message_count: int
+    """Messages ever logged: the UI shows the ones it has not seen yet."""
+    chunk_seconds: float = 10.0
+    """Length of one render chunk, for the chunk ticks on the position bar."""
