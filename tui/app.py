@@ -1,77 +1,392 @@
-"""The Tierplay Textual app: reads engine snapshots on a timer and sends commands."""
+"""The Tierplay Textual app: reads engine snapshots on timers and sends commands.
+
+The engine runs in this process, so the UI must never hold the GIL for long or wait on
+anything: transport panels read `Engine.snapshot()` at 10 Hz, the heavier panels
+`Engine.monitor()` at 4 Hz, hidden panels are not drawn, and the one slow thing the UI can
+ask for (scanning a folder, opening a trace file) runs in a thread worker that reports back
+with a message.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Header, Log
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
 
-from engine import PRESET_ORDER, Engine
+from engine import PRESET_ORDER, EngineSnapshot
+from engine.errors import TierplayError
+from engine.library import scan
+from engine.monitor import MonitorSnapshot
+from engine.tracks import Track
+from tui.cli import library_root
+from tui.keymap import keymap_path, load_keymap
+from tui.palette import TierplayCommands
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen, help_sections
+from tui.screens.path_prompt import PathPrompt
+from tui.widgets.cache_map import CacheMapPanel
+from tui.widgets.event_log import EventLog
+from tui.widgets.health import HealthPanel
 from tui.widgets.now_playing import NowPlaying
+from tui.widgets.output_meter import OutputMeter
+from tui.widgets.predictions import PredictionsPanel
+from tui.widgets.tier_panel import TierPanel
 
 SNAPSHOT_HZ = 10
+"""Playhead and event log: smooth enough to read, cheap (one lock, no tier walk)."""
+MONITOR_HZ = 4
+"""Tiers, cache map, predictions, health, meter: each read walks the buffer."""
+VOLUME_STEP = 0.05
+INTENSITY_STEP = 0.05
+"""One intensity bucket, so each key press is heard as a new render."""
+DEFAULT_TRACE_NAME = "tierplay-trace.jsonl"
+DEFAULT_MAP_COLUMNS = 12
+
+
+class PlayerEngine(Protocol):
+    """What the app needs from `engine.Engine`; snapshot tests pass a frozen stand-in."""
+
+    def play(self) -> None: ...
+    def pause(self) -> None: ...
+    def seek_relative(self, delta: float) -> None: ...
+    def next_track(self) -> None: ...
+    def prev_track(self) -> None: ...
+    def set_volume(self, volume: float) -> None: ...
+    def toggle_mute(self) -> bool: ...
+    def set_preset(self, name: str) -> None: ...
+    def set_intensity(self, value: float) -> None: ...
+    def clear(self, tier: str | None = None) -> int: ...
+    def snapshot(self) -> EngineSnapshot: ...
+    def monitor(self, map_columns: int = 12) -> MonitorSnapshot: ...
+    def log(self, message: str) -> None: ...
+    def open(self, paths: Iterable[str | Path]) -> list[Track]: ...
+    def tracks(self) -> list[Track]: ...
+    def record_to(self, path: Path, library_root: Path | None = None) -> None: ...
+    def stop_recording(self) -> None: ...
+
+
+Show = Callable[[EngineSnapshot, MonitorSnapshot | None], None]
+PanelWidget = TypeVar("PanelWidget", bound=Widget)
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """One panel: its widget id, the title on its border and in the palette, its rate."""
+
+    id: str
+    title: str
+    fast: bool
+    """Updated at SNAPSHOT_HZ (transport) rather than MONITOR_HZ (buffer)."""
+
+
+PANELS: tuple[PanelSpec, ...] = (
+    PanelSpec("now-playing", "Now playing", fast=True),
+    PanelSpec("output-meter", "Output", fast=False),
+    PanelSpec("cache-map", "Cache map", fast=False),
+    PanelSpec("tiers", "Tiers", fast=False),
+    PanelSpec("predictions", "Predictions", fast=False),
+    PanelSpec("health", "Memory & health", fast=False),
+    PanelSpec("event-log", "Event log", fast=True),
+)
+
+TRANSPORT, PRESETS, VIEW = "Transport", "Presets", "View and app"
+HELP_GROUPS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "play_pause",
+            "seek_back",
+            "seek_forward",
+            "seek_back_fine",
+            "seek_forward_fine",
+            "seek_back_far",
+            "seek_forward_far",
+            "next_track",
+            "prev_track",
+            "volume_up",
+            "volume_down",
+            "mute",
+        ),
+        TRANSPORT,
+    ),
+    **dict.fromkeys(
+        (
+            *(f"preset_{name}" for name in PRESET_ORDER),
+            "preset_next",
+            "preset_prev",
+            "intensity_down",
+            "intensity_up",
+        ),
+        PRESETS,
+    ),
+    **dict.fromkeys(("clear_caches", "help", "quit"), VIEW),
+}
+"""Help screen section per binding id; ids not listed still appear, under VIEW."""
+
+PLAYER_ACTIONS = frozenset(
+    {
+        "toggle_play",
+        "seek",
+        "preset",
+        "cycle_preset",
+        "intensity",
+        "volume",
+        "toggle_mute",
+        "next_track",
+        "prev_track",
+        "clear_caches",
+        "help",
+        "quit_player",
+    }
+)
+"""Actions of the priority bindings: off while a modal screen is up, so its own keys
+(typing a path, `q` closing help, arrows in the palette) are not taken by the player."""
+
+SEEK_GROUP = Binding.Group("Seek 5 s", compact=True)
 
 
 class TierplayApp(App[None]):
     """The player. The engine is created by the caller and closed when the app exits."""
 
     TITLE = "Tierplay"
+    AUTO_FOCUS = "#event-log"
+    """The one panel where focus does something (its scroll keys) at start."""
     CSS_PATH = "tierplay.tcss"
+    COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, TierplayCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_play", "Play/Pause", id="play_pause", priority=True),
-        Binding("left", "seek(-5)", "-5s", id="seek_back", priority=True),
-        Binding("right", "seek(5)", "+5s", id="seek_forward", priority=True),
-        Binding("shift+left", "seek(-1)", "-1s", id="seek_back_fine", priority=True, show=False),
-        Binding("shift+right", "seek(1)", "+1s", id="seek_forward_fine", priority=True, show=False),
-        Binding("comma", "seek(-30)", "-30s", id="seek_back_far", priority=True, show=False),
-        Binding("full_stop", "seek(30)", "+30s", id="seek_forward_far", priority=True, show=False),
-        Binding("n", "next_track", "Next", id="next_track", priority=True),
-        Binding("N", "prev_track", "Previous", id="prev_track", priority=True),
+        Binding("left", "seek(-5)", "Back 5 s", id="seek_back", priority=True, group=SEEK_GROUP),
+        Binding(
+            "right", "seek(5)", "Forward 5 s", id="seek_forward", priority=True, group=SEEK_GROUP
+        ),
+        Binding(
+            "shift+left", "seek(-1)", "Back 1 s", id="seek_back_fine", priority=True, show=False
+        ),
+        Binding(
+            "shift+right",
+            "seek(1)",
+            "Forward 1 s",
+            id="seek_forward_fine",
+            priority=True,
+            show=False,
+        ),
+        Binding("comma", "seek(-30)", "Back 30 s", id="seek_back_far", priority=True, show=False),
+        Binding(
+            "full_stop",
+            "seek(30)",
+            "Forward 30 s",
+            id="seek_forward_far",
+            priority=True,
+            show=False,
+        ),
+        Binding("n", "next_track", "Next track", id="next_track", priority=True),
+        Binding("N", "prev_track", "Previous track", id="prev_track", priority=True, show=False),
         *(
             Binding(
                 str(number),
                 f"preset('{name}')",
-                name,
+                f"Preset: {name}",
                 id=f"preset_{name}",
                 priority=True,
                 show=False,
             )
             for number, name in enumerate(PRESET_ORDER, start=1)
         ),
-        Binding("plus,equals_sign", "volume(0.05)", "Vol+", id="volume_up", priority=True),
-        Binding("minus", "volume(-0.05)", "Vol-", id="volume_down", priority=True),
+        Binding("p", "cycle_preset(1)", "Next preset", id="preset_next", priority=True),
+        Binding(
+            "P", "cycle_preset(-1)", "Previous preset", id="preset_prev", priority=True, show=False
+        ),
+        Binding(
+            "left_square_bracket",
+            f"intensity({-INTENSITY_STEP})",
+            "Intensity -0.05",
+            id="intensity_down",
+            priority=True,
+            show=False,
+        ),
+        Binding(
+            "right_square_bracket",
+            f"intensity({INTENSITY_STEP})",
+            "Intensity +0.05",
+            id="intensity_up",
+            priority=True,
+            show=False,
+        ),
+        Binding(
+            "plus,equals_sign",
+            f"volume({VOLUME_STEP})",
+            "Volume up",
+            id="volume_up",
+            priority=True,
+            show=False,
+        ),
+        Binding(
+            "minus",
+            f"volume({-VOLUME_STEP})",
+            "Volume down",
+            id="volume_down",
+            priority=True,
+            show=False,
+        ),
         Binding("m", "toggle_mute", "Mute", id="mute", priority=True),
-        Binding("q", "quit", "Quit", id="quit", priority=True),
+        Binding("c", "clear_caches", "Clear caches", id="clear_caches", priority=True, show=False),
+        Binding("question_mark", "help", "Help", id="help", priority=True),
+        Binding("q", "quit_player", "Quit", id="quit", priority=True),
     ]
 
-    def __init__(self, engine: Engine, autoplay: bool = True) -> None:
+    class LibraryOpened(Message):
+        """A thread worker finished opening `path`: `count` tracks, or why not."""
+
+        def __init__(self, path: Path, count: int, error: str | None) -> None:
+            super().__init__()
+            self.path = path
+            self.count = count
+            self.error = error
+
+    class RecordingChanged(Message):
+        """A thread worker started (`path`) or stopped (None) a trace, or failed to."""
+
+        def __init__(self, path: Path | None, error: str | None = None) -> None:
+            super().__init__()
+            self.path = path
+            self.error = error
+
+    def __init__(
+        self,
+        engine: PlayerEngine,
+        autoplay: bool = True,
+        *,
+        live: bool = True,
+        keymap_file: Path | None = None,
+        recording: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Args:
+        engine: the engine to drive; the caller closes it.
+        autoplay: start playing once the screen is up.
+        live: read the engine on timers; False reads it once (frozen snapshot tests).
+        keymap_file: key overrides; by default `keymap.toml` in the config folder.
+        recording: the trace the caller already records to (`--record`), if any.
+        clock: wall-clock seconds for the event log's stamps (frozen in snapshot tests).
+        """
         super().__init__()
         self.engine = engine
         self.autoplay = autoplay
-        self._messages_shown = 0
+        self.live = live
+        self.keymap_file = keymap_file if keymap_file is not None else keymap_path()
+        self.clock = clock
+        self.recording: Path | None = recording
+        """The trace being recorded, so the palette offers Start or Stop."""
+        self.last_snapshot: EngineSnapshot | None = None
+        self.last_monitor: MonitorSnapshot | None = None
+        self._panels: dict[str, Widget] = {}
+        self._shows: dict[str, Show] = {}
 
+    # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield NowPlaying(id="now-playing")
-        yield Log(id="event-log", max_lines=500)
+        with Horizontal(id="top-row", classes="panel-row"):
+            yield self._panel(NowPlaying(id="now-playing"), NowPlaying.show)
+            yield self._panel(OutputMeter(id="output-meter"), OutputMeter.show)
+        with Horizontal(id="buffer-row", classes="panel-row"):
+            self.cache_map = self._panel(CacheMapPanel(id="cache-map"), CacheMapPanel.show)
+            yield self.cache_map
+            yield self._panel(TierPanel(id="tiers"), TierPanel.show)
+        with Horizontal(id="model-row", classes="panel-row"):
+            yield self._panel(PredictionsPanel(id="predictions"), PredictionsPanel.show)
+            yield self._panel(HealthPanel(id="health"), HealthPanel.show)
+        yield self._panel(EventLog(id="event-log", clock=self.clock), EventLog.show)
         yield Footer()
 
+    def _panel(
+        self,
+        widget: PanelWidget,
+        show: Callable[[PanelWidget, EngineSnapshot, MonitorSnapshot | None], None],
+    ) -> PanelWidget:
+        """Register a panel so the timers can update it and the palette can toggle it."""
+        assert widget.id is not None
+        widget.can_focus = True  # tab walks the panels; the focused one is highlighted
+        widget.add_class("panel")
+        self._panels[widget.id] = widget
+        self._shows[widget.id] = lambda snapshot, monitor: show(widget, snapshot, monitor)
+        return widget
+
+    def panel_titles(self) -> dict[str, str]:
+        return {spec.id: spec.title for spec in PANELS}
+
+    def panel_shown(self, panel_id: str) -> bool:
+        return self._panels[panel_id].display
+
+    def toggle_panel(self, panel_id: str) -> None:
+        """Hide or show a panel; a shown panel is drawn at once from the last readings."""
+        panel = self._panels[panel_id]
+        panel.display = not panel.display
+        row = panel.parent
+        if isinstance(row, Widget) and row.has_class("panel-row"):
+            shown = sum(1 for child in row.children if child.display)
+            row.display = shown > 0
+            row.set_class(shown == 1, "-single")
+        if panel.display and self.last_snapshot is not None:
+            self._shows[panel_id](self.last_snapshot, self.last_monitor)
+
+    # -- start-up -------------------------------------------------------------------------
     def on_mount(self) -> None:
+        self._apply_keymap()
+        if self.recording is not None:
+            self.sub_title = f"recording to {self.recording.name}"
         if self.autoplay:
             self.engine.play()
-        self.refresh_from_engine()
-        self.set_interval(1 / SNAPSHOT_HZ, self.refresh_from_engine)
+        self.refresh_monitor()
+        self.refresh_transport()
+        if self.live:
+            self.set_interval(1 / SNAPSHOT_HZ, self.refresh_transport)
+            self.set_interval(1 / MONITOR_HZ, self.refresh_monitor)
 
-    def refresh_from_engine(self) -> None:
+    def _apply_keymap(self) -> None:
+        """Key overrides from the config file; whatever is wrong in it is one log line."""
+        bindings = [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
+        loaded = load_keymap(self.keymap_file, bindings)
+        if loaded.keymap:
+            self.set_keymap(loaded.keymap)
+        if loaded.problem:
+            self.engine.log(loaded.problem)
+
+    # -- reading the engine ---------------------------------------------------------------
+    def refresh_transport(self) -> None:
+        """10 Hz: the playhead and the event log."""
         snapshot = self.engine.snapshot()
-        self.query_one(NowPlaying).snapshot = snapshot
-        log = self.query_one(Log)
-        unseen = min(snapshot.message_count - self._messages_shown, len(snapshot.messages))
-        for message in snapshot.messages[len(snapshot.messages) - unseen :]:
-            log.write_line(message)
-        self._messages_shown = snapshot.message_count
+        self.last_snapshot = snapshot
+        self._show_panels(snapshot, fast=True)
+
+    def refresh_monitor(self) -> None:
+        """4 Hz: the panels that show the buffer, the predictor and the output."""
+        self.last_monitor = self.engine.monitor(self._map_columns())
+        snapshot = self.last_snapshot or self.engine.snapshot()
+        self._show_panels(snapshot, fast=False)
+
+    def _map_columns(self) -> int:
+        """As many chunks as the cache map can draw (the default before the first layout)."""
+        panel = self.cache_map
+        return panel.fitting_columns if panel.size.width else DEFAULT_MAP_COLUMNS
+
+    def _show_panels(self, snapshot: EngineSnapshot, fast: bool) -> None:
+        for spec in PANELS:
+            if spec.fast == fast and self._panels[spec.id].display:
+                self._shows[spec.id](snapshot, self.last_monitor)
+
+    # -- key actions ----------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action not in PLAYER_ACTIONS or len(self.screen_stack) == 1
 
     def action_toggle_play(self) -> None:
         if self.engine.snapshot().playing:
@@ -91,8 +406,155 @@ class TierplayApp(App[None]):
     def action_preset(self, name: str) -> None:
         self.engine.set_preset(name)
 
+    def action_cycle_preset(self, step: int) -> None:
+        """From the preset asked for (not the one heard), so quick presses never repeat one."""
+        current = PRESET_ORDER.index(self.engine.snapshot().requested_preset)
+        self.engine.set_preset(PRESET_ORDER[(current + step) % len(PRESET_ORDER)])
+
+    def action_intensity(self, delta: float) -> None:
+        # Rounded to the step, so repeated presses land exactly on bucket centres.
+        self.engine.set_intensity(round(self.engine.snapshot().intensity + delta, 2))
+
     def action_volume(self, delta: float) -> None:
-        self.engine.set_volume(self.engine.snapshot().volume + delta)
+        self.engine.set_volume(round(self.engine.snapshot().volume + delta, 2))
 
     def action_toggle_mute(self) -> None:
         self.engine.toggle_mute()
+
+    def action_clear_caches(self) -> None:
+        """Asks first: one stray key would otherwise throw away minutes of renders."""
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.clear_tier(None)
+
+        self.push_screen(
+            ConfirmScreen(
+                "Drop every cached render from L1, L2 and L3? "
+                "They are rendered again as the music plays.",
+                confirm_label="Clear",
+                title="Clear caches",
+            ),
+            answered,
+        )
+
+    def clear_tier(self, tier: str | None) -> None:
+        cleared = self.engine.clear(tier)
+        self.notify(f"Cleared {tier.upper() if tier else 'all tiers'}: {cleared} chunks")
+
+    def action_help(self) -> None:
+        # The app's and the screen's bindings: what the player answers to wherever the
+        # focus is (a focused panel's own scroll keys are not the player's).
+        active = {
+            key: binding
+            for key, binding in self.screen.active_bindings.items()
+            if binding.node in (self, self.screen)
+        }
+        sections = help_sections(self, active, HELP_GROUPS, (TRANSPORT, PRESETS, VIEW))
+        self.push_screen(HelpScreen(sections))
+
+    def action_quit_player(self) -> None:
+        self.exit()
+
+    # -- palette actions ------------------------------------------------------------------
+    def action_open_path(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.open_library(path)
+
+        self.push_screen(
+            PathPrompt(
+                "Open",
+                "File or folder to play (replaces the playlist):",
+                placeholder="~/Music/album",
+            ),
+            chosen,
+        )
+
+    def action_start_recording(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.start_recording_to(path)
+
+        self.push_screen(
+            PathPrompt(
+                "Record a trace",
+                "Trace file (JSON lines; replay it with `tierplay simulate --trace`):",
+                value=str(Path.cwd() / DEFAULT_TRACE_NAME),
+            ),
+            chosen,
+        )
+
+    def stop_recording(self) -> None:
+        self.stop_recording_in_thread()
+
+    # -- thread workers: file system work never runs on the UI thread ----------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="library")
+    def open_library(self, path: Path) -> None:
+        count, error = self._open(path)
+        self.post_message(self.LibraryOpened(path, count, error))
+
+    def _open(self, path: Path) -> tuple[int, str | None]:
+        if not path.exists():
+            return 0, f"{path}: no such file or folder"
+        found, _skipped = scan([path])
+        if not found:
+            return 0, f"{path}: no audio files (wav, flac, ogg, opus, mp3, aiff)"
+        previous = [track.path for track in self.engine.tracks()]
+        tracks = self.engine.open([path])
+        if not tracks:
+            self.engine.open(previous)  # an unplayable folder must not leave silence
+            return 0, f"{path}: nothing playable (see the event log); playlist unchanged"
+        return len(tracks), None
+
+    def on_tierplay_app_library_opened(self, message: LibraryOpened) -> None:
+        if message.error is not None:
+            self.notify(message.error, title="Open", severity="error", markup=False)
+        else:
+            self.notify(
+                f"Playing {message.count} tracks from {message.path}", title="Open", markup=False
+            )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recording")
+    def start_recording_to(self, path: Path) -> None:
+        if path.is_dir():
+            self.post_message(self.RecordingChanged(None, f"{path}: is a folder, not a file"))
+            return
+        try:
+            with path.open("a", encoding="utf-8"):
+                pass  # the engine reports an unwritable file only in its log; say it here
+        except OSError as error:
+            reason = error.strerror or str(error)
+            self.post_message(self.RecordingChanged(None, f"{path}: cannot be written ({reason})"))
+            return
+        root = library_root([track.path for track in self.engine.tracks()])
+        self.engine.record_to(path, root)
+        self.post_message(self.RecordingChanged(path))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recording")
+    def stop_recording_in_thread(self) -> None:
+        self.engine.stop_recording()
+        self.post_message(self.RecordingChanged(None))
+
+    def on_tierplay_app_recording_changed(self, message: RecordingChanged) -> None:
+        if message.error is not None:
+            self.notify(message.error, title="Recording", severity="error", markup=False)
+            return
+        if message.path is None and self.recording is not None:
+            self.notify(f"Trace saved to {self.recording}", title="Recording", markup=False)
+        elif message.path is not None:
+            self.notify(
+                f"Recording every command to {message.path}", title="Recording", markup=False
+            )
+        self.recording = message.path
+        self.sub_title = f"recording to {message.path.name}" if message.path else ""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Failures nobody expected still reach the listener, never as a crash."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            text = f"{event.worker.name or 'background task'} failed: {error}"
+            if isinstance(error, TierplayError | OSError):
+                text = str(error)
+            self.notify(text, title="Error", severity="error", markup=False)
+            self.engine.log(text)

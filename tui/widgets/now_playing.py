@@ -2,53 +2,170 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from engine import EngineSnapshot
+from engine.monitor import MonitorSnapshot
+from engine.tracks import Track
 
 BAR_WIDTH = 40
+"""Position bar length when the caller does not fit it to a panel."""
+MIN_BAR_WIDTH = 10
+MIN_TICK_SPACING = 2
+"""Cells between chunk ticks below which they would merge into a dashed line: left out."""
+LINES = 4
+"""Every state renders this many lines, so new snapshots repaint without a new layout."""
+PLAYED_STYLE = "$accent"
+UNPLAYED_STYLE = "$foreground-muted"
+WARNING_STYLE = "$warning"
 
 
 def format_clock(seconds: float) -> str:
-    minutes, secs = divmod(max(int(seconds), 0), 60)
-    return f"{minutes}:{secs:02d}"
+    """`m:ss`, or `h:mm:ss` for long tracks (mixes, audiobooks)."""
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def position_bar(position: float, duration: float, width: int = BAR_WIDTH) -> str:
-    """A text progress bar; the playhead is the boundary between filled and empty."""
-    filled = 0 if duration <= 0 else min(width, round(width * position / duration))
-    return "━" * filled + "╸" + "─" * (width - filled)
+def position_bar(
+    position: float, duration: float, width: int = BAR_WIDTH, chunk_seconds: float = 0.0
+) -> str:
+    """A `width`-cell bar: played `━`, the playhead `╸`, unplayed `─`.
+
+    Chunk boundaries get a tick (`┿` played, `┼` ahead) because the buffer works in
+    chunks: a seek or switch across a tick may need a chunk that is not rendered yet.
+    """
+    head = playhead_cell(position, duration, width)
+    cells = ["━" if cell < head else "─" for cell in range(width)]
+    for cell in chunk_tick_cells(duration, width, chunk_seconds):
+        cells[cell] = "┿" if cell < head else "┼"
+    if 0 <= head < width:
+        cells[head] = "╸"
+    return "".join(cells)
+
+
+def playhead_cell(position: float, duration: float, width: int) -> int:
+    """The cell of a `width`-cell bar the playhead is in (0 when the length is unknown)."""
+    if duration <= 0 or width <= 0:
+        return 0
+    return min(width - 1, max(0, int(width * position / duration)))
+
+
+def chunk_tick_cells(duration: float, width: int, chunk_seconds: float) -> list[int]:
+    """Cells of a `width`-cell bar where a chunk starts (the first chunk's start excluded)."""
+    if duration <= 0 or chunk_seconds <= 0 or width * chunk_seconds / duration < MIN_TICK_SPACING:
+        return []
+    boundaries = int(duration // chunk_seconds)
+    cells = (round(width * k * chunk_seconds / duration) for k in range(1, boundaries + 1))
+    return [cell for cell in cells if 0 < cell < width]
+
+
+def track_name(track: Track) -> str:
+    """`artist — title` when the file is tagged with an artist, otherwise the title."""
+    return f"{track.artist} — {track.title}" if track.artist else track.title
 
 
 class NowPlaying(Widget):
-    """Shows what is playing; updated from engine snapshots, never from the audio thread."""
+    """What is playing, where, how loud, through which preset and which output.
 
-    DEFAULT_CSS = """
-    NowPlaying { height: auto; padding: 0 1; }
+    Fed engine snapshots at 10 Hz by the app; a frozen snapshot equal to the last one
+    causes no repaint, so a paused player costs nothing.
     """
 
-    snapshot: reactive[EngineSnapshot | None] = reactive(None, layout=True)
+    DEFAULT_CSS = """
+    NowPlaying {
+        height: auto;
+        padding: 0 1;
+        border: round $accent;
+        border-title-color: $accent;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    snapshot: reactive[EngineSnapshot | None] = reactive(None)
     """The latest engine snapshot to show."""
 
-    def render(self) -> Text:
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """A now-playing panel with nothing to show until the first snapshot.
+
+        Args:
+            name: The name of the widget.
+            id: The ID of the widget in the DOM.
+            classes: The CSS classes of the widget.
+            disabled: Whether the widget is disabled or not.
+        """
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.border_title = "Now playing"
+
+    def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
+        """Show `snapshot`; the monitor adds nothing here (it is taken for a uniform call)."""
+        self.snapshot = snapshot
+
+    def render(self) -> Content:
         snap = self.snapshot
         if snap is None or snap.track is None:
-            return Text("Nothing to play: open a file or folder.", style="dim")
-        track = snap.track
-        name = f"{track.artist} — {track.title}" if track.artist else track.title
-        state = "▶ playing" if snap.playing else "⏸ paused"
-        text = Text()
-        text.append(f"{name}", style="bold")
-        text.append(f"   [{snap.track_index + 1}/{snap.track_count}]\n", style="dim")
-        text.append(f"{format_clock(snap.position_seconds)} ")
-        text.append(position_bar(snap.position_seconds, snap.duration_seconds), style="cyan")
-        text.append(f" {format_clock(snap.duration_seconds)}\n")
-        text.append(f"{state}   volume {snap.volume:.0%}   ")
-        text.append(f"preset {snap.preset}", style="bold magenta")
-        text.append(f" @ {snap.intensity:.0%}\n")
-        text.append(f"output: {snap.output_name}", style="dim")
-        if snap.output_notice:
-            text.append(f"  (no audio device: {snap.output_notice})", style="yellow")
-        return text
+            empty = Content.styled("Nothing to play: open a file or folder.", "dim")
+            return Content("\n").join([empty, *([""] * (LINES - 1))])
+        return Content("\n").join(
+            [
+                self._title_line(snap),
+                self._position_line(snap),
+                _state_line(snap),
+                _output_line(snap),
+            ]
+        )
+
+    def _title_line(self, snap: EngineSnapshot) -> Content:
+        assert snap.track is not None
+        return Content.assemble(
+            (track_name(snap.track), "bold"),
+            (f"  [{snap.track_index + 1}/{snap.track_count}]", "dim"),
+        )
+
+    def _position_line(self, snap: EngineSnapshot) -> Content:
+        elapsed = format_clock(snap.position_seconds)
+        total = format_clock(snap.duration_seconds)
+        width = max(MIN_BAR_WIDTH, self.size.width - len(elapsed) - len(total) - 2)
+        bar = position_bar(snap.position_seconds, snap.duration_seconds, width, snap.chunk_seconds)
+        head = playhead_cell(snap.position_seconds, snap.duration_seconds, width) + 1
+        return Content.assemble(
+            f"{elapsed} ",
+            (bar[:head], PLAYED_STYLE),
+            (bar[head:], UNPLAYED_STYLE),
+            f" {total}",
+        )
+
+
+def _state_line(snap: EngineSnapshot) -> Content:
+    """Transport, volume, and the preset heard; `→ requested` while a missed switch renders."""
+    transport = ("▶ playing", "$success") if snap.playing else ("▌▌ paused", WARNING_STYLE)
+    volume = ("muted", WARNING_STYLE) if snap.muted else (f"vol {snap.volume:.0%}", "")
+    parts: list[str | tuple[str, str]] = [
+        transport,
+        "   ",
+        volume,
+        "   preset ",
+        (snap.preset, "bold $accent"),
+        f" @ {snap.intensity:.0%}",
+    ]
+    if snap.requested_preset != snap.preset:
+        parts += [(f" → {snap.requested_preset}", WARNING_STYLE), (" rendering…", "dim")]
+    return Content.assemble(*parts)
+
+
+def _output_line(snap: EngineSnapshot) -> Content:
+    """The output device, or why there is none (the null sink plays silently)."""
+    line = Content.styled(f"output: {snap.output_name}", "dim")
+    if snap.output_notice:
+        line += Content.styled(f"  no audio device: {snap.output_notice}", WARNING_STYLE)
+    return line
