@@ -60,7 +60,7 @@ class PlanInput:
     """Read-ahead of the current preset past the next chunk stops where the listener will
     most likely have switched away: those renders would be thrown away unheard."""
     max_branches: int = 2
-    min_branch_probability: float = 0.05
+    min_branch_probability: float = 0.07
     """A target beyond the most likely one is rendered only if a switch to it within the next
     chunk is at least this likely: rendering every preset costs as much as render-all."""
 
