@@ -21,8 +21,8 @@ from textual.widgets import Input
 
 from engine import PRESET_ORDER, Engine, EngineConfig
 from engine.output import NullSink
-from tui.app import HELP_GROUPS, TierplayApp
-from tui.keymap import CONFIG_DIR_ENV
+from tui.app import HELP_GROUPS, TierplayApp, declared_bindings
+from tui.keymap import CONFIG_DIR_ENV, load_keymap
 from tui.palette import available_commands
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -486,3 +486,12 @@ async def test_panels_show_the_engine(engine: Engine) -> None:
         now_playing = str(app.query_one(NowPlaying).render())
         assert "a  [1/3]" in now_playing and "output: null" in now_playing
         await wait_until(pilot, lambda: "skipped d.wav" in log_text(app), "the skipped file")
+
+
+def test_keymap_knows_the_modal_screens_bindings(tmp_path: Path) -> None:
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keys]\nhelp_close = "x"\nquit = "ctrl+x"\n')
+    app_bindings = declared_bindings(TierplayApp.BINDINGS)
+    loaded = load_keymap(path, app_bindings, declared_bindings(HelpScreen.BINDINGS))
+    assert loaded.problem is None
+    assert loaded.keymap == {"help_close": "x", "quit": "ctrl+x"}

@@ -96,8 +96,8 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("cache-map", "Cache map", fast=False),
     PanelSpec("tiers", "Tiers", fast=False),
     PanelSpec("predictions", "Predictions", fast=False),
-    PanelSpec("health", "Memory & health", fast=False),
-    PanelSpec("event-log", "Event log", fast=True),
+    PanelSpec("health", "Health", fast=False),
+    PanelSpec("event-log", "Events", fast=True),
 )
 
 TRANSPORT, PRESETS, VIEW = "Transport", "Presets", "View and app"
@@ -162,6 +162,8 @@ class TierplayApp(App[None]):
     AUTO_FOCUS = "#event-log"
     """The one panel where focus does something (its scroll keys) at start."""
     CSS_PATH = "tierplay.tcss"
+    cache_map: CacheMapPanel
+    """Kept to size the monitor's cache map to the columns the panel can draw."""
     COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, TierplayCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_play", "Play/Pause", id="play_pause", priority=True),
@@ -271,13 +273,15 @@ class TierplayApp(App[None]):
         recording: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Args:
-        engine: the engine to drive; the caller closes it.
-        autoplay: start playing once the screen is up.
-        live: read the engine on timers; False reads it once (frozen snapshot tests).
-        keymap_file: key overrides; by default `keymap.toml` in the config folder.
-        recording: the trace the caller already records to (`--record`), if any.
-        clock: wall-clock seconds for the event log's stamps (frozen in snapshot tests).
+        """The player around an engine that is already open.
+
+        Args:
+            engine: The engine to drive; the caller closes it.
+            autoplay: Start playing once the screen is up.
+            live: Read the engine on timers; False reads it once (frozen snapshot tests).
+            keymap_file: Key overrides; by default `keymap.toml` in the config folder.
+            recording: The trace the caller already records to (`--record`), if any.
+            clock: Wall-clock seconds for the event log's stamps (frozen in snapshot tests).
         """
         super().__init__()
         self.engine = engine
@@ -322,7 +326,14 @@ class TierplayApp(App[None]):
         return widget
 
     def panel_titles(self) -> dict[str, str]:
-        return {spec.id: spec.title for spec in PANELS}
+        """Panel id -> the title on its border, so the palette names what is on screen."""
+        titles = {}
+        for spec in PANELS:
+            panel = self._panels.get(spec.id)
+            titles[spec.id] = (
+                str(panel.border_title) if panel and panel.border_title else spec.title
+            )
+        return titles
 
     def panel_shown(self, panel_id: str) -> bool:
         return self._panels[panel_id].display
@@ -354,8 +365,10 @@ class TierplayApp(App[None]):
 
     def _apply_keymap(self) -> None:
         """Key overrides from the config file; whatever is wrong in it is one log line."""
-        bindings = [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
-        loaded = load_keymap(self.keymap_file, bindings)
+        modal = [*HelpScreen.BINDINGS, *ConfirmScreen.BINDINGS, *PathPrompt.BINDINGS]
+        loaded = load_keymap(
+            self.keymap_file, declared_bindings(self.BINDINGS), declared_bindings(modal)
+        )
         if loaded.keymap:
             self.set_keymap(loaded.keymap)
         if loaded.problem:
@@ -558,3 +571,8 @@ class TierplayApp(App[None]):
                 text = str(error)
             self.notify(text, title="Error", severity="error", markup=False)
             self.engine.log(text)
+
+
+def declared_bindings(declared: Iterable[BindingType]) -> list[Binding]:
+    """The `Binding`s of a BINDINGS list (tuples carry no id, so no keymap can reach them)."""
+    return [binding for binding in declared if isinstance(binding, Binding)]

@@ -61,8 +61,9 @@ class PlanInput:
     most likely have switched away: those renders would be thrown away unheard."""
     max_branches: int = 2
     min_branch_probability: float = 0.07
-    """A target beyond the most likely one is rendered only if a switch to it within the next
-    chunk is at least this likely: rendering every preset costs as much as render-all."""
+    """A switch target is rendered only if a switch to it within the next two chunks is at
+    least this likely: rendering every preset costs as much as render-all, and a miss still
+    renders the head in tens of milliseconds (bench/cache_policy chose the value)."""
 
 
 @dataclass(frozen=True)
