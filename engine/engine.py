@@ -103,6 +103,7 @@ class Engine:
         self.latencies = LatencyBook()
         self._intensity = 1.0
         self._switch_commands = 0
+        self._worker_problems = (0, 0, 0)
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
         self.store = TrackStore(config.sample_rate, config.max_track_seconds)
@@ -310,6 +311,7 @@ class Engine:
                 self._replan()
                 self._follow_memory()
                 self._report_output_events()
+                self._report_worker_problems()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
@@ -472,9 +474,34 @@ class Engine:
         self.log(f"{stale.path.name} changed on disk: its cached renders were dropped")
 
     def _served(self, record: ServedRequest) -> None:
+        """A switch or seek was heard: keep it for the figures and say so in the log."""
         self.latencies.add(record)
+        latency = "" if record.latency_ms is None else f", {record.latency_ms:.0f} ms"
+        if record.kind == "switch":
+            message = f"switch {record.source} -> {record.target}: {record.tier}{latency}"
+        else:
+            at = max(record.frame, 0) / self.config.sample_rate
+            message = f"seek to {at:.1f} s: {record.tier}{latency}"
         with self._lock:
             (self._switches if record.kind == "switch" else self._seeks).append(record)
+            self._log(message)
+
+    def _report_worker_problems(self) -> None:
+        """Failed, timed-out or restarted renders: one line per new batch, with a count,
+        never one per job (a failing track would flood the log)."""
+        metrics = self.workers.metrics()
+        seen = (metrics.failures, metrics.timeouts, metrics.restarts)
+        previous, self._worker_problems = self._worker_problems, seen
+        if seen == previous:
+            return
+        new = [n - o for n, o in zip(seen, previous, strict=True)]
+        parts = [
+            f"{count} {what}"
+            for count, what in zip(new, ("failed", "timed out", "thread restarts"), strict=True)
+            if count
+        ]
+        detail = f" (last: {metrics.last_error})" if metrics.last_error else ""
+        self.log("renders: " + ", ".join(parts) + detail)
 
     # -- views ----------------------------------------------------------------------------
     def snapshot(self) -> EngineSnapshot:
@@ -673,6 +700,12 @@ class Engine:
             self._report_once(f"not recording to {path}: {recorder.error}")
             return  # kept, it would report the same failure again as "recording stopped"
         self._recorder = recorder
+
+    @property
+    def recording(self) -> bool:
+        """True while commands are being recorded as a trace."""
+        recorder = self._recorder
+        return recorder is not None and recorder.recording
 
     def stop_recording(self) -> None:
         """End the trace now (with its `end` event); later commands are not recorded."""

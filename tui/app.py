@@ -464,7 +464,8 @@ class TierplayApp(App[None]):
             if binding.node in (self, self.screen)
         }
         sections = help_sections(self, active, HELP_GROUPS, (TRANSPORT, PRESETS, VIEW))
-        self.push_screen(HelpScreen(sections))
+        note = f'Change keys in {self.keymap_file}: [keys] binding_id = "key", e.g. mute = "x"'
+        self.push_screen(HelpScreen(sections, note))
 
     def action_quit_player(self) -> None:
         self.exit()

@@ -85,7 +85,7 @@ def run_player(argv: Sequence[str]) -> int:
             raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
         from tui.app import TierplayApp  # Textual loads only when the UI is wanted
 
-        TierplayApp(engine).run()
+        TierplayApp(engine, recording=args.record if engine.recording else None).run()
     finally:
         engine.close()
     return 0

@@ -1,0 +1,133 @@
+"""Command-palette commands: the player's actions that have no key of their own.
+
+Only what makes sense right now is offered: presets other than the one asked for, tiers
+that hold something to clear, "Show" for a hidden panel and "Hide" for a shown one, "Stop
+recording" only while a trace is being recorded. The state is read once when the palette
+opens, so the list does not shift under the listener while they type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from engine import PRESET_ORDER
+
+if TYPE_CHECKING:
+    from tui.app import TierplayApp
+
+MEGABYTE = 1_000_000
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    name: str
+    help: str
+    run: Callable[[], object]
+
+
+def available_commands(app: TierplayApp) -> list[PaletteCommand]:
+    """The commands that would do something now, in the order the palette lists them."""
+    return [
+        *_preset_commands(app),
+        *_clear_commands(app),
+        PaletteCommand(
+            "Open file or folder…",
+            "Replace the playlist with the audio files in a file or folder",
+            app.action_open_path,
+        ),
+        *_recording_commands(app),
+        *_panel_commands(app),
+    ]
+
+
+def _preset_commands(app: TierplayApp) -> list[PaletteCommand]:
+    requested = app.engine.snapshot().requested_preset
+    return [
+        PaletteCommand(
+            f"Preset: {name}",
+            f"Switch to the {name} preset (key {number})",
+            partial(app.action_preset, name),
+        )
+        for number, name in enumerate(PRESET_ORDER, start=1)
+        if name != requested
+    ]
+
+
+def _clear_commands(app: TierplayApp) -> list[PaletteCommand]:
+    tiers = [tier for tier in app.engine.monitor().tiers if tier.count > 0]
+    commands = [
+        PaletteCommand(
+            f"Clear {tier.name.upper()}",
+            f"Drop the {tier.count} chunks ({tier.size_bytes / MEGABYTE:.1f} MB) "
+            f"held in {tier.name.upper()}",
+            partial(app.clear_tier, tier.name),
+        )
+        for tier in tiers
+    ]
+    if tiers:
+        chunks = sum(tier.count for tier in tiers)
+        commands.append(
+            PaletteCommand(
+                "Clear all caches",
+                f"Drop all {chunks} cached chunks from every tier",
+                partial(app.clear_tier, None),
+            )
+        )
+    return commands
+
+
+def _recording_commands(app: TierplayApp) -> list[PaletteCommand]:
+    if app.recording is not None:
+        return [
+            PaletteCommand(
+                "Stop recording",
+                f"Finish the trace in {app.recording}",
+                app.stop_recording,
+            )
+        ]
+    return [
+        PaletteCommand(
+            "Start recording a trace…",
+            "Record every command from now on to a JSON-lines trace (tierplay simulate)",
+            app.action_start_recording,
+        )
+    ]
+
+
+def _panel_commands(app: TierplayApp) -> list[PaletteCommand]:
+    commands = []
+    for panel_id, title in app.panel_titles().items():
+        verb = "Hide" if app.panel_shown(panel_id) else "Show"
+        commands.append(
+            PaletteCommand(
+                f"{verb} panel: {title}",
+                f"{verb} the {title.lower()} panel",
+                partial(app.toggle_panel, panel_id),
+            )
+        )
+    return commands
+
+
+class TierplayCommands(Provider):
+    """The Tierplay commands, offered by the palette next to Textual's own."""
+
+    _commands: list[PaletteCommand]
+
+    async def startup(self) -> None:
+        self._commands = available_commands(cast("TierplayApp", self.app))
+
+    async def discover(self) -> Hits:
+        for command in self._commands:
+            yield DiscoveryHit(command.name, command.run, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands:
+            score = matcher.match(command.name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.name), command.run, help=command.help)

@@ -1,0 +1,1 @@
+"""Modal screens of the Tierplay app: help, confirmation and path prompts."""

@@ -1,0 +1,193 @@
+"""The health panel: memory, dropouts, switch latency, render workers and input filtering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from engine import EngineSnapshot
+from engine.interaction import FilterCounters
+from engine.monitor import LatencyLine, MonitorSnapshot
+from engine.worker import WorkerMetrics
+from tui.widgets.bars import NO_VALUE, horizontal_bar, megabytes
+
+STATUS_STYLES = {"healthy": "$success", "warning": "$warning", "critical": "$error"}
+LEVEL_STYLES = {"normal": "$success", "elevated": "$warning", "high": "$warning"}
+"""Memory degradation levels; anything else (critical) is drawn as an error."""
+MEMORY_BAR_WIDTH = 10
+LINES = 8
+"""Lines without a last error, in every state: most updates repaint without a new layout."""
+
+
+@dataclass(frozen=True)
+class HealthFigures:
+    """The part of a monitor reading this panel draws: output levels and the cache map
+    change on every reading, and would otherwise repaint an unchanged panel."""
+
+    status: str
+    message: str
+    underruns: int
+    memory_level: str
+    rss_bytes: int
+    budget_bytes: int
+    total_bytes: int
+    latencies: tuple[LatencyLine, ...]
+    worker: WorkerMetrics
+    interactions: FilterCounters
+
+    @staticmethod
+    def of(monitor: MonitorSnapshot) -> HealthFigures:
+        return HealthFigures(
+            monitor.health_status,
+            monitor.health_message,
+            monitor.underruns,
+            monitor.memory_level,
+            monitor.rss_bytes,
+            monitor.budget_bytes,
+            monitor.total_bytes,
+            monitor.latencies,
+            monitor.worker,
+            monitor.interactions,
+        )
+
+
+def latency_text(line: LatencyLine) -> str:
+    """`L1 12/30`: p50/p99 in ms, or a dash for a tier that has served no switch yet."""
+    label = line.tier.upper() if line.tier.startswith("l") else line.tier
+    if not line.count or line.p50_ms is None or line.p99_ms is None:
+        return f"{label} {NO_VALUE}"
+    return f"{label} {line.p50_ms:.0f}/{line.p99_ms:.0f}"
+
+
+def status_badge(status: str) -> tuple[str, str]:
+    """The status word on its colour (unknown statuses look critical: better loud)."""
+    return f" {status.upper()} ", f"bold reverse {STATUS_STYLES.get(status, '$error')}"
+
+
+class HealthPanel(Widget):
+    """Whether playback is safe and why not: the engine's health verdict with its reason,
+    memory against budget, dropouts, measured switch latency per serving tier, the render
+    workers, and what the input filter held back.
+    """
+
+    DEFAULT_CSS = """
+    HealthPanel {
+        height: auto;
+        padding: 0 1;
+        border: round $panel;
+        border-title-color: $accent;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    figures: reactive[HealthFigures | None] = reactive(None)
+    """The latest health figures from the monitor."""
+    last_error: reactive[str] = reactive("", layout=True)
+    """The render workers' last error, on a line of its own that exists only while there is
+    one: a new layout when it comes or goes, not on every reading."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """A health panel that fills on the first monitor reading.
+
+        Args:
+            name: The name of the widget.
+            id: The ID of the widget in the DOM.
+            classes: The CSS classes of the widget.
+            disabled: Whether the widget is disabled or not.
+        """
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.border_title = "Health"
+
+    def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
+        """Take the health figures from `monitor`; None (no new reading) keeps the last."""
+        if monitor is not None:
+            self.figures = HealthFigures.of(monitor)
+            self.last_error = monitor.worker.last_error
+
+    def render(self) -> Content:
+        figures = self.figures
+        if figures is None:
+            waiting = Content.styled("Waiting for the engine…", "dim")
+            return Content("\n").join([waiting] + [Content()] * (LINES - 1))
+        return Content("\n").join(
+            [
+                _status_line(figures),
+                _memory_line(figures),
+                _playback_line(figures),
+                *_latency_lines(figures.latencies),
+                *_worker_lines(figures.worker),
+                _interaction_line(figures.interactions),
+                *_error_lines(self.last_error),
+            ]
+        )
+
+
+def _status_line(figures: HealthFigures) -> Content:
+    return Content.assemble(status_badge(figures.status), f" {figures.message}")
+
+
+def _memory_line(figures: HealthFigures) -> Content:
+    fill = figures.total_bytes / figures.budget_bytes if figures.budget_bytes else 0.0
+    return Content.assemble(
+        f"tiers {megabytes(figures.total_bytes)}/{megabytes(figures.budget_bytes)} MB ",
+        (horizontal_bar(fill, MEMORY_BAR_WIDTH), "$accent on $boost"),
+        f"  rss {megabytes(figures.rss_bytes)} MB",
+    )
+
+
+def _playback_line(figures: HealthFigures) -> Content:
+    return Content.assemble(
+        "degradation ",
+        (figures.memory_level, LEVEL_STYLES.get(figures.memory_level, "$error")),
+        "   underruns ",
+        (str(figures.underruns), "bold $error" if figures.underruns else "$success"),
+    )
+
+
+def _latency_lines(latencies: tuple[LatencyLine, ...]) -> list[Content]:
+    """Switch latency by the tier that served the switch: L1/L2 hits should be near one
+    block period, misses wait for a render."""
+    tiers = "  ".join(latency_text(line) for line in latencies)
+    return [Content.styled("switch latency p50/p99 ms", "dim"), Content(tiers)]
+
+
+def _worker_lines(worker: WorkerMetrics) -> list[Content]:
+    """Throughput, then trouble: failures, timeouts and restarts."""
+    alive_style = "" if worker.alive == worker.threads else "bold $error"
+    throughput = Content.assemble(
+        "workers ",
+        (f"{worker.alive}/{worker.threads}", alive_style),
+        (" paused" if worker.paused else "", "$warning"),
+        f"  queue {worker.queue_depth}  busy {worker.busy_percent:.0f}%",
+        f"  {worker.renders_per_second:.1f} renders/s",
+    )
+    trouble = worker.failures + worker.timeouts + worker.restarts
+    counts = Content.styled(
+        f"failures {worker.failures} · timeouts {worker.timeouts} · restarts {worker.restarts}",
+        "$warning" if trouble else "dim",
+    )
+    return [throughput, counts]
+
+
+def _error_lines(last_error: str) -> list[Content]:
+    return [Content.styled(f"last error: {last_error}", "$error")] if last_error else []
+
+
+def _interaction_line(counters: FilterCounters) -> Content:
+    """What the input filter held back: throttled seeks, switches not learned (debounced or
+    in rapid exploration), against the switches it did learn."""
+    return Content(
+        f"throttled {counters.throttled}  debounced {counters.debounced}"
+        f"  rapid {counters.rapid_episodes}  learned {counters.learned}"
+    )

@@ -1,0 +1,138 @@
+"""The predictions panel: where the listener is expected to go next, and how well that works."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from engine import EngineSnapshot
+from engine.config import PRESET_ORDER
+from engine.monitor import MonitorSnapshot
+from engine.predict import PredictionScore, PredictorView
+from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
+
+NAME_WIDTH = max(len(preset) for preset in PRESET_ORDER) + 1
+MIN_BAR_WIDTH = 6
+PERCENT_WIDTH = 5
+DISTRIBUTION_ROWS = len(PRESET_ORDER) - 1
+"""The current preset is never a switch target, so at most this many rows have mass."""
+BAR_STYLE = "$accent on $boost"
+TOP_BAR_STYLE = "bold $success on $boost"
+CONTEXT_NAMES = {"cold": "cold", "warm": "warm", "audio_guided": "audio-guided"}
+"""How each prediction context reads: cold = too few switches learned, priors decide."""
+
+
+def ranked(distribution: dict[str, float]) -> list[tuple[str, float]]:
+    """Presets by probability, highest first (ties in preset order, so rows do not jump)."""
+    order = {preset: index for index, preset in enumerate(PRESET_ORDER)}
+    return sorted(distribution.items(), key=lambda item: (-item[1], order.get(item[0], 99)))
+
+
+def best_baseline(baselines: dict[str, PredictionScore]) -> tuple[str, PredictionScore] | None:
+    """The single expert with the best top-1 accuracy: what the blend has to beat."""
+    scored = [(name, score) for name, score in baselines.items() if score.predictions_made]
+    return max(scored, key=lambda item: item[1].top1_accuracy, default=None)
+
+
+def score_text(score: PredictionScore) -> str:
+    """Top-1, top-3 and Brier; dashes until a switch has been predicted."""
+    if not score.predictions_made:
+        return f"top-1 {NO_VALUE} · top-3 {NO_VALUE} · Brier {NO_VALUE} · 0 made"
+    return (
+        f"top-1 {percent(score.top1_accuracy)} · top-3 {percent(score.top3_accuracy)}"
+        f" · Brier {score.brier:.2f} · {score.predictions_made} made"
+    )
+
+
+class PredictionsPanel(Widget):
+    """The predictor's next-preset distribution as sorted bars, P(switch in the next chunk),
+    its context, and its running accuracy next to the best single expert's: the buffer
+    pre-renders by these numbers, so they explain its hits and misses.
+    """
+
+    DEFAULT_CSS = """
+    PredictionsPanel {
+        height: auto;
+        padding: 0 1;
+        border: round $panel;
+        border-title-color: $accent;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    view: reactive[PredictorView | None] = reactive(None)
+    """The latest predictor view from the monitor."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """A predictions panel that fills on the first monitor reading.
+
+        Args:
+            name: The name of the widget.
+            id: The ID of the widget in the DOM.
+            classes: The CSS classes of the widget.
+            disabled: Whether the widget is disabled or not.
+        """
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.border_title = "Predictions"
+
+    def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
+        """Take the predictor view from `monitor`; None (no new reading) keeps the last."""
+        if monitor is not None:
+            self.view = monitor.predictor
+
+    def render(self) -> Content:
+        view = self.view
+        if view is None:
+            waiting = Content.styled("Waiting for the predictor…", "dim")
+            return Content("\n").join([waiting] + [Content()] * (DISTRIBUTION_ROWS + 3))
+        return Content("\n").join(
+            [_header_line(view), *self._distribution_lines(view), *_score_lines(view)]
+        )
+
+    def _distribution_lines(self, view: PredictorView) -> list[Content]:
+        bar_width = max(MIN_BAR_WIDTH, self.size.width - NAME_WIDTH - PERCENT_WIDTH - 1)
+        rows = ranked(view.distribution)[:DISTRIBUTION_ROWS]
+        lines = [
+            Content.assemble(
+                preset.ljust(NAME_WIDTH),
+                (horizontal_bar(p, bar_width), TOP_BAR_STYLE if rank == 0 else BAR_STYLE),
+                f"{percent(p):>{PERCENT_WIDTH}}",
+            )
+            for rank, (preset, p) in enumerate(rows)
+        ]
+        return lines + [Content()] * (DISTRIBUTION_ROWS - len(lines))
+
+
+def _header_line(view: PredictorView) -> Content:
+    context = CONTEXT_NAMES.get(view.context, view.context)
+    return Content.assemble(
+        "switch next chunk ",
+        (percent(view.switch_probability_per_chunk), "bold"),
+        "  context ",
+        (context, "bold $accent"),
+    )
+
+
+def _score_lines(view: PredictorView) -> list[Content]:
+    """The blend's accuracy, the best baseline's top-1, and the blend weights."""
+    baseline = best_baseline(view.baselines)
+    compare = (
+        f"best baseline {baseline[0]} top-1 {percent(baseline[1].top1_accuracy)}"
+        if baseline is not None
+        else f"best baseline {NO_VALUE}"
+    )
+    weights = " · ".join(f"{name} {percent(w)}" for name, w in view.blend_weights.items())
+    return [
+        Content(score_text(view.score)),
+        Content.styled(f"{compare} · {view.learned_switches} learned", "dim"),
+        Content.styled(f"blend {weights}", "dim"),
+    ]
