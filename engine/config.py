@@ -45,7 +45,8 @@ class EngineConfig:
     plan_interval_seconds: float = 0.1
     """How often the placement plan follows the playhead (and the worker queue with it)."""
     memory_limit_mb: float = 1024.0
-    """Process RSS above which memory degradation starts (then x1.25, x1.5 for the next levels)."""
+    """Growth of the process RSS since the engine started above which memory degradation
+    starts (then x1.25, x1.5 for the next levels)."""
     ring_seconds: float = 0.75
     """How far ahead of the audio callback the feeder keeps the output ring (0.5-1 s)."""
     output_capture_seconds: float = 0.0

@@ -38,23 +38,36 @@ def read_memory() -> MemoryReading:
 
 
 class MemoryMonitor:
-    """Maps readings to a level in 0..3; `budgets` scales the configured tier budgets."""
+    """Maps readings to a level in 0..3; `budgets` scales the configured tier budgets.
+
+    The RSS limit applies to what the process grew by since the engine started: that is
+    the memory the engine can give back. A process that was already large (a host
+    application, a long test run) must not read as pressure the buffer caused and starve
+    the renders.
+    """
 
     def __init__(
-        self, rss_limit_bytes: int, reader: Callable[[], MemoryReading] = read_memory
+        self,
+        rss_limit_bytes: int,
+        reader: Callable[[], MemoryReading] = read_memory,
+        baseline_rss_bytes: int | None = None,
     ) -> None:
         self.rss_limit_bytes = rss_limit_bytes
         self._reader = reader
         self.level = 0
         self.last_reading = MemoryReading(0, 1.0)
+        self.baseline_rss_bytes = (
+            reader().rss_bytes if baseline_rss_bytes is None else baseline_rss_bytes
+        )
 
     def _pressure_level(self, reading: MemoryReading, margin: float) -> int:
         level = 0
         for step, threshold in enumerate(AVAILABLE_FRACTION_THRESHOLDS, start=1):
             if reading.available_fraction < threshold + margin:
                 level = step
+        grown = reading.rss_bytes - self.baseline_rss_bytes
         for step, multiple in enumerate(RSS_LIMIT_MULTIPLES, start=1):
-            if reading.rss_bytes > self.rss_limit_bytes * (multiple - margin):
+            if grown > self.rss_limit_bytes * (multiple - margin):
                 level = max(level, step)
         return level
 

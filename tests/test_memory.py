@@ -1,0 +1,38 @@
+"""Memory pressure levels: the RSS limit counts what the process grew by, not its size."""
+
+from __future__ import annotations
+
+from engine.memory import MemoryMonitor, MemoryReading
+
+MB = 1_000_000
+
+
+def test_a_process_that_started_large_is_not_under_pressure() -> None:
+    reading = [MemoryReading(2_000 * MB, 0.6)]
+    monitor = MemoryMonitor(1_000 * MB, lambda: reading[0])
+    assert monitor.baseline_rss_bytes == 2_000 * MB
+    assert monitor.update() == 0
+    reading[0] = MemoryReading(2_900 * MB, 0.6)
+    assert monitor.update() == 0
+    reading[0] = MemoryReading(3_100 * MB, 0.6)  # grew by more than the limit
+    assert monitor.update() == 1
+    reading[0] = MemoryReading(3_600 * MB, 0.6)  # x1.6 of the limit: critical
+    assert monitor.update() == 3 and monitor.worker_paused
+
+
+def test_levels_come_down_one_step_at_a_time_with_a_margin() -> None:
+    reading = [MemoryReading(0, 0.6)]
+    monitor = MemoryMonitor(1_000 * MB, lambda: reading[0], baseline_rss_bytes=0)
+    reading[0] = MemoryReading(1_600 * MB, 0.6)
+    assert monitor.update() == 3
+    reading[0] = MemoryReading(1_480 * MB, 0.6)  # under x1.5 but inside the margin
+    assert monitor.update() == 3
+    reading[0] = MemoryReading(100 * MB, 0.6)
+    assert [monitor.update() for _ in range(3)] == [2, 1, 0]
+
+
+def test_low_system_memory_raises_the_level_whatever_the_process_size() -> None:
+    reading = [MemoryReading(100 * MB, 0.6)]
+    monitor = MemoryMonitor(1_000 * MB, lambda: reading[0])
+    reading[0] = MemoryReading(100 * MB, 0.04)
+    assert monitor.update() == 3
