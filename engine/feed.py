@@ -124,6 +124,12 @@ class PresetFeed:
         self.head_renders = 0
 
     # -- commands (any thread) ------------------------------------------------------------
+    @property
+    def unheard_count(self) -> int:
+        """Switches and seeks made but not yet heard (their latency is still open)."""
+        with self._lock:
+            return len(self._unheard)
+
     def start_with(self, preset: str, bucket: int) -> None:
         """The setting to start in (restored from the last session): not a switch."""
         with self._lock:

@@ -145,7 +145,9 @@ def _let_last_switch_be_heard(engine: Engine) -> None:
     deadline = time.monotonic() + LAST_SWITCH_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         snapshot = engine.snapshot()
-        if not snapshot.playing or snapshot.preset == snapshot.requested_preset:
+        if not snapshot.playing:
+            return
+        if snapshot.preset == snapshot.requested_preset and engine.feed.unheard_count == 0:
             return
         time.sleep(0.02)
 
