@@ -12,6 +12,7 @@ import threading
 from engine.analysis import AnalysisCache
 from engine.config import EngineConfig
 from engine.track_store import TrackStore
+from engine.tracks import Track
 
 Vector = tuple[float, ...]
 KEEP_TRACKS = 32
@@ -36,14 +37,13 @@ class ChunkFeatureIndex:
         with self._lock:
             table = self._tables.get(key)
         if table is None:
-            table = self._table_for(key)
+            table = self._table_for(track)
             if table is None:
                 return None
         return table[chunk] if 0 <= chunk < len(table) else None
 
-    def _table_for(self, key: tuple[str, str]) -> tuple[Vector, ...] | None:
-        track = self._store.track(key[0])
-        decoded = self._store.peek(track) if track is not None else None
+    def _table_for(self, track: Track) -> tuple[Vector, ...] | None:
+        decoded = self._store.peek(track)
         if decoded is None:
             return None
         analysis = self._analyses.peek(
@@ -55,5 +55,5 @@ class ChunkFeatureIndex:
         with self._lock:
             while len(self._tables) >= KEEP_TRACKS:
                 self._tables.pop(next(iter(self._tables)))
-            self._tables[key] = table
+            self._tables[(track.id, track.fingerprint)] = table
         return table

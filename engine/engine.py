@@ -53,7 +53,7 @@ from engine.views import (
     predictions_view,
     stats_view,
 )
-from engine.worker import RenderFunction, RenderWorkerPool, render_key
+from engine.worker import RenderFunction, RenderWorkerPool, WorkerMetrics, render_key
 
 FILE_CHECK_SECONDS = 2.0
 STATE_SAVE_SECONDS = 30.0
@@ -555,20 +555,19 @@ class Engine:
         )
 
     def health(self) -> dict[str, Any]:
-        return health_view(
-            self.buffer,
-            self.predictor,
-            self.workers.metrics(),
-            self.sink.ring.underruns,
-            self.memory,
-        )
+        return self._health(self.workers.metrics())
+
+    def _health(self, worker: WorkerMetrics) -> dict[str, Any]:
+        underruns = self.sink.ring.underruns
+        return health_view(self.buffer, self.predictor, worker, underruns, self.memory)
 
     def monitor(self, map_columns: int = 12) -> MonitorSnapshot:
         """The buffer's live figures for the panels (heavier than `snapshot`: read at 2-4 Hz)."""
         track, position = self.player.position()
         requested = self.feed.requested
         upcoming = self._listening_features()
-        health = self.health()
+        worker = self.workers.metrics()
+        health = self._health(worker)
         figures = self.buffer.tier_figures()
         chunks = None
         if track is not None:
@@ -595,7 +594,7 @@ class Engine:
             health_message=health["message"],
             underruns=ring.underruns,
             latencies=latency_lines(self.latencies),
-            worker=self.workers.metrics(),
+            worker=worker,
             interactions=self.filter.counters(),
             memory_level=self.memory.level_name,
             rss_bytes=self.memory.last_reading.rss_bytes,

@@ -141,7 +141,6 @@ class PresetPredictor:
         self._score = PredictionScore()
         self._by_context = {context: PredictionScore() for context in CONTEXTS}
         self._baselines = {expert.name: PredictionScore() for expert in self._experts}
-        self._last_target: str | None = None
         self._revision = 0
         self._lock = threading.Lock()
         self._clock = clock
@@ -203,7 +202,6 @@ class PresetPredictor:
                 expert.learn(source, target, features)
             self._learned_switches += 1
             self._switches_this_chunk += 1
-            self._last_target = target
             self._revision += 1
 
     def _update_blend(self, source: str, target: str, features: Sequence[float] | None) -> None:
