@@ -43,6 +43,12 @@ class SwitchHook(Protocol):
 
 FADE_SECONDS = 0.01
 """Fade for pause, resume and seeks: short enough to feel instant, long enough not to click."""
+FLOOR_SECONDS = 0.25
+"""Audio the feeder queues before it does anything that may take long (a switch that
+missed renders the head of its chunk first). Right after a cut the ring holds a block or
+two; a second switch polled then, rendering for tens of milliseconds on a busy machine,
+was an underrun. Filling this far first costs a few hits' copies and delays nothing: the
+next cut still lands at the consumer's next block."""
 
 
 def _fade_curve(count: int, rising: bool) -> Audio:
@@ -93,6 +99,7 @@ class Player:
         self._last_cut_blends = True
         capacity = sink.ring.capacity - sink.block_frames
         self._fill_frames = min(capacity, int(ring_seconds * sink.sample_rate))
+        self._floor_frames = min(self._fill_frames, int(FLOOR_SECONDS * sink.sample_rate))
         self._thread = threading.Thread(target=self._feed_loop, name="feeder", daemon=True)
         self._thread.start()
 
@@ -259,19 +266,25 @@ class Player:
             hook.flushed(cut, self._write_frame)
 
     def _feed_once(self) -> None:
-        block = self.sink.block_frames
         self._retry_missed_handover()
+        self._fill(self._floor_frames, yield_to_commands=False)
         self._maybe_switch()
         ring = self.sink.ring
         if self._hook is not None and ring.handover_applied():
             # Only once the consumer has taken the last cut: a missed one is cut again first.
             self._hook.heard(ring.read_index, ring.applied_at_ns() / 1e9)
-        while not self._wake.is_set():  # a command is waiting: serve it before filling on
+        self._fill(self._fill_frames, yield_to_commands=True)
+
+    def _fill(self, target_frames: int, yield_to_commands: bool) -> None:
+        """Write blocks until `target_frames` are queued. Past the safety floor a waiting
+        command is served first (`yield_to_commands`); below it, never."""
+        block = self.sink.block_frames
+        while not (yield_to_commands and self._wake.is_set()):
             with self._lock:
                 ring = self.sink.ring
                 if not self._playing or not self._tracks:
                     return
-                if ring.queued_frames() >= self._fill_frames:
+                if ring.queued_frames() >= target_frames:
                     return
                 if ring.free_frames() < block:
                     return

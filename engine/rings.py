@@ -48,6 +48,9 @@ APPLIED_AT_NS = 17
 LAST_CALLBACK_NS = 18
 CAPTURE_INDEX = 19
 """Frames copied to the optional capture tap (what left the callback; for tests)."""
+LAST_UNDERRUN_NS, LAST_UNDERRUN_READ, LAST_UNDERRUN_WRITTEN = 20, 21, 22
+"""When the last underrun happened, where the consumer was and how far its ring was
+written: enough to line a dropout up with what the feeder was doing."""
 LATENESS_BASE = 24
 LATENESS_BINS = 64
 """Callback lateness histogram: bin k counts callbacks k..k+1 ms later than the period."""
@@ -142,6 +145,9 @@ class RingConsumer:
             if seen[EXPECTING] and (end < 0 or read + count < end):
                 header[UNDERRUNS] += 1
                 header[UNDERRUN_FRAMES] += wanted - count
+                header[LAST_UNDERRUN_NS] = now
+                header[LAST_UNDERRUN_READ] = read
+                header[LAST_UNDERRUN_WRITTEN] = seen[W0 + active]
         header[READ] = read + count
         header[CALLBACKS] += 1
         header[HEARTBEAT_NS] = now
@@ -284,18 +290,30 @@ class RingProducer:
         self._publish()
         return count
 
-    def _publish(self) -> None:
+    def _publish(self, final: bool = False) -> None:
+        """Publish what is written; hand over a pending cut once a whole block follows it.
+
+        A cut published with less (a track that ended a few frames past a seek) would send
+        the consumer into a ring it runs dry in one callback: an underrun. Until then it
+        keeps the old ring, which is safe (it reports a miss and the producer cuts again).
+        `final`: no more audio is coming after this (a pause's fade, the library's end).
+        """
         with _held(self):
             self.header[W0 + self.ring] = self.write_index
-            if self.pending_at is not None:
+            pending = self.pending_at
+            if pending is not None and (final or self.write_index - pending >= self.block_frames):
                 self.handover_seq += 1
-                self.handover_at = self.pending_at
+                self.handover_at = pending
                 self.header[HANDOVER_RING] = self.ring
-                self.header[HANDOVER_AT] = self.pending_at
+                self.header[HANDOVER_AT] = pending
                 self.header[HANDOVER_SEQ] = self.handover_seq
                 self.pending_at = None
 
     def set_expecting(self, expecting: bool, end_index: int = -1) -> None:
+        """Promise audio (or not); an `end_index` says it ends there, so a cut written
+        up to it is handed over even if shorter than a block."""
+        if end_index >= 0:
+            self._publish(final=True)
         with _held(self):
             self.header[EXPECTING] = int(expecting)
             self.header[END_INDEX] = end_index

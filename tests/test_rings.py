@@ -72,6 +72,34 @@ def test_a_missed_handover_keeps_the_old_audio_and_is_reported() -> None:
     assert np.array_equal(played[BLOCK:], np.arange(again, again + 2 * BLOCK) + 0.5)
 
 
+def test_a_cut_is_handed_over_only_with_a_whole_block_behind_it() -> None:
+    """A seek that lands a few frames before a track ends writes a sliver first; handing
+    that over would run the consumer dry in one callback."""
+    producer, consumer = pair()
+    producer.write(ramp(0, 512))
+    producer.set_expecting(True)
+    play(consumer, 1)
+    cut = producer.cut(producer.safe_cut())
+    producer.write(ramp(cut, 3, offset=0.5))  # the old track's last frames
+    assert producer.handover_seq == 0  # not handed over yet
+    producer.write(ramp(cut + 3, BLOCK - 3, offset=0.5))  # the next track's first ones
+    played = play(consumer, 3)
+    assert np.array_equal(played[:BLOCK], np.arange(BLOCK, cut))
+    assert np.array_equal(played[BLOCK : 2 * BLOCK], np.arange(cut, cut + BLOCK) + 0.5)
+    assert producer.underruns == 1  # only the last block: nothing more was written
+
+
+def test_a_short_cut_before_the_end_is_handed_over() -> None:
+    producer, consumer = pair()
+    producer.write(ramp(0, 512))
+    cut = producer.cut(producer.safe_cut())
+    producer.write(ramp(cut, 10, offset=0.5))  # a pause's fade, then nothing
+    producer.set_expecting(True, end_index=producer.write_index)
+    played = play(consumer, 2)
+    assert np.array_equal(played[BLOCK : BLOCK + 10], np.arange(cut, cut + 10) + 0.5)
+    assert not played[BLOCK + 10 :].any() and producer.underruns == 0
+
+
 def test_underruns_count_only_while_audio_is_promised() -> None:
     producer, consumer = pair()
     play(consumer, 2)
