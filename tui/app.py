@@ -76,6 +76,18 @@ class PlayerEngine(Protocol):
     def stop_recording(self) -> None: ...
 
 
+class RemoteApi(Protocol):
+    """The HTTP API (`api.server.ApiServer`) the app runs on its own event loop."""
+
+    @property
+    def announcement(self) -> str:
+        """Where it listens (and the token, when one is needed), for the listener."""
+        ...
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
 Show = Callable[[EngineSnapshot, MonitorSnapshot | None], None]
 PanelWidget = TypeVar("PanelWidget", bound=Widget)
 
@@ -272,6 +284,7 @@ class TierplayApp(App[None]):
         keymap_file: Path | None = None,
         recording: Path | None = None,
         clock: Callable[[], float] = time.time,
+        api: RemoteApi | None = None,
     ) -> None:
         """The player around an engine that is already open.
 
@@ -282,6 +295,8 @@ class TierplayApp(App[None]):
             keymap_file: Key overrides; by default `keymap.toml` in the config folder.
             recording: The trace the caller already records to (`--record`), if any.
             clock: Wall-clock seconds for the event log's stamps (frozen in snapshot tests).
+            api: The HTTP API to serve while the app runs (`--api`), started on mount
+                and stopped on unmount.
         """
         super().__init__()
         self.engine = engine
@@ -291,6 +306,7 @@ class TierplayApp(App[None]):
         self.clock = clock
         self.recording: Path | None = recording
         """The trace being recorded, so the palette offers Start or Stop."""
+        self.api = api
         self.last_snapshot: EngineSnapshot | None = None
         self.last_monitor: MonitorSnapshot | None = None
         self._panels: dict[str, Widget] = {}
@@ -351,8 +367,12 @@ class TierplayApp(App[None]):
             self._shows[panel_id](self.last_snapshot, self.last_monitor)
 
     # -- start-up -------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self._apply_keymap()
+        if self.api is not None:
+            await self.api.start()
+            self.engine.log(self.api.announcement)
+            self.notify(self.api.announcement, title="Remote API", timeout=20, markup=False)
         if self.recording is not None:
             self.sub_title = f"recording to {self.recording.name}"
         if self.autoplay:
@@ -362,6 +382,10 @@ class TierplayApp(App[None]):
         if self.live:
             self.set_interval(1 / SNAPSHOT_HZ, self.refresh_transport)
             self.set_interval(1 / MONITOR_HZ, self.refresh_monitor)
+
+    async def on_unmount(self) -> None:
+        if self.api is not None:
+            await self.api.stop()
 
     def _apply_keymap(self) -> None:
         """Key overrides from the config file; whatever is wrong in it is one log line."""

@@ -10,11 +10,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
 
+if TYPE_CHECKING:
+    from api import ApiSettings
+
 SUBCOMMANDS = ("render", "simulate", "devices")
+API_TOKEN_ENV = "TIERPLAY_API_TOKEN"
 DEFAULT_LIBRARY = Path("sample_audio")
 
 
@@ -31,6 +36,37 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record", type=Path, metavar="TRACE.jsonl", help="record every command as a trace"
     )
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("remote API")
+    group.add_argument(
+        "--api",
+        metavar="[HOST:]PORT",
+        help="serve the HTTP API of this player (host 127.0.0.1 unless given)",
+    )
+    group.add_argument(
+        "--api-allow-remote",
+        action="store_true",
+        help="let other machines use the API (a token is then required)",
+    )
+    group.add_argument(
+        "--api-token",
+        help=f"the token clients must send (default ${API_TOKEN_ENV}, else one is generated "
+        "and shown when remote access is allowed)",
+    )
+
+
+def api_settings(args: argparse.Namespace) -> ApiSettings | None:
+    """The API asked for on the command line, checked; None when it is off."""
+    if args.api is None:
+        if args.api_allow_remote or args.api_token is not None:
+            raise CliError("--api-allow-remote and --api-token need --api [HOST:]PORT")
+        return None
+    from api import ApiSettings  # the web stack loads only when the API is wanted
+
+    token = args.api_token if args.api_token is not None else os.environ.get(API_TOKEN_ENV)
+    return ApiSettings.from_options(args.api, args.api_allow_remote, token or None)
 
 
 def library_root(paths: Sequence[Path]) -> Path:
@@ -73,20 +109,36 @@ def run_player(argv: Sequence[str]) -> int:
     )
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders to play")
     add_common_options(parser)
+    add_api_options(parser)
     args = parser.parse_args(argv)
     paths = args.paths or [DEFAULT_LIBRARY]
     for path in paths:
         if not path.exists():
             raise CliError(f"{path}: no such file or folder")
-    engine = Engine(config_from_args(args), sink=args.sink, device=parse_device(args.device))
+    config = config_from_args(args)
+    settings = api_settings(args)
+    listener = None
+    if settings is not None:  # bound before anything starts: a busy port is a plain error
+        from api.address import open_listener
+
+        listener = open_listener(settings.address, settings.allow_remote)
+    engine = Engine(config, sink=args.sink, device=parse_device(args.device))
+    server = None
     try:
+        if settings is not None and listener is not None:
+            from api.server import ApiServer
+
+            server = ApiServer(engine, settings, listener)
         start_recording(engine, args, paths)
         if not engine.open(paths):
             raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
         from tui.app import TierplayApp  # Textual loads only when the UI is wanted
 
-        TierplayApp(engine, recording=args.record if engine.recording else None).run()
+        recording = args.record if engine.recording else None
+        TierplayApp(engine, recording=recording, api=server).run()
     finally:
+        if listener is not None:
+            listener.close()  # the app has stopped the server; this is for early exits
         engine.close()
     return 0
 
