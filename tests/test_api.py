@@ -27,7 +27,7 @@ from engine import PRESET_ORDER, Engine
 from tui.widgets.event_log import EventLog
 
 from .conftest import write_tone
-from .test_api_harness import EventReader, eventually, null_engine, running_app
+from .api_harness import EventReader, eventually, null_engine, running_app
 
 TIER_FIELDS = {"size_mb", "count", "hits", "misses", "hit_rate", "utilization", "max_mb"}
 ENTRY_FIELDS = {

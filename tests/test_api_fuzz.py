@@ -22,7 +22,7 @@ from schemathesis.checks import (
 from schemathesis.schemas import BaseSchema
 
 from .conftest import write_tone
-from .test_api_harness import app_in_thread, local_settings, null_engine
+from .api_harness import app_in_thread, local_settings, null_engine
 
 EXAMPLES = 12
 """Per operation: enough to reach every validator, quick enough on two busy cores."""

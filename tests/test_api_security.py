@@ -24,7 +24,7 @@ from tui.cli import main
 from tui.widgets.event_log import EventLog
 
 from .conftest import write_tone
-from .test_api_harness import eventually, local_settings, null_engine, running_app
+from .api_harness import eventually, local_settings, null_engine, running_app
 
 TOKEN = "a-token-of-thirty-two-characters"
 

@@ -126,10 +126,10 @@ def test_lateness_histogram_percentiles() -> None:
     _producer, consumer = pair()
     header = consumer.header
     header[24 + 0] = 990
-    header[24 + 5] = 9
-    header[24 + 12] = 1
+    header[24 + 5] = 9  # 1.25 ms late
+    header[24 + 48] = 1  # 12 ms late
     assert lateness_percentile(header, 0.5) == 0.0
-    assert lateness_percentile(header, 0.999) == 5.0
+    assert lateness_percentile(header, 0.999) == 1.25
     assert lateness_percentile(header, 0.9995) == 12.0
 
 
