@@ -124,14 +124,19 @@ class Player:
         with self._lock:
             if not self._playing:
                 return
-            ring = self.sink.ring
             at, index, frame = self._playhead_at_earliest_cut()
             self._playing = False
             self._jump(index, frame, blend=True, follow_from=at)
-            tail, self._tail = self._tail, None
-            if tail is not None:
-                ring.write(tail * _fade_curve(len(tail), rising=False)[:, None])
-            ring.set_expecting(True, end_index=ring.write_index)
+            self._end_at_cut_locked()
+
+    def _end_at_cut_locked(self) -> None:
+        """Nothing follows the cut just made: write the fade of what would have played
+        there (if any) and hand the cut over as the end of the audio."""
+        ring = self.sink.ring
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            ring.write(tail * _fade_curve(len(tail), rising=False)[:, None])
+        ring.set_expecting(True, end_index=ring.write_index)
 
     def wake(self) -> None:
         """A command changed what should play: let the feeder act now, not in half a block."""
@@ -245,7 +250,11 @@ class Player:
                 blend=self._last_cut_blends,
                 follow_from=target.ring_index,
             )
-            if self._hook is not None:
+            if not self._playing:
+                # Paused, or the library ended right after the cut: no write will follow
+                # to hand this one over, so it ends the audio itself.
+                self._end_at_cut_locked()
+            elif self._hook is not None:
                 self._hook.flushed(cut, self._write_frame)
 
     def _maybe_switch(self) -> None:

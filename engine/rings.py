@@ -255,6 +255,10 @@ class RingProducer:
         the new audio follows it in the same ring from at least one block past that point,
         so the consumer takes both cuts in order and never reads a block being rewritten.
         """
+        if self.handover_missed():
+            # The consumer read on in the old ring past the cut it never took: what was
+            # written after that cut is void, and the next cut is where the consumer is.
+            self.write_index = max(self.write_index, self.read_index)
         index = max(self.earliest_cut(), min(index, self.write_index))
         if self.pending_at is not None:  # cut again before anything was published
             index = max(index, self.pending_at)

@@ -26,8 +26,8 @@ from api.models import (
 from engine import PRESET_ORDER, Engine
 from tui.widgets.event_log import EventLog
 
-from .conftest import write_tone
 from .api_harness import EventReader, eventually, null_engine, running_app
+from .conftest import write_tone
 
 TIER_FIELDS = {"size_mb", "count", "hits", "misses", "hit_rate", "utilization", "max_mb"}
 ENTRY_FIELDS = {

@@ -23,8 +23,8 @@ from engine import Engine
 from tui.cli import main
 from tui.widgets.event_log import EventLog
 
-from .conftest import write_tone
 from .api_harness import eventually, local_settings, null_engine, running_app
+from .conftest import write_tone
 
 TOKEN = "a-token-of-thirty-two-characters"
 

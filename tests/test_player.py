@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
 from engine.output import NullSink
-from engine.tracks import load_track
+from engine.player import Player
+from engine.tracks import Track, load_track
 
 from .conftest import wait_for as poll_until
 
@@ -149,3 +152,46 @@ def test_a_track_not_yet_calibrated_plays_its_source_then_the_render(
     start = 4096 - offsets[0] + 2 * 44_100 - 4096  # two seconds on: the render plays
     expected = renderer.render_range(decoded, "warm", 1.0, start, start + 4096)
     np.testing.assert_allclose(later[-4096:], expected, atol=1e-5)
+
+
+def _tone_track(name: str, frames: int) -> Track:
+    return Track(name, Path(name), frames / 44_100, 44_100, 2, frames, name, name)
+
+
+def test_a_missed_cut_at_the_end_of_the_library_ends_the_audio() -> None:
+    """A seek to the last frame of the last track, read slowly: the consumer passes the
+    cut before it is written and the library ends right after it. The player must end the
+    audio there, not cut again forever with nothing to hand over (a stream of dropouts)."""
+    sink = NullSink(44_100, 1024, speed=0)
+    track = _tone_track("last", 44_100)
+    release = threading.Event()
+    seeking = threading.Event()
+
+    def source(track: Track, start: int, count: int) -> np.ndarray:
+        if start == track.frames - 1:  # the read after the seek: held up
+            seeking.set()
+            release.wait(5.0)
+        frames = max(0, min(count, track.frames - start))
+        return np.full((frames, 2), 0.25, dtype=np.float32)
+
+    player = Player(sink, source, ring_seconds=0.2)
+    try:
+        player.set_tracks([track])
+        player.play()
+        poll_until(lambda: sink.ring.queued_frames() >= 4096, timeout=5.0)
+        sink.advance(1024)
+        player.seek(track.duration_seconds)
+        assert seeking.wait(5.0)
+        sink.advance(3 * 1024)  # past the cut before anything after the seek is written
+        release.set()
+        poll_until(lambda: not player.playing, timeout=5.0)
+        handovers = sink.ring.handover_seq
+        for _ in range(20):  # half a second, with the feeder free to act between blocks
+            sink.advance(1024)
+            time.sleep(0.015)
+        assert sink.ring.underruns == 0
+        assert sink.ring.handover_seq <= handovers + 1  # ended once, not cut again and again
+        assert sink.ring.handover_applied()
+    finally:
+        player.close()
+        sink.close()
