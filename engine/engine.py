@@ -199,6 +199,7 @@ class Engine:
     # -- transport ------------------------------------------------------------------------
     def play(self) -> None:
         self._record("play")
+        self.feed.playback_starting()
         self.player.play()
 
     def pause(self) -> None:

@@ -142,6 +142,13 @@ class PresetFeed:
             self._pending_lookup = None
             self._pending_job = None
 
+    def playback_starting(self) -> None:
+        """A switch asked for while nothing played is heard when playback starts: its
+        latency runs from there, not from a command made minutes before the resume."""
+        with self._lock:
+            if self.requested != self.active:
+                self._requested_at = max(self._requested_at, self._clock())
+
     def note_seek(self) -> None:
         """The next chunk read follows a seek: count it as one and time it."""
         with self._lock:

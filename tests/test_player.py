@@ -195,3 +195,23 @@ def test_a_missed_cut_at_the_end_of_the_library_ends_the_audio() -> None:
     finally:
         player.close()
         sink.close()
+
+
+def test_a_switch_made_while_paused_is_timed_from_the_resume(
+    stepped_engine, tone_library: Path
+) -> None:
+    """Latency is what the listener waits: from pressing play, not from the key pressed
+    while nothing played."""
+    engine, sink = stepped_engine
+    engine.open([tone_library])
+    assert engine.wait_until_prepared(30)
+    engine.set_preset("warm")
+    time.sleep(0.3)  # paused for a while
+    engine.play()
+    for _ in range(40):
+        if engine.switches():
+            break
+        capture(sink, 1024)
+    switch = engine.switches()[-1]
+    assert switch.target == "warm" and switch.latency_ms is not None
+    assert switch.latency_ms < 250
