@@ -59,6 +59,10 @@ FILE_CHECK_SECONDS = 2.0
 STATE_SAVE_SECONDS = 30.0
 """How often a changed model and settings are written (and always on close)."""
 HELD_SEEK_POLL_SECONDS = 0.02
+PROBLEM_REPORT_SECONDS = 5.0
+"""At most one log line per this many seconds for repeated render and cache failures: a
+failing track fails every render, and one line each would bury the rest of the log."""
+PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
 PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 
 
@@ -103,7 +107,8 @@ class Engine:
         self.latencies = LatencyBook()
         self._intensity = 1.0
         self._switch_commands = 0
-        self._worker_problems = (0, 0, 0)
+        self._worker_problems = (0, 0, 0, 0)
+        self._last_problem_report: float | None = None
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
         self.store = TrackStore(config.sample_rate, config.max_track_seconds)
@@ -488,20 +493,22 @@ class Engine:
             self._log(message)
 
     def _report_worker_problems(self) -> None:
-        """Failed, timed-out or restarted renders: one line per new batch, with a count,
-        never one per job (a failing track would flood the log)."""
+        """Failed, timed-out or restarted renders and corrupt cached chunks: one line per
+        new batch, with a count, never one per job, and at most one line per
+        `PROBLEM_REPORT_SECONDS` (a batch held back is reported, summed, at the next)."""
         metrics = self.workers.metrics()
-        seen = (metrics.failures, metrics.timeouts, metrics.restarts)
-        previous, self._worker_problems = self._worker_problems, seen
+        seen = (metrics.failures, metrics.timeouts, metrics.restarts, self.buffer.corrupt_dropped)
+        previous = self._worker_problems
         if seen == previous:
             return
+        now = self._clock()
+        last = self._last_problem_report
+        if last is not None and now - last < PROBLEM_REPORT_SECONDS:
+            return
+        self._worker_problems, self._last_problem_report = seen, now
         new = [n - o for n, o in zip(seen, previous, strict=True)]
-        parts = [
-            f"{count} {what}"
-            for count, what in zip(new, ("failed", "timed out", "thread restarts"), strict=True)
-            if count
-        ]
-        detail = f" (last: {metrics.last_error})" if metrics.last_error else ""
+        parts = [f"{count} {what}" for count, what in zip(new, PROBLEM_NAMES, strict=True) if count]
+        detail = f" (last: {metrics.last_error})" if metrics.last_error and any(new[:3]) else ""
         self.log("renders: " + ", ".join(parts) + detail)
 
     # -- views ----------------------------------------------------------------------------

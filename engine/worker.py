@@ -361,6 +361,7 @@ class RenderWorkerPool:
             audio = tier.decode(chunk)
         except CorruptChunk:  # a corrupt chunk is re-rendered instead
             tier.remove_if_holding(job.key, chunk)
+            self.buffer.note_corrupt()
             return False
         return self.buffer.move(job.key, job.fingerprint, chunk, audio, present, job.tier)
 

@@ -111,8 +111,7 @@ class MultiTierBuffer:
                 audio = tier.decode(chunk)
             except CorruptChunk:
                 tier.remove_if_holding(key, chunk)
-                with self._counter_lock:
-                    self.corrupt_dropped += 1
+                self.note_corrupt()
                 continue
             if name != "l1":
                 self.move(key, fingerprint, chunk, audio, name, "l1")
@@ -122,6 +121,12 @@ class MultiTierBuffer:
         if count:
             self._count(kind, None)
         return Lookup(None, None)
+
+    def note_corrupt(self) -> None:
+        """Count a chunk dropped for a failed checksum, wherever it was found, so the engine
+        can report every one (a lookup or a worker's promotion)."""
+        with self._counter_lock:
+            self.corrupt_dropped += 1
 
     def peek_tier(self, key: ChunkKey) -> str | None:
         """Where a chunk is, without counting or promoting (for views and the worker)."""

@@ -1,0 +1,463 @@
+"""Faults injected into a running engine, and whether it recovers without losing anything.
+
+One engine plays a small library through a null sink paced at `--speed` x real time while
+faults are injected one kind at a time: renders that raise, hang past their timeout or kill
+their thread (through the engine's `render=` hook), corrupted cache entries, memory pressure
+at every level and back, a state directory that cannot be written (read-only, full) or holds
+garbage, files deleted, truncated or rewritten while they play, and (on a real device only)
+the audio process killed. Each row says how often the fault was injected, how many times the
+engine recovered, what was lost (a corrupt chunk served, a setting not saved in the end, a
+budget exceeded, a render never redone, playback stopped) and the underruns meanwhile.
+
+Run: .venv/bin/python -m bench.chaos [--speed 4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+from engine import Engine, EngineConfig
+from engine.cache.keys import ChunkKey
+from engine.cache.tier import TierEntry
+from engine.dsp.render import Renderer
+from engine.memory import MemoryReading
+from engine.output import NullSink
+from engine.state import StateStore
+from engine.tracks import Audio, DecodedTrack
+from engine.worker import WorkerMetrics, render_key
+
+SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
+LIBRARY_FILES = ("03_low_end_groove.flac", "04_hum_line.flac", "02_quiet_rooms.flac")
+PLENTY = MemoryReading(100_000_000, 0.6)
+PRESSURE_STEPS = (0.15, 0.08, 0.03)
+"""Available-memory fractions that force levels 1, 2 and 3 (see engine/memory.py)."""
+RECOVERY_SECONDS = 15.0
+
+
+@dataclass
+class FaultResult:
+    fault: str
+    injected: int = 0
+    recovered: int = 0
+    lost: int = 0
+    underruns: int = 0
+    note: str = ""
+
+
+class FaultyRender:
+    """The engine's render function with faults on demand: the next N renders raise, hang
+    until released (past their timeout) or end their thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.raise_next = 0
+        self.hang_next = 0
+        self.kill_next = 0
+        self.release = threading.Event()
+        self.hung: list[ChunkKey] = []
+
+    def __call__(self, renderer: Renderer, track: DecodedTrack, key: ChunkKey) -> Audio:
+        with self._lock:
+            fault = ""
+            for name in ("raise_next", "hang_next", "kill_next"):
+                if getattr(self, name) > 0:
+                    setattr(self, name, getattr(self, name) - 1)
+                    fault = name
+                    break
+        if fault == "raise_next":
+            raise RuntimeError(f"injected render failure ({key.chunk_index})")
+        if fault == "hang_next":
+            self.hung.append(key)
+            self.release.wait(60)
+        if fault == "kill_next":
+            raise SystemExit("injected: render thread dies")
+        return render_key(renderer, track, key)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = RECOVERY_SECONDS) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class ChaosRig:
+    """An engine playing a private copy of the library, with every fault hook in reach."""
+
+    def __init__(self, workdir: Path, speed: float) -> None:
+        self.workdir = workdir
+        self.library = workdir / "library"
+        self.library.mkdir()
+        for name in LIBRARY_FILES:
+            shutil.copy(SAMPLE_AUDIO / name, self.library / name)
+        self.state_dir = workdir / "state"
+        self.render = FaultyRender()
+        self.memory = PLENTY
+        config = EngineConfig(
+            ring_seconds=3.0,
+            plan_horizon_chunks=4,
+            state_dir=self.state_dir,
+            render_timeouts_seconds=(2.0, 3.0, 4.0, 6.0),
+        )
+        sink = NullSink(44_100, 1024, speed=speed, ring_frames=10 * 44_100)
+        self.engine = Engine(
+            config,
+            sink=sink,
+            render=self.render,
+            memory_reader=lambda: self.memory,
+            interaction_clock=lambda: time.monotonic() * max(speed, 1.0),
+        )
+        self.engine.open([self.library])
+        self.engine.set_preset("warm")
+        self.engine.play()
+
+    @property
+    def underruns(self) -> int:
+        return self.engine.sink.ring.underruns
+
+    def messages(self, text: str) -> list[str]:
+        return [m for m in self.engine.snapshot().messages if text in m]
+
+    def playing_on(self, seconds: float = 0.5) -> bool:
+        """Playback advances (on this track or the next) within the recovery window."""
+        start = self.engine.snapshot()
+
+        def moved() -> bool:
+            now = self.engine.snapshot()
+            if now.track_index != start.track_index:
+                return True
+            return now.playing and now.position_seconds > start.position_seconds + seconds
+
+        return wait_until(moved)
+
+    def close(self) -> None:
+        self.render.release.set()
+        self.engine.close()
+
+
+# -- render faults -----------------------------------------------------------------------------
+def render_faults(rig: ChaosRig, kind: str, rounds: int) -> FaultResult:
+    """Each round: the next render fails; recovered when the pool counts it, every thread
+    is alive, the plan's chunks are rendered again and playback goes on."""
+    names = {"raise": "render raises", "hang": "render hangs past timeout", "kill": "worker dies"}
+    result = FaultResult(names[kind])
+    workers = rig.engine.workers
+    before_underruns = rig.underruns
+    for _ in range(rounds):
+        before = workers.metrics()
+        renders = before.renders_total
+        rig.engine.clear("l1")  # something to render right now
+        rig.engine.clear("l2")
+        setattr(rig.render, f"{kind}_next", 1)
+        result.injected += 1
+
+        ok = wait_until(partial(_fault_counted, rig, kind, before))
+        rendered_again = wait_until(partial(_renders_past, rig, renders + 2))
+        alive = wait_until(lambda: workers.metrics().alive == workers.metrics().threads)
+        if ok and rendered_again and alive and rig.playing_on():
+            result.recovered += 1
+        if not rendered_again:
+            result.lost += 1
+    rig.render.release.set()
+    rig.render.release = threading.Event()
+    result.underruns = rig.underruns - before_underruns
+    return result
+
+
+def _fault_counted(rig: ChaosRig, kind: str, before: WorkerMetrics) -> bool:
+    """The pool has counted the injected fault (and, for a hang or a death, replaced the
+    thread)."""
+    now = rig.engine.workers.metrics()
+    if kind == "raise":
+        return now.failures > before.failures
+    if kind == "hang":
+        return now.timeouts > before.timeouts and now.restarts > before.restarts
+    return now.restarts > before.restarts
+
+
+def _renders_past(rig: ChaosRig, renders: int) -> bool:
+    return rig.engine.workers.metrics().renders_total > renders
+
+
+# -- cache corruption --------------------------------------------------------------------------
+def corrupt_entries(rig: ChaosRig, count: int) -> FaultResult:
+    """Flip one byte inside stored L2/L3 chunks (bit rot after the checksum was taken), then
+    look each one up as playback would: it must be dropped, never returned from L2/L3."""
+    result = FaultResult("corrupt cache entry")
+    buffer = rig.engine.buffer
+    before_underruns, before_dropped = rig.underruns, buffer.corrupt_dropped
+    wait_until(lambda: len(_lower_tier_victims(rig)) >= count, timeout=RECOVERY_SECONDS)
+    victims = _lower_tier_victims(rig)[:count]
+    corrupted = 0
+    for tier_name, entry in victims:
+        tier = buffer.tiers[tier_name]
+        payload = entry.chunk.payload
+        assert isinstance(payload, bytes)
+        bad = bytearray(payload)
+        bad[len(bad) // 2] ^= 0x10
+        live = tier._entries.get(entry.key)
+        if live is None or live.chunk is not entry.chunk:
+            continue
+        live.chunk = replace(entry.chunk, payload=bytes(bad))
+        corrupted += 1
+    result.injected = corrupted
+    for tier_name, entry in victims:
+        found = buffer.lookup(entry.key, entry.fingerprint, "playback", count=False)
+        if found.tier in ("l2", "l3") and found.tier == tier_name:
+            result.lost += 1  # a corrupt chunk was served
+    dropped = buffer.corrupt_dropped - before_dropped
+    result.recovered = min(dropped, corrupted) if rig.playing_on() else 0
+    if corrupted and wait_until(lambda: bool(rig.messages("corrupt cached chunks dropped"))):
+        result.note = "reported in the log"
+    result.underruns = rig.underruns - before_underruns
+    return result
+
+
+def _lower_tier_victims(rig: ChaosRig) -> list[tuple[str, TierEntry]]:
+    buffer = rig.engine.buffer
+    in_l1 = set(buffer.tiers["l1"].keys())
+    return [
+        (name, entry)
+        for name in ("l2", "l3")
+        for entry in buffer.tiers[name].entries()
+        if entry.key not in in_l1 and entry.chunk.frames > 0
+    ]
+
+
+# -- memory pressure ---------------------------------------------------------------------------
+def memory_pressure(rig: ChaosRig, rounds: int) -> FaultResult:
+    """Step through every degradation level and back; lost = a budget exceeded at any
+    reading, or budgets not restored in the end."""
+    result = FaultResult("memory pressure (each level)")
+    engine, buffer = rig.engine, rig.engine.buffer
+    before_underruns = rig.underruns
+    full = dict(buffer.configured_bytes)
+    over_budget = 0
+    for _ in range(rounds):
+        for level, available in enumerate(PRESSURE_STEPS, start=1):
+            rig.memory = MemoryReading(PLENTY.rss_bytes, available)
+            result.injected += 1
+            wait_until(partial(_at_level, rig, level), timeout=5)
+            over_budget += buffer.total_bytes() > buffer.total_budget_bytes()
+        rig.memory = PLENTY
+        back = wait_until(lambda: engine.memory.level == 0, timeout=10)
+        restored = back and wait_until(
+            lambda: {n: t.budget_bytes for n, t in buffer.tiers.items()} == full, timeout=5
+        )
+        resumed = wait_until(lambda: not engine.workers.metrics().paused, timeout=5)
+        if restored and resumed and rig.playing_on():
+            result.recovered += len(PRESSURE_STEPS)
+    result.lost = over_budget
+    result.underruns = rig.underruns - before_underruns
+    return result
+
+
+def _at_level(rig: ChaosRig, level: int) -> bool:
+    return rig.engine.memory.level == level
+
+
+# -- state -------------------------------------------------------------------------------------
+def state_write_faults(rig: ChaosRig, code: int, rounds: int) -> FaultResult:
+    """Saves fail with `code` (EROFS: read-only dir; ENOSPC: disk full) `rounds` times:
+    reported once, playback goes on, and the settings reach the disk once it is writable."""
+    label = "state dir read-only" if code == errno.EROFS else "state dir full (ENOSPC)"
+    result = FaultResult(label)
+    engine, store = rig.engine, rig.engine.state
+    before_underruns = rig.underruns
+    original = store._write_atomically
+
+    def failing(payload: bytes) -> None:
+        raise OSError(code, os.strerror(code))
+
+    store._write_atomically = failing  # type: ignore[method-assign]
+    try:
+        for round_index in range(rounds):
+            engine.set_volume(0.5 + round_index / 100)
+            result.injected += 1
+            engine.save_state()
+    finally:
+        store._write_atomically = original  # type: ignore[method-assign]
+    volume = engine.player.volume
+    saved = engine.save_state()
+    reports = rig.messages(os.strerror(code))
+    on_disk = StateStore(rig.state_dir).load().data or {}
+    kept = on_disk.get("settings", {}).get("volume") == volume
+    if saved and kept and rig.playing_on():
+        result.recovered = result.injected
+    result.lost = 0 if kept else 1
+    result.note = f"{len(reports)} log line(s)"
+    result.underruns = rig.underruns - before_underruns
+    return result
+
+
+def garbage_state(workdir: Path, rounds: int) -> FaultResult:
+    """A garbage state file: the next engine starts fresh, says so once, keeps the bytes."""
+    result = FaultResult("garbage state file")
+    directory = workdir / "garbage-state"
+    directory.mkdir()
+    for round_index in range(rounds):
+        garbage = os.urandom(64) + f"{round_index}".encode()
+        (directory / "state.json").write_bytes(garbage)
+        result.injected += 1
+        engine = Engine(EngineConfig(state_dir=directory), sink=NullSink(speed=0))
+        try:
+            warned = [m for m in engine.snapshot().messages if "started fresh" in m]
+        finally:
+            engine.close()
+        kept = any(p.read_bytes() == garbage for p in directory.glob("state.json.bad-*"))
+        result.recovered += len(warned) == 1 and kept
+        result.lost += not kept
+        for aside in directory.glob("state.json.bad-*"):
+            aside.unlink()
+    return result
+
+
+# -- files changing under playback -------------------------------------------------------------
+def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
+    """The playing file is deleted, truncated or rewritten: reported once, stale renders
+    dropped, playback goes on (the new version, or the next track)."""
+    result = FaultResult(f"file {kind} while playing")
+    engine = rig.engine
+    before_underruns = rig.underruns
+    track = engine.snapshot().track
+    assert track is not None
+    result.injected = 1
+    if kind == "deleted":
+        track.path.unlink()
+    elif kind == "truncated":
+        data = track.path.read_bytes()
+        track.path.write_bytes(data[: len(data) // 3])
+    else:
+        other = next(p for p in rig.library.iterdir() if p != track.path)
+        shutil.copy(other, track.path)
+    reported = wait_until(
+        lambda: any(
+            track.path.name in m and ("changed on disk" in m or "no longer playable" in m)
+            for m in engine.snapshot().messages
+        )
+    )
+    stale = [
+        e
+        for entries in engine.buffer.entries().values()
+        for e in entries
+        if e.key.track_id == track.id and e.fingerprint == track.fingerprint
+    ]
+    going_on = rig.playing_on()
+    if not going_on:  # the end of a deleted last track: the listener goes on by hand
+        engine.next_track()
+        engine.play()
+        going_on = rig.playing_on()
+    result.recovered = int(reported and not stale and going_on)
+    result.lost = len(stale)
+    result.underruns = rig.underruns - before_underruns
+    return result
+
+
+# -- the audio process -------------------------------------------------------------------------
+def jack_running() -> bool:
+    if shutil.which("jack_lsp") is None:
+        return False
+    try:
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def audio_process_killed(rounds: int) -> FaultResult:
+    """Kill the child that owns the PortAudio stream; it must be restarted and play again."""
+    result = FaultResult("audio process killed")
+    if not jack_running():
+        result.note = "skipped: no JACK server or real device (start jackd -d dummy)"
+        return result
+    from engine.audio_process import AudioProcessSink
+
+    engine = Engine(EngineConfig(), sink="sounddevice")
+    try:
+        sink = engine.sink
+        assert isinstance(sink, AudioProcessSink)
+        engine.open([SAMPLE_AUDIO / LIBRARY_FILES[0]])
+        engine.play()
+        wait_until(lambda: engine.snapshot().position_seconds > 0.3)
+        before_underruns = sink.ring.underruns
+        for _ in range(rounds):
+            restarts = sink.restarts
+            sink.kill_audio_process()
+            result.injected += 1
+            if wait_until(partial(_above, lambda: sink.restarts, restarts)):
+                read = sink.ring.read_index + 11_025  # a quarter second played again
+                result.recovered += wait_until(partial(_above, lambda: sink.ring.read_index, read))
+        result.underruns = sink.ring.underruns - before_underruns
+    finally:
+        engine.close()
+    return result
+
+
+def _above(read: Callable[[], int], floor: int) -> bool:
+    return read() > floor
+
+
+# -- the run -----------------------------------------------------------------------------------
+def run(speed: float, rounds: int) -> list[FaultResult]:
+    results: list[FaultResult] = []
+    with tempfile.TemporaryDirectory(prefix="tierplay-chaos-") as temp:
+        workdir = Path(temp)
+        rig = ChaosRig(workdir, speed)
+        try:
+            rig.engine.wait_until_prepared(60)
+            for kind in ("raise", "hang", "kill"):
+                results.append(render_faults(rig, kind, rounds))
+            results.append(corrupt_entries(rig, 2 * rounds))
+            results.append(memory_pressure(rig, 1))
+            results.append(state_write_faults(rig, errno.EROFS, rounds))
+            results.append(state_write_faults(rig, errno.ENOSPC, rounds))
+            for kind in ("rewritten", "truncated", "deleted"):
+                results.append(file_faults(rig, kind))
+            problems = rig.messages("renders: ")
+        finally:
+            rig.close()
+        results.append(garbage_state(workdir, rounds))
+    results.append(audio_process_killed(rounds))
+    results.append(FaultResult("render/cache log lines", note=f"{len(problems)} (rate-limited)"))
+    return results
+
+
+def format_table(results: list[FaultResult]) -> str:
+    header = f"{'fault':32} {'injected':>8} {'recovered':>9} {'lost':>5} {'underruns':>9}  note"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(
+            f"{r.fault:32} {r.injected:8d} {r.recovered:9d} {r.lost:5d} {r.underruns:9d}  {r.note}"
+        )
+    injected = sum(r.injected for r in results)
+    recovered = sum(r.recovered for r in results)
+    lost = sum(r.lost for r in results)
+    lines.append(f"total: {recovered}/{injected} recovered, {lost} lost")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=4.0, help="null sink x real time")
+    parser.add_argument("--rounds", type=int, default=3, help="injections per fault")
+    args = parser.parse_args()
+    started = time.monotonic()
+    results = run(args.speed, args.rounds)
+    print(format_table(results))
+    print(f"({time.monotonic() - started:.0f} s, null sink at {args.speed:g}x real time)")
+
+
+if __name__ == "__main__":
+    main()
