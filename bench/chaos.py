@@ -38,7 +38,12 @@ from engine.tracks import Audio, DecodedTrack
 from engine.worker import WorkerMetrics, render_key
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
-LIBRARY_FILES = ("03_low_end_groove.flac", "04_hum_line.flac", "02_quiet_rooms.flac")
+LIBRARY_FILES = (
+    "01_neon_drive.flac",
+    "02_quiet_rooms.flac",
+    "03_low_end_groove.flac",
+    "04_hum_line.flac",
+)
 PLENTY = MemoryReading(100_000_000, 0.6)
 PRESSURE_STEPS = (0.15, 0.08, 0.03)
 """Available-memory fractions that force levels 1, 2 and 3 (see engine/memory.py)."""
@@ -105,6 +110,8 @@ class ChaosRig:
             shutil.copy(SAMPLE_AUDIO / name, self.library / name)
         self.state_dir = workdir / "state"
         self.render = FaultyRender()
+        self.touched: set[Path] = set()
+        """Files a fault has changed: later file faults pick another."""
         self.memory = PLENTY
         config = EngineConfig(
             ring_seconds=3.0,
@@ -130,6 +137,12 @@ class ChaosRig:
 
     def messages(self, text: str) -> list[str]:
         return [m for m in self.engine.snapshot().messages if text in m]
+
+    def messages_since(self, count: int) -> list[str]:
+        """Messages logged after the engine had logged `count` in all."""
+        snapshot = self.engine.snapshot()
+        new = snapshot.message_count - count
+        return list(snapshot.messages[-new:]) if new > 0 else []
 
     def playing_on(self, seconds: float = 0.5) -> bool:
         """Playback advances (on this track or the next) within the recovery window."""
@@ -332,8 +345,11 @@ def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
     result = FaultResult(f"file {kind} while playing")
     engine = rig.engine
     before_underruns = rig.underruns
+    _play_an_untouched_track(rig)
     track = engine.snapshot().track
     assert track is not None
+    rig.touched.add(track.path)
+    logged = engine.snapshot().message_count
     result.injected = 1
     if kind == "deleted":
         track.path.unlink()
@@ -345,8 +361,9 @@ def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
         shutil.copy(other, track.path)
     reported = wait_until(
         lambda: any(
-            track.path.name in m and ("changed on disk" in m or "no longer playable" in m)
-            for m in engine.snapshot().messages
+            track.path.name in m
+            and any(said in m for said in ("changed on disk", "no longer playable", "skipped"))
+            for m in rig.messages_since(logged)
         )
     )
     stale = [
@@ -356,14 +373,27 @@ def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
         if e.key.track_id == track.id and e.fingerprint == track.fingerprint
     ]
     going_on = rig.playing_on()
-    if not going_on:  # the end of a deleted last track: the listener goes on by hand
-        engine.next_track()
-        engine.play()
-        going_on = rig.playing_on()
     result.recovered = int(reported and not stale and going_on)
     result.lost = len(stale)
     result.underruns = rig.underruns - before_underruns
     return result
+
+
+def _moved_from(rig: ChaosRig, index: int) -> bool:
+    return rig.engine.snapshot().track_index != index
+
+
+def _play_an_untouched_track(rig: ChaosRig) -> None:
+    """Play from the start of a track no fault has touched and that has a successor, so the
+    fault lands on audio that is still to be played, whatever earlier faults shortened."""
+    engine = rig.engine
+    tracks = engine.tracks()
+    target = next(i for i, t in enumerate(tracks[:-1]) if t.path not in rig.touched)
+    while (now := engine.snapshot().track_index) != target:
+        (engine.next_track if now < target else engine.prev_track)()
+        wait_until(partial(_moved_from, rig, now), timeout=5)
+    engine.seek(0.0)
+    engine.play()
 
 
 # -- the audio process -------------------------------------------------------------------------

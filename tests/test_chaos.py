@@ -1,0 +1,103 @@
+"""Faults injected into a playing engine (the rig `bench/chaos.py` runs longer): each one is
+recovered, nothing is lost, and each shows in the engine's log with a count, not once per
+failure. Real renders and real files; a null sink at 4x real time."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import engine.engine as engine_module
+from bench.chaos import (
+    ChaosRig,
+    corrupt_entries,
+    file_faults,
+    garbage_state,
+    render_faults,
+    wait_until,
+)
+
+SPEED = 4.0
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRig]:
+    """One playing engine for the module: preparing a library takes seconds."""
+    rig = ChaosRig(tmp_path_factory.mktemp("chaos"), SPEED)
+    rig.engine.wait_until_prepared(60)
+    yield rig
+    rig.close()
+
+
+def problem_counts(rig: ChaosRig, what: str) -> list[int]:
+    """The counts of `what` ("failed", "thread restarts", ...) in each render-problem line."""
+    pattern = re.compile(rf"(\d+) {what}")
+    counts = []
+    for message in rig.messages("renders: "):
+        found = pattern.search(message)
+        if found:
+            counts.append(int(found.group(1)))
+    return counts
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize(
+    ("kind", "logged_as"),
+    [("raise", "failed"), ("hang", "timed out"), ("kill", "thread restarts")],
+)
+def test_a_render_fault_is_recovered_and_logged_with_its_count(
+    rig: ChaosRig, kind: str, logged_as: str
+) -> None:
+    before = sum(problem_counts(rig, logged_as))
+    result = render_faults(rig, kind, rounds=1)
+    assert (result.injected, result.recovered, result.lost) == (1, 1, 0)
+    assert wait_until(lambda: sum(problem_counts(rig, logged_as)) >= before + 1, timeout=10)
+
+
+def test_repeated_render_failures_are_summed_not_spammed(
+    rig: ChaosRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "PROBLEM_REPORT_SECONDS", 1.0)
+    workers = rig.engine.workers
+    logged_before = sum(problem_counts(rig, "failed"))
+    lines_before = len(problem_counts(rig, "failed"))
+    failures_before = workers.metrics().failures
+    rig.render.raise_next = 30
+    deadline = time.monotonic() + 30
+    while rig.render.raise_next > 0:  # the plan queues renders again until all 30 failed
+        assert time.monotonic() < deadline, "renders stopped coming"
+        rig.engine.clear()
+        wait_until(lambda: rig.render.raise_next == 0, timeout=0.5)
+    failed = workers.metrics().failures - failures_before
+    assert failed >= 30
+    assert wait_until(lambda: sum(problem_counts(rig, "failed")) - logged_before == failed)
+    lines = len(problem_counts(rig, "failed")) - lines_before
+    assert 1 <= lines < failed  # summed into a few lines, every failure counted
+    assert rig.playing_on()
+
+
+def test_a_corrupt_cache_entry_is_dropped_never_served_and_logged(rig: ChaosRig) -> None:
+    result = corrupt_entries(rig, 4)
+    assert result.injected > 0
+    assert result.lost == 0  # no corrupt chunk came back from a lookup
+    assert result.recovered == result.injected
+    assert wait_until(
+        lambda: sum(problem_counts(rig, "corrupt cached chunks dropped")) >= result.injected
+    )
+
+
+def test_a_garbage_state_file_is_set_aside_once_per_start(tmp_path: Path) -> None:
+    result = garbage_state(tmp_path, rounds=2)
+    assert (result.injected, result.recovered, result.lost) == (2, 2, 0)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "deleted"])
+def test_a_file_damaged_while_it_plays_is_reported_and_playback_goes_on(
+    rig: ChaosRig, kind: str
+) -> None:
+    result = file_faults(rig, kind)
+    assert (result.injected, result.recovered, result.lost) == (1, 1, 0)
