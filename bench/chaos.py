@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+from bench.storm import run_storm
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import TierEntry
@@ -439,8 +440,29 @@ def _above(read: Callable[[], int], floor: int) -> bool:
     return read() > floor
 
 
+def command_storm(rig: ChaosRig, operations: int) -> FaultResult:
+    """8 threads of random commands (see bench/storm.py); lost = over-budget tiers,
+    inconsistent snapshots and exceptions seen."""
+    before_underruns = rig.underruns
+    storm = run_storm(rig.engine, threads=8, operations=operations)
+    lost = len(storm.over_budget) + len(storm.inconsistent) + len(storm.errors)
+    done = storm.operations if storm.stuck_threads == 0 and lost == 0 else 0
+    note = (
+        f"{storm.seconds:.1f} s, slowest command {1000 * storm.slowest_command_seconds:.0f} ms,"
+        f" {storm.snapshots_checked} snapshots checked, {storm.stuck_threads} threads stuck"
+    )
+    return FaultResult(
+        "command storm (8 threads)",
+        storm.operations,
+        done,
+        lost,
+        rig.underruns - before_underruns,
+        note,
+    )
+
+
 # -- the run -----------------------------------------------------------------------------------
-def run(speed: float, rounds: int) -> list[FaultResult]:
+def run(speed: float, rounds: int, storm_operations: int) -> list[FaultResult]:
     results: list[FaultResult] = []
     with tempfile.TemporaryDirectory(prefix="tierplay-chaos-") as temp:
         workdir = Path(temp)
@@ -453,14 +475,17 @@ def run(speed: float, rounds: int) -> list[FaultResult]:
             results.append(memory_pressure(rig, 1))
             results.append(state_write_faults(rig, errno.EROFS, rounds))
             results.append(state_write_faults(rig, errno.ENOSPC, rounds))
+            problems = rig.messages("renders: ")  # before the storm's lines push them out
             for kind in ("rewritten", "truncated", "deleted"):
                 results.append(file_faults(rig, kind))
-            problems = rig.messages("renders: ")
+            results.append(command_storm(rig, storm_operations))
         finally:
             rig.close()
         results.append(garbage_state(workdir, rounds))
     results.append(audio_process_killed(rounds))
-    results.append(FaultResult("render/cache log lines", note=f"{len(problems)} (rate-limited)"))
+    faults = sum(r.injected for r in results[:4])
+    note = f"{len(problems)} lines for {faults} render and cache faults"
+    results.append(FaultResult("render/cache log lines", note=note))
     return results
 
 
@@ -482,9 +507,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=4.0, help="null sink x real time")
     parser.add_argument("--rounds", type=int, default=3, help="injections per fault")
+    parser.add_argument("--storm", type=int, default=10_000, help="commands in the storm")
     args = parser.parse_args()
     started = time.monotonic()
-    results = run(args.speed, args.rounds)
+    results = run(args.speed, args.rounds, args.storm)
     print(format_table(results))
     print(f"({time.monotonic() - started:.0f} s, null sink at {args.speed:g}x real time)")
 
