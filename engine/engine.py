@@ -26,7 +26,7 @@ from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.interaction import InteractionFilter
-from engine.library import SkippedFile, open_library, probe
+from engine.library import ScanProgress, SkippedFile, open_library, probe
 from engine.memory import MemoryMonitor, MemoryReading, read_memory
 from engine.monitor import (
     METER_FRAMES,
@@ -59,6 +59,7 @@ FILE_CHECK_SECONDS = 2.0
 STATE_SAVE_SECONDS = 30.0
 """How often a changed model and settings are written (and always on close)."""
 HELD_SEEK_POLL_SECONDS = 0.02
+SKIPPED_LOG_LINES = 10
 PROBLEM_REPORT_SECONDS = 5.0
 """At most one log line per this many seconds for repeated render and cache failures: a
 failing track fails every render, and one line each would bury the rest of the log."""
@@ -163,15 +164,22 @@ class Engine:
         self._maintenance.start()
 
     # -- library --------------------------------------------------------------------------
-    def open(self, paths: Iterable[str | Path]) -> list[Track]:
+    def open(
+        self, paths: Iterable[str | Path], progress: ScanProgress | None = None
+    ) -> list[Track]:
+        """Scan and probe `paths` (headers only); `progress(done, total)` follows a long scan.
+        Skipped files are logged one by one up to `SKIPPED_LOG_LINES`, then summed in one
+        line: a folder of thousands of broken files must not flood the event log."""
         paths = list(paths)
         self._record("open", paths=[str(p) for p in paths])
-        tracks, skipped = open_library(paths, self.config.sample_rate)
+        tracks, skipped = open_library(paths, self.config.sample_rate, progress)
         with self._lock:
             self._tracks = tracks
             self._skipped.extend(skipped)
-            for item in skipped:
+            for item in skipped[:SKIPPED_LOG_LINES]:
                 self._log(f"skipped {item.path.name}: {item.reason}")
+            if len(skipped) > SKIPPED_LOG_LINES:
+                self._log(f"skipped {len(skipped) - SKIPPED_LOG_LINES} more files")
         self.store.register(tracks)
         self.player.set_tracks(tracks)
         return list(tracks)
