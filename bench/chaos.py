@@ -375,6 +375,8 @@ def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
     ]
     going_on = rig.playing_on()
     result.recovered = int(reported and not stale and going_on)
+    if not result.recovered:
+        result.note = f"reported={reported} stale={len(stale)} playing on={going_on}"
     result.lost = len(stale)
     result.underruns = rig.underruns - before_underruns
     return result

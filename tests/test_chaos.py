@@ -100,4 +100,5 @@ def test_a_file_damaged_while_it_plays_is_reported_and_playback_goes_on(
     rig: ChaosRig, kind: str
 ) -> None:
     result = file_faults(rig, kind)
-    assert (result.injected, result.recovered, result.lost) == (1, 1, 0)
+    outcome = (result.injected, result.recovered, result.lost)
+    assert outcome == (1, 1, 0), (result.note, rig.engine.snapshot().messages[-8:])
