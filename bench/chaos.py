@@ -261,10 +261,11 @@ def memory_pressure(rig: ChaosRig, rounds: int) -> FaultResult:
     full = dict(buffer.configured_bytes)
     over_budget = 0
     for _ in range(rounds):
+        reached = 0
         for level, available in enumerate(PRESSURE_STEPS, start=1):
             rig.memory = MemoryReading(PLENTY.rss_bytes, available)
             result.injected += 1
-            wait_until(partial(_at_level, rig, level), timeout=5)
+            reached += wait_until(partial(_at_level, rig, level), timeout=5)
             over_budget += buffer.total_bytes() > buffer.total_budget_bytes()
         rig.memory = PLENTY
         back = wait_until(lambda: engine.memory.level == 0, timeout=10)
@@ -273,7 +274,7 @@ def memory_pressure(rig: ChaosRig, rounds: int) -> FaultResult:
         )
         resumed = wait_until(lambda: not engine.workers.metrics().paused, timeout=5)
         if restored and resumed and rig.playing_on():
-            result.recovered += len(PRESSURE_STEPS)
+            result.recovered += reached  # each level reached, and back to normal
     result.lost = over_budget
     result.underruns = rig.underruns - before_underruns
     return result
