@@ -368,17 +368,25 @@ def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
             for m in rig.messages_since(logged)
         )
     )
-    stale = [
-        e
-        for entries in engine.buffer.entries().values()
-        for e in entries
-        if e.key.track_id == track.id and e.fingerprint == track.fingerprint
-    ]
+
+    def stale() -> list[object]:
+        return [
+            e
+            for entries in engine.buffer.entries().values()
+            for e in entries
+            if e.key.track_id == track.id and e.fingerprint == track.fingerprint
+        ]
+
+    # A render in flight when the file changed can land after the drop; the maintenance
+    # pass drops it again (a deleted file stays changed), so stale entries must be gone
+    # within a recovery window, not at the instant of the report.
+    wait_until(lambda: not stale())
+    stale_left = stale()
     going_on = rig.playing_on()
-    result.recovered = int(reported and not stale and going_on)
+    result.recovered = int(reported and not stale_left and going_on)
     if not result.recovered:
-        result.note = f"reported={reported} stale={len(stale)} playing on={going_on}"
-    result.lost = len(stale)
+        result.note = f"reported={reported} stale={len(stale_left)} playing on={going_on}"
+    result.lost = len(stale_left)
     result.underruns = rig.underruns - before_underruns
     return result
 
