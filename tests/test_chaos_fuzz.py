@@ -18,7 +18,7 @@ from engine.errors import TrackError
 from engine.library import probe
 from engine.tracks import load_track
 
-from .test_tracks import RATE, assert_one_line, assert_valid, encode, sine
+from .test_tracks import RATE, assert_one_line, assert_valid, encode, mutate, sine
 
 SEED_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
 SEED_RATE = 8_000
@@ -37,22 +37,9 @@ def mutated_file(draw: st.DrawFn) -> tuple[str, bytes]:
     kind = draw(st.sampled_from(sorted(SEED_FORMATS)))
     data = bytearray(seed_file(kind))
     where = st.integers(0, 128) | st.integers(0, len(data) - 1)  # headers matter most
-    for _ in range(draw(st.integers(1, 6))):
-        if not data:
-            break
-        position = min(draw(where), len(data) - 1)
-        operation = draw(st.sampled_from(["flip", "byte", "truncate", "insert", "delete"]))
-        if operation == "flip":
-            data[position] ^= 1 << draw(st.integers(0, 7))
-        elif operation == "byte":
-            data[position] = draw(st.sampled_from([0x00, 0x7F, 0x80, 0xFF]) | st.integers(0, 255))
-        elif operation == "truncate":
-            del data[position:]
-        elif operation == "insert":
-            data[position:position] = draw(st.binary(min_size=1, max_size=64))
-        else:
-            del data[position : position + draw(st.integers(1, 64))]
-    return kind, bytes(data)
+    steps = draw(st.integers(1, 6))
+    extremes = st.sampled_from([0x00, 0x7F, 0x80, 0xFF]) | st.integers(0, 255)
+    return kind, mutate(draw, data, steps, where, extremes)
 
 
 @settings(

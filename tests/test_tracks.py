@@ -844,27 +844,40 @@ def fuzz_seed(kind: str) -> bytes:
     return encode(audio, FUZZ_RATE, fmt=kind, subtype="PCM_16")
 
 
-@st.composite
-def mutated_file(draw: st.DrawFn) -> tuple[str, bytes]:
-    kind = draw(st.sampled_from(["WAV", "FLAC"]))
-    data = bytearray(fuzz_seed(kind))
-    header_biased = st.integers(0, 96) | st.integers(0, len(data) - 1)
-    for _ in range(draw(st.integers(1, 4))):
-        operation = draw(st.sampled_from(["flip", "byte", "truncate", "insert", "delete"]))
+def mutate(
+    draw: st.DrawFn,
+    data: bytearray,
+    steps: int,
+    where: st.SearchStrategy[int],
+    byte_values: st.SearchStrategy[int],
+) -> bytes:
+    """Damage `data` `steps` times: a flipped bit, an overwritten byte, a cut, an insertion
+    or a deletion at a position drawn from `where` (the fuzzers bias it to the header)."""
+    for _ in range(steps):
         if not data:
             break
-        position = min(draw(header_biased), len(data) - 1)
+        position = min(draw(where), len(data) - 1)
+        operation = draw(st.sampled_from(["flip", "byte", "truncate", "insert", "delete"]))
         if operation == "flip":
             data[position] ^= 1 << draw(st.integers(0, 7))
         elif operation == "byte":
-            data[position] = draw(st.integers(0, 255))
+            data[position] = draw(byte_values)
         elif operation == "truncate":
             del data[position:]
         elif operation == "insert":
             data[position:position] = draw(st.binary(min_size=1, max_size=64))
         else:
             del data[position : position + draw(st.integers(1, 64))]
-    return kind, bytes(data)
+    return bytes(data)
+
+
+@st.composite
+def mutated_file(draw: st.DrawFn) -> tuple[str, bytes]:
+    kind = draw(st.sampled_from(["WAV", "FLAC"]))
+    data = bytearray(fuzz_seed(kind))
+    header_biased = st.integers(0, 96) | st.integers(0, len(data) - 1)
+    steps = draw(st.integers(1, 4))
+    return kind, mutate(draw, data, steps, header_biased, st.integers(0, 255))
 
 
 @settings(
