@@ -523,8 +523,6 @@ class Engine:
     def snapshot(self) -> EngineSnapshot:
         track, position = self.player.position()
         position = max(0.0, position - self.sink.latency_seconds)  # what is heard right now
-        if track is not None:  # the ring's silence after a last track is not more track
-            position = min(position, track.duration_seconds)
         with self._lock:
             index = self._tracks.index(track) if track in self._tracks else 0
             return EngineSnapshot(

@@ -182,12 +182,14 @@ class Player:
         return self._volume
 
     def position(self) -> tuple[Track | None, float]:
-        """The track being heard and the position in it, from frames the sink consumed."""
+        """The track being heard and the position in it, from frames the sink consumed.
+        Never past the track's end: the silence after the last track is not more track."""
         with self._lock:
             if not self._tracks:
                 return None, 0.0
             index, frame = self._position_locked()
-            return self._tracks[index], frame / self.sink.sample_rate
+            track = self._tracks[index]
+            return track, min(frame, track.frames) / self.sink.sample_rate
 
     def _position_locked(self, ring_index: int | None = None) -> tuple[int, int]:
         """(track index, frame) playing at `ring_index` (default: the consumer's position)."""
