@@ -1,8 +1,11 @@
 """Buffer benchmark: tier fetch and decode costs, compression, worker throughput.
 
 Figures, each against a baseline measured in the same run:
-- L1 fetch (a counted lookup hit) / a plain numpy copy of the same 10 s chunk (goal <= 1.5),
-  and fetch + the copy into the output ring / that copy;
+- L1 fetch (a counted lookup hit, checksum verified) / a plain numpy copy of the same 10 s
+  chunk, and fetch + the copy into the output ring / that copy;
+- L1 read with its CRC-32 verified / the same read without it (a bare tier fetch), and / the
+  L2 decode, with the verification's share of the output ring's lead (what the feeder has
+  in hand when it reads the next chunk): the cost of never playing a corrupted L1 entry;
 - L2 and L3 decode (a promotion) in ms per 10 s chunk, and as a multiple of the copy;
 - L2/L3 bytes per chunk as a fraction of float32, with zstd over int16 alongside (the codec
   L3 did not get), on every sample track;
@@ -49,6 +52,7 @@ def median_seconds(function: Callable[[], object], repeats: int) -> float:
 def fetch_and_decode(chunk: np.ndarray, repeats: int) -> None:
     key = ChunkKey("t", "warm", 20, 1)
     buffer = MultiTierBuffer.from_megabytes(18, 36, 45)
+    l1 = buffer.tiers["l1"]
     ring = np.empty_like(chunk)
     copy = median_seconds(lambda: np.copy(chunk), repeats)
     buffer.store(key, chunk, "fp", "l1", 1.0)
@@ -60,6 +64,19 @@ def fetch_and_decode(chunk: np.ndarray, repeats: int) -> None:
         ring[:] = found
 
     into_ring = median_seconds(fetch_into_ring, repeats)
+    unverified = median_seconds(lambda: l1.fetch(key, "fp"), repeats)
+
+    def verified_read() -> None:
+        stored = l1.fetch(key, "fp")
+        assert stored is not None
+        l1.decode(stored)
+
+    verified = median_seconds(verified_read, repeats)
+    codecs: tuple[tuple[str, Codec], ...] = (("L2 int16", Int16Codec()), ("L3 flac", FlacCodec()))
+    decodes = {
+        name: median_seconds(partial(codec.decode, codec.encode(chunk)), repeats)
+        for name, codec in codecs
+    }
     print(f"plain numpy copy of a 10 s chunk        {copy * 1000:7.3f} ms  (baseline)")
     ratio = fetch / copy
     print(f"L1 fetch (counted lookup hit)           {fetch * 1000:7.3f} ms  ratio {ratio:.3f}")
@@ -67,10 +84,18 @@ def fetch_and_decode(chunk: np.ndarray, repeats: int) -> None:
         f"L1 fetch + copy into the ring           {into_ring * 1000:7.3f} ms  "
         f"ratio {into_ring / copy:.3f}"
     )
-    codecs: tuple[tuple[str, Codec], ...] = (("L2 int16", Int16Codec()), ("L3 flac", FlacCodec()))
-    for name, codec in codecs:
-        encoded = codec.encode(chunk)
-        decode = median_seconds(partial(codec.decode, encoded), repeats)
+    print(f"L1 read, not verified (tier fetch)      {unverified * 1000:7.3f} ms")
+    ring_lead = EngineConfig().ring_seconds
+    print(
+        f"L1 read, CRC-32 verified                {verified * 1000:7.3f} ms  "
+        f"ratio {verified / unverified:.0f} to unverified, "
+        f"{verified / decodes['L2 int16']:.3f} to the L2 decode"
+    )
+    print(
+        f"  verifying one chunk as the feeder reads it: "
+        f"{(verified - unverified) / ring_lead:.2%} of its {ring_lead:.2f} s ring lead"
+    )
+    for name, decode in decodes.items():
         print(
             f"{name:<8} decode (promotion) per chunk     {decode * 1000:7.3f} ms  "
             f"ratio {decode / copy:.1f}"

@@ -872,3 +872,121 @@ def test_invalidate_during_a_lookup_does_not_resurrect_the_chunk(
     # ...but after invalidate_track returned, nothing of track "a" may be served again
     assert buffer.peek_tier(KEY) is None
     assert not buffer.lookup(KEY, "a-v1", "playback").hit
+
+
+# -- 6. L1 integrity: the float32 entries are verified whenever they are read -------------
+def flipped_bit(audio: np.ndarray, bit: int) -> np.ndarray:
+    """A read-only copy of `audio` with one bit of its samples flipped (bit rot in RAM)."""
+    bad = np.array(audio, dtype=np.float32, order="C")
+    raw = bad.reshape(-1).view(np.uint8)
+    raw[bit // 8] ^= np.uint8(1 << (bit % 8))
+    bad.setflags(write=False)
+    return bad
+
+
+def corrupt_l1(buffer: MultiTierBuffer, audio: np.ndarray, how: str) -> EncodedChunk:
+    """Store `audio` in L1 with one flipped sample bit (through put or in place)."""
+    l1 = buffer.tiers["l1"]
+    chunk = l1.codec.encode(audio)
+    assert not isinstance(chunk.payload, bytes)
+    bad = replace(chunk, payload=flipped_bit(chunk.payload, 8 * chunk.size_bytes // 2 + 3))
+    if how == "put":
+        assert l1.put(KEY, bad, "a-v1", 1.0)
+    else:
+        assert l1.put(KEY, chunk, "a-v1", 1.0)
+        l1._entries[KEY].chunk = bad  # bit rot inside the tier
+    return bad
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 1_000),
+    frames=st.integers(1, 2_000),
+    where=st.floats(0.0, 1.0, exclude_max=True),
+)
+def test_float32_decode_rejects_any_single_flipped_bit(
+    seed: int, frames: int, where: float
+) -> None:
+    codec = Float32Codec()
+    chunk = codec.encode(noise(seed, frames))
+    assert not isinstance(chunk.payload, bytes)
+    bit = int(where * 8 * chunk.size_bytes)
+    bad = replace(chunk, payload=flipped_bit(chunk.payload, bit))
+    assert bad.size_bytes == chunk.size_bytes
+    with pytest.raises(CorruptChunk):
+        codec.decode(bad)
+
+
+def test_an_empty_float32_chunk_verifies() -> None:
+    codec = Float32Codec()
+    chunk = codec.encode(np.zeros((0, 2), dtype=np.float32))
+    assert chunk.checksum == zlib.crc32(b"")
+    assert codec.decode(chunk).shape == (0, 2)
+
+
+@pytest.mark.parametrize("how", ["put", "in_place"])
+def test_corrupt_l1_entry_is_dropped_never_played_and_a_restore_serves_good_audio(
+    how: str,
+) -> None:
+    buffer = MultiTierBuffer(BIG, BIG, BIG)
+    audio = noise(9)
+    bad = corrupt_l1(buffer, audio, how)
+    found = buffer.lookup(KEY, "a-v1", "playback")
+    assert found.audio is None  # a miss: the caller re-renders
+    assert found.tier is None
+    assert buffer.corrupt_dropped == 1
+    assert buffer.peek_tier(KEY) is None
+    assert buffer.tiers["l1"].size_bytes == 0
+    assert buffer.counters()["playback"].misses == 1
+    check_figures(buffer, 1, 1)
+
+    assert buffer.store(KEY, audio, "a-v1", "l1", 1.0)  # the re-render lands
+    again = buffer.lookup(KEY, "a-v1", "playback")
+    assert again.tier == "l1"
+    assert again.audio is not None
+    assert_audio_matches(again.audio, audio, "l1")
+    assert not np.array_equal(again.audio, bad.payload)
+    assert buffer.corrupt_dropped == 1
+    check_figures(buffer, 2, 1)
+
+
+def test_corrupt_l1_entry_falls_through_to_a_good_lower_copy() -> None:
+    buffer = MultiTierBuffer(BIG, BIG, BIG)
+    audio = noise(10)
+    assert buffer.tiers["l3"].put(KEY, FlacCodec().encode(audio), "a-v1", 1.0)
+    corrupt_l1(buffer, noise(11), "in_place")  # different audio: it must never be returned
+    found = buffer.lookup(KEY, "a-v1", "playback")
+    assert found.tier == "l3"
+    assert_audio_matches(found.audio, audio, "l3")
+    assert buffer.corrupt_dropped == 1
+    assert buffer.peek_tier(KEY) == "l1"  # the good copy was promoted in its place
+
+
+@pytest.mark.parametrize("target", ["l2", "l3"])
+def test_demoting_a_corrupt_l1_entry_does_not_launder_it(target: str) -> None:
+    buffer = MultiTierBuffer(BIG, BIG, BIG)
+    bad = corrupt_l1(buffer, noise(12), "in_place")
+    assert not isinstance(bad.payload, bytes)
+    with pytest.raises(CorruptChunk):
+        buffer.tiers["l1"].decode(bad)
+    # a caller that hands the stored array itself over must not get a fresh checksum for it
+    assert not buffer.move(KEY, "a-v1", bad, bad.payload, "l1", target)
+    assert KEY not in buffer.tiers[target]
+    assert buffer.peek_tier(KEY) is None
+    assert buffer.corrupt_dropped == 1
+    assert not buffer.lookup(KEY, "a-v1", "playback").hit
+
+
+@pytest.mark.parametrize("target", ["l2", "l3"])
+def test_a_good_l1_entry_still_demotes(target: str) -> None:
+    buffer = MultiTierBuffer(BIG, BIG, BIG)
+    audio = sine_with_noise(4_000)
+    assert buffer.store(KEY, audio, "a-v1", "l1", 1.0)
+    chunk = buffer.tiers["l1"].fetch(KEY, "a-v1")
+    assert chunk is not None
+    assert buffer.move(KEY, "a-v1", chunk, buffer.tiers["l1"].decode(chunk), "l1", target)
+    assert buffer.peek_tier(KEY) == target
+    found = buffer.lookup(KEY, "a-v1", "playback")
+    assert found.tier == target
+    assert_audio_matches(found.audio, audio, target)
+    assert buffer.corrupt_dropped == 0

@@ -1,9 +1,10 @@
 """`MultiTierBuffer`: three tiers of real audio, lookups with promotion, honest counters.
 
-A lookup tries L1, then L2, then L3. A hit below L1 is decoded (its checksum checked) and
-promoted into L1 if L1 admits it, leaving the lower tier (the tiers are exclusive, so a
-chunk is paid for once). Counters are kept per request kind (playback, switch, seek) and
-per tier with one denominator, the lookups: hits in all tiers + misses = lookups, always.
+A lookup tries L1, then L2, then L3. Every hit is decoded with its checksum checked (L1's
+too: its array is played as is); a hit below L1 is promoted into L1 if L1 admits it, leaving
+the lower tier (the tiers are exclusive, so a chunk is paid for once). Counters are kept per
+request kind (playback, switch, seek) and per tier with one denominator, the lookups: hits in
+all tiers + misses = lookups, always.
 """
 
 from __future__ import annotations
@@ -144,11 +145,22 @@ class MultiTierBuffer:
         source: str,
         target: str,
     ) -> bool:
-        """Move a decoded chunk from `source` up to `target`, if nothing changed meanwhile.
+        """Move a decoded chunk from `source` to `target`, if nothing changed meanwhile.
 
         The move happens only if `source` still holds this very chunk (it was not
         invalidated, cleared or replaced while we decoded) and `target` has no newer copy.
+        An L1 chunk's audio is its stored array, which a caller may hand over without
+        decoding it: it is verified here, or re-encoding would stamp a fresh, valid
+        checksum over corrupt samples. A corrupt one is dropped and counted instead.
         """
+        origin = self.tiers[source]
+        if isinstance(origin.codec, Float32Codec):
+            try:
+                origin.codec.verify(chunk)
+            except CorruptChunk:
+                origin.remove_if_holding(key, chunk)
+                self.note_corrupt()
+                return False
         planned = self._plan.by_key.get(key)
         value = planned.value if planned is not None else 0.0
         probability = planned.probability if planned is not None else 0.0
