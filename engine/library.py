@@ -13,8 +13,15 @@ from pathlib import Path
 
 import soundfile as sf
 
-from engine.errors import TrackEmpty, TrackError, TrackMissing, TrackUnreadable
-from engine.tracks import Track, fingerprint_file, track_id_for
+from engine.errors import TrackEmpty, TrackError, TrackUnreadable
+from engine.tracks import (
+    Track,
+    check_path,
+    check_rate_and_channels,
+    fingerprint_file,
+    not_readable,
+    track_id_for,
+)
 
 PROGRESS_EVERY_FILES = 100
 """How often `open_library` reports progress: often enough for a bar, cheap for 10,000 files."""
@@ -63,20 +70,23 @@ def _walk(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
 
 
 def probe(path: Path, sample_rate: int) -> Track:
-    """Header-only look at a file: enough for the playlist, checked again on decode."""
-    if not os.path.lexists(path):
-        raise TrackMissing(path, "file not found")
-    if path.is_dir():
-        raise TrackUnreadable(path, "is a directory, not an audio file")
+    """Header-only look at a file: enough for the playlist, checked again on decode.
+
+    It refuses what the header alone proves unplayable, with the reason `load_track` would
+    give, so the listener learns it when the folder opens, not when the track comes up."""
+    check_path(path)
     try:
         info = sf.info(str(path))
         fingerprint = fingerprint_file(path)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+    except sf.LibsndfileError as error:
+        raise not_readable(path, error) from error
+    except (RuntimeError, ValueError) as error:
         raise TrackUnreadable(path, "not a readable audio file") from error
     except OSError as error:
         raise TrackUnreadable(path, f"cannot be opened ({error.strerror or error})") from error
     if info.frames <= 0 and info.format not in ("MPEG", "MP3"):
         raise TrackEmpty(path, "no audio frames")
+    check_rate_and_channels(path, int(info.samplerate), int(info.channels))
     duration = info.frames / info.samplerate if info.samplerate > 0 else 0.0
     return Track(
         id=track_id_for(path),

@@ -101,7 +101,7 @@ def load_track(path: str | Path, sample_rate: int, max_seconds: float = 3600.0) 
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, not {sample_rate}")
     path = Path(path)
-    _check_path(path)
+    check_path(path)
     try:
         fingerprint = fingerprint_file(path)
     except OSError as error:  # removed or made unreadable since the checks
@@ -143,7 +143,8 @@ class _FileInfo:
     artist: str
 
 
-def _check_path(path: Path) -> None:
+def check_path(path: Path) -> None:
+    """The file itself, before any decoder opens it: missing, a loop, a FIFO, unreadable."""
     if not os.path.lexists(path):
         raise TrackMissing(path, "file not found")
     try:
@@ -166,7 +167,7 @@ def _open(path: Path) -> sf.SoundFile:
     try:
         return sf.SoundFile(path)
     except sf.LibsndfileError as error:
-        raise TrackUnreadable(path, f"not a readable audio file ({_sf_reason(error)})") from error
+        raise not_readable(path, error) from error
     except (OSError, RuntimeError, ValueError) as error:
         raise TrackUnreadable(path, f"cannot be opened ({_short(error)})") from error
 
@@ -233,7 +234,7 @@ def _read_blocks(
         try:
             block = handle.read(size, dtype="float64", always_2d=True)
         except sf.LibsndfileError as error:
-            return blocks, frames_read, _sf_reason(error)
+            return blocks, frames_read, soundfile_reason(error)
         except (RuntimeError, ValueError, OSError) as error:
             return blocks, frames_read, _short(error)
         if block.shape[0] == 0:
@@ -303,11 +304,16 @@ def _seconds(frames: int, rate: int, other: int) -> str:
     return f"{frames / rate:.3f} s"
 
 
+def check_rate_and_channels(path: Path, samplerate: int, channels: int) -> None:
+    """What a header alone proves unplayable (the library skips such a file at once)."""
+    if not MIN_NATIVE_RATE <= samplerate <= MAX_NATIVE_RATE:
+        raise TrackInvalid(path, f"absurd sample rate {samplerate} Hz")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise TrackInvalid(path, f"absurd channel count {channels}")
+
+
 def _check_format(path: Path, info: _FileInfo, max_seconds: float) -> None:
-    if not MIN_NATIVE_RATE <= info.samplerate <= MAX_NATIVE_RATE:
-        raise TrackInvalid(path, f"absurd sample rate {info.samplerate} Hz")
-    if not 1 <= info.channels <= MAX_CHANNELS:
-        raise TrackInvalid(path, f"absurd channel count {info.channels}")
+    check_rate_and_channels(path, info.samplerate, info.channels)
     if info.frames_claimed == 0 and info.format not in ("MPEG", "MP3"):
         if info.frames_declared:
             declared = f"{info.frames_declared / info.samplerate:.1f} s"
@@ -406,7 +412,12 @@ def _tag(handle: sf.SoundFile, name: str) -> str:
     return " ".join(str(value or "").split())  # one line: no newlines or tabs from tags
 
 
-def _sf_reason(error: sf.LibsndfileError) -> str:
+def not_readable(path: Path, error: sf.LibsndfileError) -> TrackUnreadable:
+    """The one error for a file libsndfile refuses, with its reason (probe and decode)."""
+    return TrackUnreadable(path, f"not a readable audio file ({soundfile_reason(error)})")
+
+
+def soundfile_reason(error: sf.LibsndfileError) -> str:
     """libsndfile's own message, without soundfile's "Error opening '/long/path': " prefix."""
     try:
         text = str(error.error_string)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from engine import Engine, EngineConfig
+from engine.library import ScanProgress
+from engine.output import NullSink
+from engine.tracks import Track
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_AUDIO = REPO / "sample_audio"
@@ -96,3 +102,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     sounddevice = sys.modules.get("sounddevice")
     if sounddevice is not None:
         sounddevice._terminate()
+
+
+GATE_AT = 5_000
+"""The scan is held here until the test has used the engine (or the UI)."""
+GATE_SECONDS = 60.0
+
+
+class GatedEngine(Engine):
+    """An engine whose library scan stops half-way until `gate` is set, so a test can use
+    it while a scan is provably in progress (no race with a fast disk)."""
+
+    def __init__(self) -> None:
+        super().__init__(EngineConfig(), sink=NullSink(speed=1.0))
+        self.gate = threading.Event()
+        self.held = threading.Event()
+
+    def open(
+        self, paths: Iterable[str | Path], progress: ScanProgress | None = None
+    ) -> list[Track]:
+        def gated(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+            if done == GATE_AT:
+                self.held.set()
+                self.gate.wait(GATE_SECONDS)
+
+        return super().open(paths, gated)
+
+
+@pytest.fixture
+def gated_engine() -> Iterator[GatedEngine]:
+    engine = GatedEngine()
+    yield engine
+    engine.gate.set()
+    engine.close()

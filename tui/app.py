@@ -4,13 +4,15 @@ The engine runs in this process, so the UI must never hold the GIL for long or w
 anything: transport panels read `Engine.snapshot()` at 10 Hz, the heavier panels
 `Engine.monitor()` at 4 Hz, hidden panels are not drawn, and the one slow thing the UI can
 ask for (scanning a folder, opening a trace file) runs in a thread worker that reports back
-with a message.
+with a message. The library named on the command line is opened that way too, with a
+progress bar, so a folder of 10,000 files shows the player at once instead of a frozen
+terminal.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -26,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from engine import PRESET_ORDER, EngineSnapshot
 from engine.errors import TierplayError
-from engine.library import scan
+from engine.library import ScanProgress, scan
 from engine.monitor import MonitorSnapshot
 from engine.tracks import Track
 from tui.cli import library_root
@@ -38,6 +40,7 @@ from tui.screens.path_prompt import PathPrompt
 from tui.widgets.cache_map import CacheMapPanel
 from tui.widgets.event_log import EventLog
 from tui.widgets.health import HealthPanel
+from tui.widgets.library_progress import LibraryProgress
 from tui.widgets.now_playing import NowPlaying
 from tui.widgets.output_meter import OutputMeter
 from tui.widgets.predictions import PredictionsPanel
@@ -70,7 +73,9 @@ class PlayerEngine(Protocol):
     def snapshot(self) -> EngineSnapshot: ...
     def monitor(self, map_columns: int = 12) -> MonitorSnapshot: ...
     def log(self, message: str) -> None: ...
-    def open(self, paths: Iterable[str | Path]) -> list[Track]: ...
+    def open(
+        self, paths: Iterable[str | Path], progress: ScanProgress | None = None
+    ) -> list[Track]: ...
     def tracks(self) -> list[Track]: ...
     def record_to(self, path: Path, library_root: Path | None = None) -> None: ...
     def stop_recording(self) -> None: ...
@@ -259,13 +264,25 @@ class TierplayApp(App[None]):
     ]
 
     class LibraryOpened(Message):
-        """A thread worker finished opening `path`: `count` tracks, or why not."""
+        """A thread worker finished opening `paths`: `count` tracks, or why not."""
 
-        def __init__(self, path: Path, count: int, error: str | None) -> None:
+        def __init__(
+            self, paths: Sequence[Path], count: int, error: str | None, first: bool
+        ) -> None:
             super().__init__()
-            self.path = path
+            self.paths = paths
             self.count = count
             self.error = error
+            self.first = first
+            """The library the player was started with, not one opened from the palette."""
+
+    class LibraryScanned(Message):
+        """Progress of an open: `done` of `total` files probed."""
+
+        def __init__(self, done: int, total: int) -> None:
+            super().__init__()
+            self.done = done
+            self.total = total
 
     class RecordingChanged(Message):
         """A thread worker started (`path`) or stopped (None) a trace, or failed to."""
@@ -285,8 +302,9 @@ class TierplayApp(App[None]):
         recording: Path | None = None,
         clock: Callable[[], float] = time.time,
         api: RemoteApi | None = None,
+        library: Sequence[Path] = (),
     ) -> None:
-        """The player around an engine that is already open.
+        """The player around an engine, open already or opened here from `library`.
 
         Args:
             engine: The engine to drive; the caller closes it.
@@ -297,6 +315,9 @@ class TierplayApp(App[None]):
             clock: Wall-clock seconds for the event log's stamps (frozen in snapshot tests).
             api: The HTTP API to serve while the app runs (`--api`), started on mount
                 and stopped on unmount.
+            library: Files and folders to open once the screen is up, in a thread with a
+                progress bar (then `autoplay` starts them); nothing playable there ends
+                the app with return code 2 and the reason.
         """
         super().__init__()
         self.engine = engine
@@ -307,6 +328,7 @@ class TierplayApp(App[None]):
         self.recording: Path | None = recording
         """The trace being recorded, so the palette offers Start or Stop."""
         self.api = api
+        self.library = tuple(library)
         self.last_snapshot: EngineSnapshot | None = None
         self.last_monitor: MonitorSnapshot | None = None
         self._panels: dict[str, Widget] = {}
@@ -326,6 +348,7 @@ class TierplayApp(App[None]):
             yield self._panel(PredictionsPanel(id="predictions"), PredictionsPanel.show)
             yield self._panel(HealthPanel(id="health"), HealthPanel.show)
         yield self._panel(EventLog(id="event-log", clock=self.clock), EventLog.show)
+        yield LibraryProgress(id="library-progress")
         yield Footer()
 
     def _panel(
@@ -375,7 +398,9 @@ class TierplayApp(App[None]):
             self.notify(self.api.announcement, title="Remote API", timeout=20, markup=False)
         if self.recording is not None:
             self.sub_title = f"recording to {self.recording.name}"
-        if self.autoplay:
+        if self.library:
+            self.open_library(self.library, first=True)
+        elif self.autoplay:
             self.engine.play()
         self.refresh_monitor()
         self.refresh_transport()
@@ -498,7 +523,7 @@ class TierplayApp(App[None]):
     def action_open_path(self) -> None:
         def chosen(path: Path | None) -> None:
             if path is not None:
-                self.open_library(path)
+                self.open_library([path])
 
         self.push_screen(
             PathPrompt(
@@ -527,31 +552,52 @@ class TierplayApp(App[None]):
         self.stop_recording_in_thread()
 
     # -- thread workers: file system work never runs on the UI thread ----------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="library")
-    def open_library(self, path: Path) -> None:
-        count, error = self._open(path)
-        self.post_message(self.LibraryOpened(path, count, error))
+    def open_library(self, paths: Sequence[Path], first: bool = False) -> None:
+        """Open files and folders in a thread, the progress bar following the scan."""
+        self.query_one(LibraryProgress).begin(describe_paths(paths))
+        self._open_in_thread(list(paths), first)
 
-    def _open(self, path: Path) -> tuple[int, str | None]:
-        if not path.exists():
-            return 0, f"{path}: no such file or folder"
-        found, _skipped = scan([path])
+    @work(thread=True, exclusive=True, exit_on_error=False, group="library")
+    def _open_in_thread(self, paths: list[Path], first: bool) -> None:
+        count, error = self._open(paths)
+        self.post_message(self.LibraryOpened(paths, count, error, first))
+
+    def _open(self, paths: list[Path]) -> tuple[int, str | None]:
+        what = describe_paths(paths)
+        missing = [path for path in paths if not path.exists()]
+        if missing:
+            return 0, f"{missing[0]}: no such file or folder"
+        found, _skipped = scan(paths)
         if not found:
-            return 0, f"{path}: no audio files (wav, flac, ogg, opus, mp3, aiff)"
+            return 0, f"{what}: no audio files (wav, flac, ogg, opus, mp3, aiff)"
         previous = [track.path for track in self.engine.tracks()]
-        tracks = self.engine.open([path])
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(self.LibraryScanned(done, total))
+
+        tracks = self.engine.open(paths, progress)
         if not tracks:
-            self.engine.open(previous)  # an unplayable folder must not leave silence
-            return 0, f"{path}: nothing playable (see the event log); playlist unchanged"
+            if previous:
+                self.engine.open(previous)  # an unplayable folder must not leave silence
+                return 0, f"{what}: nothing playable (see the event log); playlist unchanged"
+            return 0, f"no playable audio files in {what}"
         return len(tracks), None
 
+    def on_tierplay_app_library_scanned(self, message: LibraryScanned) -> None:
+        self.query_one(LibraryProgress).advance(message.done, message.total)
+
     def on_tierplay_app_library_opened(self, message: LibraryOpened) -> None:
-        if message.error is not None:
+        self.query_one(LibraryProgress).end()
+        what = describe_paths(message.paths)
+        if message.error is not None and message.first:
+            # Started on a library with nothing to play: say why on the way out.
+            self.exit(return_code=2, message=f"tierplay: {message.error}")
+        elif message.error is not None:
             self.notify(message.error, title="Open", severity="error", markup=False)
         else:
-            self.notify(
-                f"Playing {message.count} tracks from {message.path}", title="Open", markup=False
-            )
+            self.notify(f"Playing {message.count} tracks from {what}", title="Open", markup=False)
+            if message.first and self.autoplay:
+                self.engine.play()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recording")
     def start_recording_to(self, path: Path) -> None:
@@ -596,6 +642,13 @@ class TierplayApp(App[None]):
                 text = str(error)
             self.notify(text, title="Error", severity="error", markup=False)
             self.engine.log(text)
+
+
+def describe_paths(paths: Sequence[Path]) -> str:
+    """One path as it is, several as the first and a count: what a one-line message names."""
+    if len(paths) == 1:
+        return str(paths[0])
+    return f"{paths[0]} and {len(paths) - 1} more"
 
 
 def declared_bindings(declared: Iterable[BindingType]) -> list[Binding]:

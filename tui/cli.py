@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
+from engine.library import scan
 
 if TYPE_CHECKING:
     from api import ApiSettings
@@ -115,6 +116,9 @@ def run_player(argv: Sequence[str]) -> int:
     for path in paths:
         if not path.exists():
             raise CliError(f"{path}: no such file or folder")
+    found, _skipped = scan(paths)  # a walk, no file opened: quick for thousands of files
+    if not found:
+        raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
     config = config_from_args(args)
     settings = api_settings(args)
     listener = None
@@ -130,17 +134,18 @@ def run_player(argv: Sequence[str]) -> int:
 
             server = ApiServer(engine, settings, listener)
         start_recording(engine, args, paths)
-        if not engine.open(paths):
-            raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
         from tui.app import TierplayApp  # Textual loads only when the UI is wanted
 
         recording = args.record if engine.recording else None
-        TierplayApp(engine, recording=recording, api=server).run()
+        # The app opens the library (headers of every file) behind a progress bar; with
+        # nothing playable there it ends with return code 2 and prints why.
+        app = TierplayApp(engine, recording=recording, api=server, library=paths)
+        app.run()
+        return app.return_code or 0
     finally:
         if listener is not None:
             listener.close()  # the app has stopped the server; this is for early exits
         engine.close()
-    return 0
 
 
 def run_devices(argv: Sequence[str]) -> int:
