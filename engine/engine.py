@@ -23,6 +23,7 @@ from engine.cache.plan import TrackPosition
 from engine.chunk_features import ChunkFeatureIndex
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
+from engine.error_log import ErrorLog
 from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.interaction import InteractionFilter
@@ -59,7 +60,8 @@ FILE_CHECK_SECONDS = 2.0
 STATE_SAVE_SECONDS = 30.0
 """How often a changed model and settings are written (and always on close)."""
 HELD_SEEK_POLL_SECONDS = 0.02
-SKIPPED_LOG_LINES = 10
+STATE_REPEAT_SECONDS = 300.0
+"""A save that keeps failing (read-only folder, full disk) is retold this rarely."""
 PROBLEM_REPORT_SECONDS = 5.0
 """At most one log line per this many seconds for repeated render and cache failures: a
 failing track fails every render, and one line each would bury the rest of the log."""
@@ -103,6 +105,11 @@ class Engine:
         self._skipped: list[SkippedFile] = []
         self._messages: deque[str] = deque(maxlen=200)
         self._message_count = 0
+        self.errors = ErrorLog(self.log, clock)
+        """Every failure, counted; told in the message log once, then now and then."""
+        self._notices = ErrorLog(self.log, clock)
+        """Routine lines a storm of commands repeats (clear, memory levels): the same
+        counting, so they cannot push everything else out of the message log."""
         self._switches: deque[ServedRequest] = deque(maxlen=2000)
         self._seeks: deque[ServedRequest] = deque(maxlen=2000)
         self.latencies = LatencyBook()
@@ -137,7 +144,6 @@ class Engine:
         """Settings changed since the last save (the model has its own revision)."""
         self._saved_revision = 0
         self._last_save = clock()
-        self._reported_failures: set[str] = set()
         self._recorder: TraceRecorder | None = None
         self.memory = MemoryMonitor(int(config.memory_limit_mb * 1_000_000), memory_reader)
         self.feed = PresetFeed(
@@ -168,18 +174,16 @@ class Engine:
         self, paths: Iterable[str | Path], progress: ScanProgress | None = None
     ) -> list[Track]:
         """Scan and probe `paths` (headers only); `progress(done, total)` follows a long scan.
-        Skipped files are logged one by one up to `SKIPPED_LOG_LINES`, then summed in one
-        line: a folder of thousands of broken files must not flood the event log."""
+        Skipped files go to the error log, which tells the first few one by one and sums
+        the rest in one line: thousands of broken files must not flood the event log."""
         paths = list(paths)
         self._record("open", paths=[str(p) for p in paths])
         tracks, skipped = open_library(paths, self.config.sample_rate, progress)
         with self._lock:
             self._tracks = tracks
-            self._skipped.extend(skipped)
-            for item in skipped[:SKIPPED_LOG_LINES]:
-                self._log(f"skipped {item.path.name}: {item.reason}")
-            if len(skipped) > SKIPPED_LOG_LINES:
-                self._log(f"skipped {len(skipped) - SKIPPED_LOG_LINES} more files")
+        for item in skipped:
+            self._skip(item)
+        self.errors.flush(force=True)  # the sum of what was not told, now, not in 5 s
         self.store.register(tracks)
         self.player.set_tracks(tracks)
         return list(tracks)
@@ -196,9 +200,14 @@ class Engine:
 
     def _on_track_error(self, track: Track, error: Exception) -> None:
         reason = error.reason if isinstance(error, TrackError) else f"playback failed ({error})"
-        with self._lock:
-            self._skipped.append(SkippedFile(track.path, reason))
-            self._log(f"skipped {track.path.name}: {reason}")
+        self._skip(SkippedFile(track.path, reason))
+
+    def _skip(self, item: SkippedFile, message: str | None = None) -> None:
+        """A file that cannot be played: counted in the error log, listed once."""
+        text = message or f"skipped {item.path.name}: {item.reason}"
+        if self.errors.report("track", str(item.path), text):
+            with self._lock:
+                self._skipped.append(item)
 
     def _log(self, message: str) -> None:
         """Record a message for the UI; the caller holds the lock."""
@@ -332,7 +341,10 @@ class Engine:
                 if self._clock() - self._last_save > STATE_SAVE_SECONDS:
                     self.save_state()
             except Exception as error:  # noqa: BLE001 - the loop must outlive any one failure
-                self.log(f"engine maintenance failed: {type(error).__name__}: {error}")
+                name = type(error).__name__
+                self.errors.report("engine", name, f"engine maintenance failed: {name}: {error}")
+            self.errors.flush()
+            self._notices.flush()
 
     def _maintenance_interval(self) -> float:
         """Fast while a seek is held, so it is applied as soon as its window ends."""
@@ -441,12 +453,16 @@ class Engine:
             self.workers.pause()
         else:
             self.workers.resume()
-        self.log(f"memory pressure {self.memory.level_name}: budgets resized, {evicted} evicted")
+        name = self.memory.level_name
+        self._notices.report(
+            "memory", name, f"memory pressure {name}: budgets resized, {evicted} evicted"
+        )
 
     def _report_output_events(self) -> None:
         events = self.sink.events
         while events:
-            self.log(events.pop(0))
+            event = events.pop(0)
+            self.errors.report("output", event, event)
 
     def _check_files(self) -> None:
         """A track modified or deleted on disk: drop its renders; never serve stale audio."""
@@ -478,7 +494,10 @@ class Engine:
         except TrackError as error:
             if stale.id not in self._gone:
                 self._gone.add(stale.id)
-                self.log(f"{stale.path.name} is no longer playable ({error.reason}); skipped")
+                self._skip(
+                    SkippedFile(stale.path, error.reason),
+                    f"{stale.path.name} is no longer playable ({error.reason}); skipped",
+                )
             return
         with self._lock:
             self._tracks = [fresh if t.id == stale.id else t for t in self._tracks]
@@ -543,6 +562,7 @@ class Engine:
                 chunk_index=int(position * self.config.sample_rate) // self.config.chunk_frames,
                 skipped=tuple(self._skipped),
                 messages=tuple(self._messages),
+                errors=self.errors.entries(),
                 message_count=self._message_count,
                 chunk_seconds=self.config.chunk_seconds,
             )
@@ -631,7 +651,8 @@ class Engine:
         if tier not in (None, "l1", "l2", "l3"):
             raise TierplayError(f"unknown tier {tier!r}; use l1, l2 or l3")
         cleared = self.buffer.clear(tier)
-        self.log(f"cleared {tier or 'all tiers'}: {cleared} chunks")
+        which = tier or "all tiers"
+        self._notices.report("clear", which, f"cleared {which}: {cleared} chunks")
         return cleared
 
     # -- what outlives the session ---------------------------------------------------------
@@ -693,15 +714,8 @@ class Engine:
         )
         if error is not None:
             self._state_dirty = True  # still not on disk: the next save tries again
-            self._report_once(error)
+            self.errors.report("state", "save", error, repeat_seconds=STATE_REPEAT_SECONDS)
         return error is None
-
-    def _report_once(self, message: str) -> None:
-        with self._lock:
-            if message in self._reported_failures:
-                return
-            self._reported_failures.add(message)
-            self._log(message)
 
     def record_to(self, path: Path, library_root: Path | None = None) -> None:
         """Record every command from now on as a trace (`--record`). A recording already
@@ -712,7 +726,7 @@ class Engine:
             previous.close()
         recorder = TraceRecorder(path, clock=self._interaction_clock, library_root=library_root)
         if recorder.error is not None:
-            self._report_once(f"not recording to {path}: {recorder.error}")
+            self.errors.report("trace", str(path), f"not recording to {path}: {recorder.error}")
             return  # kept, it would report the same failure again as "recording stopped"
         self._recorder = recorder
 
@@ -734,7 +748,16 @@ class Engine:
             return
         recorder.record(event, **fields)
         if recorder.error is not None:
-            self._report_once(f"trace recording stopped: {recorder.error}")
+            self._trace_failed(recorder)
+
+    def _trace_failed(self, recorder: TraceRecorder) -> None:
+        """Said once per recording; every command after it is not recorded either."""
+        self.errors.report(
+            "trace",
+            str(recorder.path),
+            f"trace recording stopped: {recorder.error}",
+            repeat_seconds=STATE_REPEAT_SECONDS,
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -745,7 +768,7 @@ class Engine:
         if recorder is not None:
             recorder.close()  # writes `end`, which can fail like any other line
             if recorder.error is not None:
-                self._report_once(f"trace recording stopped: {recorder.error}")
+                self._trace_failed(recorder)
         self.player.close()
         self.workers.close()
         self.sink.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.error_log import ErrorEntry
 from engine.library import SkippedFile
 from engine.tracks import Track
 
@@ -36,3 +37,5 @@ class EngineSnapshot:
     """Messages ever logged: the UI shows the ones it has not seen yet."""
     chunk_seconds: float = 10.0
     """Length of one render chunk, for the chunk ticks on the position bar."""
+    errors: tuple[ErrorEntry, ...] = ()
+    """Every distinct failure with its count, the most recent first (the error log)."""

@@ -1,6 +1,7 @@
 """The player started on a library, through the app: a huge one opens behind a progress bar
 while the keys and panels stay live; a broken one plays what it can, says what it skipped
-in the event panel, and nothing reaches the UI as an exception."""
+in the event panel, and nothing reaches the UI as an exception; a failure that repeats is
+one line in the event panel and a count in the health panel."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from engine import Engine, EngineConfig
 from engine.output import NullSink
 from tui.app import TierplayApp
 from tui.screens.help import HelpScreen
+from tui.widgets.health import HealthPanel
 from tui.widgets.library_progress import LibraryProgress
 
 from .conftest import GATE_AT, GatedEngine, write_tone
@@ -147,5 +149,32 @@ async def test_a_library_of_broken_files_plays_the_rest_and_says_what_it_skipped
         named = [name for name in must_skip if f"skipped {name}:" in shown]
         summed = len(must_skip) - len(named)
         assert summed == 0 or f"skipped {summed} more files" in shown
+    finally:
+        engine.close()
+
+
+# -- the error log on screen ------------------------------------------------------------------
+async def test_a_repeated_failure_shows_once_in_the_event_panel_and_counted_in_health(
+    tone_library: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be")
+    config = EngineConfig(state_dir=blocker / "state")  # every save fails: Not a directory
+    engine = Engine(config, sink=NullSink(speed=1.0))
+    try:
+        app = TierplayApp(engine, autoplay=False, library=[tone_library])
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: "skipped d.wav" in log_text(app), "the skip line")
+            saves = 6
+            for _ in range(saves):
+                await pilot.press("minus")  # a setting changed: the next save writes
+                assert engine.save_state() is False
+            health = app.query_one(HealthPanel)
+            expected = f"errors {saves + 1} (2 distinct) · last: state not saved to"
+            await wait_until(pilot, lambda: health.last_error.startswith(expected), "health")
+            await pilot.pause(0.2)  # one more event-log refresh
+            lines = [line for line in log_text(app).splitlines() if "state not saved" in line]
+            assert len(lines) == 1 and "Not a directory" in lines[0]
+            assert [e.count for e in engine.snapshot().errors] == [saves, 1]
     finally:
         engine.close()

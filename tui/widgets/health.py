@@ -87,8 +87,9 @@ class HealthPanel(Widget):
     figures: reactive[HealthFigures | None] = reactive(None)
     """The latest health figures from the monitor."""
     last_error: reactive[str] = reactive("", layout=True)
-    """The render workers' last error, on a line of its own that exists only while there is
-    one: a new layout when it comes or goes, not on every reading."""
+    """The last failure (the error log's, else the render workers'), with the count of all
+    failures, on a line of its own that exists only while there is one: a new layout when
+    it comes or goes, not on every reading."""
 
     def __init__(
         self,
@@ -113,7 +114,7 @@ class HealthPanel(Widget):
         """Take the health figures from `monitor`; None (no new reading) keeps the last."""
         if monitor is not None:
             self.figures = HealthFigures.of(monitor)
-            self.last_error = monitor.worker.last_error
+            self.last_error = error_summary(snapshot, monitor.worker.last_error)
 
     def render(self) -> Content:
         figures = self.figures
@@ -180,8 +181,18 @@ def _worker_lines(worker: WorkerMetrics) -> list[Content]:
     return [throughput, counts]
 
 
+def error_summary(snapshot: EngineSnapshot, worker_error: str) -> str:
+    """`errors N (K kinds) · last: ...` from the error log, or the render workers' last
+    error when the log has none (a failed render is counted by the workers)."""
+    if not snapshot.errors:
+        return f"last error: {worker_error}" if worker_error else ""
+    total = sum(entry.count for entry in snapshot.errors)
+    distinct = len(snapshot.errors)
+    return f"errors {total} ({distinct} distinct) · last: {snapshot.errors[0].message}"
+
+
 def _error_lines(last_error: str) -> list[Content]:
-    return [Content.styled(f"last error: {last_error}", "$error")] if last_error else []
+    return [Content.styled(last_error, "$error")] if last_error else []
 
 
 def _interaction_line(counters: FilterCounters) -> Content:
