@@ -1,5 +1,6 @@
 """Mutation fuzzing of valid files, 2,000 cases: flipped bits, overwritten bytes, truncation,
-insertions and deletions (biased to the header) in WAV, FLAC and Ogg Vorbis. Each damaged
+insertions and deletions (biased to the header) in WAV, FLAC, Ogg Vorbis, Ogg Opus and MP3
+(when this libsndfile can write MP3). Each damaged
 file is probed as a library scan does, then decoded as playback does: it either loads as
 valid audio or raises a `TrackError` with one line naming the file. Nothing else escapes.
 
@@ -18,9 +19,23 @@ from engine.errors import TrackError
 from engine.library import probe
 from engine.tracks import load_track
 
-from .test_tracks import RATE, assert_one_line, assert_valid, encode, mutate, sine
+from .test_tracks import (
+    RATE,
+    assert_one_line,
+    assert_valid,
+    encode,
+    mp3_supported,
+    mutate,
+    sine,
+)
 
-SEED_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
+SEED_FORMATS = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "opus": ("OGG", "OPUS"),
+    **({"mp3": ("MP3", "MPEG_LAYER_III")} if mp3_supported() else {}),
+}
 SEED_RATE = 8_000
 EXAMPLES = int(os.environ.get("TIERPLAY_FUZZ_EXAMPLES", "2000"))
 
