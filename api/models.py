@@ -226,6 +226,18 @@ class PlayerState(BaseModel):
     underruns: int
 
 
+class ErrorReport(BaseModel):
+    """One distinct failure from the player's error log."""
+
+    kind: str
+    """What failed: track, engine, output, state, trace."""
+    message: str
+    """The latest one-line message, as the event log shows it."""
+    count: int
+    first_seen_seconds_ago: float
+    last_seen_seconds_ago: float
+
+
 class Problem(BaseModel):
     detail: str
 

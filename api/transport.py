@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.models import (
+    ErrorReport,
     IntensityRequest,
     PlayerState,
     PresetRequest,
@@ -92,6 +93,15 @@ def transport_router(engine: Engine) -> APIRouter:
     async def get_tracks() -> JSONResponse:
         frames = engine.config.chunk_frames
         return JSONResponse([track_info(t, frames) for t in engine.tracks()])
+
+    @router.get(
+        "/errors",
+        response_model=None,
+        responses={200: {"model": list[ErrorReport]}},
+        summary="Every distinct failure with its count, the most recent first",
+    )
+    async def get_errors() -> JSONResponse:
+        return JSONResponse(engine.error_report())
 
     @router.post("/player/play", response_model=None, responses=STATE, summary="Play")
     async def play() -> JSONResponse:

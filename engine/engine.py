@@ -590,6 +590,21 @@ class Engine:
             self.buffer, self.config, self.latencies, track_id, preset, chunk_index, intensity
         )
 
+    def error_report(self) -> list[dict[str, Any]]:
+        """The error log as JSON: each distinct failure, the most recent first, with its
+        count and how long ago it was first and last seen."""
+        now = self._clock()
+        return [
+            {
+                "kind": entry.kind,
+                "message": entry.message,
+                "count": entry.count,
+                "first_seen_seconds_ago": round(now - entry.first_seen, 3),
+                "last_seen_seconds_ago": round(now - entry.last_seen, 3),
+            }
+            for entry in self.errors.entries()
+        ]
+
     def health(self) -> dict[str, Any]:
         return self._health(self.workers.metrics())
 

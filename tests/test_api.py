@@ -19,6 +19,7 @@ from api.models import (
     CacheContents,
     CacheHealth,
     CacheStats,
+    ErrorReport,
     PlayerState,
     Predictions,
     TrackInfo,
@@ -294,6 +295,23 @@ async def test_stopping_the_server_ends_open_event_streams(engine: Engine) -> No
         assert running.server.hub.subscribers == 0
 
 
+async def test_errors_lists_each_failure_once_with_its_count(tmp_path: Path) -> None:
+    (tmp_path / "broken.wav").write_bytes(b"not audio")
+    write_tone(tmp_path / "good.wav", seconds=1.0)
+    engine = null_engine(tmp_path)
+    try:
+        async with running_app(engine) as running:
+            reports = (await running.client.get("/api/errors")).json()
+            engine.errors.report("output", "lost", "audio device lost (test)", count=3)
+            later = (await running.client.get("/api/errors")).json()
+    finally:
+        engine.close()
+    assert [ErrorReport.model_validate(r).kind for r in reports] == ["track"]
+    assert reports[0]["message"].startswith("skipped broken.wav: not a readable audio file")
+    assert reports[0]["count"] == 1 and reports[0]["last_seen_seconds_ago"] >= 0
+    assert [(r["kind"], r["count"]) for r in later] == [("output", 3), ("track", 1)]
+
+
 async def test_openapi_schema_lists_every_endpoint(engine: Engine) -> None:
     async with running_app(engine) as running:
         schema = (await running.client.get("/api/openapi.json")).json()
@@ -304,6 +322,7 @@ async def test_openapi_schema_lists_every_endpoint(engine: Engine) -> None:
     for command in ("play", "pause", "seek", "preset", "intensity", "next", "prev"):
         assert "post" in paths[f"/api/player/{command}"]
     assert "get" in paths["/api/player"] and "get" in paths["/api/events"]
+    assert "get" in paths["/api/errors"]
     assert "HTTPValidationError" not in str(schema)  # every 422 has our one shape
 
 
