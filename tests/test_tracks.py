@@ -8,9 +8,12 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import struct
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
+from engine.library import probe
 from engine.tracks import (
     DecodedTrack,
     Track,
@@ -787,15 +791,54 @@ def test_truncated_flac_keeps_nearly_everything_that_decodes(
     np.testing.assert_allclose(decoded.samples, sine(1.0)[: decoded.track.frames], atol=1e-4)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a chmod 000 file")
-def test_unreadable_permissions(tmp_path: Path) -> None:
-    path = tmp_path / "locked.wav"
+UNPRIVILEGED_UID = 65534
+"""`nobody`: root reads a chmod 000 file, so the check runs as this user in a child."""
+
+
+def as_unprivileged_user(check: Callable[[], None]) -> None:
+    """Run `check` in a forked child that has given up root (when we are root), so a
+    permission test means the same under CI's root as on a user's machine."""
+    if os.geteuid() != 0:
+        check()
+        return
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest machinery, only an exit status
+        status = 1
+        try:
+            os.setgid(UNPRIVILEGED_UID)
+            os.setuid(UNPRIVILEGED_UID)
+            check()
+            status = 0
+        except BaseException as error:  # noqa: BLE001 - reported through the status
+            print(f"in the unprivileged child: {error!r}", file=sys.stderr)
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the check failed as an unprivileged user"
+
+
+@pytest.fixture
+def reachable_dir() -> Iterator[Path]:
+    """A folder any user can reach (pytest's own are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="tierplay-perm-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("step", ["probe", "load"])
+def test_unreadable_permissions(reachable_dir: Path, step: str) -> None:
+    path = reachable_dir / "locked.wav"
     path.write_bytes(one_second_wav())
     path.chmod(0)
-    try:
+
+    def check() -> None:
         with pytest.raises(TrackUnreadable, match=r"locked\.wav: permission denied$") as caught:
-            load_track(path, RATE)
+            probe(path, RATE) if step == "probe" else load_track(path, RATE)
         assert_one_line(caught.value, path)
+
+    try:
+        as_unprivileged_user(check)
     finally:
         path.chmod(0o644)
 
