@@ -184,7 +184,7 @@ class Engine:
         for item in skipped:
             self._skip(item)
         self.errors.flush(force=True)  # the sum of what was not told, now, not in 5 s
-        self.store.register(tracks)
+        self.store.set_library(tracks)
         self.player.set_tracks(tracks)
         return list(tracks)
 

@@ -30,6 +30,14 @@ class TrackStore:
             for track in tracks:
                 self._tracks[track.id] = track
 
+    def set_library(self, tracks: list[Track]) -> None:
+        """The playlist changed: know only these tracks, and let go of the decoded samples
+        of any that left it (opening folder after folder must not pile them up)."""
+        with self._lock:
+            self._tracks = {track.id: track for track in tracks}
+            for key in [key for key in self._decoded if key[0] not in self._tracks]:
+                del self._decoded[key]
+
     def forget(self, track_id: str) -> None:
         with self._lock:
             self._tracks.pop(track_id, None)

@@ -12,6 +12,7 @@ import os
 from functools import cache
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ def mutated_file(draw: st.DrawFn) -> tuple[str, bytes]:
     return kind, mutate(draw, data, steps, where, extremes)
 
 
+@pytest.mark.timeout(120 + EXAMPLES // 50)  # the suite's 120 s fits 2,000; a longer run more
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

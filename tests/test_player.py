@@ -206,12 +206,14 @@ def test_a_switch_made_while_paused_is_timed_from_the_resume(
     engine.open([tone_library])
     assert engine.wait_until_prepared(30)
     engine.set_preset("warm")
-    time.sleep(0.3)  # paused for a while
+    paused_ms = 1000.0
+    time.sleep(paused_ms / 1000)  # paused for a while
     engine.play()
-    for _ in range(40):
-        if engine.switches():
-            break
-        capture(sink, 1024)
+    deadline = time.monotonic() + 10
+    while not engine.switches() and time.monotonic() < deadline:
+        capture(sink, 1024)  # the render of the switch may still be running: keep playing
+        time.sleep(0.005)
     switch = engine.switches()[-1]
     assert switch.target == "warm" and switch.latency_ms is not None
-    assert switch.latency_ms < 250
+    # Timed from the key, it would be at least the pause; from play, one render at most.
+    assert switch.latency_ms < paused_ms
