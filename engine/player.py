@@ -245,13 +245,13 @@ class Player:
         with self._lock:
             if not self.sink.ring.handover_missed() or not self._tracks:
                 return
-            target = self._segments[-1]
-            cut = self._jump(
-                target.track_index,
-                target.track_frame,
-                blend=self._last_cut_blends,
-                follow_from=target.ring_index,
-            )
+            # What was meant to play at the new cut: the segments written since the missed
+            # one say it (the track whose audio was there, or the next one if a track
+            # boundary came first). Following only the last segment would start a track
+            # from a frame before its first when that segment lies beyond the new cut.
+            at = self.sink.ring.earliest_cut()
+            index, frame = self._position_locked(at)
+            cut = self._jump(index, frame, blend=self._last_cut_blends, follow_from=at)
             if not self._playing:
                 # Paused, or the library ended right after the cut: no write will follow
                 # to hand this one over, so it ends the audio itself.

@@ -197,6 +197,54 @@ def test_a_missed_cut_at_the_end_of_the_library_ends_the_audio() -> None:
         sink.close()
 
 
+def test_a_missed_cut_followed_by_a_track_boundary_resumes_at_the_right_frame() -> None:
+    """A seek near a track's end, read slowly: the consumer passes the cut, and the next
+    track starts (in the ring) after it. The cut made again must play what was meant for
+    its own ring index (the first track's tail or the next track's start), never a frame
+    before the next track's first one (a negative frame: a failed render and a skip)."""
+    sink = NullSink(44_100, 1024, speed=0)
+    first, second = _tone_track("first", 44_100), _tone_track("second", 44_100)
+    level = {"first": 0.25, "second": 0.5}
+    release = threading.Event()
+    seeking = threading.Event()
+    tail = 4_000  # frames of the first track after the seek: the boundary lies past the cut
+    reads: list[tuple[str, int]] = []
+
+    def source(track: Track, start: int, count: int) -> np.ndarray:
+        reads.append((track.id, start))
+        if track is first and start == first.frames - tail:  # the read after the seek
+            seeking.set()
+            release.wait(5.0)
+        frames = max(0, min(count, track.frames - start))
+        return np.full((frames, 2), level[track.id], dtype=np.float32)
+
+    player = Player(sink, source, ring_seconds=0.2)
+    try:
+        player.set_tracks([first, second])
+        player.play()
+        poll_until(lambda: sink.ring.queued_frames() >= 4096, timeout=5.0)
+        sink.advance(1024)
+        player.seek((first.frames - tail) / 44_100)
+        assert seeking.wait(5.0)
+        sink.advance(2 * 1024)  # past the cut before anything after the seek is written
+        release.set()
+        blocks = []
+        for _ in range(12):  # the consumer finds the cut missed; the feeder cuts again
+            time.sleep(0.02)
+            block = np.zeros((1024, 2), dtype=np.float32)
+            sink.play_into(block)
+            blocks.append(block[:, 0])
+        assert all(start >= 0 for _track, start in reads), reads
+        played = np.concatenate(blocks)
+        boundary = int(np.argmax(played == 0.5))
+        assert boundary > 0 and np.all(played[boundary:] == 0.5)  # the second track, whole
+        first_after_cut = played[played != 0.25][:1]  # the tail's fade-in, if any, then 0.5
+        assert len(first_after_cut) and sink.ring.underruns == 0
+    finally:
+        player.close()
+        sink.close()
+
+
 def test_a_switch_made_while_paused_is_timed_from_the_resume(
     stepped_engine, tone_library: Path
 ) -> None:
