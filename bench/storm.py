@@ -4,8 +4,10 @@ Each thread switches presets, seeks, changes intensity, clears tiers, changes tr
 and then deletes a library file, in a random order, while a checker thread reads the
 snapshot and the tier sizes as fast as it can. What it proves: no command waits long (a
 deadlock shows as a thread that never finishes), no tier ever holds more than its budget,
-every snapshot is consistent. Used by tests/test_chaos_storm.py and `bench.chaos`, both with
-10,000 commands.
+every snapshot is consistent, and each library file deleted along the way is reported in the
+engine's log or never heard again: moving to it with next_track skips it, and no render of
+it is served once the engine's file check has found it gone. Used by
+tests/test_chaos_storm.py and `bench.chaos`, both with 10,000 commands.
 """
 
 from __future__ import annotations
@@ -18,11 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import Engine
+from engine.cache.buffer import Lookup, RequestKind
+from engine.cache.keys import ChunkKey
 from engine.config import PRESET_ORDER
 from engine.snapshot import EngineSnapshot
+from engine.tracks import Track
 
 COMMANDS = ("preset", "seek", "intensity", "clear", "next", "prev", "delete")
 TIERS: tuple[str | None, ...] = ("l1", "l2", "l3", None)
+GONE_SAYINGS = ("no longer playable", "skipped")
+"""How the engine's log names a file it cannot play any more ("x is no longer playable
+(...); skipped" when the file check found it gone, "skipped x: ..." when the player could
+not read it)."""
+HEARD_SECONDS = 0.5
+"""Position reached on a deleted track that counts as hearing it: a skip writes none of its
+frames, a render served from the cache plays a whole chunk."""
+SETTLE_SECONDS = 15.0
+"""How long the deletion checks wait for playback to move on, or for a report."""
 
 
 @dataclass
@@ -35,6 +49,13 @@ class StormResult:
     snapshots_checked: int = 0
     inconsistent: list[str] = field(default_factory=list)
     over_budget: list[str] = field(default_factory=list)
+    deleted: int = 0
+    """Library files deleted during the storm."""
+    deleted_reported: int = 0
+    """Of those, the ones the engine's log named as unplayable."""
+    deleted_problems: list[str] = field(default_factory=list)
+    """A deleted file heard without being reported, heard again once reported, or a render
+    of it served from the cache after the file check found it gone."""
 
 
 def _command(engine: Engine, rng: random.Random, doomed: list[Path]) -> Callable[[], object]:
@@ -94,6 +115,150 @@ def _check(engine: Engine, stop: threading.Event, result: StormResult) -> None:
         time.sleep(0.001)
 
 
+class DeletionWatch:
+    """What the engine does about the library files in `tracks` once they are deleted: when
+    its log first names each as unplayable, when its file check found each gone (and dropped
+    its renders), and every render of one the cache serves after that. Hooks the engine's
+    log (every line, however fast they come) and the buffer until `stop`."""
+
+    def __init__(self, engine: Engine, tracks: Sequence[Track]) -> None:
+        self.engine = engine
+        self.tracks = {track.id: track for track in tracks}
+        self.reported: dict[str, float] = {}
+        self.found_gone: dict[str, float] = {}
+        self.served_after: list[str] = []
+        self._log = engine._log
+        self._lookup = engine.buffer.lookup
+        self._invalidate = engine.buffer.invalidate_track
+        engine._log = self._watched_log  # type: ignore[method-assign]
+        engine.buffer.lookup = self._watched_lookup  # type: ignore[method-assign]
+        engine.buffer.invalidate_track = self._watched_invalidate  # type: ignore[method-assign]
+
+    def _watched_log(self, message: str) -> None:
+        now = time.monotonic()
+        for track in self.tracks.values():
+            if track.path.name not in message:
+                continue
+            if any(saying in message for saying in GONE_SAYINGS):
+                self.reported.setdefault(track.id, now)
+        self._log(message)
+
+    def _watched_invalidate(self, track_id: str) -> int:
+        dropped = self._invalidate(track_id)
+        track = self.tracks.get(track_id)
+        if track is not None and not track.path.exists():  # dropped for good: found gone
+            self.found_gone.setdefault(track_id, time.monotonic())
+        return dropped
+
+    def _watched_lookup(
+        self, key: ChunkKey, fingerprint: str, kind: RequestKind, count: bool = True
+    ) -> Lookup:
+        asked = time.monotonic()
+        found = self._lookup(key, fingerprint, kind, count)
+        gone_at = self.found_gone.get(key.track_id)
+        track = self.tracks.get(key.track_id)
+        if found.audio is not None and gone_at is not None and asked > gone_at:
+            assert track is not None
+            if fingerprint == track.fingerprint and len(self.served_after) < 10:
+                self.served_after.append(
+                    f"{track.path.name}: chunk {key.chunk_index} served from {found.tier}"
+                    f" {asked - gone_at:.2f} s after the file check found it gone"
+                )
+        return found
+
+    def stop(self) -> None:
+        del self.engine._log  # the class's methods again
+        del self.engine.buffer.lookup
+        del self.engine.buffer.invalidate_track
+
+
+def check_deleted(engine: Engine, watch: DeletionWatch, deleted: Sequence[Track]) -> list[str]:
+    """Move onto each deleted track with next_track, twice, at a rendered preset: the first
+    time it may still play from memory until the engine notices, but then it must be named
+    in the log; the second time it must be skipped. Returns what went wrong."""
+    problems: list[str] = []
+    engine.set_preset("warm")
+    for visit in (1, 2):
+        for track in deleted:
+            try:
+                heard = _move_onto(engine, track, {t.id for t in deleted})
+            except NotReached as error:
+                problems.append(f"{track.path.name}: {error}")
+                continue
+            reported = _settle(lambda: track.id in watch.reported)  # noqa: B023 - waited on here
+            if visit == 1 and heard >= HEARD_SECONDS and not reported:
+                problems.append(f"{track.path.name}: heard for {heard:.1f} s and never reported")
+            if visit == 2 and heard >= HEARD_SECONDS:
+                problems.append(f"{track.path.name}: heard for {heard:.1f} s after its deletion")
+    problems.extend(watch.served_after)
+    return problems
+
+
+class NotReached(Exception):
+    """The playable track before a deleted one could not be played."""
+
+
+def _move_onto(engine: Engine, target: Track, gone: set[str]) -> float:
+    """Play the nearest track before `target` that is still there, then next_track onto
+    `target`; follow playback until it has passed `target`. Returns how far into `target`
+    it was heard."""
+    tracks = engine.tracks()
+    index = next(i for i, t in enumerate(tracks) if t.id == target.id)
+    before = next(
+        (
+            (index - step) % len(tracks)
+            for step in range(1, len(tracks))
+            if tracks[(index - step) % len(tracks)].id not in gone
+        ),
+        None,
+    )
+    if before is None:
+        raise NotReached("no track before it is still there")
+    deadline = time.monotonic() + SETTLE_SECONDS
+    # Forward only: prev_track onto a deleted track skips forward again.
+    while (now := engine.snapshot().track_index) != before:
+        if time.monotonic() > deadline:
+            raise NotReached(f"next_track never reached track {before} (at {now})")
+        engine.next_track()
+        _settle(lambda: engine.snapshot().track_index != now, timeout=5.0)
+    engine.seek(0.0)
+    engine.play()
+    if not _settle(lambda: _playing_at(engine.snapshot(), before, 0.2)):
+        snapshot = engine.snapshot()
+        raise NotReached(
+            f"track {before} did not play: at track {snapshot.track_index},"
+            f" {snapshot.position_seconds:.2f} s, playing={snapshot.playing}"
+        )
+    engine.next_track()
+    heard = 0.0
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        snapshot = engine.snapshot()
+        if snapshot.track_index == index:
+            heard = max(heard, snapshot.position_seconds)
+        elif snapshot.track_index != before and snapshot.position_seconds > HEARD_SECONDS:
+            break  # playing on past it
+        if not snapshot.playing:
+            break  # the library ended after it
+        time.sleep(0.005)
+    return heard
+
+
+def _playing_at(snapshot: EngineSnapshot, index: int, seconds: float) -> bool:
+    return (
+        snapshot.playing and snapshot.track_index == index and snapshot.position_seconds > seconds
+    )
+
+
+def _settle(condition: Callable[[], bool], timeout: float = SETTLE_SECONDS) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def run_storm(
     engine: Engine,
     threads: int = 8,
@@ -102,9 +267,12 @@ def run_storm(
     delete: Sequence[Path] = (),
 ) -> StormResult:
     """`operations` random commands over `threads` threads, deleting the files in `delete`
-    along the way (tracks deleted while they may be playing); waits at most 120 s."""
+    along the way (tracks deleted while they may be playing); waits at most 120 s. Then
+    each deleted library track is moved onto (`check_deleted`)."""
     result = StormResult()
     doomed = list(delete)
+    in_library = [t for t in engine.tracks() if t.path in set(delete)]
+    deletions = DeletionWatch(engine, in_library)
     lock = threading.Lock()
     stop = threading.Event()
     checker = threading.Thread(target=_check, args=(engine, stop, result), daemon=True)
@@ -141,4 +309,11 @@ def run_storm(
     result.seconds = time.monotonic() - started
     stop.set()
     checker.join(timeout=5.0)
+    deleted = [t for t in in_library if not t.path.exists()]
+    result.deleted = len(deleted)
+    try:
+        result.deleted_problems = check_deleted(engine, deletions, deleted)
+    finally:
+        deletions.stop()
+    result.deleted_reported = sum(t.id in deletions.reported for t in deleted)
     return result

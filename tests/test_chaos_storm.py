@@ -1,6 +1,8 @@
 """8 threads issue 10,000 random commands to a playing engine (switch, seek, intensity,
 clear, next and previous track, a library file deleted) while a checker reads snapshots and
-tier sizes: no deadlock, no budget exceeded, no inconsistent snapshot, nothing escapes."""
+tier sizes: no deadlock, no budget exceeded, no inconsistent snapshot, nothing escapes; and
+each deleted track is reported or never heard again (next_track skips it, no render of it
+is served once the engine found it gone)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def test_eight_threads_of_random_commands(tmp_path: Path) -> None:
         assert result.inconsistent == []
         assert result.snapshots_checked > 10
         assert not any(path.exists() for path in doomed)
+        assert result.deleted == len(doomed)
+        assert result.deleted_problems == [], rig.engine.snapshot().messages[-12:]
         # Afterwards the engine still answers and plays its first (undeleted) track.
         for _ in range(rig.engine.snapshot().track_index):
             rig.engine.prev_track()
