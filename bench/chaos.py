@@ -5,9 +5,10 @@ faults are injected one kind at a time: renders that raise, hang past their time
 their thread (through the engine's `render=` hook), corrupted cache entries, memory pressure
 at every level and back, a state directory that cannot be written (read-only, full) or holds
 garbage, files deleted, truncated or rewritten while they play, and (on a real device only)
-the audio process killed. Each row says how often the fault was injected, how many times the
-engine recovered, what was lost (a corrupt chunk served, a setting not saved in the end, a
-budget exceeded, a render never redone, playback stopped) and the underruns meanwhile.
+the audio process killed and the audio device lost and found again. Each row says how often
+the fault was injected, how many times the engine recovered, what was lost (a corrupt chunk
+served, a setting not saved in the end, a budget exceeded, a render never redone, playback
+stopped, the music's clock stalled or gone backwards) and the underruns meanwhile.
 
 Run: .venv/bin/python -m bench.chaos [--speed 4] [--rounds 3]
 """
@@ -35,7 +36,7 @@ from engine.dsp.render import Renderer
 from engine.memory import MemoryReading
 from engine.output import NullSink
 from engine.state import StateStore
-from engine.tracks import Audio, DecodedTrack
+from engine.tracks import Audio, DecodedTrack, Track
 from engine.worker import WorkerMetrics, render_key
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
@@ -100,11 +101,19 @@ def wait_until(condition: Callable[[], bool], timeout: float = RECOVERY_SECONDS)
     return True
 
 
+def messages_since(engine: Engine, count: int) -> list[str]:
+    """Messages logged after the engine had logged `count` in all (those still kept)."""
+    snapshot = engine.snapshot()
+    new = snapshot.message_count - count
+    return list(snapshot.messages[-new:]) if new > 0 else []
+
+
 class ChaosRig:
     """An engine playing a private copy of the library, with every fault hook in reach."""
 
     def __init__(self, workdir: Path, speed: float) -> None:
         self.workdir = workdir
+        self.speed = speed
         self.library = workdir / "library"
         self.library.mkdir()
         for name in LIBRARY_FILES:
@@ -140,10 +149,7 @@ class ChaosRig:
         return [m for m in self.engine.snapshot().messages if text in m]
 
     def messages_since(self, count: int) -> list[str]:
-        """Messages logged after the engine had logged `count` in all."""
-        snapshot = self.engine.snapshot()
-        new = snapshot.message_count - count
-        return list(snapshot.messages[-new:]) if new > 0 else []
+        return messages_since(self.engine, count)
 
     def playing_on(self, seconds: float = 0.5) -> bool:
         """Playback advances (on this track or the next) within the recovery window."""
@@ -156,6 +162,35 @@ class ChaosRig:
             return now.playing and now.position_seconds > start.position_seconds + seconds
 
         return wait_until(moved)
+
+    def playing_elsewhere(self, track: Track, seconds: float = 0.5) -> bool:
+        """Playback has left `track` and advances on another one within the recovery
+        window (the same track going on from memory does not count)."""
+
+        def elsewhere() -> bool:
+            now = self.engine.snapshot()
+            return (
+                now.track is not None
+                and now.track.id != track.id
+                and now.playing
+                and now.position_seconds > seconds
+            )
+
+        return wait_until(elsewhere)
+
+    def music_ahead(self) -> None:
+        """The library plays once, in order, and a slow run (a busy machine) reaches its end,
+        after which nothing plays on: before a fault whose checks need playback, make sure
+        a recovery window's worth of music is still ahead, or play again from the start of
+        a track no file fault has touched."""
+        snapshot = self.engine.snapshot()
+        tracks = self.engine.tracks()
+        later = sum(t.duration_seconds for t in tracks[snapshot.track_index + 1 :])
+        ahead = snapshot.duration_seconds - snapshot.position_seconds + later
+        if snapshot.playing and ahead > RECOVERY_SECONDS * self.speed:
+            return
+        if any(t.path not in self.touched for t in tracks[:-1]):
+            _play_an_untouched_track(self)
 
     def close(self) -> None:
         self.render.release.set()
@@ -171,6 +206,7 @@ def render_faults(rig: ChaosRig, kind: str, rounds: int) -> FaultResult:
     workers = rig.engine.workers
     before_underruns = rig.underruns
     for _ in range(rounds):
+        rig.music_ahead()
         before = workers.metrics()
         renders = before.renders_total
         rig.engine.clear("l1")  # something to render right now
@@ -212,6 +248,7 @@ def corrupt_entries(rig: ChaosRig, count: int) -> FaultResult:
     look each one up as playback would: it must be dropped, never returned from L2/L3."""
     result = FaultResult("corrupt cache entry")
     buffer = rig.engine.buffer
+    rig.music_ahead()
     before_underruns, before_dropped = rig.underruns, buffer.corrupt_dropped
     wait_until(lambda: len(_lower_tier_victims(rig)) >= count, timeout=RECOVERY_SECONDS)
     victims = _lower_tier_victims(rig)[:count]
@@ -261,6 +298,7 @@ def memory_pressure(rig: ChaosRig, rounds: int) -> FaultResult:
     full = dict(buffer.configured_bytes)
     over_budget = 0
     for _ in range(rounds):
+        rig.music_ahead()
         reached = 0
         for level, available in enumerate(PRESSURE_STEPS, start=1):
             rig.memory = MemoryReading(PLENTY.rss_bytes, available)
@@ -297,6 +335,7 @@ def state_write_faults(rig: ChaosRig, code: int, rounds: int) -> FaultResult:
     def failing(payload: bytes) -> None:
         raise OSError(code, os.strerror(code))
 
+    rig.music_ahead()
     store._write_atomically = failing  # type: ignore[method-assign]
     try:
         for round_index in range(rounds):
@@ -343,7 +382,8 @@ def garbage_state(workdir: Path, rounds: int) -> FaultResult:
 # -- files changing under playback -------------------------------------------------------------
 def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
     """The playing file is deleted, truncated or rewritten: reported once, stale renders
-    dropped, playback goes on (the new version, or the next track)."""
+    dropped, playback goes on (the new version, or the next track; a deleted one must be
+    left for another)."""
     result = FaultResult(f"file {kind} while playing")
     engine = rig.engine
     before_underruns = rig.underruns
@@ -382,7 +422,7 @@ def file_faults(rig: ChaosRig, kind: str) -> FaultResult:
     # within a recovery window, not at the instant of the report.
     wait_until(lambda: not stale())
     stale_left = stale()
-    going_on = rig.playing_on()
+    going_on = rig.playing_elsewhere(track) if kind == "deleted" else rig.playing_on()
     result.recovered = int(reported and not stale_left and going_on)
     if not result.recovered:
         result.note = f"reported={reported} stale={len(stale_left)} playing on={going_on}"
@@ -451,17 +491,130 @@ def _above(read: Callable[[], int], floor: int) -> bool:
     return read() > floor
 
 
+# -- the audio device --------------------------------------------------------------------------
+class ClockWatch:
+    """Samples the engine's (track, position) from a thread: did the music's clock ever go
+    backwards, and what was the longest time it stood still?"""
+
+    def __init__(self, engine: Engine, interval: float = 0.01) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.backwards = 0
+        self.longest_still = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        first = self.engine.snapshot()
+        last = (first.track_index, first.position_seconds)
+        moved_at = time.monotonic()
+        while not self._stop.wait(self.interval):
+            snapshot = self.engine.snapshot()
+            now = (snapshot.track_index, snapshot.position_seconds)
+            if now < last:
+                self.backwards += 1
+            if now != last:
+                moved_at = time.monotonic()
+            self.longest_still = max(self.longest_still, time.monotonic() - moved_at)
+            last = now
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+def device_lost(rounds: int) -> FaultResult:
+    """The device disappears (its name no longer exists and the audio process dies): the
+    sink falls back to its silent clock and says so, the music's clock goes on, and when the
+    device returns it is reopened, the notice cleared and both changes logged. Lost: a round
+    whose position went backwards or whose clock stalled."""
+    result = FaultResult("device lost")
+    if not jack_running():
+        result.note = "skipped: no JACK server or real device (start jackd -d dummy)"
+        return result
+    from engine.audio_process import (
+        READY_TIMEOUT_SECONDS,
+        RESTARTS_BEFORE_FALLBACK,
+        AudioProcessSink,
+    )
+
+    # The clock stands still while the audio process is relaunched (each try spawns a child
+    # that opens the device: seconds on a busy machine); longer than every try timing out is
+    # a stall.
+    still_limit = (RESTARTS_BEFORE_FALLBACK + 1) * READY_TIMEOUT_SECONDS
+    engine = Engine(EngineConfig(), sink="sounddevice")
+    longest_still = 0.0
+    try:
+        sink = engine.sink
+        assert isinstance(sink, AudioProcessSink)
+        device = sink.device
+        engine.open([SAMPLE_AUDIO / name for name in LIBRARY_FILES])
+        engine.play()
+        for _ in range(rounds):
+            engine.seek(0.0)  # a whole track ahead: the round never reaches its end
+            wait_until(lambda: engine.snapshot().position_seconds > 0.3)
+            logged = engine.snapshot().message_count
+            underruns = sink.ring.underruns
+            watch = ClockWatch(engine)
+            sink.device = "no such device"  # reopening it fails from now on
+            sink.kill_audio_process()
+            result.injected += 1
+            fell_back = wait_until(lambda: not sink.using_device)
+            said = "audio device lost" in engine.snapshot().output_notice
+            at = engine.snapshot().position_seconds
+            silent_clock = wait_until(partial(_position_past, engine, at + 0.5))
+            sink.device = device  # the device returns
+            back = wait_until(lambda: sink.using_device, timeout=2 * RECOVERY_SECONDS)
+            cleared = wait_until(lambda: not engine.snapshot().output_notice, timeout=1)
+            read = sink.ring.read_index + 11_025  # a quarter second through the device
+            plays = wait_until(partial(_above, lambda: sink.ring.read_index, read))
+            logged_both = wait_until(partial(_device_lines_logged, engine, logged))
+            watch.stop()
+            result.underruns += sink.ring.underruns - underruns
+            longest_still = max(longest_still, watch.longest_still)
+            stalled = watch.longest_still > still_limit or not (silent_clock and plays)
+            result.lost += bool(watch.backwards) or stalled
+            checks = (fell_back, said, silent_clock, back, cleared, plays, logged_both)
+            result.recovered += all(checks) and not watch.backwards and not stalled
+    finally:
+        engine.close()
+    result.note = f"clock stood still up to {longest_still:.1f} s (relaunching the device)"
+    return result
+
+
+def _position_past(engine: Engine, seconds: float) -> bool:
+    return engine.snapshot().position_seconds > seconds
+
+
+def _device_lines_logged(engine: Engine, count: int) -> bool:
+    new = messages_since(engine, count)
+    return any("audio device lost" in m for m in new) and any("is back" in m for m in new)
+
+
 def command_storm(rig: ChaosRig, operations: int) -> FaultResult:
-    """8 threads of random commands (see bench/storm.py); lost = over-budget tiers,
-    inconsistent snapshots and exceptions seen."""
+    """8 threads of random commands (see bench/storm.py), one library file deleted along
+    the way; lost = over-budget tiers, inconsistent snapshots, exceptions seen, and a
+    deleted track heard again or a render of it served once the engine found it gone."""
     before_underruns = rig.underruns
-    storm = run_storm(rig.engine, threads=8, operations=operations)
-    lost = len(storm.over_budget) + len(storm.inconsistent) + len(storm.errors)
+    tracks = rig.engine.tracks()
+    doomed = [t.path for t in tracks[:-1] if t.path.exists()][:1]
+    rig.touched.update(doomed)
+    storm = run_storm(rig.engine, threads=8, operations=operations, delete=doomed)
+    lost = (
+        len(storm.over_budget)
+        + len(storm.inconsistent)
+        + len(storm.errors)
+        + len(storm.deleted_problems)
+    )
     done = storm.operations if storm.stuck_threads == 0 and lost == 0 else 0
     note = (
         f"{storm.seconds:.1f} s, slowest command {1000 * storm.slowest_command_seconds:.0f} ms,"
-        f" {storm.snapshots_checked} snapshots checked, {storm.stuck_threads} threads stuck"
+        f" {storm.snapshots_checked} snapshots checked, {storm.stuck_threads} threads stuck,"
+        f" {storm.deleted_reported}/{storm.deleted} deleted reported"
     )
+    if storm.deleted_problems:
+        note += f"; {storm.deleted_problems[0]}"
     return FaultResult(
         "command storm (8 threads)",
         storm.operations,
@@ -494,6 +647,7 @@ def run(speed: float, rounds: int, storm_operations: int) -> list[FaultResult]:
             rig.close()
         results.append(garbage_state(workdir, rounds))
     results.append(audio_process_killed(rounds))
+    results.append(device_lost(rounds))
     faults = sum(r.injected for r in results[:4])
     note = f"{len(problems)} lines for {faults} render and cache faults"
     results.append(FaultResult("render/cache log lines", note=note))

@@ -62,6 +62,7 @@ def test_repeated_render_failures_are_summed_not_spammed(
     rig: ChaosRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine_module, "PROBLEM_REPORT_SECONDS", 1.0)
+    rig.music_ahead()
     workers = rig.engine.workers
     logged_before = sum(problem_counts(rig, "failed"))
     lines_before = len(problem_counts(rig, "failed"))
