@@ -113,8 +113,7 @@ class Player:
         with self._lock:
             if self._playing or not self._tracks:
                 return
-            at, index, frame = self._playhead_at_earliest_cut()
-            self._jump(index, frame, blend=False, follow_from=at)
+            self._continue_at_cut(blend=False)
             self._fade_in = True  # resume without a click
             self._playing = True
         self._wake.set()
@@ -124,9 +123,8 @@ class Player:
         with self._lock:
             if not self._playing:
                 return
-            at, index, frame = self._playhead_at_earliest_cut()
             self._playing = False
-            self._jump(index, frame, blend=True, follow_from=at)
+            self._continue_at_cut(blend=True)
             self._end_at_cut_locked()
 
     def _end_at_cut_locked(self) -> None:
@@ -146,10 +144,11 @@ class Player:
         with self._lock:
             if not self._tracks:
                 return
-            track = self._tracks[self._track_index]
+            heard = self._heard_track_index()  # the feeder may already be in the next one
+            track = self._tracks[heard]
             frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
             frame = min(frame, max(track.frames - 1, 0))
-            cut = self._jump(self._track_index, frame)
+            cut = self._jump(heard, frame)
             if self._hook is not None:
                 self._hook.flushed(cut, frame)
         self._wake.set()
@@ -158,7 +157,8 @@ class Player:
         """Move `delta` tracks forward or back, wrapping at the ends of the list."""
         with self._lock:
             if self._tracks:
-                cut = self._jump((self._track_index + delta) % len(self._tracks), 0)
+                heard = self._heard_track_index()  # from the track heard, not the one written
+                cut = self._jump((heard + delta) % len(self._tracks), 0)
                 if self._hook is not None:
                     self._hook.flushed(cut, 0)
         self._wake.set()
@@ -199,21 +199,25 @@ class Player:
                 return segment.track_index, segment.track_frame + index - segment.ring_index
         return self._track_index, self._write_frame
 
-    def _jump(
-        self, track_index: int, frame: int, blend: bool = True, follow_from: int | None = None
-    ) -> int:
-        """Continue from (track, frame) at the consumer's next block, via a ring handover.
+    def _jump(self, track_index: int, frame: int, blend: bool = True) -> int:
+        """Play (track, frame) from the consumer's next block: a seek or a track change."""
+        return self._cut_to(lambda _cut: (track_index, frame), blend)
 
-        `follow_from`: `frame` is what plays at that ring index (a switch, pause, resume),
-        so the frame moves on with wherever the ring really cuts; without it `frame` is a
-        fixed target (seek, track change). With `blend`, what would have played is
-        faded out under the new audio; a preset switch brings its own crossfade. The caller
+    def _continue_at_cut(self, blend: bool) -> int:
+        """Cut at the consumer's next block and go on with what was meant to play there (a
+        switch, a pause or resume, a missed cut made again): the track and frame the
+        segments give for the real cut, which may be past a track boundary."""
+        return self._cut_to(self._position_locked, blend)
+
+    def _cut_to(self, target: Callable[[int], tuple[int, int]], blend: bool) -> int:
+        """Cut the ring at the earliest point and continue from `target(cut)` = (track
+        index, frame), via a ring handover. With `blend`, what would have played is faded
+        out under the new audio; a preset switch brings its own crossfade. The caller
         holds the lock. Returns the ring index where the new audio starts.
         """
         ring = self.sink.ring
         cut = ring.cut(ring.earliest_cut())
-        if follow_from is not None:
-            frame += cut - follow_from
+        track_index, frame = target(cut)
         self._tail = ring.peek(cut, self._fade_frames) if blend else None
         self._last_cut_blends = blend
         if cut == ring.read_index:
@@ -225,6 +229,10 @@ class Player:
         )
         self._segments.append(_Segment(cut, track_index, frame))
         return cut
+
+    def _heard_track_index(self) -> int:
+        """The track playing at the earliest cut (the caller holds the lock)."""
+        return self._position_locked(self.sink.ring.earliest_cut())[0]
 
     def _playhead_at_earliest_cut(self) -> tuple[int, int, int]:
         """(ring index of the earliest cut, track index, frame playing there)."""
@@ -249,9 +257,7 @@ class Player:
             # one say it (the track whose audio was there, or the next one if a track
             # boundary came first). Following only the last segment would start a track
             # from a frame before its first when that segment lies beyond the new cut.
-            at = self.sink.ring.earliest_cut()
-            index, frame = self._position_locked(at)
-            cut = self._jump(index, frame, blend=self._last_cut_blends, follow_from=at)
+            cut = self._continue_at_cut(blend=self._last_cut_blends)
             if not self._playing:
                 # Paused, or the library ended right after the cut: no write will follow
                 # to hand this one over, so it ends the audio itself.
@@ -272,8 +278,7 @@ class Player:
         if not hook.poll_switch(track, frame):
             return
         with self._lock:
-            at, index, frame = self._playhead_at_earliest_cut()  # the consumer moved on
-            cut = self._jump(index, frame, blend=False, follow_from=at)
+            cut = self._continue_at_cut(blend=False)  # where the consumer is now
             hook.flushed(cut, self._write_frame)
 
     def _feed_once(self) -> None:

@@ -260,6 +260,13 @@ class RingProducer:
             # written after that cut is void, and the next cut is where the consumer is.
             self.write_index = max(self.write_index, self.read_index)
         index = max(self.earliest_cut(), min(index, self.write_index))
+        if not self._handover_in_flight():
+            # A cut into the other ring is taken when the consumer arrives there in its own
+            # ring, which it reads to the end and no further: a cut past that end (after a
+            # miss, the producer has written the other ring further) would never be reached,
+            # and the music would stop for good. In the usual case both ends are the same.
+            reachable = max(self.read_index, int(self.header[W0 + int(self.header[ACTIVE])]))
+            index = max(self.read_index, min(index, reachable))
         if self.pending_at is not None:  # cut again before anything was published
             index = max(index, self.pending_at)
             self.write_index = self.pending_at = index

@@ -245,6 +245,46 @@ def test_a_missed_cut_followed_by_a_track_boundary_resumes_at_the_right_frame() 
         sink.close()
 
 
+def test_next_and_seek_near_a_tracks_end_act_on_the_track_heard() -> None:
+    """In a track's last moments the feeder already writes the next one. `next` must go
+    to the track after the one heard (not skip one), and a seek must land in the track
+    heard (not in the next)."""
+    sink = NullSink(44_100, 1024, speed=0)
+    tracks = [_tone_track(name, 44_100) for name in ("a", "b", "c")]
+    level = {"a": 0.25, "b": 0.5, "c": 0.75}
+
+    def source(track: Track, start: int, count: int) -> np.ndarray:
+        frames = max(0, min(count, track.frames - start))
+        return np.full((frames, 2), level[track.id], dtype=np.float32)
+
+    player = Player(sink, source, ring_seconds=0.2)
+    try:
+        player.set_tracks(tracks)
+        player.play()
+        poll_until(lambda: sink.ring.queued_frames() >= 4096, timeout=5.0)
+
+        def play_blocks(count: int) -> None:
+            for _ in range(count):
+                poll_until(lambda: sink.ring.queued_frames() >= 8192, timeout=5.0)
+                sink.advance(1024)
+
+        play_blocks(40)  # 44,100 - 40,960 frames of "a" left: "b" is already written
+        assert player.position()[0] is tracks[0] and player._track_index == 1
+        player.skip(1)
+        play_blocks(3)
+        assert player.position()[0] is tracks[1]
+        play_blocks(38)  # near the end of "b": "c" is written
+        assert player.position()[0] is tracks[1] and player._track_index == 2
+        player.seek(0.5)  # in "b", heard now
+        play_blocks(3)
+        track, seconds = player.position()
+        assert track is tracks[1] and 0.5 <= seconds < 0.6
+        assert sink.ring.underruns == 0
+    finally:
+        player.close()
+        sink.close()
+
+
 def test_a_switch_made_while_paused_is_timed_from_the_resume(
     stepped_engine, tone_library: Path
 ) -> None:

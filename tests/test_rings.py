@@ -4,12 +4,14 @@ handover the consumer missed is reported so the producer can cut again later."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.rings import (
+    LAST_CALLBACK_NS,
     UNDERRUNS,
     RingConsumer,
     RingProducer,
@@ -161,3 +163,28 @@ def test_every_played_frame_is_whole_and_in_order(operations) -> None:
                 index = played_index + k
                 assert float(value) in written.get(index, set()), (index, value)
             played_index = read
+
+
+def test_a_cut_made_again_while_the_consumer_starves_is_one_it_can_reach() -> None:
+    """After a missed handover the consumer reads its old ring to the end and starves
+    there. A cut made again must lie where it can still arrive: at the end of its ring,
+    not a block past it (it would never get there: silence for good, the feeder's queue
+    full of audio nobody reads)."""
+    producer, consumer = pair()
+    producer.write(ramp(0, 4 * BLOCK))
+    producer.set_expecting(True)
+    cut = producer.cut(producer.safe_cut())  # BLOCK
+    play(consumer, 2)  # past the cut before it is published
+    producer.write(ramp(cut, 6 * BLOCK, offset=0.5))  # more than the old ring holds
+    play(consumer, 3)  # reports the miss, plays the old ring to its end, then starves
+    assert producer.handover_missed() and consumer.header[UNDERRUNS] == 1
+    starved_at = producer.read_index
+    assert starved_at == 4 * BLOCK
+    # The next callback is due any moment: the producer would normally cut after it.
+    consumer.header[LAST_CALLBACK_NS] = time.monotonic_ns() - 2 * consumer.period_ns
+    again = producer.cut(producer.earliest_cut())
+    assert again == starved_at
+    producer.write(ramp(again, 4 * BLOCK, offset=0.5))
+    played = play(consumer, 2)
+    assert np.array_equal(played, np.arange(again, again + 2 * BLOCK) + 0.5)
+    assert producer.handover_applied()
