@@ -143,8 +143,8 @@ class DeletionWatch:
                 self.reported.setdefault(track.id, now)
         self._log(message)
 
-    def _watched_invalidate(self, track_id: str) -> int:
-        dropped = self._invalidate(track_id)
+    def _watched_invalidate(self, track_id: str, fingerprint: str | None = None) -> int:
+        dropped = self._invalidate(track_id, fingerprint)
         track = self.tracks.get(track_id)
         if track is not None and not track.path.exists():  # dropped for good: found gone
             self.found_gone.setdefault(track_id, time.monotonic())

@@ -481,7 +481,7 @@ class Engine:
                 current = ""
             if current == item.fingerprint:
                 continue
-            self.buffer.invalidate_track(item.id)
+            self.buffer.invalidate_track(item.id, item.fingerprint)
             self.workers.cancel_track(item.id)
             self.store.forget(item.id)
             self._reload(item)
@@ -729,7 +729,9 @@ class Engine:
         )
         if error is not None:
             self._state_dirty = True  # still not on disk: the next save tries again
-            self.errors.report("state", "save", error, repeat_seconds=STATE_REPEAT_SECONDS)
+            # Each distinct reason is its own entry: a full disk after a read-only folder
+            # is news, the same failure again is a count.
+            self.errors.report("state", error, error, repeat_seconds=STATE_REPEAT_SECONDS)
         return error is None
 
     def record_to(self, path: Path, library_root: Path | None = None) -> None:

@@ -328,6 +328,8 @@ class RenderWorkerPool:
             audio = self._render(renderer, decoded, job.key)
             if job.cancelled and job.priority != "immediate":
                 return
+            if self.buffer.is_stale(job.key.track_id, job.fingerprint):
+                return  # the file changed or went away while this rendered: never heard
             if self._clock() > job.deadline:
                 with self._cv:
                     self.abandoned += 1

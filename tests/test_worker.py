@@ -212,3 +212,29 @@ def test_metrics_report_throughput_and_busy_time(pool_factory) -> None:
     metrics = pool.metrics()
     assert metrics.renders_per_second > 0 and 0 < metrics.busy_percent <= 100
     assert metrics.queue_depth == 0 and metrics.threads == metrics.alive == 1
+
+
+@pytest.mark.parametrize("priority", ["planned", "immediate"])
+def test_a_render_running_when_its_file_changes_is_never_stored_or_served(
+    pool_factory, priority: str
+) -> None:
+    """The file check drops a changed or deleted track's renders while one is still being
+    rendered: that render must not land in the cache afterwards (it would be served as
+    the file's audio), nor be handed to the feeder."""
+    pool, recorder = pool_factory()
+    release = threading.Event()
+    recorder.hang[key(0)] = release
+    if priority == "immediate":
+        job = pool.request_now(key(0), "fp")
+    else:
+        pool.submit_plan(plan_of((key(0), "l1", 0.5)))
+    wait_for(lambda: pool.running_count() == 1)
+    pool.buffer.invalidate_track("t", "fp")  # the file changed while it rendered
+    release.set()
+    wait_for(lambda: pool.running_count() == 0)
+    assert pool.buffer.peek_tier(key(0)) is None
+    assert not pool.buffer.lookup(key(0), "fp", "playback").hit
+    if priority == "immediate":
+        assert job.done.is_set() and job.audio is None and not job.succeeded
+    # The file's new version renders and is kept as usual.
+    assert pool.buffer.store(key(0), np.zeros((4, 2), np.float32), "fp-new", "l1", 1.0)

@@ -10,6 +10,7 @@ all tiers + misses = lookups, always.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -26,6 +27,8 @@ from engine.cache.plan import TIER_NAMES, PlacementPlan
 from engine.cache.tier import MEGABYTE, Tier, TierEntry
 from engine.tracks import Audio
 
+MAX_STALE_VERSIONS = 10_000
+"""Invalidated file versions remembered (a file changes on disk rarely)."""
 RequestKind = Literal["playback", "switch", "seek"]
 REQUEST_KINDS: tuple[RequestKind, ...] = ("playback", "switch", "seek")
 
@@ -89,6 +92,8 @@ class MultiTierBuffer:
         """Serialises promotions against stores, invalidation and clearing, so a promotion
         never resurrects a chunk that was invalidated, cleared or replaced while it decoded."""
         self._encoded_ratio = {"l1": 1.0, "l2": 0.5, "l3": 0.2}
+        self._stale: OrderedDict[tuple[str, str], None] = OrderedDict()
+        """File versions (track id, fingerprint) invalidated, oldest first."""
 
     @classmethod
     def from_megabytes(cls, l1_mb: float, l2_mb: float, l3_mb: float) -> MultiTierBuffer:
@@ -192,11 +197,15 @@ class MultiTierBuffer:
         value: float,
         probability: float = 0.0,
     ) -> bool:
-        """Encode and insert into `tier` (admission may refuse); drop copies in other tiers."""
+        """Encode and insert into `tier` (admission may refuse); drop copies in other tiers.
+        A render of a file version invalidated meanwhile is refused: it was started before
+        the file changed or went away, and must not outlive the drop."""
         target = self.tiers[tier]
         chunk = target.codec.encode(audio)
         self._learn_ratio(tier, chunk.size_bytes, audio.nbytes)
         with self._moves:
+            if (key.track_id, fingerprint) in self._stale:
+                return False
             if not target.put(key, chunk, fingerprint, value, probability):
                 return False
             for name in TIER_NAMES:
@@ -226,13 +235,24 @@ class MultiTierBuffer:
         return self._plan
 
     # -- invalidation and budgets ---------------------------------------------------------
-    def invalidate_track(self, track_id: str) -> int:
-        """A track was deleted or modified: nothing rendered from it may be served again."""
+    def invalidate_track(self, track_id: str, fingerprint: str | None = None) -> int:
+        """A track was deleted or modified: nothing rendered from it may be served again,
+        and nothing rendered from that version (`fingerprint`) may be stored again, not
+        even by a render already running."""
         with self._moves:
+            if fingerprint is not None:
+                self._stale[(track_id, fingerprint)] = None
+                while len(self._stale) > MAX_STALE_VERSIONS:
+                    self._stale.popitem(last=False)
             return sum(
                 tier.remove_where(lambda key: key.track_id == track_id)
                 for tier in self.tiers.values()
             )
+
+    def is_stale(self, track_id: str, fingerprint: str) -> bool:
+        """That version of the track was invalidated: its renders must not be used."""
+        with self._moves:
+            return (track_id, fingerprint) in self._stale
 
     def clear(self, tier: str | None = None) -> int:
         names = TIER_NAMES if tier is None else (tier,)
