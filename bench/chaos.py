@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from bench.storm import run_storm
+from bench.storm import run_storm, settle
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import TierEntry
@@ -93,12 +93,7 @@ class FaultyRender:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = RECOVERY_SECONDS) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return settle(condition, timeout, poll=0.02)
 
 
 def messages_since(engine: Engine, count: int) -> list[str]:

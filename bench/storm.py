@@ -185,7 +185,7 @@ def check_deleted(engine: Engine, watch: DeletionWatch, deleted: Sequence[Track]
             except NotReached as error:
                 problems.append(f"{track.path.name}: {error}")
                 continue
-            reported = _settle(lambda: track.id in watch.reported)  # noqa: B023 - waited on here
+            reported = settle(lambda: track.id in watch.reported)  # noqa: B023 - waited on here
             if visit == 1 and heard >= HEARD_SECONDS and not reported:
                 problems.append(f"{track.path.name}: heard for {heard:.1f} s and never reported")
             if visit == 2 and heard >= HEARD_SECONDS:
@@ -220,10 +220,10 @@ def _move_onto(engine: Engine, target: Track, gone: set[str]) -> float:
         if time.monotonic() > deadline:
             raise NotReached(f"next_track never reached track {before} (at {now})")
         engine.next_track()
-        _settle(lambda: engine.snapshot().track_index != now, timeout=5.0)
+        settle(lambda: engine.snapshot().track_index != now, timeout=5.0)
     engine.seek(0.0)
     engine.play()
-    if not _settle(lambda: _playing_at(engine.snapshot(), before, 0.2)):
+    if not settle(lambda: _playing_at(engine.snapshot(), before, 0.2)):
         snapshot = engine.snapshot()
         raise NotReached(
             f"track {before} did not play: at track {snapshot.track_index},"
@@ -250,12 +250,15 @@ def _playing_at(snapshot: EngineSnapshot, index: int, seconds: float) -> bool:
     )
 
 
-def _settle(condition: Callable[[], bool], timeout: float = SETTLE_SECONDS) -> bool:
+def settle(
+    condition: Callable[[], bool], timeout: float = SETTLE_SECONDS, poll: float = 0.01
+) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` seconds pass (False)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(poll)
     return True
 
 
