@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from bench.storm import run_storm, settle
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
@@ -239,48 +241,63 @@ def _renders_past(rig: ChaosRig, renders: int) -> bool:
 
 # -- cache corruption --------------------------------------------------------------------------
 def corrupt_entries(rig: ChaosRig, count: int) -> FaultResult:
-    """Flip one byte inside stored L2/L3 chunks (bit rot after the checksum was taken), then
-    look each one up as playback would: it must be dropped, never returned from L2/L3."""
-    result = FaultResult("corrupt cache entry")
+    """Flip one bit inside stored chunks of every tier (bit rot after the checksum was
+    taken), then look each one up as playback would: it must be dropped, never returned."""
+    result = FaultResult("corrupt cache entry (L1-L3)")
     buffer = rig.engine.buffer
     rig.music_ahead()
     before_underruns, before_dropped = rig.underruns, buffer.corrupt_dropped
-    wait_until(lambda: len(_lower_tier_victims(rig)) >= count, timeout=RECOVERY_SECONDS)
-    victims = _lower_tier_victims(rig)[:count]
+    wait_until(lambda: len(_victims(rig, count)) >= count, timeout=RECOVERY_SECONDS)
+    victims = _victims(rig, count)
     corrupted = 0
     for tier_name, entry in victims:
         tier = buffer.tiers[tier_name]
-        payload = entry.chunk.payload
-        assert isinstance(payload, bytes)
-        bad = bytearray(payload)
-        bad[len(bad) // 2] ^= 0x10
         live = tier._entries.get(entry.key)
         if live is None or live.chunk is not entry.chunk:
             continue
-        live.chunk = replace(entry.chunk, payload=bytes(bad))
+        live.chunk = replace(entry.chunk, payload=_rotted(entry.chunk.payload))
         corrupted += 1
     result.injected = corrupted
     for tier_name, entry in victims:
         found = buffer.lookup(entry.key, entry.fingerprint, "playback", count=False)
-        if found.tier in ("l2", "l3") and found.tier == tier_name:
+        if found.tier == tier_name:
             result.lost += 1  # a corrupt chunk was served
     dropped = buffer.corrupt_dropped - before_dropped
     result.recovered = min(dropped, corrupted) if rig.playing_on() else 0
     if corrupted and wait_until(lambda: bool(rig.messages("corrupt cached chunks dropped"))):
-        result.note = "reported in the log"
+        tiers = sorted({name for name, _entry in victims})
+        result.note = f"in {', '.join(tiers)}; reported in the log"
     result.underruns = rig.underruns - before_underruns
     return result
 
 
-def _lower_tier_victims(rig: ChaosRig) -> list[tuple[str, TierEntry]]:
+def _rotted(payload: bytes | np.ndarray) -> bytes | np.ndarray:
+    """The payload with one bit flipped in its middle (an L1 array stays read-only)."""
+    if isinstance(payload, bytes):
+        bad = bytearray(payload)
+        bad[len(bad) // 2] ^= 0x10
+        return bytes(bad)
+    array = np.array(payload, dtype=np.float32, order="C")
+    raw = array.reshape(-1).view(np.uint8)
+    raw[len(raw) // 2] ^= np.uint8(0x10)
+    array.setflags(write=False)
+    return array
+
+
+def _victims(rig: ChaosRig, count: int) -> list[tuple[str, TierEntry]]:
+    """Up to `count` stored chunks, taken from L1, L2 and L3 in turn (the tiers are
+    exclusive: each key is in one)."""
     buffer = rig.engine.buffer
-    in_l1 = set(buffer.tiers["l1"].keys())
-    return [
-        (name, entry)
-        for name in ("l2", "l3")
-        for entry in buffer.tiers[name].entries()
-        if entry.key not in in_l1 and entry.chunk.frames > 0
+    per_tier = [
+        [(name, entry) for entry in buffer.tiers[name].entries() if entry.chunk.frames > 0]
+        for name in ("l1", "l2", "l3")
     ]
+    chosen: list[tuple[str, TierEntry]] = []
+    for round_index in range(count):
+        for entries in per_tier:
+            if round_index < len(entries) and len(chosen) < count:
+                chosen.append(entries[round_index])
+    return chosen
 
 
 # -- memory pressure ---------------------------------------------------------------------------
