@@ -509,6 +509,14 @@ class EnduranceResult:
     def budget_violations(self) -> int:
         return sum(len(s.violations) for s in self.watch.samples)
 
+    def silent_minutes(self) -> list[int]:
+        """Media minutes in which switches were asked for and none was heard: a stalled
+        feed (the bookkeeping alone would count those requests as superseded)."""
+        heard = {int(self.watch.media_t(r.asked_at) // 60) for r in self.switches}
+        asked = {int(c.t // 60) for c in self.watch.commands}
+        whole = int(self.trace.minutes)
+        return sorted(m for m in asked - heard if m < whole)
+
     def render_restarts(self) -> tuple[int, int]:
         """Render threads the watchdog replaced: (died, stuck in one render past its
         timeout), told apart by the pool's last error at the sample that saw them."""
@@ -638,6 +646,11 @@ def windows(result: EnduranceResult, window_minutes: float) -> list[Window]:
     return rows
 
 
+def _minutes_list(minutes: list[int]) -> str:
+    shown = ", ".join(str(m) for m in minutes[:12])
+    return f" (minutes {shown}{', ...' if len(minutes) > 12 else ''})" if minutes else ""
+
+
 def _ratio(last: float, first: float) -> float:
     return last / first if first > 0 else float("nan")
 
@@ -695,6 +708,8 @@ def report(result: EnduranceResult, window_minutes: float) -> list[str]:
             if counters is not None
             else ""
         ),
+        f"minutes with switches asked and none heard: {len(result.silent_minutes())} "
+        f"(goal 0){_minutes_list(result.silent_minutes())}",
         f"budget violations: {result.budget_violations} in {len(samples)} samples (goal 0); "
         "peak use " + ", ".join(f"{name} {utilisation[name]:.3f}" for name in tiers) + " of budget",
         f"worker deaths: {result.worker_deaths} (goal 0): render threads alive "

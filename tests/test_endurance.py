@@ -40,6 +40,8 @@ def test_every_requested_switch_is_accounted_for(endurance: EnduranceResult) -> 
     assert (books.unmatched, books.wrong_target, books.broken_chain) == (0, 0, 0)
     assert books.pending <= 1
     assert books.served > 0.2 * books.requested
+    # Superseded is not a place to hide a stalled feed: switches are heard every minute.
+    assert endurance.silent_minutes() == []
     assert all(r.latency_ms is not None and r.latency_ms >= 0 for r in endurance.switches)
 
 
@@ -61,6 +63,8 @@ def test_no_worker_died_and_nothing_raised(endurance: EnduranceResult) -> None:
     assert all(s.alive == s.threads for s in watch.samples)
     assert len(watch.engine_threads) >= 3  # engine, feeder, null clock, render watchdog
     assert not [line for line in watch.problems if "maintenance failed" in line]
+    # No render of a chunk outside its track (a cut that followed the wrong segment).
+    assert not [line for line in watch.problems if "outside the track" in line]
 
 
 def test_the_engine_still_answers_at_the_end(endurance: EnduranceResult) -> None:
