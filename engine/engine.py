@@ -23,7 +23,7 @@ from engine.cache.plan import TrackPosition
 from engine.chunk_features import ChunkFeatureIndex
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
-from engine.error_log import ErrorLog
+from engine.error_log import REPEAT_SECONDS, ErrorLog
 from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.interaction import InteractionFilter
@@ -62,7 +62,7 @@ STATE_SAVE_SECONDS = 30.0
 HELD_SEEK_POLL_SECONDS = 0.02
 STATE_REPEAT_SECONDS = 300.0
 """A save that keeps failing (read-only folder, full disk) is retold this rarely."""
-PROBLEM_REPORT_SECONDS = 5.0
+PROBLEM_REPORT_SECONDS = REPEAT_SECONDS
 """At most one log line per this many seconds for repeated render and cache failures: a
 failing track fails every render, and one line each would bury the rest of the log."""
 PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
@@ -563,6 +563,7 @@ class Engine:
                 skipped=tuple(self._skipped),
                 messages=tuple(self._messages),
                 errors=self.errors.entries(),
+                error_total=self.errors.total,
                 message_count=self._message_count,
                 chunk_seconds=self.config.chunk_seconds,
             )
@@ -768,7 +769,7 @@ class Engine:
             self._trace_failed(recorder)
 
     def _trace_failed(self, recorder: TraceRecorder) -> None:
-        """Said once per recording; every command after it is not recorded either."""
+        """Every command after the failure is not recorded either: counted, retold rarely."""
         self.errors.report(
             "trace",
             str(recorder.path),

@@ -19,6 +19,7 @@ from engine.tracks import (
     check_path,
     check_rate_and_channels,
     fingerprint_file,
+    not_openable,
     not_readable,
     track_id_for,
 )
@@ -83,7 +84,7 @@ def probe(path: Path, sample_rate: int) -> Track:
     except (RuntimeError, ValueError) as error:
         raise TrackUnreadable(path, "not a readable audio file") from error
     except OSError as error:
-        raise TrackUnreadable(path, f"cannot be opened ({error.strerror or error})") from error
+        raise not_openable(path, error) from error
     if info.frames <= 0 and info.format not in ("MPEG", "MP3"):
         raise TrackEmpty(path, "no audio frames")
     check_rate_and_channels(path, int(info.samplerate), int(info.channels))

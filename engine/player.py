@@ -144,7 +144,7 @@ class Player:
         with self._lock:
             if not self._tracks:
                 return
-            heard = self._heard_track_index()  # the feeder may already be in the next one
+            _at, heard, _frame = self._playhead_at_earliest_cut()  # feeder may be further
             track = self._tracks[heard]
             frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
             frame = min(frame, max(track.frames - 1, 0))
@@ -157,7 +157,7 @@ class Player:
         """Move `delta` tracks forward or back, wrapping at the ends of the list."""
         with self._lock:
             if self._tracks:
-                heard = self._heard_track_index()  # from the track heard, not the one written
+                _at, heard, _frame = self._playhead_at_earliest_cut()  # heard, not written
                 cut = self._jump((heard + delta) % len(self._tracks), 0)
                 if self._hook is not None:
                     self._hook.flushed(cut, 0)
@@ -229,10 +229,6 @@ class Player:
         )
         self._segments.append(_Segment(cut, track_index, frame))
         return cut
-
-    def _heard_track_index(self) -> int:
-        """The track playing at the earliest cut (the caller holds the lock)."""
-        return self._position_locked(self.sink.ring.earliest_cut())[0]
 
     def _playhead_at_earliest_cut(self) -> tuple[int, int, int]:
         """(ring index of the earliest cut, track index, frame playing there)."""

@@ -39,3 +39,5 @@ class EngineSnapshot:
     """Length of one render chunk, for the chunk ticks on the position bar."""
     errors: tuple[ErrorEntry, ...] = ()
     """Every distinct failure with its count, the most recent first (the error log)."""
+    error_total: int = 0
+    """Failures ever reported, repeats included (`errors` keeps the latest 500 kinds)."""

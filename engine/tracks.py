@@ -105,7 +105,7 @@ def load_track(path: str | Path, sample_rate: int, max_seconds: float = 3600.0) 
     try:
         fingerprint = fingerprint_file(path)
     except OSError as error:  # removed or made unreadable since the checks
-        raise TrackUnreadable(path, f"cannot be opened ({_os_reason(error)})") from error
+        raise not_openable(path, error) from error
     raw, info, warnings = _decode(path, max_seconds)
     raw = _sanitise(path, raw, warnings)
     stereo = to_stereo(raw)
@@ -152,7 +152,7 @@ def check_path(path: Path) -> None:
     except OSError as error:
         if isinstance(error, FileNotFoundError) and path.is_symlink():
             raise TrackMissing(path, "broken symlink (its target does not exist)") from error
-        raise TrackUnreadable(path, f"cannot be opened ({_os_reason(error)})") from error
+        raise not_openable(path, error) from error
     if stat.S_ISDIR(info.st_mode):
         raise TrackUnreadable(path, "is a directory, not an audio file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block, a device never ends
@@ -410,6 +410,11 @@ def _tag(handle: sf.SoundFile, name: str) -> str:
     except (RuntimeError, sf.LibsndfileError):
         return ""
     return " ".join(str(value or "").split())  # one line: no newlines or tabs from tags
+
+
+def not_openable(path: Path, error: OSError) -> TrackUnreadable:
+    """The one error for a file the system will not open for us (probe and decode)."""
+    return TrackUnreadable(path, f"cannot be opened ({_os_reason(error)})")
 
 
 def not_readable(path: Path, error: sf.LibsndfileError) -> TrackUnreadable:

@@ -182,12 +182,11 @@ def _worker_lines(worker: WorkerMetrics) -> list[Content]:
 
 
 def error_summary(snapshot: EngineSnapshot, worker_error: str) -> str:
-    """`errors N (K kinds) · last: ...` from the error log, or the render workers' last
+    """`errors N (K distinct) · last: ...` from the error log, or the render workers' last
     error when the log has none (a failed render is counted by the workers)."""
     if not snapshot.errors:
         return f"last error: {worker_error}" if worker_error else ""
-    total = sum(entry.count for entry in snapshot.errors)
-    distinct = len(snapshot.errors)
+    total, distinct = snapshot.error_total, len(snapshot.errors)
     return f"errors {total} ({distinct} distinct) · last: {snapshot.errors[0].message}"
 
 
