@@ -18,6 +18,7 @@ import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from scipy.signal import resample_poly
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
 
+F = TypeVar("F", np.float32, np.float64)
 Audio = npt.NDArray[np.float32]
 """Float32 samples shaped (frames, channels)."""
 
@@ -360,7 +362,7 @@ _DOWNMIX_RIGHT_ORDER: dict[int, tuple[int, ...]] = {
 }
 
 
-def to_stereo(raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def to_stereo(raw: npt.NDArray[F]) -> npt.NDArray[F]:
     """Mono is duplicated; 3.0, 5.0, 5.1, 6.1 and 7.1 use an ITU-style downmix (centre on
     both sides, LFE dropped); other layouts average even and odd channels. The gains of each
     side sum to 1, so the downmix never peaks above the input's peak."""
@@ -373,7 +375,7 @@ def to_stereo(raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         left_gains = np.asarray(_DOWNMIX_LEFT[channels])
         right_gains = left_gains[list(_DOWNMIX_RIGHT_ORDER[channels])]
         matrix = np.stack([left_gains, right_gains], axis=1) / left_gains.sum()
-        return np.asarray(raw @ matrix, dtype=np.float64)
+        return np.asarray(raw @ matrix, dtype=raw.dtype)
     left = raw[:, 0::2].mean(axis=1)
     right = raw[:, 1::2].mean(axis=1)
     return np.stack([left, right], axis=1)
@@ -386,13 +388,16 @@ def resample_to(audio: npt.NDArray[np.float64], native_rate: int, rate: int) -> 
     millions of taps, so its ratio is approximated to within 0.025% (half a cent of pitch).
     """
     if native_rate != rate:
-        up, down = _resample_ratio(native_rate, rate)
+        up, down = resample_ratio(native_rate, rate)
         if up != down:
             audio = resample_poly(audio, up, down, axis=0)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def _resample_ratio(native_rate: int, rate: int) -> tuple[int, int]:
+def resample_ratio(native_rate: int, rate: int) -> tuple[int, int]:
+    """(up, down) of the polyphase resampler from `native_rate` to `rate`; (1, 1) when equal."""
+    if native_rate == rate:
+        return 1, 1
     divisor = math.gcd(native_rate, rate)
     up, down = rate // divisor, native_rate // divisor
     if max(up, down) <= MAX_POLYPHASE_FACTOR:

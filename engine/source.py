@@ -1,0 +1,324 @@
+"""Track sources: a track's audio read window by window from its file, never held whole.
+
+A render needs `[chunk start - warm-up, chunk end + look-ahead)` and the original needs a few
+seconds around the playhead, so `TrackSource.read` decodes just that span (seeking in the
+file), maps it to stereo and resamples it to the engine rate. Resampling is exact at seams:
+a window starts on a native frame whose position at the engine rate is a whole number, and
+is padded by more than the filter's reach, so every frame equals the one a resampling of the
+whole file gives. A 3-hour mix therefore costs what a 3-minute song costs.
+
+A track's length is what actually decodes: a header may promise more than a truncated or
+damaged file holds. The first read that meets the real end records it (`decodable_frames`)
+and tells the engine once, and every later read stops there.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from engine.errors import TrackError, TrackInvalid
+from engine.tracks import (
+    ABSURD_PEAK,
+    MAX_NONFINITE_FRACTION,
+    Audio,
+    Track,
+    check_path,
+    not_openable,
+    not_readable,
+    resample_ratio,
+    soundfile_reason,
+    to_stereo,
+)
+
+RESAMPLE_REACH_NATIVE = 16
+"""Native frames either side of a window that the polyphase filter reads (its half length
+is 10 x max(up, down) taps at the up-sampled rate, so at most ~10 native frames; 16 to spare),
+counted in addition to a whole period of the ratio."""
+CACHE_BLOCK_SECONDS = 2.0
+"""Reads no longer than this are served from aligned blocks of this length, kept in a small
+shared cache: the original plays block by block instead of reopening the file per write."""
+
+SALVAGE_FRAMES = 4096
+"""Damaged stretches are read again in blocks this small (a FLAC frame's usual length)."""
+SCAN_STEP_FRAMES = 64
+"""The last block before a file's decodable end is stepped through this finely."""
+
+Native = npt.NDArray[Any]
+"""Decoded frames at the file's rate, float32 or float64."""
+EndListener = Callable[[Track, int, str], None]
+"""(track, decodable frames at the engine rate, reason) when a file ends before its header."""
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Native frames [first, last) to decode and where the wanted output starts in them."""
+
+    first: int
+    last: int
+    skip: int
+    """Output frames to drop from the front of the resampled span."""
+
+
+class BlockCache:
+    """A byte-bounded LRU of decoded blocks shared by every source; thread-safe.
+
+    Its bytes count against the engine's budget (`EngineConfig.source_cache_mb`).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, int(max_bytes))
+        self._blocks: OrderedDict[tuple[str, str, int], Audio] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, int]) -> Audio | None:
+        with self._lock:
+            block = self._blocks.get(key)
+            if block is not None:
+                self._blocks.move_to_end(key)
+            return block
+
+    def put(self, key: tuple[str, str, int], block: Audio) -> None:
+        if block.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            old = self._blocks.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._blocks[key] = block
+            self._bytes += block.nbytes
+            while self._bytes > self.max_bytes:
+                _, evicted = self._blocks.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def forget(self, track_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._blocks if key[0] == track_id]:
+                self._bytes -= self._blocks.pop(key).nbytes
+
+    @property
+    def size_bytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+
+class TrackSource:
+    """Windowed, exactly resampled reads of one track at the engine rate; any thread."""
+
+    def __init__(
+        self,
+        track: Track,
+        sample_rate: int,
+        cache: BlockCache | None = None,
+        on_end: EndListener | None = None,
+    ) -> None:
+        self.track = track
+        self.sample_rate = sample_rate
+        self._cache = cache
+        self._on_end = on_end
+        self._up, self._down = resample_ratio(track.native_rate, sample_rate)
+        self._native_dtype = "float32" if (self._up, self._down) == (1, 1) else "float64"
+        self._native_end: int | None = None
+        """Native frames that really decode, once a read has met the end early."""
+        self._lock = threading.Lock()
+        self._block_frames = max(1, round(CACHE_BLOCK_SECONDS * sample_rate))
+
+    @property
+    def content_key(self) -> str:
+        """What caches of this audio are keyed by: the file's identity (size, mtime, head)."""
+        return self.track.fingerprint
+
+    @property
+    def frames(self) -> int:
+        """Frames at the engine rate that play: the header's count, or less once a read
+        found the file shorter."""
+        with self._lock:
+            native_end = self._native_end
+        if native_end is None:
+            return self.track.frames
+        return min(self.track.frames, self._to_output(native_end))
+
+    def read(self, start: int, stop: int) -> Audio:
+        """Frames [start, stop) at the engine rate (fewer only where the file really ends).
+
+        Raises:
+            TrackError: the file cannot be opened or read any more, in one line.
+        """
+        start, stop = max(0, start), min(stop, self.frames)
+        if stop <= start:
+            return np.zeros((0, 2), dtype=np.float32)
+        if self._cache is not None and stop - start <= self._block_frames:
+            return self._read_cached(start, stop)
+        return self._decode(start, stop)
+
+    # -- cached blocks --------------------------------------------------------------------
+    def _read_cached(self, start: int, stop: int) -> Audio:
+        size = self._block_frames
+        first_block, last_block = start // size, (stop - 1) // size
+        pieces = []
+        for number in range(first_block, last_block + 1):
+            block = self._block(number)
+            base = number * size
+            pieces.append(block[max(start - base, 0) : max(stop - base, 0)])
+        audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return audio
+
+    def _block(self, number: int) -> Audio:
+        assert self._cache is not None
+        key = (self.track.id, self.track.fingerprint, number)
+        block = self._cache.get(key)
+        if block is None:
+            first = number * self._block_frames
+            block = self._decode(first, first + self._block_frames)
+            block.setflags(write=False)
+            self._cache.put(key, block)
+        return block
+
+    # -- decoding -------------------------------------------------------------------------
+    def _decode(self, start: int, stop: int) -> Audio:
+        span = self._span(start, stop)
+        raw = self._read_native(span.first, span.last)
+        stereo = to_stereo(raw)
+        if (self._up, self._down) != (1, 1):
+            from scipy.signal import resample_poly  # only for sources at another rate
+
+            stereo = resample_poly(stereo, self._up, self._down, axis=0)
+        wanted = stereo[span.skip : span.skip + (stop - start)]
+        return np.ascontiguousarray(wanted, dtype=np.float32)
+
+    def _span(self, start: int, stop: int) -> _Span:
+        """The native frames that produce output [start, stop) exactly.
+
+        Output frame m sits at native position m * down / up. A span starting at native
+        frame q * down produces output from q * up on, with the filter's start-up inside the
+        padding; so q is chosen a padding below `start`, and the end likewise above `stop`.
+        """
+        up, down = self._up, self._down
+        if (up, down) == (1, 1):
+            return _Span(start, stop, 0)
+        pad = math.ceil(RESAMPLE_REACH_NATIVE / down) + 1
+        q = max(0, start // up - pad)
+        last = math.ceil(stop * down / up) + pad * down
+        return _Span(q * down, last, start - q * up)
+
+    def _to_output(self, native_frames: int) -> int:
+        return math.ceil(native_frames * self._up / self._down)
+
+    def _read_native(self, first: int, last: int) -> Native:
+        """Native frames [first, last) as (frames, channels), NaN/Inf as silence: float32,
+        or float64 where they will be resampled (as a whole-file decode resamples them).
+
+        A read that fails or comes up short inside the length the header claims means
+        damage: the file's decodable end is found once (`_scan_end`), and a window before
+        it is read again in small blocks, silence standing in for any that fail."""
+        raw, failure = self._try_read(first, last - first)
+        claimed = self._native_claimed()
+        if raw is not None and (raw.shape[0] == last - first or first + raw.shape[0] >= claimed):
+            return _sanitised(self.track.path, raw)
+        with self._lock:
+            known_end = self._native_end
+        if known_end is None:
+            known_end = self._scan_end(claimed)
+            if known_end < claimed:
+                self._met_end(known_end, failure)
+        stop = min(last, known_end)
+        if raw is not None and first + raw.shape[0] >= stop:
+            return _sanitised(self.track.path, raw[: max(stop - first, 0)])
+        return _sanitised(self.track.path, self._salvage(first, stop))
+
+    def _try_read(self, first: int, count: int) -> tuple[Native | None, str]:
+        """Frames from `first`, or None and libsndfile's reason when the read fails."""
+        path = self.track.path
+        try:
+            check_path(path)
+            with sf.SoundFile(path) as handle:
+                if first:
+                    handle.seek(first)
+                return handle.read(count, dtype=self._native_dtype, always_2d=True), ""
+        except TrackError:
+            raise
+        except sf.LibsndfileError as error:
+            if first == 0 and count == 0:
+                raise not_readable(path, error) from error
+            return None, soundfile_reason(error)
+        except OSError as error:
+            raise not_openable(path, error) from error
+        except (RuntimeError, ValueError) as error:
+            return None, " ".join(str(error).split())[:100]
+
+    def _scan_end(self, claimed: int) -> int:
+        """The first native frame that does not decode: bisect to a block, then step."""
+        good, bad = 0, claimed
+        first, _ = self._try_read(0, 1)
+        if first is None or first.shape[0] == 0:
+            return 0
+        while bad - good > SALVAGE_FRAMES:
+            middle = (good + bad) // 2
+            probe, _ = self._try_read(middle, 1)
+            if probe is not None and probe.shape[0] == 1:
+                good = middle
+            else:
+                bad = middle
+        end = good
+        while end < bad:
+            step, _ = self._try_read(end, min(SCAN_STEP_FRAMES, bad - end))
+            if step is None or step.shape[0] == 0:
+                break
+            end += step.shape[0]
+        return end
+
+    def _salvage(self, first: int, stop: int) -> Native:
+        """[first, stop) in small blocks; a block that fails to decode becomes silence."""
+        blocks = []
+        for start in range(first, stop, SALVAGE_FRAMES):
+            count = min(SALVAGE_FRAMES, stop - start)
+            block, _ = self._try_read(start, count)
+            if block is None or block.shape[0] < count:
+                filler = np.zeros((count, self.track.channels), dtype=self._native_dtype)
+                if block is not None:
+                    filler[: block.shape[0]] = block
+                block = filler
+            blocks.append(block)
+        if not blocks:
+            return np.zeros((0, self.track.channels), dtype=self._native_dtype)
+        return np.concatenate(blocks)
+
+    def _native_claimed(self) -> int:
+        """Native frames the header promises."""
+        return round(self.track.duration_seconds * self.track.native_rate)
+
+    def _met_end(self, native_end: int, failure: str) -> None:
+        with self._lock:
+            if self._native_end is not None and self._native_end <= native_end:
+                return
+            self._native_end = native_end
+        if self._on_end is not None:
+            reason = f"decoding failed: {failure}" if failure else "the file ends early"
+            self._on_end(self.track, self._to_output(native_end), reason)
+
+
+def _sanitised(path: Path, raw: Native) -> Native:
+    """A few NaN/Inf become silence; a window of more, or of absurd level, means the file
+    is garbage (refused with the reason `load_track` gives)."""
+    if raw.size == 0:
+        return raw
+    finite = np.isfinite(raw)
+    if not finite.all():
+        bad = int(raw.size - np.count_nonzero(finite))
+        if bad > MAX_NONFINITE_FRACTION * raw.size:
+            raise TrackInvalid(path, f"{bad / raw.size:.0%} of samples are NaN/Inf (refused)")
+        raw = np.where(finite, raw, raw.dtype.type(0.0))
+    peak = float(np.max(np.abs(raw)))
+    if peak > ABSURD_PEAK:
+        raise TrackInvalid(path, f"absurd level: peak {20 * math.log10(peak):+.0f} dBFS")
+    return raw

@@ -1,0 +1,138 @@
+"""Streaming sources: windows equal the whole file's resampling to the sample, a file's
+length is what decodes, and a long track costs no more memory than a short one."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.signal import resample_poly
+
+from engine.library import probe
+from engine.source import BlockCache, TrackSource
+from engine.tracks import Track
+
+RATE = 44_100
+NATIVE_RATES = [22_050, 44_100, 48_000, 96_000]
+
+
+def noise_file(folder: Path, rate: int, seconds: float = 6.0, name: str = "") -> Path:
+    rng = np.random.default_rng(rate)
+    data = (0.2 * rng.standard_normal((round(seconds * rate), 2))).astype(np.float32)
+    path = folder / (name or f"noise-{rate}.flac")
+    sf.write(path, data, rate, subtype="PCM_24")
+    return path
+
+
+def whole_file_at_engine_rate(path: Path, source: TrackSource) -> np.ndarray:
+    """The reference: the whole file decoded and resampled in one go (float64 until the
+    end, as `load_track` does)."""
+    info = sf.info(str(path))
+    if info.samplerate == RATE:
+        return sf.read(path, dtype="float32", always_2d=True)[0]
+    raw = sf.read(path, dtype="float64", always_2d=True)[0]
+    up, down = source._up, source._down
+    return resample_poly(raw, up, down, axis=0).astype(np.float32)[: source.frames]
+
+
+@pytest.fixture(scope="module", params=NATIVE_RATES)
+def resampled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    path = noise_file(tmp_path_factory.mktemp("src"), request.param)
+    source = TrackSource(probe(path, RATE), RATE)
+    return source, whole_file_at_engine_rate(path, source)
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=st.integers(0, 6 * RATE), length=st.integers(1, 3 * RATE))
+def test_any_window_equals_the_whole_file_resampled(
+    resampled: tuple[TrackSource, np.ndarray], start: int, length: int
+) -> None:
+    source, whole = resampled
+    window = source.read(start, start + length)
+    expected = whole[start : min(start + length, source.frames)]
+    assert window.dtype == np.float32 and window.shape == expected.shape
+    np.testing.assert_array_equal(window, expected)
+
+
+def test_cached_blocks_give_the_same_frames_as_direct_reads(tmp_path: Path) -> None:
+    path = noise_file(tmp_path, 48_000)
+    track = probe(path, RATE)
+    cached = TrackSource(track, RATE, BlockCache(2_000_000))
+    direct = TrackSource(track, RATE)
+    for start in range(0, cached.frames, 10_007):
+        np.testing.assert_array_equal(
+            cached.read(start, start + 1024), direct.read(start, start + 1024)
+        )
+
+
+def cut_flac(folder: Path, fraction: float) -> Path:
+    path = noise_file(folder, RATE, seconds=4.0, name="whole.flac")
+    data = path.read_bytes()
+    cut = folder / "cut.flac"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    return cut
+
+
+def test_a_truncated_file_ends_where_its_audio_ends_and_says_so_once(tmp_path: Path) -> None:
+    path = cut_flac(tmp_path, 0.5)
+    track = probe(path, RATE)
+    ends: list[tuple[Track, int, str]] = []
+    source = TrackSource(track, RATE, on_end=lambda t, frames, why: ends.append((t, frames, why)))
+    assert source.frames == track.frames  # the header promises the whole file
+    tail = source.read(track.frames - RATE, track.frames)
+    assert tail.shape[0] == 0
+    assert len(ends) == 1 and ends[0][0] == track
+    real_end = ends[0][1]
+    assert 1.5 * RATE < real_end < 2.5 * RATE
+    assert source.frames == real_end
+    assert source.read(real_end - 100, real_end + 100).shape[0] == 100
+    source.read(0, track.frames)
+    assert len(ends) == 1  # told once
+
+
+def test_nan_samples_are_silence(tmp_path: Path) -> None:
+    data = np.full((RATE, 2), 0.25, dtype=np.float32)
+    data[100:110] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, data, RATE, subtype="FLOAT")
+    audio = TrackSource(probe(path, RATE), RATE).read(0, RATE)
+    assert np.isfinite(audio).all() and (audio[100:110] == 0).all()
+
+
+LONG_MINUTES = 32
+
+
+@pytest.fixture(scope="module")
+def long_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
+    """A 32-minute generated track (8 kHz mono, so the file stays small): at the engine
+    rate, whole, it would take 677 MB."""
+    rate = 8_000
+    path = tmp_path_factory.mktemp("long") / "long-mix.flac"
+    seconds = np.arange(LONG_MINUTES * 60 * rate) / rate
+    tone = 0.3 * np.sin(2 * np.pi * (220 + 20 * np.sin(seconds / 60)) * seconds)
+    sf.write(path, tone.astype(np.float32), rate, subtype="PCM_16")
+    return probe(path, RATE)
+
+
+def test_a_long_track_is_read_window_by_window(long_track: Track) -> None:
+    whole_bytes = long_track.frames * 2 * 4
+    tracemalloc.start()
+    try:
+        source = TrackSource(long_track, RATE, BlockCache(4_000_000))
+        late = long_track.frames - 5 * RATE
+        for start in (0, long_track.frames // 2, late):
+            assert source.read(start, start + 12 * RATE).shape[0] == min(
+                12 * RATE, long_track.frames - start
+            )
+        for start in range(late, late + 4 * RATE, 1024):
+            source.read(start, start + 1024)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert whole_bytes > 600_000_000
+    assert peak < 40_000_000  # a 12 s window and its resampling, never the track
