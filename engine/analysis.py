@@ -27,10 +27,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
-import pyloudnorm
 import scipy.fft
 from scipy.ndimage import uniform_filter1d
 
+from engine.loudness import integrated_loudness
 from engine.tracks import MAX_NATIVE_RATE, MIN_NATIVE_RATE, to_stereo
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,7 +60,7 @@ SILENT_LUFS = -70.0
 MAX_LUFS = 10.0
 SILENT_PEAK_DBFS = -120.0
 LOUDNESS_BLOCK_SECONDS = 0.4
-"""pyloudnorm refuses input shorter than one 400 ms gating block."""
+"""Input shorter than one 400 ms gating block has no loudness of its own (it is looped)."""
 
 FRAME_SECONDS = 0.046
 """STFT frame: long enough to resolve harmonics of a 100 Hz voice, short enough for onsets."""
@@ -318,7 +318,7 @@ def _peak_dbfs(peak: float) -> float:
 
 
 def _integrated_loudness(stereo: Samples, sample_rate: int) -> float:
-    """BS.1770 integrated loudness via pyloudnorm, clamped to [-70, +10] LUFS.
+    """BS.1770 integrated loudness, clamped to [-70, +10] LUFS.
 
     Input shorter than one gating block is looped, not zero-padded: a loop has the loudness of
     the original, silence would pull it down.
@@ -327,8 +327,7 @@ def _integrated_loudness(stereo: Samples, sample_rate: int) -> float:
     if stereo.shape[0] < min_frames:
         stereo = np.resize(stereo, (min_frames, stereo.shape[1]))
     try:
-        meter = pyloudnorm.Meter(sample_rate)
-        lufs = float(meter.integrated_loudness(stereo.astype(np.float64)))
+        lufs = integrated_loudness(stereo, sample_rate)
     except (ValueError, ArithmeticError, FloatingPointError):
         return SILENT_LUFS
     if math.isnan(lufs):

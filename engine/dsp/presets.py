@@ -8,11 +8,13 @@ into plugins. `adaptive` is the one preset computed per track, from whole-track 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from engine.analysis import TrackAnalysis
 from engine.config import PRESET_ORDER
 from engine.errors import UnknownPreset
+
+if TYPE_CHECKING:  # analysis measures loudness with engine.dsp: no import cycle at run time
+    from engine.analysis import TrackAnalysis
 
 FilterKind = Literal["low_shelf", "high_shelf", "peak", "highpass"]
 
