@@ -1,0 +1,59 @@
+"""The streaming loudness meter equals a whole-signal measurement, piece by piece."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.loudness import SILENCE_LUFS, LoudnessMeter, integrated_loudness
+
+from .conftest import SAMPLE_AUDIO
+
+TRACKS = sorted(SAMPLE_AUDIO.glob("*.flac"))
+
+
+@pytest.mark.parametrize("path", TRACKS, ids=lambda p: p.name)
+def test_fed_in_pieces_it_reads_what_pyloudnorm_reads_of_the_whole(path) -> None:
+    audio, rate = sf.read(path, dtype="float64", always_2d=True)
+    meter = LoudnessMeter(rate)
+    for start in range(0, len(audio), 12_345):
+        meter.feed(audio[start : start + 12_345])
+    reference = pyloudnorm.Meter(rate).integrated_loudness(audio)
+    assert meter.integrated() == pytest.approx(reference, abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.integers(1, 44_099), rate=st.sampled_from([44_100, 48_000, 96_000]))
+def test_where_the_pieces_are_cut_changes_nothing(cut: int, rate: int) -> None:
+    rng = np.random.default_rng(cut)
+    audio = 0.1 * rng.standard_normal((3 * rate, 2))
+    pieces = LoudnessMeter(rate)
+    pieces.feed(audio[:cut])
+    pieces.feed(audio[cut:])
+    assert pieces.integrated() == pytest.approx(integrated_loudness(audio, rate), abs=1e-9)
+
+
+def test_stretches_are_measured_together_without_blocks_across_the_gap() -> None:
+    rate = 44_100
+    loud = np.full((rate, 2), 0.5)
+    quiet = np.full((rate, 2), 0.05)
+    meter = LoudnessMeter(rate)
+    meter.feed(loud)
+    meter.segment()
+    meter.feed(quiet)
+    both = meter.block_powers()
+    assert len(both) == 2 * 7  # 1 s holds seven 400 ms blocks a 100 ms step apart
+    settled = LoudnessMeter(rate)
+    settled.feed(loud)
+    settled.reset_steps()  # what came before only settled the filters
+    settled.feed(quiet)
+    assert settled.integrated() < integrated_loudness(loud, rate)
+
+
+def test_silence_and_too_short_audio_read_as_silence() -> None:
+    assert integrated_loudness(np.zeros((44_100, 2)), 44_100) == SILENCE_LUFS
+    assert integrated_loudness(np.full((100, 2), 0.5), 44_100) == SILENCE_LUFS
