@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-from engine.analysis import AnalysisCache
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.codecs import Codec, FlacCodec, Int16Codec
 from engine.cache.keys import ChunkKey
 from engine.cache.plan import PlacementPlan, PlannedChunk
 from engine.config import EngineConfig
 from engine.dsp.render import LoudnessCalibrations, Renderer
-from engine.tracks import DecodedTrack, load_track
+from engine.library import probe
+from engine.source import TrackSource
 from engine.worker import RenderWorkerPool
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
@@ -102,7 +102,7 @@ def fetch_and_decode(chunk: np.ndarray, repeats: int) -> None:
         )
 
 
-def compression(tracks: list[DecodedTrack], renderer: Renderer) -> None:
+def compression(tracks: list[TrackSource], renderer: Renderer) -> None:
     print("\nBytes per 10 s chunk as a fraction of float32 (chunk 1, preset warm)")
     print(f"{'track':<24}{'L2 int16':>10}{'L3 flac':>10}{'zstd-3 int16':>14}")
     compressor = zstandard.ZstdCompressor(level=3)
@@ -119,17 +119,17 @@ def compression(tracks: list[DecodedTrack], renderer: Renderer) -> None:
         )
 
 
-def throughput(track: DecodedTrack, threads: int, chunks: int) -> float:
+def throughput(track: TrackSource, threads: int, chunks: int) -> float:
     config = EngineConfig(render_threads=threads)
     buffer = MultiTierBuffer.from_megabytes(1000, 1000, 1000)
-    analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
+    calibrations = LoudnessCalibrations()
     for preset in PRESETS:  # calibrate first: measure chunk renders, not preparation
-        Renderer(config, analyses, calibrations).plan(track, preset)
+        Renderer(config, calibrations).plan(track, preset)
     pool = RenderWorkerPool(
         config,
         buffer,
         lambda _id, _fp: track,
-        lambda: Renderer(config, analyses, calibrations),
+        lambda: Renderer(config, calibrations),
     )
     count = min(chunks, 4 * len(PRESETS))
     items = tuple(
@@ -149,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=25)
     args = parser.parse_args()
-    tracks = [load_track(path, 44_100) for path in sorted(SAMPLE_AUDIO.glob("*.flac"))]
+    tracks = [TrackSource(probe(p, 44_100), 44_100) for p in sorted(SAMPLE_AUDIO.glob("*.flac"))]
     renderer = Renderer(EngineConfig())
     print("Tier costs on a 10 s rendered chunk of", tracks[0].track.path.name)
     fetch_and_decode(renderer.render_chunk(tracks[0], "warm", 1.0, 1), args.repeats)

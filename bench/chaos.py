@@ -37,8 +37,9 @@ from engine.cache.tier import TierEntry
 from engine.dsp.render import Renderer
 from engine.memory import MemoryReading
 from engine.output import NullSink
+from engine.source import TrackSource
 from engine.state import StateStore
-from engine.tracks import Audio, DecodedTrack, Track
+from engine.tracks import Audio, Track
 from engine.worker import WorkerMetrics, render_key
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
@@ -76,7 +77,7 @@ class FaultyRender:
         self.release = threading.Event()
         self.hung: list[ChunkKey] = []
 
-    def __call__(self, renderer: Renderer, track: DecodedTrack, key: ChunkKey) -> Audio:
+    def __call__(self, renderer: Renderer, track: TrackSource, key: ChunkKey) -> Audio:
         with self._lock:
             fault = ""
             for name in ("raise_next", "hang_next", "kill_next"):

@@ -2,11 +2,13 @@
 
 Speed: real-time factor of one 10 s chunk rendered with its 2 s warm-up and look-ahead, on
 one core, and the ratio of that time to the same preset's pedalboard plugins run bare on the
-same segment in the same run (interleaved, median of N). Quality: seamlessness (10 s and 7 s
-chunks against a continuous render), loudness error against the original, true peak, and
-the smallest spectral/crest distance between two processed presets, per sample track.
+same segment in the same run (interleaved, median of N). Calibration: the time to sample a
+track and calibrate a preset, against the track's length. Quality: seamlessness (10 s and 7 s
+chunks against a continuous render of the first `--seconds`), each preset's loudness against
+the original as played (whole track), the spread of the six, true peak, and the smallest
+spectral/crest distance between two processed presets, per track.
 
-Run: .venv/bin/python -m bench.render [--repeats N] [--skip-quality]
+Run: .venv/bin/python -m bench.render [--repeats N] [--skip-quality] [--library DIR]
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from scipy.signal import welch
 
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.chain import build_board
-from engine.dsp.render import Renderer, chunk_count, integrated_loudness
+from engine.dsp.render import Renderer, chunk_count
 from engine.dsp.truepeak import true_peak_db
-from engine.tracks import DecodedTrack, load_track
+from engine.library import probe
+from engine.loudness import integrated_loudness
+from engine.source import TrackSource
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 PROCESSED = [name for name in PRESET_ORDER if name != "original"]
@@ -46,14 +50,18 @@ def time_call(function: object) -> float:
     return time.perf_counter() - start
 
 
-def speed_table(track: DecodedTrack, repeats: int) -> None:
+def source_for(path: Path) -> TrackSource:
+    return TrackSource(probe(path, 44_100), 44_100)
+
+
+def speed_table(track: TrackSource, repeats: int) -> None:
     config = EngineConfig()
     renderer = Renderer(config)
-    index = 1 if track.samples.shape[0] > 2 * config.chunk_frames else 0
+    index = 1 if track.frames > 2 * config.chunk_frames else 0
     start = index * config.chunk_frames
     first = max(0, start - renderer.warmup_frames)
-    last = min(track.samples.shape[0], start + config.chunk_frames + renderer.lookahead_frames)
-    segment = np.ascontiguousarray(track.samples[first:last].T)
+    last = min(track.frames, start + config.chunk_frames + renderer.lookahead_frames)
+    segment = np.ascontiguousarray(track.read(first, last).T)
     print(f"\nSpeed on {track.track.path.name}, chunk {index} (10 s + warm-up/look-ahead), 1 core")
     print(f"{'preset':<10}{'ours ms':>9}{'bare ms':>9}{'RTF':>8}{'ours/bare':>11}")
     for preset in PROCESSED:
@@ -70,9 +78,12 @@ def speed_table(track: DecodedTrack, repeats: int) -> None:
         )
 
 
-def calibration_table(track: DecodedTrack) -> None:
-    print(f"\nOne-off loudness calibration per preset on {track.track.path.name}")
+def calibration_table(track: TrackSource) -> None:
+    print(f"\nOne-off sample and loudness calibration per preset on {track.track.path.name}")
     renderer = Renderer(EngineConfig())
+    seconds = time_call(lambda: renderer.sample(track))
+    ratio = track.track.duration_seconds / seconds
+    print(f"  {'sample':<10}{seconds * 1000:>8.0f} ms  ({ratio:.0f}x the track length)")
     for preset in PROCESSED:
         seconds = time_call(lambda p=preset: renderer.plan(track, p))
         ratio = track.track.duration_seconds / seconds
@@ -97,26 +108,33 @@ def db(value: float) -> str:
     return "  exact" if value == 0 else f"{20 * np.log10(value):7.1f}"
 
 
-def quality_table(track: DecodedTrack) -> None:
+def quality_table(track: TrackSource, seam_seconds: float) -> None:
     rate = EngineConfig().sample_rate
     renderers = {seconds: Renderer(EngineConfig(chunk_seconds=seconds)) for seconds in (10.0, 7.0)}
-    original_lufs = integrated_loudness(track.samples.T, rate)
-    print(f"\nQuality on {track.track.path.name} (original {original_lufs:.2f} LUFS)")
+    source_lufs = integrated_loudness(track.read(0, track.frames), rate)
+    source_tp = true_peak_db(track.read(0, track.frames))
+    name = track.track.path.name
+    print(f"\nQuality on {name} (source {source_lufs:.2f} LUFS, {source_tp:+.2f} dBTP)")
     print(f"{'preset':<10}{'10s vs cont dB':>15}{'7s vs cont dB':>14}{'dLU':>7}{'dBTP':>7}")
     renders = {}
+    loudness = {}
+    seam_frames = min(track.frames, round(seam_seconds * rate))
     for preset in PRESET_ORDER:
         full = renderers[10.0].render_track(track, preset, 1.0)
         renders[preset] = full
+        loudness[preset] = integrated_loudness(full, rate)
         diffs = []
         for renderer in renderers.values():
-            count = chunk_count(track.samples.shape[0], renderer.config.chunk_frames)
+            count = chunk_count(seam_frames, renderer.config.chunk_frames)
             chunks = [renderer.render_chunk(track, preset, 1.0, i) for i in range(count)]
-            diffs.append(float(np.max(np.abs(np.concatenate(chunks) - full))))
-        loudness_error = integrated_loudness(full.T, rate) - original_lufs
+            joined = np.concatenate(chunks)[:seam_frames]
+            diffs.append(float(np.max(np.abs(joined - full[:seam_frames]))))
         print(
             f"{preset:<10}{db(diffs[0]):>15}{db(diffs[1]):>14}"
-            f"{loudness_error:>+7.2f}{true_peak_db(full):>7.2f}"
+            f"{loudness[preset] - loudness['original']:>+7.2f}{true_peak_db(full):>7.2f}"
         )
+    spread = max(loudness.values()) - min(loudness.values())
+    print(f"spread of the six presets: {spread:.2f} LU (goal <= 0.5)")
     distances = []
     for first, second in itertools.combinations(PROCESSED, 2):
         bands = np.abs(octave_levels(renders[first], rate) - octave_levels(renders[second], rate))
@@ -130,15 +148,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--library", type=Path, help="also measure these tracks (real music)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="span checked for seams")
     args = parser.parse_args()
     pin_to_one_core()
-    tracks = [load_track(path, 44_100) for path in sorted(SAMPLE_AUDIO.glob("*.flac"))]
-    for track in tracks:
+    paths = sorted(SAMPLE_AUDIO.glob("*.flac"))
+    if args.library is not None:
+        paths += sorted(p for p in args.library.iterdir() if p.suffix in (".ogg", ".flac"))
+    tracks = [source_for(path) for path in paths]
+    for track in tracks[:1] + tracks[len(paths) - 1 :]:
         speed_table(track, args.repeats)
-    calibration_table(tracks[0])
+    for track in tracks:
+        calibration_table(track)
     if not args.skip_quality:
         for track in tracks:
-            quality_table(track)
+            quality_table(track, args.seconds)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ class EngineConfig:
     """`matched`: every preset at the original's loudness; `targets`: per-preset LUFS targets."""
     true_peak_ceiling_db: float = -1.0
     """Highest true peak (dBTP, 4x oversampled) any render may reach."""
+    original_bit_exact: bool = False
+    """Play `original` exactly as the file has it, even when its true peak is over the
+    ceiling (matched mode otherwise lowers the shared reference, the original by a gain)."""
     l1_budget_mb: float = 18.0
     l2_budget_mb: float = 36.0
     l3_budget_mb: float = 45.0
@@ -51,8 +54,13 @@ class EngineConfig:
     """How far ahead of the audio callback the feeder keeps the output ring (0.5-1 s)."""
     output_capture_seconds: float = 0.0
     """Keep a copy of the last N seconds that left the audio callback (tests, diagnostics)."""
-    max_track_seconds: float = 3600.0
-    """Longer files are refused: decoding them whole would blow the memory budget."""
+    max_track_seconds: float = 6 * 3600.0
+    """Longer files are refused (sources are streamed, so length costs no memory)."""
+    source_cache_mb: float = 4.0
+    """Decoded source blocks kept for the original and for stand-ins (counted in the budget)."""
+    render_scratch_mb: float = 16.0
+    """What one render thread holds while it renders a chunk (its window, wet path, limiter)
+    and the track samples kept for calibration: counted in the budget, not in the tiers."""
     state_dir: Path | None = None
     """Where predictor state and settings live; None means the platform's user state dir."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -72,7 +80,24 @@ class EngineConfig:
 
     @property
     def total_budget_mb(self) -> float:
+        """The tiers' budgets together (the cached renders)."""
         return self.l1_budget_mb + self.l2_budget_mb + self.l3_budget_mb
+
+    @property
+    def working_memory_mb(self) -> float:
+        """What the engine holds besides the tiers: source blocks and render scratch."""
+        return self.source_cache_mb + self.render_scratch_mb
+
+    @property
+    def process_budget_mb(self) -> float:
+        """Everything the engine holds: tiers, decoded source blocks and render scratch."""
+        return self.total_budget_mb + self.working_memory_mb
+
+    def with_process_budget(self, total_mb: float) -> EngineConfig:
+        """All the engine may hold is `total_mb`: the tiers get what the working memory
+        leaves (at least a tenth of it), in their 18/36/45 proportions."""
+        tiers = max(total_mb - self.working_memory_mb, 0.1 * total_mb)
+        return self.with_total_budget(tiers)
 
     def with_total_budget(self, total_mb: float) -> EngineConfig:
         """Scale the three tier budgets to a new total, keeping their 18/36/45 proportions."""

@@ -9,15 +9,17 @@ memory pressure and notices files that changed on disk.
 from __future__ import annotations
 
 import gc
+import queue
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.analysis import AnalysisCache
+from engine.analysis_pass import AnalysisPass
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.plan import TrackPosition
 from engine.chunk_features import ChunkFeatureIndex
@@ -28,7 +30,13 @@ from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest
 from engine.interaction import InteractionFilter
 from engine.library import ScanProgress, SkippedFile, open_library, probe
-from engine.memory import MemoryMonitor, MemoryReading, read_memory
+from engine.memory import (
+    MemoryMonitor,
+    MemoryReading,
+    give_back_free_memory,
+    read_memory,
+    tune_allocator,
+)
 from engine.monitor import (
     METER_FRAMES,
     MonitorSnapshot,
@@ -47,6 +55,7 @@ from engine.trace_recorder import TraceRecorder
 from engine.track_store import TrackStore
 from engine.tracks import Track, fingerprint_file
 from engine.views import (
+    MB,
     LatencyBook,
     check_view,
     contents_view,
@@ -67,10 +76,14 @@ PROBLEM_REPORT_SECONDS = REPEAT_SECONDS
 failing track fails every render, and one line each would bury the rest of the log."""
 PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
 PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
+NEIGHBOUR_PRESETS = 2
+"""Likeliest switch targets calibrated ahead on the neighbouring tracks."""
 
 
 def tune_runtime_for_audio() -> None:
-    """GC and GIL settings measured to keep the feeder and the UI smooth (see DESIGN.md)."""
+    """GC and GIL settings measured to keep the feeder and the UI smooth, and an allocator
+    that gives freed audio arrays back to the system (docs/architecture.md)."""
+    tune_allocator()
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 10**9)
@@ -119,17 +132,24 @@ class Engine:
         self._last_problem_report: float | None = None
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
-        self.store = TrackStore(config.sample_rate, config.max_track_seconds)
+        self._ended: queue.SimpleQueue[tuple[Track, int, str]] = queue.SimpleQueue()
+        self.store = TrackStore(
+            config.sample_rate,
+            int(config.source_cache_mb * 1_000_000),
+            on_end=lambda track, frames, why: self._ended.put((track, frames, why)),
+        )
         self.buffer = MultiTierBuffer.from_megabytes(
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
         )
-        analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
-        self._chunk_features = ChunkFeatureIndex(config, self.store, analyses)
+        calibrations = LoudnessCalibrations()
+        self.calibrations = calibrations
+        self.analyses = AnalysisPass(config.sample_rate, config.chunk_frames)
+        self._chunk_features = ChunkFeatureIndex(self.store, self.analyses)
         self.workers = RenderWorkerPool(
             config,
             self.buffer,
             self._resolve_for_render,
-            lambda: Renderer(config, analyses, calibrations),
+            lambda: Renderer(config, calibrations),
             render=render,
             clock=clock,
         )
@@ -153,7 +173,7 @@ class Engine:
             self.store,
             clock,
             self._served,
-            renderer_factory=lambda: Renderer(config, analyses, calibrations),
+            renderer_factory=lambda: Renderer(config, calibrations),
         )
         self.player = Player(
             self.sink,
@@ -335,9 +355,11 @@ class Engine:
                 self._follow_memory()
                 self._report_output_events()
                 self._report_worker_problems()
+                self._follow_track_ends()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
+                    give_back_free_memory()
                 if self._clock() - self._last_save > STATE_SAVE_SECONDS:
                     self.save_state()
             except Exception as error:  # noqa: BLE001 - the loop must outlive any one failure
@@ -397,12 +419,25 @@ class Engine:
         return chunk_count(track.frames, self.config.chunk_frames)
 
     def _prepare(self, track: Track) -> None:
-        """A new current track: calibrate its presets, and its neighbours', in advance."""
-        self.workers.prepare_track(track.id, track.fingerprint, PROCESSED_PRESETS)
+        """A new current track: its sample and the preset playing first, ahead of every
+        render; the other presets in the background (a chunk's render calibrates its preset
+        if it gets there first). The neighbours' samples and likeliest presets next, so a
+        skip or the next track starts with nothing left to measure; and the streaming
+        analysis of all of them."""
+        requested = self.feed.requested.preset
+        likely = self._likely_presets()
+        self.workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
+        self.workers.prepare_track(track.id, track.fingerprint, likely, "l3")
+        self.analyses.request(self.store.get(track), urgent=True)
+        ahead = (BYPASS, requested, *likely[:NEIGHBOUR_PRESETS])
         for neighbour in self._neighbours(track):
-            self.workers.prepare_track(
-                neighbour.id, neighbour.fingerprint, PROCESSED_PRESETS, urgent=False
-            )
+            self.workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, "l2")
+            self.analyses.request(self.store.get(neighbour))
+
+    def _likely_presets(self) -> tuple[str, ...]:
+        """The processed presets, likeliest switch targets first."""
+        likely = [p["preset"] for p in self.predictions()["predictions"]]
+        return tuple(p for p in dict.fromkeys([*likely, *PROCESSED_PRESETS]) if p != BYPASS)
 
     def _neighbours(self, track: Track) -> list[Track]:
         """The next two tracks and the previous one: where a skip or a long seek lands."""
@@ -420,11 +455,8 @@ class Engine:
         while time.monotonic() < deadline:
             track, _position = self.player.position()
             if track is not None and renderer is not None:
-                try:
-                    decoded = self.store.get(track)
-                except TrackError:
-                    return False
-                if all(renderer.is_prepared(decoded, p) for p in PROCESSED_PRESETS):
+                source = self.store.get(track)
+                if all(renderer.is_prepared(source, p) for p in PRESET_ORDER):
                     return True
             time.sleep(0.05)
         return False
@@ -483,8 +515,35 @@ class Engine:
                 continue
             self.buffer.invalidate_track(item.id, item.fingerprint)
             self.workers.cancel_track(item.id)
+            self.calibrations.forget_track(item.fingerprint)
             self.store.forget(item.id)
             self._reload(item)
+
+    def _follow_track_ends(self) -> None:
+        """A file that decodes shorter than its header said: its length becomes what
+        decodes, so playback moves on at its real end; told once per file."""
+        while True:
+            try:
+                track, frames, why = self._ended.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                stale = next((t for t in self._tracks if t.id == track.id), None)
+            if stale is None or stale.fingerprint != track.fingerprint or stale.frames <= frames:
+                continue
+            rate = self.config.sample_rate
+            note = f"truncated: {frames / rate:.1f} s of {stale.duration_seconds:.1f} s playable"
+            fresh = replace(
+                stale,
+                frames=frames,
+                duration_seconds=frames / rate,
+                warnings=(*stale.warnings, f"{note} ({why})"),
+            )
+            with self._lock:
+                self._tracks = [fresh if t.id == stale.id else t for t in self._tracks]
+            self.store.register([fresh])
+            self.player.replace_track(stale, fresh)
+            self.errors.report("track", str(stale.path), f"{stale.path.name}: {note} ({why})")
 
     def _reload(self, stale: Track) -> None:
         """Put the file's new version in place of the old one (same id, new fingerprint),
@@ -611,7 +670,16 @@ class Engine:
 
     def _health(self, worker: WorkerMetrics) -> dict[str, Any]:
         underruns = self.sink.ring.underruns
-        return health_view(self.buffer, self.predictor, worker, underruns, self.memory)
+        view = health_view(self.buffer, self.predictor, worker, underruns, self.memory)
+        rss_limit = self.memory.baseline_rss_bytes + self.config.process_budget_mb * MB
+        view["process_rss_limit_mb"] = round(rss_limit / MB, 1)
+        view["process_budget_mb"] = round(self.config.process_budget_mb, 1)
+        view["working_memory_mb"] = round(
+            (self.store.blocks.size_bytes + self.calibrations.sample_bytes) / MB, 2
+        )
+        view["stand_ins"] = self.feed.stand_ins
+        view["render_fallbacks"] = self.feed.render_fallbacks
+        return view
 
     def monitor(self, map_columns: int = 12) -> MonitorSnapshot:
         """The buffer's live figures for the panels (heavier than `snapshot`: read at 2-4 Hz)."""
@@ -650,6 +718,8 @@ class Engine:
             interactions=self.filter.counters(),
             memory_level=self.memory.level_name,
             rss_bytes=self.memory.last_reading.rss_bytes,
+            rss_limit_bytes=self.memory.baseline_rss_bytes
+            + int(self.config.process_budget_mb * MB),
             budget_bytes=self.buffer.total_budget_bytes(),
             total_bytes=self.buffer.total_bytes(),
             output=output_levels(playing, self.config.sample_rate),
@@ -667,6 +737,7 @@ class Engine:
         if tier not in (None, "l1", "l2", "l3"):
             raise TierplayError(f"unknown tier {tier!r}; use l1, l2 or l3")
         cleared = self.buffer.clear(tier)
+        give_back_free_memory()
         which = tier or "all tiers"
         self._notices.report("clear", which, f"cleared {which}: {cleared} chunks")
         return cleared
@@ -789,4 +860,5 @@ class Engine:
                 self._trace_failed(recorder)
         self.player.close()
         self.workers.close()
+        self.analyses.close()
         self.sink.close()

@@ -21,15 +21,18 @@ from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
 from engine.dsp import crossfade
 from engine.dsp.render import Renderer
+from engine.source import CACHE_BLOCK_SECONDS
 from engine.track_store import TrackStore
 from engine.tracks import Audio, Track
 from engine.worker import RenderJob, RenderWorkerPool
 
 BYPASS = "original"
 HEAD_SECONDS = 1.0
+"""On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
 STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
-"""On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
+FADE_SOURCE_SECONDS = 1.0
+"""Source kept for a fade out of the original: the switch point may move a few blocks on."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class PresetFeed:
         self._held: _Held | None = None
         self.renderer = renderer_factory() if renderer_factory is not None else None
         """The feeder's own renderer, for the head of a chunk after a miss."""
+        self._originals = self.renderer or Renderer(config)
+        """Reads the original (a plain gain for hot masters) for the feeder's thread."""
+        self._original_block: tuple[tuple[str, str, int], int, Audio] | None = None
+        self._block_frames = round(CACHE_BLOCK_SECONDS * config.sample_rate)
         self._fade: _Fade | None = None
         self._unheard: list[ServedRequest] = []
         self.render_fallbacks = 0
@@ -194,7 +201,10 @@ class PresetFeed:
         the chunk rendered right here (the whole chunk follows from the worker)."""
         key = self.key_for(track, target, frame)
         if target.preset == BYPASS:
-            return _Held(key, 0, self.store.get(track).samples), "source"
+            stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
+            return _Held(
+                key, frame, self._originals.original(self.store.get(track), frame, stop)
+            ), "source"
         first = key.chunk_index * self.config.chunk_frames
         if self._pending_lookup is None:
             self._pending_lookup = self.buffer.lookup(key, track.fingerprint, "switch")
@@ -217,14 +227,14 @@ class PresetFeed:
         """Render [frame, frame + head) of the chunk now: a miss is heard in ~20 ms."""
         if self.renderer is None:
             return None
-        decoded = self.store.get(track)
-        if not self.renderer.is_prepared(decoded, target.preset):
+        source = self.store.get(track)
+        if not self.renderer.is_prepared(source, target.preset):
             return None  # calibrating would stall the feeder: the worker's render follows
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
         try:
             intensity = self.config.bucket_intensity(target.bucket)
-            audio = self.renderer.render_range(decoded, target.preset, intensity, frame, stop)
+            audio = self.renderer.render_range(source, target.preset, intensity, frame, stop)
         except Exception:  # noqa: BLE001 - the worker's render is still on its way
             return None
         self.head_renders += 1
@@ -285,9 +295,12 @@ class PresetFeed:
     def _chunk_at(self, track: Track, frame: int) -> tuple[int, Audio]:
         with self._lock:
             setting = self.active
+            bypass = setting.preset == BYPASS
+        if bypass:  # read outside the lock: a block decode must not hold up commands
+            return self._original_at(track, frame)
+        with self._lock:
+            setting = self.active
             key = self.key_for(track, setting, frame)
-            if setting.preset == BYPASS:
-                return 0, self.store.get(track).samples
             held = self._held
             seeking = self._next_kind == "seek"
             if held is not None and held.covers(key, frame) and not seeking:
@@ -304,9 +317,9 @@ class PresetFeed:
 
     def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> None:
         """The render has arrived after a stand-in: fade from the source into it."""
-        source = self.store.get(track).samples
         length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
-        self._fade = self._fade_at((0, source), rendered, frame, length)
+        source = self._originals.original(self.store.get(track), frame, frame + length)
+        self._fade = self._fade_at((frame, source), rendered, frame, length)
 
     def _fetch(
         self, track: Track, key: ChunkKey, kind: RequestKind, frame: int, count: bool = True
@@ -336,18 +349,31 @@ class PresetFeed:
         if audio is not None:
             return _Held(key, first, audio)
         self.render_fallbacks += 1  # never silence: play the source for this chunk
-        decoded = self.store.get(track).samples
-        return _Held(key, first, decoded[first : first + self.config.chunk_frames])
+        stop = first + self.config.chunk_frames
+        return _Held(key, first, self._originals.original(self.store.get(track), first, stop))
 
     def _stand_in(self, track: Track, key: ChunkKey, frame: int) -> _Held:
         """A seek or track change landed before this track's presets were calibrated:
         play the source (the presets' loudness reference) for a moment rather than stall
         the feeder into a dropout; the render takes over with a crossfade when it is ready."""
         self.stand_ins += 1
-        source = self.store.get(track).samples
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(STAND_IN_SECONDS * self.config.sample_rate))
-        return _Held(key, frame, source[frame:stop], stand_in=True)
+        audio = self._originals.original(self.store.get(track), frame, stop)
+        return _Held(key, frame, audio, stand_in=True)
+
+    def _original_at(self, track: Track, frame: int) -> tuple[int, Audio]:
+        """The original's block around `frame` (blocks are the source cache's, so reads
+        line up with it), kept while the playhead is in it."""
+        number = frame // self._block_frames
+        ident = (track.id, track.fingerprint, number)
+        kept = self._original_block
+        if kept is not None and kept[0] == ident:
+            return kept[1], kept[2]
+        first = number * self._block_frames
+        audio = self._originals.original(self.store.get(track), first, first + self._block_frames)
+        self._original_block = (ident, first, audio)
+        return first, audio
 
     @staticmethod
     def _fade_at(old: tuple[int, Audio], new: _Held, frame: int, length: int) -> _Fade:
@@ -368,7 +394,8 @@ class PresetFeed:
     ) -> tuple[int, Audio] | None:
         """The old setting's audio around `frame`: what is playing now, kept for the fade."""
         if source.preset == BYPASS:
-            return 0, self.store.get(track).samples
+            stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
+            return frame, self._originals.original(self.store.get(track), frame, stop)
         key = self.key_for(track, source, frame)
         start = key.chunk_index * self.config.chunk_frames
         held = self._held

@@ -25,15 +25,16 @@ from engine.cache.keys import ChunkKey
 from engine.cache.plan import TIER_NAMES, PlacementPlan
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer
-from engine.tracks import Audio, DecodedTrack
+from engine.source import TrackSource
+from engine.tracks import Audio
 
 PRIORITY_CLASSES = ("immediate", "l1", "l2", "l3")
 PREPARE_TIMEOUT_FACTOR = 3.0
-"""Preparing a track renders it whole once per preset: allow 3x the longest render timeout."""
+"""A preparation may wait behind a whole plan's renders: allow 3x the longest timeout."""
 Clock = Callable[[], float]
-TrackResolver = Callable[[str, str], DecodedTrack | None]
-"""(track_id, fingerprint) -> the decoded track, or None if it is gone or changed."""
-RenderFunction = Callable[[Renderer, DecodedTrack, ChunkKey], Audio]
+TrackResolver = Callable[[str, str], TrackSource | None]
+"""(track_id, fingerprint) -> the track's source, or None if it is gone or changed."""
+RenderFunction = Callable[[Renderer, TrackSource, ChunkKey], Audio]
 
 
 def tier_rank(tier: str) -> int:
@@ -41,9 +42,9 @@ def tier_rank(tier: str) -> int:
     return TIER_NAMES.index(tier)
 
 
-def render_key(renderer: Renderer, decoded: DecodedTrack, key: ChunkKey) -> Audio:
+def render_key(renderer: Renderer, source: TrackSource, key: ChunkKey) -> Audio:
     intensity = renderer.config.bucket_intensity(key.intensity_bucket)
-    return renderer.render_chunk(decoded, key.preset, intensity, key.chunk_index)
+    return renderer.render_chunk(source, key.preset, intensity, key.chunk_index)
 
 
 @dataclass(order=True)
@@ -170,7 +171,8 @@ class RenderWorkerPool:
         """Render `key` before anything else (a miss the listener is waiting for)."""
         with self._cv:
             running = self._running.get(key)
-            if running is not None and running.priority == "immediate":
+            if running is not None:  # already rendering: wait for it, do not render it twice
+                running.priority = "immediate"  # its audio is handed over even if not stored
                 return running
             queued = self._queued.get(key)
             if queued is not None and queued.priority == "immediate":
@@ -208,22 +210,20 @@ class RenderWorkerPool:
         )
 
     def prepare_track(
-        self, track_id: str, fingerprint: str, presets: tuple[str, ...], urgent: bool = True
+        self, track_id: str, fingerprint: str, presets: tuple[str, ...], priority: str = "l1"
     ) -> None:
-        """Analyse a track and calibrate each preset before any of its chunks is needed.
+        """Sample a track and calibrate presets before any of their chunks is needed, in
+        the order given, in `priority`'s class (`original` stands for the sample alone).
 
-        Calibration renders the whole track once per preset (about 0.5 s each), so doing it
-        ahead keeps it out of the first switch's latency.
+        Calibration renders the track's sample once per preset (0.1-0.3 s), so doing it
+        ahead keeps it out of the first switch's latency; a preset not prepared here is
+        calibrated by its first chunk's render.
         """
         with self._cv:
             for preset in presets:
                 key = ChunkKey(track_id, preset, 0, -1)
                 if key in self._queued or key in self._running:
                     continue
-                # The current track's first; its neighbours' in the L2 class, so they never
-                # hold up the renders the plan needs now (an unprepared track is bridged by
-                # its source, see PresetFeed._stand_in).
-                priority = "l1" if urgent else "l2"
                 job = self._job(key, fingerprint, "l1", priority, 2.0, 1.0, self._clock())
                 job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
                 job.deadline = self._clock() + job.timeout
@@ -264,7 +264,7 @@ class RenderWorkerPool:
         return next((slot for slot in self._slots if slot.thread is thread), None)
 
     def _run(self) -> None:
-        _nice_this_thread()
+        nice_this_thread()
         renderer = self._renderer_factory()
         me = threading.current_thread()
         while True:
@@ -314,18 +314,18 @@ class RenderWorkerPool:
 
     def _execute(self, renderer: Renderer, job: RenderJob) -> None:
         try:
-            decoded = self._resolve(job.key.track_id, job.fingerprint)
-            if decoded is None:
+            source = self._resolve(job.key.track_id, job.fingerprint)
+            if source is None:
                 return
             if job.calibrate_only:
-                renderer.plan(decoded, job.key.preset)
+                renderer.prepare(source, job.key.preset)
                 job.succeeded = True
                 return
             promoted = self._promote_from_lower_tier(job)
             if promoted:
                 job.succeeded = True
                 return
-            audio = self._render(renderer, decoded, job.key)
+            audio = self._render(renderer, source, job.key)
             if job.cancelled and job.priority != "immediate":
                 return
             if self.buffer.is_stale(job.key.track_id, job.fingerprint):
@@ -456,7 +456,7 @@ class RenderWorkerPool:
         self._watchdog.join(timeout=2.0)
 
 
-def _nice_this_thread(increment: int = 5) -> None:
+def nice_this_thread(increment: int = 5) -> None:
     """Lower this render thread's priority (Linux: threads are tasks with their own nice)."""
     try:
         native = threading.get_native_id()

@@ -24,7 +24,7 @@ from api.models import (
     Predictions,
     TrackInfo,
 )
-from engine import PRESET_ORDER, Engine
+from engine import PRESET_ORDER, Engine, EngineConfig
 from tui.widgets.event_log import EventLog
 
 from .api_harness import EventReader, eventually, null_engine, running_app
@@ -178,6 +178,7 @@ async def test_transport_drives_the_engine_the_tui_shows(engine: Engine) -> None
             await eventually(pilot, lambda line=line: line in log_text(running), line)
 
 
+LONGEST_TRACK = EngineConfig().max_track_seconds
 BAD_BODIES: list[tuple[str, bytes | dict[str, Any] | None, str]] = [
     ("/api/player/intensity", b'{"intensity": NaN}', "finite number"),
     ("/api/player/intensity", b'{"intensity": Infinity}', "finite number"),
@@ -192,7 +193,7 @@ BAD_BODIES: list[tuple[str, bytes | dict[str, Any] | None, str]] = [
     ("/api/player/seek", b'{"position": NaN}', "finite number"),
     ("/api/player/seek", {"position": -1.0}, "greater than or equal to 0"),
     ("/api/player/seek", {"position": 30.0}, "past the end of the track (25 s)"),
-    ("/api/player/seek", {"delta": 1e9}, "less than or equal to 3600"),
+    ("/api/player/seek", {"delta": 1e9}, f"less than or equal to {LONGEST_TRACK:g}"),
     ("/api/player/seek", b"position=3", "valid dictionary"),
     ("/api/player/seek", b"{not json", "JSON decode error"),
     ("/api/player/seek", None, "Field required"),

@@ -10,7 +10,8 @@ import soundfile as sf
 
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer
-from engine.tracks import load_track
+from engine.library import probe
+from engine.source import TrackSource
 from tui.cli import main
 
 from .conftest import write_tone
@@ -23,7 +24,7 @@ def test_render_writes_what_the_engine_renders(tmp_path: Path, capsys) -> None:
     written, rate = sf.read(target, dtype="float32")
     assert rate == 48_000
     expected = Renderer(EngineConfig(sample_rate=48_000)).render_track(
-        load_track(source, 48_000), "warm", 0.6
+        TrackSource(probe(source, 48_000), 48_000), "warm", 0.6
     )
     np.testing.assert_allclose(written, expected, atol=2.0**-22)
     captured = capsys.readouterr()

@@ -13,7 +13,8 @@ import pytest
 from engine import Engine, EngineConfig
 from engine.dsp.render import Renderer
 from engine.feed import ServedRequest
-from engine.tracks import load_track
+from engine.library import probe
+from engine.source import TrackSource
 from tui.app import TierplayApp
 
 from .conftest import SAMPLE_AUDIO
@@ -81,8 +82,8 @@ async def test_switches_and_seeks_on_a_real_device(jack_device: int) -> None:
     hits = [r for r in served if r.tier in ("l1", "l2")]
     assert len(hits) >= switches // 2
     # Hits: nine in ten within one block + the crossfade. The rest wait for the engine
-    # process's GIL (the Textual app shares it), as DESIGN.md measured (p99 63-74 ms); the
-    # audio itself never waits, it lives in the audio process.
+    # process's GIL (the Textual app shares it), as measured (docs/architecture.md: p99
+    # 63-74 ms); the audio itself never waits, it lives in the audio process.
     late = [r for r in hits if r.latency_ms is None or r.latency_ms > budget_ms]
     assert len(late) <= len(hits) // 10, [
         (r.latency_ms, (r.cut_at - r.asked_at) * 1000) for r in late
@@ -90,7 +91,7 @@ async def test_switches_and_seeks_on_a_real_device(jack_device: int) -> None:
     assert all(r.latency_ms is not None and r.latency_ms <= 100 for r in served)
     assert len([r for r in records if r.kind == "seek"]) == seeks
 
-    decoded = load_track(TRACK, RATE)
+    decoded = TrackSource(probe(TRACK, RATE), RATE)
     renderer = Renderer(EngineConfig())
     fade = round(CROSSFADE_MS * RATE / 1000)
     window = 2048
@@ -104,7 +105,7 @@ async def test_switches_and_seeks_on_a_real_device(jack_device: int) -> None:
             continue  # another cut too close to judge this one alone
         if previous is not None and previous.ring_index > record.ring_index - 2048 - fade:
             continue
-        if record.frame + window + fade + RATE > decoded.samples.shape[0]:
+        if record.frame + window + fade + RATE > decoded.frames:
             continue
         p, f = record.ring_index, record.frame
         new = renderer.render_range(decoded, record.target, 1.0, f - RATE, f + RATE)

@@ -11,9 +11,11 @@ import pytest
 from scipy.signal import welch
 
 from engine.config import PRESET_ORDER, EngineConfig
-from engine.dsp.render import Renderer, chunk_bounds, chunk_count, integrated_loudness
+from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.truepeak import true_peak_db
-from engine.tracks import DecodedTrack, load_track
+from engine.library import probe
+from engine.loudness import integrated_loudness
+from engine.source import TrackSource
 
 from .conftest import SAMPLE_AUDIO
 
@@ -27,9 +29,19 @@ def test_the_sample_library_is_there() -> None:
     assert len(SAMPLE_TRACKS) >= 4
 
 
+def source_of(path: Path) -> TrackSource:
+    return TrackSource(probe(path, RATE), RATE)
+
+
 @cache
-def decoded(name: str) -> DecodedTrack:
-    return load_track(SAMPLE_AUDIO / name, RATE)
+def decoded(name: str) -> TrackSource:
+    return source_of(SAMPLE_AUDIO / name)
+
+
+@cache
+def samples(name: str) -> np.ndarray:
+    track = decoded(name)
+    return track.read(0, track.frames)
 
 
 @cache
@@ -45,7 +57,7 @@ def continuous(name: str, preset: str, mode: str = "matched") -> np.ndarray:
 def chunked(name: str, preset: str, chunk_seconds: float) -> np.ndarray:
     track = decoded(name)
     render = renderer(chunk_seconds)
-    count = chunk_count(track.samples.shape[0], render.config.chunk_frames)
+    count = chunk_count(track.frames, render.config.chunk_frames)
     return np.concatenate([render.render_chunk(track, preset, 1.0, i) for i in range(count)])
 
 
@@ -86,15 +98,25 @@ def test_chunks_of_10_and_7_seconds_equal_a_continuous_render(name: str, preset:
 @pytest.mark.parametrize("name", TRACK_NAMES)
 @pytest.mark.parametrize("preset", PROCESSED)
 def test_presets_are_loudness_matched_and_never_over_the_ceiling(name: str, preset: str) -> None:
-    original = integrated_loudness(decoded(name).samples.T, RATE)
+    original = integrated_loudness(continuous(name, "original"), RATE)
     rendered = continuous(name, preset)
-    assert abs(integrated_loudness(rendered.T, RATE) - original) <= 0.5
+    assert abs(integrated_loudness(rendered, RATE) - original) <= 0.5
     assert true_peak_db(rendered) <= -1.0
 
 
 @pytest.mark.parametrize("name", TRACK_NAMES)
-def test_original_is_the_untouched_source(name: str) -> None:
-    np.testing.assert_array_equal(continuous(name, "original"), decoded(name).samples)
+def test_original_is_the_source_at_a_plain_gain_under_the_ceiling(name: str) -> None:
+    gain = renderer().original_gain(decoded(name))
+    assert gain <= 1.0
+    np.testing.assert_array_equal(continuous(name, "original"), samples(name) * np.float32(gain))
+    if true_peak_db(samples(name)) <= -1.0:
+        assert gain == 1.0
+
+
+@pytest.mark.parametrize("name", TRACK_NAMES)
+def test_the_original_can_be_kept_bit_exact(name: str) -> None:
+    exact = Renderer(EngineConfig(original_bit_exact=True))
+    np.testing.assert_array_equal(exact.render_track(decoded(name), "original", 1.0), samples(name))
 
 
 @pytest.mark.parametrize("name", TRACK_NAMES)
@@ -113,7 +135,7 @@ def test_every_pair_of_processed_presets_sounds_different(name: str) -> None:
 def test_per_preset_loudness_targets_mode(name: str, preset: str) -> None:
     rendered = continuous(name, preset, "targets")
     target = {"punchy": -11.0, "gentle": -16.0}[preset]
-    assert abs(integrated_loudness(rendered.T, RATE) - target) <= 1.0
+    assert abs(integrated_loudness(rendered, RATE) - target) <= 1.0
     assert true_peak_db(rendered) <= -1.0
 
 
@@ -128,7 +150,7 @@ def test_intensity_is_a_dry_wet_mix_in_exact_buckets() -> None:
     track = decoded(TRACK_NAMES[2])
     render = renderer()
     dry = render.render_chunk(track, "warm", 0.0, 0)
-    np.testing.assert_allclose(dry, track.samples[: dry.shape[0]], atol=1e-6)
+    np.testing.assert_allclose(dry, samples(TRACK_NAMES[2])[: dry.shape[0]], atol=1e-6)
     # 0.51 and 0.49 fall in the 0.50 bucket: same render, same cache key.
     np.testing.assert_array_equal(
         render.render_chunk(track, "warm", 0.51, 0), render.render_chunk(track, "warm", 0.49, 0)
@@ -153,21 +175,21 @@ def test_silent_and_tiny_tracks_render_without_errors(tmp_path: Path) -> None:
     sf.write(tmp_path / "silence.wav", np.zeros((RATE * 3, 2)), RATE)
     sf.write(tmp_path / "tiny.wav", np.full((10, 2), 0.5), RATE)
     for name in ("silence.wav", "tiny.wav"):
-        track = load_track(tmp_path / name, RATE)
+        track = source_of(tmp_path / name)
         for preset in PRESET_ORDER:
             out = renderer().render_chunk(track, preset, 1.0, 0)
-            assert out.shape == track.samples.shape and np.isfinite(out).all()
+            assert out.shape == (track.frames, 2) and np.isfinite(out).all()
             assert true_peak_db(out) <= -1.0 or preset == "original"
 
 
 def test_renderers_share_the_caches_they_are_given_even_when_empty() -> None:
-    """An empty cache is falsy (it has a length): each renderer must still use it, or
-    every render thread analyses and calibrates every track again (a 150 ms stall)."""
-    from engine.analysis import AnalysisCache
+    """Each renderer must use the caches it is given, or every render thread samples and
+    calibrates every track again."""
     from engine.dsp.render import LoudnessCalibrations
 
-    analyses, calibrations = AnalysisCache(), LoudnessCalibrations()
-    first = Renderer(EngineConfig(), analyses, calibrations)
-    second = Renderer(EngineConfig(), analyses, calibrations)
-    assert first.analyses is second.analyses is analyses
+    calibrations = LoudnessCalibrations()
+    first = Renderer(EngineConfig(), calibrations)
+    second = Renderer(EngineConfig(), calibrations)
     assert first.calibrations is second.calibrations is calibrations
+    track = decoded(TRACK_NAMES[0])
+    assert first.sample(track) is second.sample(track)

@@ -1,5 +1,5 @@
-"""The decoded-track store: bounded, decodes once, never serves a changed file, and lets go
-of the tracks a new playlist no longer holds."""
+"""The track store: a streaming source per known track, never a changed file, and it lets
+go of the tracks a new playlist no longer holds (and of their decoded blocks)."""
 
 from __future__ import annotations
 
@@ -19,31 +19,41 @@ def tracks_in(folder: Path, count: int) -> list[Track]:
     return [probe(write_tone(folder / f"{n}.wav", seconds=0.2), RATE) for n in range(count)]
 
 
-def test_only_the_most_recent_decoded_tracks_are_kept(tmp_path: Path) -> None:
-    tracks = tracks_in(tmp_path / "a", 5)
-    store = TrackStore(RATE, 60.0, keep=2)
+def test_each_track_keeps_one_source(tmp_path: Path) -> None:
+    tracks = tracks_in(tmp_path / "a", 2)
+    store = TrackStore(RATE)
     store.set_library(tracks)
-    for track in tracks:
-        store.get(track)
-    assert [store.peek(t) is not None for t in tracks] == [False, False, False, True, True]
-    assert store.get(tracks[4]) is store.get(tracks[4])  # decoded once
+    assert store.get(tracks[0]) is store.get(tracks[0])
+    store.set_library(tracks)  # the same playlist again keeps what the sources learnt
+    assert store.get(tracks[0]) is store.resolve(tracks[0].id, tracks[0].fingerprint)
 
 
 def test_a_new_library_lets_go_of_the_tracks_that_left(tmp_path: Path) -> None:
     old = tracks_in(tmp_path / "old", 2)
     new = tracks_in(tmp_path / "new", 2)
-    store = TrackStore(RATE, 60.0)
+    store = TrackStore(RATE)
     store.set_library(old)
-    store.get(old[0])
+    store.get(old[0]).read(0, 100)
+    assert store.blocks.size_bytes > 0
     store.set_library([old[1], *new])
-    assert store.peek(old[0]) is None and store.track(old[0].id) is None
+    assert store.blocks.size_bytes == 0 and store.track(old[0].id) is None
     assert store.resolve(old[0].id, old[0].fingerprint) is None  # a stale render job
     assert store.resolve(new[0].id, new[0].fingerprint) is not None
 
 
 def test_a_changed_file_is_not_served(tmp_path: Path) -> None:
     (track,) = tracks_in(tmp_path / "a", 1)
-    store = TrackStore(RATE, 60.0)
+    store = TrackStore(RATE)
     store.set_library([track])
     assert store.resolve(track.id, "an older fingerprint") is None
     assert store.resolve(track.id, track.fingerprint) is not None
+
+
+def test_decoded_blocks_stay_within_their_budget(tmp_path: Path) -> None:
+    (track,) = tracks_in(tmp_path / "a", 1)
+    store = TrackStore(RATE, cache_bytes=20_000)
+    store.set_library([track])
+    source = store.get(track)
+    for start in range(0, source.frames, 1_000):
+        source.read(start, start + 1_000)
+        assert store.blocks.size_bytes <= 20_000

@@ -17,7 +17,8 @@ from engine.cache.keys import ChunkKey
 from engine.cache.plan import PlacementPlan, PlannedChunk
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer
-from engine.tracks import DecodedTrack, load_track
+from engine.library import probe
+from engine.source import TrackSource
 from engine.worker import RenderWorkerPool, render_key
 
 from .conftest import wait_for as poll_until
@@ -27,9 +28,9 @@ CONFIG = EngineConfig(chunk_seconds=1.0, render_threads=1)
 
 
 @pytest.fixture(scope="module")
-def decoded(tmp_path_factory: pytest.TempPathFactory) -> DecodedTrack:
+def decoded(tmp_path_factory: pytest.TempPathFactory) -> TrackSource:
     path = write_tone(tmp_path_factory.mktemp("w") / "tone.wav", seconds=8.0)
-    return load_track(path, 44_100)
+    return TrackSource(probe(path, 44_100), 44_100)
 
 
 def key(chunk: int, preset: str = "warm") -> ChunkKey:
@@ -53,7 +54,7 @@ class Recorder:
         self.hang: dict[ChunkKey, threading.Event] = {}
         self.kill_once: set[ChunkKey] = set()
 
-    def __call__(self, renderer: Renderer, track: DecodedTrack, chunk: ChunkKey) -> np.ndarray:
+    def __call__(self, renderer: Renderer, track: TrackSource, chunk: ChunkKey) -> np.ndarray:
         if chunk in self.hang:
             self.hang[chunk].wait(10)
         if chunk in self.kill_once:
@@ -67,7 +68,7 @@ class Recorder:
 
 @pytest.fixture
 def pool_factory(
-    decoded: DecodedTrack,
+    decoded: TrackSource,
 ) -> Iterator[Callable[..., tuple[RenderWorkerPool, Recorder]]]:
     pools: list[RenderWorkerPool] = []
 

@@ -31,7 +31,11 @@ class CliError(Exception):
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sink", choices=("auto", "sounddevice", "null"), default="auto")
     parser.add_argument("--device", help="output device name or index")
-    parser.add_argument("--budget-mb", type=float, help="total cache budget (default 99)")
+    parser.add_argument(
+        "--budget-mb",
+        type=float,
+        help="memory the engine may hold: tiers, source blocks, render scratch (default 119)",
+    )
     parser.add_argument("--chunk-seconds", type=float, help="render chunk length (default 10)")
     parser.add_argument("--state-dir", type=Path, help="where predictor state is kept")
     parser.add_argument(
@@ -88,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     if args.budget_mb is not None:
         if not args.budget_mb > 0:
             raise CliError("--budget-mb must be a positive number")
-        config = config.with_total_budget(args.budget_mb)
+        config = config.with_process_budget(args.budget_mb)
     if args.chunk_seconds is not None:
         if not 1.0 <= args.chunk_seconds <= 60.0:
             raise CliError("--chunk-seconds must be between 1 and 60")

@@ -4,10 +4,12 @@ A chunk [start, stop) is rendered from [start - warm-up, stop + look-ahead) with
 reset, then trimmed: filters and compressors have settled by `start`, and the look-ahead
 limiter sees the audio after `stop`. So concatenated chunks equal one continuous render, and
 since nothing adds latency (the limiter's look-ahead is paid by rendering ahead, not by
-delaying), every preset is sample-aligned with the source and with each other.
+delaying), every preset is sample-aligned with the source and with each other. Only that
+window is decoded from the file (`TrackSource`), so no render holds a whole track.
 
-Loudness is set per track, never per chunk: the wet path's gain comes from the whole track's
-integrated loudness (BS.1770), calibrated once per (track, preset) and cached.
+Loudness is set per track, never per chunk: the wet path's gain is calibrated once per
+(track, preset) on a sample of windows spread over the track (`calibration.py`), and kept
+for as long as the track is known, so the level never steps inside a track.
 """
 
 from __future__ import annotations
@@ -16,23 +18,35 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import pyloudnorm
 
-from engine.analysis import AnalysisCache, TrackAnalysis
+from engine.analysis import TrackAnalysis
 from engine.config import EngineConfig
+from engine.dsp.calibration import (
+    TrackSample,
+    analyse_sample,
+    is_silent,
+    measured_loudness,
+    sample_track,
+)
 from engine.dsp.chain import PresetChain, mix_dry_wet
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
-from engine.dsp.truepeak import Planar
-from engine.tracks import Audio, DecodedTrack
+from engine.dsp.truepeak import Planar, true_peak_envelope
+from engine.source import TrackSource
+from engine.tracks import Audio
 
-SILENCE_LUFS = -70.0
 MAX_WET_GAIN_DB = 18.0
 CALIBRATION_PASSES = 3
+KEEP_SAMPLES = 2
+"""Track samples kept (about 8 MB each): the current track's and a neighbour's."""
+
+
+T = TypeVar("T")
 
 
 def chunk_count(frames: int, chunk_frames: int) -> int:
@@ -47,15 +61,6 @@ def chunk_bounds(index: int, frames: int, chunk_frames: int) -> tuple[int, int]:
     return start, min(frames, start + chunk_frames)
 
 
-def integrated_loudness(planar: Planar, sample_rate: int) -> float:
-    """BS.1770 integrated loudness in LUFS; silence and too-short audio read -70."""
-    if planar.shape[1] < int(0.4 * sample_rate):
-        return SILENCE_LUFS
-    meter = pyloudnorm.Meter(sample_rate)
-    value = float(meter.integrated_loudness(np.asarray(planar.T, dtype=np.float64)))
-    return value if math.isfinite(value) and value > SILENCE_LUFS else SILENCE_LUFS
-
-
 @dataclass(frozen=True)
 class RenderPlan:
     """What a render of (track, preset) needs beyond the audio: its chain and wet gain."""
@@ -65,29 +70,71 @@ class RenderPlan:
 
 
 class LoudnessCalibrations:
-    """Thread-safe, bounded cache of per-(track, preset, mode) wet gains."""
+    """Thread-safe, bounded caches shared by the renderers: per-(track, preset, mode) wet
+    gains, and the few track samples they are measured on (their bytes are counted)."""
 
     def __init__(self, max_entries: int = 512) -> None:
         self._lock = threading.Lock()
         self._gains: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+        self._samples: OrderedDict[str, TrackSample] = OrderedDict()
+        self._summaries: OrderedDict[str, TrackSample] = OrderedDict()
+        """What each sample measured, without its windows: kept for every track."""
+        self._analyses: OrderedDict[str, TrackAnalysis] = OrderedDict()
         self._max_entries = max_entries
-        self._computing: dict[tuple[str, str, str], threading.Lock] = {}
+        self._computing: dict[object, threading.Lock] = {}
 
     def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
         """The gain for `key`, computed once even when several render threads ask at once."""
-        gain = self.get(key)
-        if gain is not None:
-            return gain
+        return self._once(key, lambda: self.get(key), compute, lambda gain: self.put(key, gain))
+
+    def analysis(self, content_key: str, compute: Callable[[], TrackAnalysis]) -> TrackAnalysis:
+        """The analysis of the track's sample, computed once and kept for every track."""
+        return self._once(
+            ("analysis", content_key),
+            lambda: self._peek_analysis(content_key),
+            compute,
+            lambda analysis: self._put_analysis(content_key, analysis),
+        )
+
+    def _peek_analysis(self, content_key: str) -> TrackAnalysis | None:
+        with self._lock:
+            return self._analyses.get(content_key)
+
+    def _put_analysis(self, content_key: str, analysis: TrackAnalysis) -> None:
+        with self._lock:
+            self._analyses[content_key] = analysis
+            while len(self._analyses) > self._max_entries:
+                self._analyses.popitem(last=False)
+
+    def sample(self, content_key: str, compute: Callable[[], TrackSample]) -> TrackSample:
+        """The track's sample, decoded once and kept for its few neighbours' worth."""
+        return self._once(
+            ("sample", content_key),
+            lambda: self.peek_sample(content_key),
+            compute,
+            lambda sample: self._put_sample(content_key, sample),
+        )
+
+    def _once(
+        self,
+        key: object,
+        lookup: Callable[[], T | None],
+        compute: Callable[[], T],
+        store: Callable[[T], None],
+    ) -> T:
+        found = lookup()
+        if found is not None:
+            return found
         with self._lock:
             gate = self._computing.setdefault(key, threading.Lock())
-        with gate:
-            gain = self.get(key)
-            if gain is None:
-                gain = compute()
-                self.put(key, gain)
+        with gate:  # one computes; the others wait here, never holding the shared lock
+            found = lookup()
+            if found is None:
+                found = compute()
+                store(found)
             with self._lock:
                 self._computing.pop(key, None)
-            return gain
+            return found
 
     def get(self, key: tuple[str, str, str]) -> float | None:
         with self._lock:
@@ -102,25 +149,49 @@ class LoudnessCalibrations:
             while len(self._gains) > self._max_entries:
                 self._gains.popitem(last=False)
 
-    def forget_track(self, content_hash: str) -> None:
+    def peek_sample(self, content_key: str) -> TrackSample | None:
         with self._lock:
-            for key in [key for key in self._gains if key[0] == content_hash]:
+            sample = self._samples.get(content_key)
+            if sample is not None:
+                self._samples.move_to_end(content_key)
+            return sample
+
+    def summary(self, content_key: str) -> TrackSample | None:
+        """What the track's sample measured (its windows may be gone); never computes."""
+        with self._lock:
+            return self._summaries.get(content_key)
+
+    def _put_sample(self, content_key: str, sample: TrackSample) -> None:
+        with self._lock:
+            self._samples[content_key] = sample
+            while len(self._samples) > KEEP_SAMPLES:
+                self._samples.popitem(last=False)
+            self._summaries[content_key] = replace(sample, windows=())
+            self._summaries.move_to_end(content_key)
+            while len(self._summaries) > self._max_entries:
+                self._summaries.popitem(last=False)
+
+    def forget_track(self, content_key: str) -> None:
+        with self._lock:
+            for key in [key for key in self._gains if key[0] == content_key]:
                 del self._gains[key]
+            self._samples.pop(content_key, None)
+            self._summaries.pop(content_key, None)
+            self._analyses.pop(content_key, None)
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes held by the kept samples (counted against the engine's budget)."""
+        with self._lock:
+            return sum(sample.nbytes for sample in self._samples.values())
 
 
 class Renderer:
     """Renders chunks. One per thread: it owns its plugin chains; the caches are shared."""
 
-    def __init__(
-        self,
-        config: EngineConfig,
-        analyses: AnalysisCache | None = None,
-        calibrations: LoudnessCalibrations | None = None,
-    ) -> None:
+    def __init__(self, config: EngineConfig, calibrations: LoudnessCalibrations | None = None):
         self.config = config
-        # `is None`, not `or`: an empty shared cache is falsy (it has a length), and a
-        # renderer that swapped it for a private one would analyse every track again.
-        self.analyses = AnalysisCache() if analyses is None else analyses
+        # `is None`, not `or`: an empty shared cache must not be swapped for a private one.
         self.calibrations = LoudnessCalibrations() if calibrations is None else calibrations
         self._chains: OrderedDict[tuple[str, str], PresetChain] = OrderedDict()
         rate = config.sample_rate
@@ -130,65 +201,102 @@ class Renderer:
         )
 
     # -- public ---------------------------------------------------------------------------
-    def render_chunk(
-        self, decoded: DecodedTrack, preset: str, intensity: float, index: int
-    ) -> Audio:
+    def render_chunk(self, source: TrackSource, preset: str, intensity: float, index: int) -> Audio:
         """Chunk `index` of the track through `preset` at `intensity` (bucketed)."""
-        start, stop = chunk_bounds(index, decoded.samples.shape[0], self.config.chunk_frames)
-        return self.render_range(decoded, preset, intensity, start, stop)
+        start, stop = chunk_bounds(index, source.frames, self.config.chunk_frames)
+        return self.render_range(source, preset, intensity, start, stop)
 
     def render_range(
-        self, decoded: DecodedTrack, preset: str, intensity: float, start: int, stop: int
+        self, source: TrackSource, preset: str, intensity: float, start: int, stop: int
     ) -> Audio:
-        """Frames [start, stop) exactly as a continuous render of the whole track has them."""
-        samples = decoded.samples
+        """Frames [start, stop) exactly as a continuous render of the whole track has them
+        (fewer only where the file really ends before `stop`)."""
         if preset_named(preset).is_bypass:
-            return np.array(samples[start:stop], dtype=np.float32)
+            return self.original(source, start, stop)
         level = self.config.bucket_intensity(self.config.intensity_bucket(intensity))
-        plan = self.plan(decoded, preset)
+        plan = self.plan(source, preset)
         first = max(0, start - self.warmup_frames)
-        last = min(samples.shape[0], stop + self.lookahead_frames)
-        dry: Planar = np.ascontiguousarray(samples[first:last].T)
-        wet = self._chain(decoded, plan.preset).process(dry, self.config.sample_rate)
+        window = source.read(first, stop + self.lookahead_frames)
+        if window.shape[0] <= start - first:
+            return np.zeros((0, 2), dtype=np.float32)
+        dry: Planar = np.ascontiguousarray(window.T)
+        del window
+        wet = self._chain(source, plan.preset).process(dry, self.config.sample_rate)
         mixed = mix_dry_wet(dry, wet, level, plan.wet_gain)
+        del dry, wet
         limited = limit_true_peak(
             mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, origin_frame=first
         )
         return np.ascontiguousarray(limited[:, start - first : stop - first].T)
 
-    def render_track(self, decoded: DecodedTrack, preset: str, intensity: float) -> Audio:
-        """One continuous render of the whole track (the reference chunks must equal)."""
-        return self.render_range(decoded, preset, intensity, 0, decoded.samples.shape[0])
+    def original(self, source: TrackSource, start: int, stop: int) -> Audio:
+        """The source itself, at the plain gain that keeps a hot master under the ceiling."""
+        audio = source.read(start, stop)
+        gain = self.original_gain(source)
+        return audio if gain == 1.0 else audio * np.float32(gain)
 
-    def analysis(self, decoded: DecodedTrack) -> TrackAnalysis:
-        return self.analyses.get_or_compute(
-            decoded.content_hash,
-            decoded.samples,
-            self.config.sample_rate,
-            self.config.chunk_frames,
+    def original_gain(self, source: TrackSource) -> float:
+        """1.0 unless the source's true peak is over the ceiling in matched mode (and the
+        original is not kept bit-exact): then the reference goes down by the excess."""
+        if self.config.loudness_mode != "matched" or self.config.original_bit_exact:
+            return 1.0
+        shift = self.summary(source).reference_shift_db(self.config.true_peak_ceiling_db)
+        return float(10 ** (shift / 20))
+
+    def render_track(self, source: TrackSource, preset: str, intensity: float) -> Audio:
+        """One continuous render of the whole track (the reference chunks must equal)."""
+        return self.render_range(source, preset, intensity, 0, source.frames)
+
+    def summary(self, source: TrackSource) -> TrackSample:
+        """What the track's sample measured (loudness, true peak, analysis); sampled only
+        if it never was (the windows themselves are kept for a couple of tracks)."""
+        found = self.calibrations.summary(source.content_key)
+        return found if found is not None else self.sample(source)
+
+    def sample(self, source: TrackSource) -> TrackSample:
+        """The track's sample windows and what they measure, decoded once per track."""
+        return self.calibrations.sample(
+            source.content_key,
+            lambda: sample_track(source, self.config.true_peak_ceiling_db),
         )
 
-    def is_prepared(self, decoded: DecodedTrack, preset: str) -> bool:
-        """True when rendering `preset` needs no whole-track calibration first."""
+    def is_prepared(self, source: TrackSource, preset: str) -> bool:
+        """True when rendering `preset` needs no calibration first (cheap, any thread)."""
         if preset_named(preset).is_bypass:
-            return True
-        key = (decoded.content_hash, preset, self.config.loudness_mode)
+            if self.config.loudness_mode != "matched" or self.config.original_bit_exact:
+                return True
+            return self.calibrations.summary(source.content_key) is not None
+        key = (source.content_key, preset, self.config.loudness_mode)
         return self.calibrations.get(key) is not None
 
-    def plan(self, decoded: DecodedTrack, preset: str) -> RenderPlan:
+    def prepare(self, source: TrackSource, preset: str) -> None:
+        """Do ahead what a first render of `preset` would wait for: the track's sample, and
+        the preset's calibration on it."""
+        if preset_named(preset).is_bypass:
+            self.original_gain(source)
+        else:
+            self.plan(source, preset)
+
+    def plan(self, source: TrackSource, preset: str) -> RenderPlan:
         """The preset as it applies to this track, with its calibrated wet gain."""
-        resolved = self._resolve(decoded, preset)
-        key = (decoded.content_hash, preset, self.config.loudness_mode)
-        gain = self.calibrations.get_or_compute(key, lambda: self._calibrate(decoded, resolved))
+        resolved = self._resolve(source, preset)
+        key = (source.content_key, preset, self.config.loudness_mode)
+        gain = self.calibrations.get_or_compute(key, lambda: self._calibrate(source, resolved))
         return RenderPlan(resolved, gain)
 
     # -- internals ------------------------------------------------------------------------
-    def _resolve(self, decoded: DecodedTrack, preset: str) -> Preset:
+    def _resolve(self, source: TrackSource, preset: str) -> Preset:
         base = preset_named(preset)
-        return adaptive_preset(self.analysis(decoded)) if base.name == "adaptive" else base
+        if base.name != "adaptive":
+            return base
+        analysis = self.calibrations.analysis(
+            source.content_key,
+            lambda: analyse_sample(self.sample(source), self.config.sample_rate),
+        )
+        return adaptive_preset(analysis)
 
-    def _chain(self, decoded: DecodedTrack, preset: Preset) -> PresetChain:
-        owner = decoded.content_hash if preset.name == "adaptive" else ""
+    def _chain(self, source: TrackSource, preset: Preset) -> PresetChain:
+        owner = source.content_key if preset.name == "adaptive" else ""
         key = (preset.name, owner)
         chain = self._chains.get(key)
         if chain is None or chain.preset != preset:
@@ -198,33 +306,43 @@ class Renderer:
                 self._chains.popitem(last=False)
         return chain
 
-    def _calibrate(self, decoded: DecodedTrack, preset: Preset) -> float:
-        """Wet gain that brings the limited, full-intensity render to the target loudness.
+    def _calibrate(self, source: TrackSource, preset: Preset) -> float:
+        """Wet gain that brings the limited, full-intensity render to the reference.
 
-        One pass sets the gain from the wet path's loudness; a second corrects for what the
-        true-peak limiter took off. Silent tracks keep unity gain.
+        One pass sets the gain from the wet path's loudness on the sample windows; further
+        passes correct for what the true-peak limiter took off. Silence keeps unity gain.
         """
         rate = self.config.sample_rate
-        dry: Planar = np.ascontiguousarray(decoded.samples.T)
-        target = self._target_lufs(decoded, preset)
-        wet = self._chain(decoded, preset).process(dry, rate)
-        measured = integrated_loudness(wet, rate)
-        if target <= SILENCE_LUFS or measured <= SILENCE_LUFS:
+        sample = self.sample(source)
+        settle = sample.settle_frames
+        target = self._target_lufs(sample, preset)
+        chain = self._chain(source, preset)
+        wets = [chain.process(window, rate) for window in sample.planar_windows()]
+        measured = measured_loudness(wets, settle, rate)
+        if is_silent(target) or is_silent(measured):
             return 1.0
         gain_db = _clamp_gain(target - measured)
+        ceiling = self.config.true_peak_ceiling_db
+        # Where the gained wet path stays under the ceiling, the limiter takes nothing off.
+        unlimited = 10 ** ((ceiling - gain_db) / 20)
+        peaks = (np.max(true_peak_envelope(wet, unlimited), initial=0.0) for wet in wets)
+        if max(peaks, default=0.0) <= unlimited:
+            return float(10 ** (gain_db / 20))
         for _ in range(CALIBRATION_PASSES - 1):
-            scaled = wet * np.float32(10 ** (gain_db / 20))
-            limited = limit_true_peak(scaled, rate, self.config.true_peak_ceiling_db)
-            error = target - integrated_loudness(limited, rate)
+            scale = np.float32(10 ** (gain_db / 20))
+            limited = [limit_true_peak(wet * scale, rate, ceiling) for wet in wets]
+            error = target - measured_loudness(limited, settle, rate)
             if abs(error) < 0.05:
                 break
             gain_db = _clamp_gain(gain_db + error)
         return float(10 ** (gain_db / 20))
 
-    def _target_lufs(self, decoded: DecodedTrack, preset: Preset) -> float:
+    def _target_lufs(self, sample: TrackSample, preset: Preset) -> float:
         if self.config.loudness_mode == "targets" and preset.target_lufs is not None:
             return preset.target_lufs
-        return self.analysis(decoded).loudness_lufs
+        if self.config.original_bit_exact:
+            return sample.loudness_lufs
+        return sample.loudness_lufs + sample.reference_shift_db(self.config.true_peak_ceiling_db)
 
 
 def _clamp_gain(gain_db: float) -> float:
@@ -235,7 +353,7 @@ _thread_renderers = threading.local()
 
 
 def render_chunk(
-    decoded: DecodedTrack,
+    source: TrackSource,
     preset: str,
     intensity: float,
     index: int,
@@ -247,4 +365,4 @@ def render_chunk(
     if renderer is None or renderer.config != config:
         renderer = Renderer(config)
         _thread_renderers.renderer = renderer
-    return renderer.render_chunk(decoded, preset, intensity, index)
+    return renderer.render_chunk(source, preset, intensity, index)

@@ -20,7 +20,8 @@ from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import Renderer, chunk_count
 from engine.errors import TierplayError
 from engine.library import probe
-from engine.tracks import load_track
+from engine.source import TrackSource
+from engine.tracks import Track
 
 SUBTYPES = {"WAV": "PCM_24", "FLAC": "PCM_24", "AIFF": "PCM_24"}
 
@@ -59,30 +60,42 @@ def render_file(
     major = output_format(target)
     if source.resolve() == target.resolve():
         raise RenderError("the output would overwrite the input; choose another file")
-    native_rate = probe(source, 44_100).native_rate
-    config = EngineConfig(sample_rate=native_rate, chunk_seconds=chunk_seconds)
-    decoded = load_track(source, native_rate, config.max_track_seconds)
-    for warning in decoded.track.warnings:
-        print(f"tierplay: {source.name}: {warning}", file=sys.stderr)
+    track = probe(source, 44_100)
+    config = EngineConfig(sample_rate=track.native_rate, chunk_seconds=chunk_seconds)
+    track = probe(source, track.native_rate)
+
+    def ends_early(_track: Track, frames: int, why: str) -> None:
+        played = f"{frames / config.sample_rate:.1f} s of {track.duration_seconds:.1f} s"
+        print(f"tierplay: {source.name}: truncated: {played} playable ({why})", file=sys.stderr)
+
+    stream = TrackSource(track, config.sample_rate, on_end=ends_early)
     renderer = Renderer(config)
-    chunks = chunk_count(decoded.samples.shape[0], config.chunk_frames)
     partial = target.with_name(f".{target.name}.partial")
+    written = 0
     try:
         with sf.SoundFile(
-            partial, "w", native_rate, 2, SUBTYPES.get(major), format=major
+            partial, "w", config.sample_rate, 2, SUBTYPES.get(major), format=major
         ) as output:
-            for index in range(chunks):
-                output.write(renderer.render_chunk(decoded, preset, intensity, index))
+            index = 0
+            while index < chunk_count(stream.frames, config.chunk_frames):
+                audio = renderer.render_chunk(stream, preset, intensity, index)
+                output.write(audio)
+                written += audio.shape[0]
+                index += 1
                 if progress is not None:
-                    progress.write(f"\r{target.name} {progress_bar(index + 1, chunks)}")
+                    total = chunk_count(stream.frames, config.chunk_frames)
+                    progress.write(f"\r{target.name} {progress_bar(index, total)}")
                     progress.flush()
         os.replace(partial, target)
     except (OSError, sf.LibsndfileError) as error:
         partial.unlink(missing_ok=True)
         raise RenderError(f"{target}: cannot write ({error})") from error
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     if progress is not None:
         progress.write("\n")
-    return int(decoded.samples.shape[0])
+    return written
 
 
 def run_render(argv: Sequence[str]) -> int:

@@ -1,0 +1,95 @@
+"""The engine on streamed sources: a truncated file plays to its real end and the next
+track follows; a half-hour track plays, seeks and switches without being held whole."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine import Engine, EngineConfig
+from engine.memory import MemoryReading
+from engine.output import NullSink
+
+from .conftest import wait_for as poll_until
+from .conftest import write_tone
+
+RATE = 44_100
+SPEED = 8.0
+wait_for = partial(poll_until, timeout=60.0)
+
+
+def engine_on(paths: list[Path], **config: object) -> Engine:
+    engine = Engine(
+        EngineConfig(**config),  # type: ignore[arg-type]
+        sink=NullSink(RATE, 1024, speed=SPEED, ring_frames=4 * RATE),
+        interaction_clock=lambda: time.monotonic() * SPEED,
+        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
+    )
+    engine.open(paths)
+    return engine
+
+
+@pytest.fixture
+def truncated_then_tone(tmp_path: Path) -> list[Path]:
+    rng = np.random.default_rng(3)
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, (0.2 * rng.standard_normal((12 * RATE, 2))).astype(np.float32), RATE)
+    cut = tmp_path / "01-cut.flac"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    whole.unlink()
+    return [cut, write_tone(tmp_path / "02-tone.wav", seconds=4.0)]
+
+
+def test_a_truncated_file_plays_to_its_real_end_then_the_next_track(
+    truncated_then_tone: list[Path],
+) -> None:
+    engine = engine_on(truncated_then_tone)
+    try:
+        first = engine.tracks()[0]
+        assert first.duration_seconds == pytest.approx(12.0)  # what the header claims
+        engine.play()
+        wait_for(lambda: engine.snapshot().track_index == 1)
+        shortened = engine.tracks()[0]
+        assert 4.0 < shortened.duration_seconds < 8.0
+        told = [e for e in engine.errors.entries() if "truncated" in e.message]
+        assert len(told) == 1 and told[0].count == 1
+        assert engine.workers.metrics().failures <= 2  # not one failure per feeder pass
+        assert engine.snapshot().playing
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def half_hour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """32 minutes at 8 kHz mono (small on disk; 677 MB at the engine rate, whole)."""
+    rate = 8_000
+    path = tmp_path_factory.mktemp("long") / "long-mix.flac"
+    seconds = np.arange(32 * 60 * rate) / rate
+    level = 0.2 + 0.1 * np.sin(seconds / 30)
+    tone = level * np.sin(2 * np.pi * (220 + 40 * np.sin(seconds / 50)) * seconds)
+    sf.write(path, tone.astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+def test_a_half_hour_track_plays_seeks_and_switches_within_its_budget(half_hour: Path) -> None:
+    engine = engine_on([half_hour], plan_horizon_chunks=3)
+    try:
+        engine.play()
+        engine.seek(30 * 60)
+        engine.set_preset("warm")
+        wait_for(lambda: engine.snapshot().preset == "warm")
+        wait_for(lambda: engine.snapshot().position_seconds > 30 * 60 + 2)
+        track_id = engine.tracks()[0].id
+        wait_for(lambda: engine.check(track_id, "warm", 181)["is_cached"])  # read ahead
+        config = engine.config
+        assert engine.buffer.total_bytes() <= config.total_budget_mb * 1_000_000
+        assert engine.store.blocks.size_bytes <= config.source_cache_mb * 1_000_000
+        assert engine.calibrations.sample_bytes < 20_000_000
+    finally:
+        engine.close()
