@@ -7,6 +7,8 @@ with hysteresis, so a reading near a threshold does not make the budgets flap.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +26,43 @@ RSS_LIMIT_MULTIPLES = (1.0, 1.25, 1.5)
 RECOVERY_MARGIN = 0.05
 
 
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 256 * 1024
+"""Blocks this large and up are mapped on their own and unmapped when freed. glibc raises
+this threshold each time such a block is freed (up to 32 MB), after which chunk-sized
+arrays come from the heap and their memory stays with the process; a fixed threshold
+keeps the audio arrays' memory going back to the system."""
+TRIM_THRESHOLD_BYTES = 4 * 1024 * 1024
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+def tune_allocator() -> bool:
+    """Fixed mmap and trim thresholds (process-wide; glibc only, a no-op elsewhere)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    return bool(
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
+
+
+def give_back_free_memory() -> None:
+    """Return the heap's free pages to the system after bulk frees (glibc's malloc_trim)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 @dataclass(frozen=True)
 class MemoryReading:
     rss_bytes: int
@@ -31,10 +70,22 @@ class MemoryReading:
 
 
 def read_memory() -> MemoryReading:
+    """RSS of the player's processes together (the engine's and its audio process), and
+    the system's available fraction."""
     available = psutil.virtual_memory()
-    return MemoryReading(
-        psutil.Process().memory_info().rss, available.available / max(available.total, 1)
-    )
+    return MemoryReading(player_rss_bytes(), available.available / max(available.total, 1))
+
+
+def player_rss_bytes(process: psutil.Process | None = None) -> int:
+    """RSS of `process` (this one by default) and of its children."""
+    process = process or psutil.Process()
+    total = int(process.memory_info().rss)
+    for child in process.children(recursive=True):
+        try:
+            total += int(child.memory_info().rss)
+        except psutil.Error:  # it ended meanwhile
+            continue
+    return total
 
 
 class MemoryMonitor:

@@ -110,6 +110,9 @@ class MonitorSnapshot:
     interactions: FilterCounters
     memory_level: str
     rss_bytes: int
+    """RSS of the player's processes together."""
+    rss_limit_bytes: int
+    """What they may reach: their size at start (the imports) plus the engine's budget."""
     budget_bytes: int
     total_bytes: int
     output: OutputLevels

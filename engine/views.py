@@ -92,7 +92,7 @@ def stats_view(
 
 
 def predictions_view(preset: str, position_seconds: float, view: PredictorView) -> dict[str, Any]:
-    """The DESIGN.md shape, plus what the predictor bases it on and how well it has done."""
+    """The documented shape, plus what the predictor bases it on and how well it has done."""
     ranked = sorted(view.distribution.items(), key=lambda item: -item[1])
     return {
         "current_preset": preset,

@@ -154,6 +154,7 @@ MONITOR = MonitorSnapshot(
     ),
     memory_level="normal",
     rss_bytes=310_000_000,
+    rss_limit_bytes=330_000_000,
     budget_bytes=99_000_000,
     total_bytes=32_300_000,
     output=OutputLevels(

@@ -168,6 +168,7 @@ def make_monitor(**changes: Any) -> MonitorSnapshot:
         ),
         memory_level="normal",
         rss_bytes=245_100_000,
+        rss_limit_bytes=290_000_000,
         budget_bytes=99 * MB,
         total_bytes=72_400_000,
         output=OutputLevels(
@@ -368,7 +369,7 @@ async def test_health_panel_shows_badge_memory_latency_worker_and_input() -> Non
         text = "\n".join(panel_lines(panel))
         assert "Health" in text
         assert " WARNING  L1 hit rate 80%, overall 93%" in text
-        assert "tiers 72.4/99.0 MB" in text and "rss 245.1 MB" in text
+        assert "tiers 72.4/99.0 MB" in text and "rss 245/290 MB" in text
         assert "degradation normal" in text and "underruns 2" in text
         assert "switch latency p50/p99 ms" in text
         assert "L1 21/63  L2 25/70  L3 –  miss 180/240" in text

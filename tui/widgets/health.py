@@ -32,6 +32,7 @@ class HealthFigures:
     underruns: int
     memory_level: str
     rss_bytes: int
+    rss_limit_bytes: int
     budget_bytes: int
     total_bytes: int
     latencies: tuple[LatencyLine, ...]
@@ -46,6 +47,7 @@ class HealthFigures:
             monitor.underruns,
             monitor.memory_level,
             monitor.rss_bytes,
+            monitor.rss_limit_bytes,
             monitor.budget_bytes,
             monitor.total_bytes,
             monitor.latencies,
@@ -143,7 +145,7 @@ def _memory_line(figures: HealthFigures) -> Content:
     return Content.assemble(
         f"tiers {megabytes(figures.total_bytes)}/{megabytes(figures.budget_bytes)} MB ",
         (horizontal_bar(fill, MEMORY_BAR_WIDTH), "$accent on $boost"),
-        f"  rss {megabytes(figures.rss_bytes)} MB",
+        f"  rss {figures.rss_bytes / 1e6:.0f}/{figures.rss_limit_bytes / 1e6:.0f} MB",
     )
 
 
