@@ -1,6 +1,6 @@
 """The buffer over HTTP: `/api/cache/*`, the router the system we rebuild promised.
 
-Each view is the engine's own dict (DESIGN.md fixes its shape). The handlers are `async`
+Each view is the engine's own dict (docs/architecture.md fixes its shape). The handlers are `async`
 and call the engine directly on the app's event loop: every engine view returns in well
 under a millisecond, less than a hop to a thread pool would cost.
 """

@@ -1,7 +1,7 @@
 """Request bodies (validated: a NaN, an out-of-range number or an unknown preset is a 422)
 and the documented shapes of the responses, for the OpenAPI schema.
 
-Responses are the engine's own dicts sent as they are (DESIGN.md fixes their names), so
+Responses are the engine's own dicts sent as they are (docs/architecture.md fixes their names), so
 the response models here describe them for clients and the schema fuzz test; they allow
 extra fields, since the engine adds honest detail (Brier score, latency samples, ...).
 """
@@ -78,7 +78,7 @@ class IntensityRequest(Body):
 
 # -- documented responses ------------------------------------------------------------------
 class Shape(BaseModel):
-    """A response shape: the fields DESIGN.md fixes are required, more may follow."""
+    """A response shape: the fields docs/architecture.md fixes are required, more may follow."""
 
     model_config = ConfigDict(extra="allow")
 

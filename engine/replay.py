@@ -34,7 +34,7 @@ LAST_SWITCH_TIMEOUT_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """What `simulate --json` prints (DESIGN.md), built from the engine's own views."""
+    """What `simulate --json` prints (docs/architecture.md), built from the engine's own views."""
 
     stats: dict[str, Any]
     predictions: dict[str, Any]

@@ -3,7 +3,7 @@
 Renders, buffer, predictor and feed all run as in the player; only the output is the null
 sink, consuming audio `--speed` times faster than real time (a real device replays at speed
 1). It prints the engine's stats, predictions and health, and the switch and seek latencies
-per serving tier; `--json` prints the one object DESIGN.md specifies.
+per serving tier; `--json` prints the one object docs/architecture.md specifies.
 
 A replay starts from an empty model in a private state folder unless `--state-dir` is
 given, so its figures depend on the trace alone and the listener's own model is untouched.
