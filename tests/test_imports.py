@@ -1,0 +1,47 @@
+"""What each entry point loads, checked in a fresh interpreter.
+
+The audio process is a spawn child: it imports `engine.audio_process` (and sounddevice) and
+re-runs the parent's main module. What those imports pull in sits in its memory for the
+whole session, so they must not reach the DSP stack, the UI or the web stack.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DSP = ("scipy", "pedalboard", "pyloudnorm")
+WEB = ("fastapi", "uvicorn", "starlette", "pydantic")
+UI = ("textual",)
+
+
+def loaded_after(statement: str, candidates: tuple[str, ...]) -> list[str]:
+    """The candidates in `sys.modules` after `statement` runs in a fresh interpreter."""
+    code = (
+        f"import json, sys\n{statement}\n"
+        f"print(json.dumps([name for name in {candidates!r} if name in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_audio_process_imports_neither_dsp_nor_ui_nor_web() -> None:
+    assert loaded_after("import engine.audio_process", DSP + UI + WEB) == []
+
+
+def test_the_engine_names_still_import_from_the_package() -> None:
+    statement = (
+        "from engine import PRESET_ORDER, Engine, EngineConfig, EngineSnapshot\n"
+        "import engine\n"
+        "assert engine.Engine is Engine and Engine.__module__ == 'engine.engine'\n"
+        "assert EngineConfig().sample_rate > 0 and 'original' in PRESET_ORDER\n"
+        "assert EngineSnapshot.__module__ == 'engine.snapshot'"
+    )
+    assert loaded_after(statement, DSP) == list(DSP)
