@@ -36,6 +36,12 @@ def test_the_audio_process_imports_neither_dsp_nor_ui_nor_web() -> None:
     assert loaded_after("import engine.audio_process", DSP + UI + WEB) == []
 
 
+def test_the_tierplay_scripts_audio_process_stays_lean_too() -> None:
+    """The script's one import (`from tui.cli import main`) is re-run in the child."""
+    statement = "from tui.cli import main\nimport engine.audio_process"
+    assert loaded_after(statement, DSP + UI + WEB) == []
+
+
 def test_the_engine_names_still_import_from_the_package() -> None:
     statement = (
         "from engine import PRESET_ORDER, Engine, EngineConfig, EngineSnapshot\n"

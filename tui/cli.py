@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine import Engine, EngineConfig
+from engine.config import EngineConfig
 from engine.errors import TierplayError
-from engine.library import scan
 
 if TYPE_CHECKING:
     from api import ApiSettings
+    from engine import Engine
 
 SUBCOMMANDS = ("render", "simulate", "devices")
 API_TOKEN_ENV = "TIERPLAY_API_TOKEN"
@@ -120,6 +120,11 @@ def run_player(argv: Sequence[str]) -> int:
     for path in paths:
         if not path.exists():
             raise CliError(f"{path}: no such file or folder")
+    # The engine loads here, not with this module: the `tierplay` script imports this
+    # module, and so does every spawn child it starts, the audio process among them.
+    from engine import Engine
+    from engine.library import scan
+
     found, _skipped = scan(paths)  # a walk, no file opened: quick for thousands of files
     if not found:
         raise CliError("no playable audio files in " + ", ".join(map(str, paths)))
