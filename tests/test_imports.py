@@ -2,7 +2,8 @@
 
 The audio process is a spawn child: it imports `engine.audio_process` (and sounddevice) and
 re-runs the parent's main module. What those imports pull in sits in its memory for the
-whole session, so they must not reach the DSP stack, the UI or the web stack.
+whole session, so they must not reach the DSP stack, the UI or the web stack. The web
+stack loads only with `--api`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DSP = ("scipy", "pedalboard", "pyloudnorm")
@@ -40,6 +43,11 @@ def test_the_tierplay_scripts_audio_process_stays_lean_too() -> None:
     """The script's one import (`from tui.cli import main`) is re-run in the child."""
     statement = "from tui.cli import main\nimport engine.audio_process"
     assert loaded_after(statement, DSP + UI + WEB) == []
+
+
+@pytest.mark.parametrize("module", ["tui.cli", "tui.app"])
+def test_the_web_stack_loads_only_with_api(module: str) -> None:
+    assert loaded_after(f"import {module}", WEB) == []
 
 
 def test_the_engine_names_still_import_from_the_package() -> None:
