@@ -55,6 +55,9 @@ SCAN_STEP_FRAMES = 64
 
 Native = npt.NDArray[Any]
 """Decoded frames at the file's rate, float32 or float64."""
+CACHED_READ_BLOCKS = 2
+"""Reads up to two blocks long go through the cache (a block plus a limiter's reach)."""
+
 EndListener = Callable[[Track, int, str], None]
 """(track, decodable frames at the engine rate, reason) when a file ends before its header."""
 
@@ -157,7 +160,7 @@ class TrackSource:
         start, stop = max(0, start), min(stop, self.frames)
         if stop <= start:
             return np.zeros((0, 2), dtype=np.float32)
-        if self._cache is not None and stop - start <= self._block_frames:
+        if self._cache is not None and stop - start <= CACHED_READ_BLOCKS * self._block_frames:
             return self._read_cached(start, stop)
         return self._decode(start, stop)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from scipy.signal import welch
 
 from engine.config import PRESET_ORDER, EngineConfig
@@ -170,7 +171,6 @@ def test_chunk_bounds_cover_the_track_exactly() -> None:
 
 
 def test_silent_and_tiny_tracks_render_without_errors(tmp_path: Path) -> None:
-    import soundfile as sf
 
     sf.write(tmp_path / "silence.wav", np.zeros((RATE * 3, 2)), RATE)
     sf.write(tmp_path / "tiny.wav", np.full((10, 2), 0.5), RATE)
@@ -193,3 +193,31 @@ def test_renderers_share_the_caches_they_are_given_even_when_empty() -> None:
     assert first.calibrations is second.calibrations is calibrations
     track = decoded(TRACK_NAMES[0])
     assert first.sample(track) is second.sample(track)
+
+
+@pytest.fixture(scope="module")
+def hot_master(tmp_path_factory: pytest.TempPathFactory) -> TrackSource:
+    """A loud master: -7 LUFS-ish, peaking 2 dB over full scale (a float file)."""
+    rng = np.random.default_rng(7)
+    seconds = np.arange(30 * RATE) / RATE
+    beat = 0.6 * np.sin(2 * np.pi * 55 * seconds) * (1 + np.sign(np.sin(2 * np.pi * 2 * seconds)))
+    music = beat[:, None] + 0.35 * rng.standard_normal((seconds.size, 2))
+    music *= 1.26 / np.max(np.abs(music))  # +2 dBFS sample peak
+    path = tmp_path_factory.mktemp("hot") / "hot.wav"
+    sf.write(path, music.astype(np.float32), RATE, subtype="FLOAT")
+    return source_of(path)
+
+
+def test_a_hot_master_lowers_the_reference_not_the_presets(hot_master: TrackSource) -> None:
+    render = Renderer(EngineConfig())
+    gain = render.original_gain(hot_master)
+    assert 20 * np.log10(gain) < -2.0  # the original comes down by its excess, plainly
+    levels = {}
+    for preset in PRESET_ORDER:
+        audio = render.render_track(hot_master, preset, 1.0)
+        levels[preset] = integrated_loudness(audio, RATE)
+        assert true_peak_db(audio) <= -1.0, preset
+    assert max(levels.values()) - min(levels.values()) <= 0.5, levels
+    untouched = Renderer(EngineConfig(original_bit_exact=True))
+    exact = untouched.render_range(hot_master, "original", 1.0, 0, RATE)
+    np.testing.assert_array_equal(exact, hot_master.read(0, RATE))

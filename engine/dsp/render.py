@@ -34,6 +34,7 @@ from engine.dsp.calibration import (
     sample_track,
 )
 from engine.dsp.chain import PresetChain, mix_dry_wet
+from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
 from engine.dsp.truepeak import Planar, true_peak_envelope
@@ -41,6 +42,7 @@ from engine.source import TrackSource
 from engine.tracks import Audio
 
 MAX_WET_GAIN_DB = 18.0
+REFERENCE_MARGIN_DB = 0.05
 CALIBRATION_PASSES = 3
 KEEP_SAMPLES = 2
 """Track samples kept (about 8 MB each): the current track's and a neighbour's."""
@@ -230,17 +232,34 @@ class Renderer:
         return np.ascontiguousarray(limited[:, start - first : stop - first].T)
 
     def original(self, source: TrackSource, start: int, stop: int) -> Audio:
-        """The source itself, at the plain gain that keeps a hot master under the ceiling."""
-        audio = source.read(start, stop)
-        gain = self.original_gain(source)
-        return audio if gain == 1.0 else audio * np.float32(gain)
+        """The source itself, at the plain gain that keeps a hot master under the ceiling.
+
+        The gain comes from the sample's true peak; a louder peak the sample did not see is
+        caught by the true-peak limiter, which is otherwise a no-op (bit-exact setting aside).
+        """
+        if self._original_untouched():
+            return source.read(start, stop)
+        gain = np.float32(self.original_gain(source))
+        reach = limiter_reach_frames(self.config.sample_rate)
+        first = max(0, start - reach)
+        window = source.read(first, stop + reach)
+        if window.shape[0] <= start - first:
+            return np.zeros((0, 2), dtype=np.float32)
+        planar: Planar = np.ascontiguousarray(window.T) * gain
+        limited = limit_true_peak(
+            planar, self.config.sample_rate, self.config.true_peak_ceiling_db, origin_frame=first
+        )
+        return np.ascontiguousarray(limited[:, start - first : stop - first].T)
+
+    def _original_untouched(self) -> bool:
+        return self.config.loudness_mode != "matched" or self.config.original_bit_exact
 
     def original_gain(self, source: TrackSource) -> float:
         """1.0 unless the source's true peak is over the ceiling in matched mode (and the
         original is not kept bit-exact): then the reference goes down by the excess."""
-        if self.config.loudness_mode != "matched" or self.config.original_bit_exact:
+        if self._original_untouched():
             return 1.0
-        shift = self.summary(source).reference_shift_db(self.config.true_peak_ceiling_db)
+        shift = self.summary(source).reference_shift_db(self._reference_ceiling_db)
         return float(10 ** (shift / 20))
 
     def render_track(self, source: TrackSource, preset: str, intensity: float) -> Audio:
@@ -263,7 +282,7 @@ class Renderer:
     def is_prepared(self, source: TrackSource, preset: str) -> bool:
         """True when rendering `preset` needs no calibration first (cheap, any thread)."""
         if preset_named(preset).is_bypass:
-            if self.config.loudness_mode != "matched" or self.config.original_bit_exact:
+            if self._original_untouched():
                 return True
             return self.calibrations.summary(source.content_key) is not None
         key = (source.content_key, preset, self.config.loudness_mode)
@@ -342,7 +361,13 @@ class Renderer:
             return preset.target_lufs
         if self.config.original_bit_exact:
             return sample.loudness_lufs
-        return sample.loudness_lufs + sample.reference_shift_db(self.config.true_peak_ceiling_db)
+        return sample.loudness_lufs + sample.reference_shift_db(self._reference_ceiling_db)
+
+    @property
+    def _reference_ceiling_db(self) -> float:
+        """Where the sampled true peak of a hot original is brought: just under the point
+        where the limiter starts, so the original stays a plain gain where the sample saw."""
+        return self.config.true_peak_ceiling_db - LIMITER_MARGIN_DB - REFERENCE_MARGIN_DB
 
 
 def _clamp_gain(gain_db: float) -> float:
