@@ -206,6 +206,8 @@ class Engine:
         self.errors.flush(force=True)  # the sum of what was not told, now, not in 5 s
         self.store.set_library(tracks)
         self.player.set_tracks(tracks)
+        if tracks:  # its sample and first preset are measured before play is pressed
+            self._prepare(tracks[0])
         return list(tracks)
 
     def tracks(self) -> list[Track]:
