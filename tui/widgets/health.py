@@ -17,7 +17,7 @@ from tui.widgets.bars import NO_VALUE, horizontal_bar, megabytes
 STATUS_STYLES = {"healthy": "$success", "warning": "$warning", "critical": "$error"}
 LEVEL_STYLES = {"normal": "$success", "elevated": "$warning", "high": "$warning"}
 """Memory degradation levels; anything else (critical) is drawn as an error."""
-MEMORY_BAR_WIDTH = 10
+MEMORY_BAR_WIDTH = 8
 LINES = 8
 """Lines without a last error, in every state: most updates repaint without a new layout."""
 
