@@ -23,9 +23,9 @@ from engine.worker import nice_this_thread
 
 ANALYSIS_NICE = 10
 """Below the render threads (5): the pass is the least urgent work the engine does."""
-IDLE_PER_BUSY = 3.0
-"""After each chunk, wait three times as long as it took: the pass uses at most a quarter of
-a core, and the renders the listener waits for go first."""
+IDLE_PER_BUSY = 6.0
+"""After each chunk, wait six times as long as it took: the pass uses at most a seventh of a
+core (a 5-minute track takes about 15 s), and the renders the listener waits for go first."""
 KEEP_TRACKS = 64
 """Analyses kept (a few kilobytes each); the oldest go first."""
 

@@ -31,7 +31,7 @@ HEAD_SECONDS = 1.0
 """On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
 STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
-FADE_SOURCE_SECONDS = 1.0
+FADE_SOURCE_SECONDS = 0.25
 """Source kept for a fade out of the original: the switch point may move a few blocks on."""
 
 

@@ -64,7 +64,7 @@ class TrackSample:
         return min(0.0, ceiling_db - self.true_peak_db)
 
 
-def window_starts(frames: int, span: int, count: int = SAMPLE_WINDOWS) -> list[int]:
+def window_starts(frames: int, span: int, count: int) -> list[int]:
     """Where the windows start: evenly spread, first at 0 and last ending at the end; a
     track too short for `count` apart windows is covered by back-to-back ones."""
     if frames <= span:
@@ -83,7 +83,7 @@ def sample_track(source: TrackSource, ceiling_db: float) -> TrackSample:
     windows = []
     meter = LoudnessMeter(rate)
     peak = 0.0
-    for start in window_starts(source.frames, span):
+    for start in window_starts(source.frames, span, SAMPLE_WINDOWS):
         audio = source.read(start, start + span)
         if audio.shape[0] <= settle:
             continue
