@@ -2,7 +2,7 @@
 
 The names below load on first use (PEP 562): the audio process imports `engine.rings`
 and `engine.audio_process` through this package, and must not pay for `engine.engine`
-(scipy, pedalboard, pyloudnorm and the rest) just to copy frames in its callback.
+(scipy, pedalboard and the rest) just to copy frames in its callback.
 """
 
 from __future__ import annotations
