@@ -58,9 +58,10 @@ class EngineConfig:
     """Longer files are refused (sources are streamed, so length costs no memory)."""
     source_cache_mb: float = 4.0
     """Decoded source blocks kept for the original and for stand-ins (counted in the budget)."""
-    render_scratch_mb: float = 16.0
-    """What one render thread holds while it renders a chunk (its window, wet path, limiter)
-    and the track samples kept for calibration: counted in the budget, not in the tiers."""
+    render_scratch_mb: float = 64.0
+    """What renders hold besides the tiers, measured: 22 MB per render thread at its peak
+    (a 10 s chunk's window, wet path and limiter), 3 MB for the feeder's head render, and
+    the two track samples kept for calibration (8 MB each). Counted in the budget."""
     state_dir: Path | None = None
     """Where predictor state and settings live; None means the platform's user state dir."""
     extra: dict[str, str] = field(default_factory=dict)

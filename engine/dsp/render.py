@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -37,7 +37,7 @@ from engine.dsp.chain import PresetChain, mix_dry_wet
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
-from engine.dsp.truepeak import Planar, true_peak_envelope
+from engine.dsp.truepeak import Planar, window_true_peak
 from engine.source import TrackSource
 from engine.tracks import Audio
 
@@ -288,7 +288,7 @@ class Renderer:
         """The track's sample windows and what they measure, decoded once per track."""
         return self.calibrations.sample(
             source.content_key,
-            lambda: sample_track(source, self.config.true_peak_ceiling_db),
+            lambda: sample_track(source),
         )
 
     def is_prepared(self, source: TrackSource, preset: str) -> bool:
@@ -348,20 +348,28 @@ class Renderer:
         settle = sample.settle_frames
         target = self._target_lufs(sample, preset)
         chain = self._chain(source, preset)
-        wets = [chain.process(window, rate) for window in sample.planar_windows()]
-        measured = measured_loudness(wets, settle, rate)
+
+        def wets() -> Iterator[Planar]:  # one window at a time: scratch stays one window
+            return (chain.process(window, rate) for window in sample.planar_windows())
+
+        peaks: list[float] = []
+
+        def noting_peaks(windows: Iterator[Planar]) -> Iterator[Planar]:
+            for wet in windows:
+                peaks.append(window_true_peak(wet))
+                yield wet
+
+        measured = measured_loudness(noting_peaks(wets()), settle, rate)
         if is_silent(target) or is_silent(measured):
             return 1.0
         gain_db = _clamp_gain(target - measured)
         ceiling = self.config.true_peak_ceiling_db
         # Where the gained wet path stays under the ceiling, the limiter takes nothing off.
-        unlimited = 10 ** ((ceiling - gain_db) / 20)
-        peaks = (np.max(true_peak_envelope(wet, unlimited), initial=0.0) for wet in wets)
-        if max(peaks, default=0.0) <= unlimited:
+        if max(peaks, default=0.0) * 10 ** (gain_db / 20) <= 10 ** (ceiling / 20):
             return float(10 ** (gain_db / 20))
         for _ in range(CALIBRATION_PASSES - 1):
             scale = np.float32(10 ** (gain_db / 20))
-            limited = [limit_true_peak(wet * scale, rate, ceiling) for wet in wets]
+            limited = (limit_true_peak(wet * scale, rate, ceiling) for wet in wets())
             error = target - measured_loudness(limited, settle, rate)
             if abs(error) < 0.05:
                 break

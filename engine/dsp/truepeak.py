@@ -86,3 +86,14 @@ def true_peak_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float
         np.maximum(between, np.abs(phases).max(axis=0), out=between)
     envelope[candidates] = np.maximum(envelope[candidates], between)
     return envelope
+
+
+def window_true_peak(planar: Planar) -> float:
+    """The true peak of `planar` as a linear value: the fast envelope, with its threshold at
+    the sample peak so every frame near the maximum is interpolated."""
+    if planar.size == 0:
+        return 0.0
+    sample_peak = float(np.max(np.abs(planar)))
+    if sample_peak == 0.0:
+        return 0.0
+    return float(np.max(true_peak_envelope(planar, sample_peak)))
