@@ -34,7 +34,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget-mb",
         type=float,
-        help="memory the engine may hold: tiers, source blocks, render scratch (default 119)",
+        help="memory the engine may hold: cache tiers, source blocks and render scratch "
+        f"(default {EngineConfig().process_budget_mb:.0f})",
     )
     parser.add_argument("--chunk-seconds", type=float, help="render chunk length (default 10)")
     parser.add_argument("--state-dir", type=Path, help="where predictor state is kept")
