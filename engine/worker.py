@@ -173,6 +173,9 @@ class RenderWorkerPool:
             running = self._running.get(key)
             if running is not None:  # already rendering: wait for it, do not render it twice
                 running.priority = "immediate"  # its audio is handed over even if not stored
+                running.deadline = max(
+                    running.deadline, self._clock() + self._timeouts["immediate"]
+                )
                 return running
             queued = self._queued.get(key)
             if queued is not None and queued.priority == "immediate":
