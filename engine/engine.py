@@ -35,7 +35,6 @@ from engine.memory import (
     MemoryReading,
     give_back_free_memory,
     read_memory,
-    tune_allocator,
 )
 from engine.monitor import (
     METER_FRAMES,
@@ -81,9 +80,7 @@ NEIGHBOUR_PRESETS = 2
 
 
 def tune_runtime_for_audio() -> None:
-    """GC and GIL settings measured to keep the feeder and the UI smooth, and an allocator
-    that gives freed audio arrays back to the system (docs/architecture.md)."""
-    tune_allocator()
+    """GC and GIL settings measured to keep the feeder and the UI smooth (docs/architecture.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 10**9)

@@ -26,38 +26,22 @@ RSS_LIMIT_MULTIPLES = (1.0, 1.25, 1.5)
 RECOVERY_MARGIN = 0.05
 
 
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 256 * 1024
-"""Blocks this large and up are mapped on their own and unmapped when freed. glibc raises
-this threshold each time such a block is freed (up to 32 MB), after which chunk-sized
-arrays come from the heap and their memory stays with the process; a fixed threshold
-keeps the audio arrays' memory going back to the system."""
-TRIM_THRESHOLD_BYTES = 4 * 1024 * 1024
-
-
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
     except OSError:
         return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-
-
-def tune_allocator() -> bool:
-    """Fixed mmap and trim thresholds (process-wide; glibc only, a no-op elsewhere)."""
-    libc = _libc()
-    if libc is None:
-        return False
-    return bool(
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-        and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    )
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def give_back_free_memory() -> None:
-    """Return the heap's free pages to the system after bulk frees (glibc's malloc_trim)."""
+    """Return the heap's free pages to the system (glibc's malloc_trim; elsewhere a no-op).
+
+    glibc keeps freed chunk-sized arrays in its heaps for reuse and hands back only what is
+    free at the top; a trim after bulk frees, and every few seconds, gives back the rest.
+    (A fixed, low mmap threshold would give every array back at once, but its page faults
+    and unmappings halved the switches a busy engine could serve.)"""
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
