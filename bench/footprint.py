@@ -218,16 +218,20 @@ def print_ready(libraries: list[LibraryRuns]) -> None:
 
 def print_levels(runs: list[tuple[str, Run]]) -> None:
     print("\nmemory-level changes (health()['memory_level'], polled at 4 Hz) and stand-ins served")
-    print(f"{'':<22} {'minutes':>7} {'changes':>7} {'/min':>6}  {'stand-ins':>9}  levels seen")
+    print(
+        f"{'':<22} {'minutes':>7} {'changes':>7} {'/min':>6} {'after 1st min':>13}"
+        f"  {'stand-ins':>9}  levels seen"
+    )
     for label, run in runs:
         changes, per_minute, seen = level_figures(run)
         start = run.marks.get("opened", math.nan)
         end = run.marks.get("closed", math.nan)
+        late = sum(1 for t, _level in run.result.get("levels", [])[1:] if t - start > 60)
+        stand_ins = run.result.get("stand_ins")
         print(
-            f"{label:<22} {(end - start) / 60:7.1f} {changes:7d} {per_minute:6.2f}  "
-            f"{'n/a':>9}  {seen}"
+            f"{label:<22} {(end - start) / 60:7.1f} {changes:7d} {per_minute:6.2f} {late:13d}"
+            f"  {'n/a' if stand_ins is None else stand_ins:>9}  {seen}"
         )
-    print("stand-ins: n/a, the engine's public API (snapshot, stats, health) does not count them")
 
 
 def length_runs(plan: Plan, folder: Path) -> list[tuple[str, Run, Run]]:

@@ -297,6 +297,7 @@ def run_session(spec: dict[str, Any]) -> None:
                     "seeks": seeks,
                     "starts": starts,
                     "levels": watch.levels,
+                    "stand_ins": engine.health().get("stand_ins"),
                     "underruns": snap.underruns,
                     "output": snap.output_name
                     + (f" ({snap.output_notice})" if snap.output_notice else ""),

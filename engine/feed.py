@@ -202,9 +202,7 @@ class PresetFeed:
         key = self.key_for(track, target, frame)
         if target.preset == BYPASS:
             stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
-            return _Held(
-                key, frame, self._originals.original(self.store.get(track), frame, stop)
-            ), "source"
+            return _Held(key, frame, self._original(track, frame, stop)), "source"
         first = key.chunk_index * self.config.chunk_frames
         if self._pending_lookup is None:
             self._pending_lookup = self.buffer.lookup(key, track.fingerprint, "switch")
@@ -318,7 +316,7 @@ class PresetFeed:
     def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> None:
         """The render has arrived after a stand-in: fade from the source into it."""
         length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
-        source = self._originals.original(self.store.get(track), frame, frame + length)
+        source = self._original(track, frame, frame + length)
         self._fade = self._fade_at((frame, source), rendered, frame, length)
 
     def _fetch(
@@ -350,7 +348,7 @@ class PresetFeed:
             return _Held(key, first, audio)
         self.render_fallbacks += 1  # never silence: play the source for this chunk
         stop = first + self.config.chunk_frames
-        return _Held(key, first, self._originals.original(self.store.get(track), first, stop))
+        return _Held(key, first, self._original(track, first, stop))
 
     def _stand_in(self, track: Track, key: ChunkKey, frame: int) -> _Held:
         """A seek or track change landed before this track's presets were calibrated:
@@ -359,8 +357,16 @@ class PresetFeed:
         self.stand_ins += 1
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(STAND_IN_SECONDS * self.config.sample_rate))
-        audio = self._originals.original(self.store.get(track), frame, stop)
+        audio = self._original(track, frame, stop)
         return _Held(key, frame, audio, stand_in=True)
+
+    def _original(self, track: Track, start: int, stop: int) -> Audio:
+        """The original from the feeder's thread, which never waits for a sampling: a
+        track not sampled yet has it asked for first, and plays at unity meanwhile."""
+        source = self.store.get(track)
+        if not self._originals.is_prepared(source, BYPASS):
+            self.workers.prepare_track(track.id, track.fingerprint, (BYPASS,), "immediate")
+        return self._originals.original(source, start, stop, measure=False)
 
     def _original_at(self, track: Track, frame: int) -> tuple[int, Audio]:
         """The original's block around `frame` (blocks are the source cache's, so reads
@@ -371,8 +377,10 @@ class PresetFeed:
         if kept is not None and kept[0] == ident:
             return kept[1], kept[2]
         first = number * self._block_frames
-        audio = self._originals.original(self.store.get(track), first, first + self._block_frames)
-        self._original_block = (ident, first, audio)
+        measured = self._originals.is_prepared(self.store.get(track), BYPASS)
+        audio = self._original(track, first, first + self._block_frames)
+        if measured:  # a block at a provisional gain is read again once the gain is known
+            self._original_block = (ident, first, audio)
         return first, audio
 
     @staticmethod
@@ -395,7 +403,7 @@ class PresetFeed:
         """The old setting's audio around `frame`: what is playing now, kept for the fade."""
         if source.preset == BYPASS:
             stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
-            return frame, self._originals.original(self.store.get(track), frame, stop)
+            return frame, self._original(track, frame, stop)
         key = self.key_for(track, source, frame)
         start = key.chunk_index * self.config.chunk_frames
         held = self._held

@@ -234,16 +234,21 @@ class Renderer:
         )
         return np.ascontiguousarray(limited[:, start - first : stop - first].T)
 
-    def original(self, source: TrackSource, start: int, stop: int) -> Audio:
+    def original(self, source: TrackSource, start: int, stop: int, measure: bool = True) -> Audio:
         """The source itself, at the plain gain that keeps a hot master under the ceiling.
 
         The gain comes from the sample's true peak; a louder peak the sample did not see is
         caught by the true-peak limiter, which is otherwise a no-op (bit-exact setting aside).
+        With `measure` False (the feeder, which must never wait a sampling out) a track not
+        sampled yet plays at unity gain through the limiter: under the ceiling all the same.
         """
         if self._original_untouched():
             return source.read(start, stop)
-        gain = np.float32(self.original_gain(source))
-        if self._far_below_ceiling(source, float(gain)):
+        summary = self.calibrations.summary(source.content_key)
+        if summary is None and measure:
+            summary = self.summary(source)
+        gain = np.float32(1.0 if summary is None else self._gain_for(summary))
+        if summary is not None and self._far_below_ceiling(summary, float(gain)):
             audio = source.read(start, stop)
             return audio if gain == 1.0 else audio * gain
         reach = limiter_reach_frames(self.config.sample_rate)
@@ -257,10 +262,10 @@ class Renderer:
         )
         return np.ascontiguousarray(limited[:, start - first : stop - first].T)
 
-    def _far_below_ceiling(self, source: TrackSource, gain: float) -> bool:
+    def _far_below_ceiling(self, summary: TrackSample, gain: float) -> bool:
         """The sampled true peak, at `gain`, is so far under the ceiling that no peak the
         sample missed can reach it: the limiter's envelope need not even be computed."""
-        peak_db = self.summary(source).true_peak_db + 20 * math.log10(gain)
+        peak_db = summary.true_peak_db + 20 * math.log10(gain)
         return peak_db < self.config.true_peak_ceiling_db - UNSAMPLED_PEAK_HEADROOM_DB
 
     def _original_untouched(self) -> bool:
@@ -271,8 +276,10 @@ class Renderer:
         original is not kept bit-exact): then the reference goes down by the excess."""
         if self._original_untouched():
             return 1.0
-        shift = self.summary(source).reference_shift_db(self._reference_ceiling_db)
-        return float(10 ** (shift / 20))
+        return self._gain_for(self.summary(source))
+
+    def _gain_for(self, summary: TrackSample) -> float:
+        return float(10 ** (summary.reference_shift_db(self._reference_ceiling_db) / 20))
 
     def render_track(self, source: TrackSource, preset: str, intensity: float) -> Audio:
         """One continuous render of the whole track (the reference chunks must equal)."""
