@@ -31,7 +31,8 @@ from engine.cache.codecs import Codec, FlacCodec, Int16Codec
 from engine.cache.keys import ChunkKey
 from engine.cache.plan import PlacementPlan, PlannedChunk
 from engine.config import EngineConfig
-from engine.dsp.render import LoudnessCalibrations, Renderer
+from engine.dsp.calibrations import LoudnessCalibrations
+from engine.dsp.render import Renderer
 from engine.library import probe
 from engine.source import TrackSource
 from engine.worker import RenderWorkerPool

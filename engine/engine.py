@@ -24,7 +24,8 @@ from engine.cache.buffer import MultiTierBuffer
 from engine.cache.plan import TrackPosition
 from engine.chunk_features import ChunkFeatureIndex
 from engine.config import PRESET_ORDER, EngineConfig
-from engine.dsp.render import LoudnessCalibrations, Renderer, chunk_count
+from engine.dsp.calibrations import LoudnessCalibrations
+from engine.dsp.render import Renderer, chunk_count
 from engine.error_log import REPEAT_SECONDS, ErrorLog
 from engine.errors import TierplayError, TrackError, UnknownPreset
 from engine.feed import BYPASS, PresetFeed, ServedRequest

@@ -185,7 +185,7 @@ def test_silent_and_tiny_tracks_render_without_errors(tmp_path: Path) -> None:
 def test_renderers_share_the_caches_they_are_given_even_when_empty() -> None:
     """Each renderer must use the caches it is given, or every render thread samples and
     calibrates every track again."""
-    from engine.dsp.render import LoudnessCalibrations
+    from engine.dsp.calibrations import LoudnessCalibrations
 
     calibrations = LoudnessCalibrations()
     first = Renderer(EngineConfig(), calibrations)

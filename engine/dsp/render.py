@@ -17,14 +17,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.analysis import TrackAnalysis
 from engine.config import EngineConfig
 from engine.dsp.calibration import (
     TrackSample,
@@ -33,6 +31,7 @@ from engine.dsp.calibration import (
     measured_loudness,
     sample_track,
 )
+from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import PresetChain, mix_dry_wet
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
@@ -47,11 +46,6 @@ UNSAMPLED_PEAK_HEADROOM_DB = 6.0
 """How much louder than the sampled peaks an unsampled one is taken to be, at the most
 (measured on real music: 1 dB; the limiter's envelope is exact from 6 dB below on)."""
 CALIBRATION_PASSES = 3
-KEEP_SAMPLES = 2
-"""Track samples kept (about 8 MB each): the current track's and a neighbour's."""
-
-
-T = TypeVar("T")
 
 
 def chunk_count(frames: int, chunk_frames: int) -> int:
@@ -72,123 +66,6 @@ class RenderPlan:
 
     preset: Preset
     wet_gain: float
-
-
-class LoudnessCalibrations:
-    """Thread-safe, bounded caches shared by the renderers: per-(track, preset, mode) wet
-    gains, and the few track samples they are measured on (their bytes are counted)."""
-
-    def __init__(self, max_entries: int = 512) -> None:
-        self._lock = threading.Lock()
-        self._gains: OrderedDict[tuple[str, str, str], float] = OrderedDict()
-        self._samples: OrderedDict[str, TrackSample] = OrderedDict()
-        self._summaries: OrderedDict[str, TrackSample] = OrderedDict()
-        """What each sample measured, without its windows: kept for every track."""
-        self._analyses: OrderedDict[str, TrackAnalysis] = OrderedDict()
-        self._max_entries = max_entries
-        self._computing: dict[object, threading.Lock] = {}
-
-    def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
-        """The gain for `key`, computed once even when several render threads ask at once."""
-        return self._once(key, lambda: self.get(key), compute, lambda gain: self.put(key, gain))
-
-    def analysis(self, content_key: str, compute: Callable[[], TrackAnalysis]) -> TrackAnalysis:
-        """The analysis of the track's sample, computed once and kept for every track."""
-        return self._once(
-            ("analysis", content_key),
-            lambda: self._peek_analysis(content_key),
-            compute,
-            lambda analysis: self._put_analysis(content_key, analysis),
-        )
-
-    def _peek_analysis(self, content_key: str) -> TrackAnalysis | None:
-        with self._lock:
-            return self._analyses.get(content_key)
-
-    def _put_analysis(self, content_key: str, analysis: TrackAnalysis) -> None:
-        with self._lock:
-            self._analyses[content_key] = analysis
-            while len(self._analyses) > self._max_entries:
-                self._analyses.popitem(last=False)
-
-    def sample(self, content_key: str, compute: Callable[[], TrackSample]) -> TrackSample:
-        """The track's sample, decoded once and kept for its few neighbours' worth."""
-        return self._once(
-            ("sample", content_key),
-            lambda: self.peek_sample(content_key),
-            compute,
-            lambda sample: self._put_sample(content_key, sample),
-        )
-
-    def _once(
-        self,
-        key: object,
-        lookup: Callable[[], T | None],
-        compute: Callable[[], T],
-        store: Callable[[T], None],
-    ) -> T:
-        found = lookup()
-        if found is not None:
-            return found
-        with self._lock:
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:  # one computes; the others wait here, never holding the shared lock
-            found = lookup()
-            if found is None:
-                found = compute()
-                store(found)
-            with self._lock:
-                self._computing.pop(key, None)
-            return found
-
-    def get(self, key: tuple[str, str, str]) -> float | None:
-        with self._lock:
-            gain = self._gains.get(key)
-            if gain is not None:
-                self._gains.move_to_end(key)
-            return gain
-
-    def put(self, key: tuple[str, str, str], gain: float) -> None:
-        with self._lock:
-            self._gains[key] = gain
-            while len(self._gains) > self._max_entries:
-                self._gains.popitem(last=False)
-
-    def peek_sample(self, content_key: str) -> TrackSample | None:
-        with self._lock:
-            sample = self._samples.get(content_key)
-            if sample is not None:
-                self._samples.move_to_end(content_key)
-            return sample
-
-    def summary(self, content_key: str) -> TrackSample | None:
-        """What the track's sample measured (its windows may be gone); never computes."""
-        with self._lock:
-            return self._summaries.get(content_key)
-
-    def _put_sample(self, content_key: str, sample: TrackSample) -> None:
-        with self._lock:
-            self._samples[content_key] = sample
-            while len(self._samples) > KEEP_SAMPLES:
-                self._samples.popitem(last=False)
-            self._summaries[content_key] = replace(sample, windows=())
-            self._summaries.move_to_end(content_key)
-            while len(self._summaries) > self._max_entries:
-                self._summaries.popitem(last=False)
-
-    def forget_track(self, content_key: str) -> None:
-        with self._lock:
-            for key in [key for key in self._gains if key[0] == content_key]:
-                del self._gains[key]
-            self._samples.pop(content_key, None)
-            self._summaries.pop(content_key, None)
-            self._analyses.pop(content_key, None)
-
-    @property
-    def sample_bytes(self) -> int:
-        """Bytes held by the kept samples (counted against the engine's budget)."""
-        with self._lock:
-            return sum(sample.nbytes for sample in self._samples.values())
 
 
 class Renderer:

@@ -1,0 +1,138 @@
+"""`LoudnessCalibrations`: what the renderers measure once per track and share.
+
+Per-(track, preset, mode) wet gains, each track's sample summary (loudness, true peak) and
+sample analysis are small and kept for every track; the samples' windows are large and kept
+for two tracks, their bytes counted against the engine's budget. Whatever several render
+threads ask for at once is computed by one while the others wait for it, and no lock is
+held while anything is computed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import replace
+from typing import Generic, TypeVar
+
+from engine.analysis import TrackAnalysis
+from engine.dsp.calibration import TrackSample
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+KEEP_SAMPLES = 2
+"""Track samples whose windows are kept (about 8 MB each): the current track's and a
+neighbour's."""
+
+
+class _Lru(Generic[K, V]):
+    """An LRU of at most `size` entries; its owner holds the lock."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def drop(self, matches: Callable[[K], bool]) -> None:
+        for key in [key for key in self._entries if matches(key)]:
+            del self._entries[key]
+
+    def values(self) -> Iterator[V]:
+        return iter(self._entries.values())
+
+
+class LoudnessCalibrations:
+    """Thread-safe, bounded caches shared by the renderers of one engine."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._lock = threading.Lock()
+        self._gains: _Lru[tuple[str, str, str], float] = _Lru(max_entries)
+        self._samples: _Lru[str, TrackSample] = _Lru(KEEP_SAMPLES)
+        self._summaries: _Lru[str, TrackSample] = _Lru(max_entries)
+        """What each sample measured, without its windows: kept for every track."""
+        self._analyses: _Lru[str, TrackAnalysis] = _Lru(max_entries)
+        self._computing: dict[object, threading.Lock] = {}
+
+    def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
+        """The gain for `key`, computed once even when several render threads ask at once."""
+        return self._once(key, lambda: self.get(key), compute, lambda gain: self.put(key, gain))
+
+    def analysis(self, content_key: str, compute: Callable[[], TrackAnalysis]) -> TrackAnalysis:
+        """The analysis of the track's sample, computed once and kept for every track."""
+        return self._once(
+            ("analysis", content_key),
+            lambda: self._locked(lambda: self._analyses.get(content_key)),
+            compute,
+            lambda found: self._locked(lambda: self._analyses.put(content_key, found)),
+        )
+
+    def sample(self, content_key: str, compute: Callable[[], TrackSample]) -> TrackSample:
+        """The track's sample, decoded once and kept for its few neighbours' worth."""
+        return self._once(
+            ("sample", content_key),
+            lambda: self._locked(lambda: self._samples.get(content_key)),
+            compute,
+            lambda found: self._locked(lambda: self._put_sample(content_key, found)),
+        )
+
+    def get(self, key: tuple[str, str, str]) -> float | None:
+        return self._locked(lambda: self._gains.get(key))
+
+    def put(self, key: tuple[str, str, str], gain: float) -> None:
+        self._locked(lambda: self._gains.put(key, gain))
+
+    def summary(self, content_key: str) -> TrackSample | None:
+        """What the track's sample measured (its windows may be gone); never computes."""
+        return self._locked(lambda: self._summaries.get(content_key))
+
+    def forget_track(self, content_key: str) -> None:
+        with self._lock:
+            self._gains.drop(lambda key: key[0] == content_key)
+            for cache in (self._samples, self._summaries, self._analyses):
+                cache.drop(lambda key: key == content_key)
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes held by the kept samples (counted against the engine's budget)."""
+        return self._locked(lambda: sum(sample.nbytes for sample in self._samples.values()))
+
+    # -- internals ------------------------------------------------------------------------
+    def _put_sample(self, content_key: str, sample: TrackSample) -> None:
+        self._samples.put(content_key, sample)
+        self._summaries.put(content_key, replace(sample, windows=()))
+
+    def _locked(self, action: Callable[[], V]) -> V:
+        with self._lock:
+            return action()
+
+    def _once(
+        self,
+        key: object,
+        lookup: Callable[[], V | None],
+        compute: Callable[[], V],
+        store: Callable[[V], None],
+    ) -> V:
+        found = lookup()
+        if found is not None:
+            return found
+        with self._lock:
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:  # one computes; the others wait here, never holding the shared lock
+            found = lookup()
+            if found is None:
+                found = compute()
+                store(found)
+            with self._lock:
+                self._computing.pop(key, None)
+            return found
