@@ -8,10 +8,10 @@ multiprocessing's resource tracker). PSS, unlike RSS, counts a page shared by tw
 half in each, so the sum is what the player adds to the machine.
 
 Baselines measured in the same run, one process at a time: (a) a bare process that only
-does `import engine`; (b) the smallest sounddevice player of one file (python-sounddevice's
-play_long_file.py: soundfile blocks into a queue, a callback that copies). The goal printed
-beside each peak is baseline (a) + the cache budget + 60 MB, whatever the track's length:
-memory must follow the budget, not the music.
+imports the engine (`engine.Engine`); (b) the smallest sounddevice player of one file
+(python-sounddevice's play_long_file.py: soundfile blocks into a queue, a callback that
+copies). The goal printed beside each peak is baseline (a) + the cache budget + 60 MB,
+whatever the track's length: memory must follow the budget, not the music.
 
 Prints, per library (`--library`, the corpus by default, and sample_audio/): peak and steady
 PSS while switching presets twice a second, seeking every 5 s and skipping every 30 s; the
@@ -274,7 +274,7 @@ def measure(plan: Plan, libraries: list[tuple[str, list[Path]]], why: str) -> No
         print(f"  library {label}: {len(paths)} tracks")
     print(f"goal: peak <= baseline (a) + budget + {SLACK_MB:g} MB, whatever the track length")
     print(f"\n{'baselines, measured in this run':<40} {'PSS MB':>7} {'CPU %core':>9}  file")
-    print(f"{'(a) `import engine`, nothing else':<40} {base:7.1f} {'-':>9}" + failure(idle))
+    print(f"{'(a) the engine imported, nothing else':<40} {base:7.1f} {'-':>9}" + failure(idle))
     for lib in runs:
         name = lib.minimal.name.split(" ", 1)[1]
         print(

@@ -1,7 +1,7 @@
 """The measured side of bench/footprint.py: each role runs in a process of its own.
 
 `python -m bench.footprint_probe ROLE SPEC_JSON`, where ROLE is
-- `idle`: imports what `import engine` imports and does nothing (baseline a);
+- `idle`: imports what the engine imports (`engine.Engine`) and does nothing (baseline a);
 - `minimal`: the smallest sounddevice player of one file (baseline b);
 - `session`: the engine, through its public API only: play, steady listening, a session of
   switches, seeks and skips, then time-to-ready after track starts and seeks;
@@ -54,8 +54,9 @@ def mark(name: str) -> None:
 
 
 def run_idle(spec: dict[str, Any]) -> None:
-    import engine  # noqa: F401 - what is measured is this import
+    import engine
 
+    _ = engine.Engine  # the package loads its names on first use: load what they need
     mark("ready")
     time.sleep(float(spec["seconds"]))
     mark("end")
