@@ -224,6 +224,8 @@ class Sample:
     engine_threads_lost: int
     underruns: int
     predictor_state_bytes: int | None = None
+    playing: bool = True
+    """The player was playing: stopped after the library's last track, nothing is heard."""
 
     @property
     def cache_bytes(self) -> int:
@@ -343,6 +345,7 @@ def take_sample(watch: Watch, engine: Engine, process: psutil.Process, number: i
         engine_threads_lost=sum(not t.is_alive() for t in watch.engine_threads.values()),
         underruns=snapshot.underruns,
         predictor_state_bytes=state_bytes,
+        playing=snapshot.playing,
     )
 
 
@@ -514,8 +517,15 @@ class EnduranceResult:
         feed (the bookkeeping alone would count those requests as superseded)."""
         heard = {int(self.watch.media_t(r.asked_at) // 60) for r in self.switches}
         asked = {int(c.t // 60) for c in self.watch.commands}
+        # The trace's listener restarts the library when its own model of the playhead says
+        # it ended; a busy machine lets the real playhead run ahead of that model, and the
+        # player sits stopped in between: no feed there to stall.
+        looks: dict[int, list[bool]] = {}
+        for sample in self.watch.samples:
+            looks.setdefault(int(sample.t // 60), []).append(sample.playing)
+        stopped = {m for m, playing in looks.items() if playing.count(False) * 2 >= len(playing)}
         whole = int(self.trace.minutes)
-        return sorted(m for m in asked - heard if m < whole)
+        return sorted(m for m in asked - heard - stopped if m < whole)
 
     def render_restarts(self) -> tuple[int, int]:
         """Render threads the watchdog replaced: (died, stuck in one render past its
