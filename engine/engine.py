@@ -70,6 +70,9 @@ STATE_SAVE_SECONDS = 30.0
 """How often a changed model and settings are written (and always on close)."""
 HELD_SEEK_POLL_SECONDS = 0.02
 MEMORY_CHECK_SECONDS = 0.5
+UNTOLD_SHORTFALL_SECONDS = 0.5
+"""A file shorter than its header by less than this is corrected without a word: Ogg
+headers often promise a few frames more than decode."""
 STATE_REPEAT_SECONDS = 300.0
 """A save that keeps failing (read-only folder, full disk) is retold this rarely."""
 PROBLEM_REPORT_SECONDS = REPEAT_SECONDS
@@ -551,7 +554,8 @@ class Engine:
                 self._tracks = [fresh if t.id == stale.id else t for t in self._tracks]
             self.store.register([fresh])
             self.player.replace_track(stale, fresh)
-            self.errors.report("track", str(stale.path), f"{stale.path.name}: {note} ({why})")
+            if stale.frames - frames > UNTOLD_SHORTFALL_SECONDS * rate:
+                self.errors.report("track", str(stale.path), f"{stale.path.name}: {note} ({why})")
 
     def _reload(self, stale: Track) -> None:
         """Put the file's new version in place of the old one (same id, new fingerprint),

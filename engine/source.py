@@ -231,7 +231,8 @@ class TrackSource:
         with self._lock:
             known_end = self._native_end
         if known_end is None:
-            known_end = self._scan_end(claimed)
+            # A read that came up short without an error ended where the audio ends.
+            known_end = first + raw.shape[0] if raw is not None else self._scan_end(claimed)
             if known_end < claimed:
                 self._met_end(known_end, failure)
         stop = min(last, known_end)
@@ -272,13 +273,23 @@ class TrackSource:
                 good = middle
             else:
                 bad = middle
-        end = good
-        while end < bad:
-            step, _ = self._try_read(end, min(SCAN_STEP_FRAMES, bad - end))
-            if step is None or step.shape[0] == 0:
-                break
-            end += step.shape[0]
-        return end
+        return good + self._frames_readable(good, bad - good)
+
+    def _frames_readable(self, first: int, count: int) -> int:
+        """How many of `count` frames from `first` decode, read in small steps from one
+        seek (a seek near the end of a long Ogg file alone takes 0.1 s)."""
+        done = 0
+        try:
+            with sf.SoundFile(self.track.path) as handle:
+                handle.seek(first)
+                while done < count:
+                    step = handle.read(min(SCAN_STEP_FRAMES, count - done), dtype="float32")
+                    if step.shape[0] == 0:
+                        break
+                    done += step.shape[0]
+        except (sf.LibsndfileError, OSError, RuntimeError, ValueError):
+            pass
+        return done
 
     def _salvage(self, first: int, stop: int) -> Native:
         """[first, stop) in small blocks; a block that fails to decode becomes silence."""
