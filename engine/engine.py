@@ -515,7 +515,7 @@ class Engine:
             t
             for t in self.tracks()
             if track is not None
-            and (t == track or (following is not None and t.id == following.track_id))
+            and (t.id == track.id or (following is not None and t.id == following.track_id))
         ]
         for item in candidates:
             try:
