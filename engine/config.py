@@ -55,7 +55,8 @@ class EngineConfig:
     output_capture_seconds: float = 0.0
     """Keep a copy of the last N seconds that left the audio callback (tests, diagnostics)."""
     max_track_seconds: float = 6 * 3600.0
-    """Longer files are refused (sources are streamed, so length costs no memory)."""
+    """The furthest position a seek accepts (the API validates against it). The engine no
+    longer refuses long files: sources are streamed, so length costs no memory."""
     source_cache_mb: float = 4.0
     """Decoded source blocks kept for the original and for stand-ins (counted in the budget)."""
     render_scratch_mb: float = 64.0
