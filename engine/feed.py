@@ -137,6 +137,11 @@ class PresetFeed:
         with self._lock:
             return len(self._unheard)
 
+    def busy(self) -> bool:
+        """A switch waits for its audio, or a switch or seek made is not heard yet."""
+        with self._lock:
+            return self.requested != self.active or bool(self._unheard)
+
     def start_with(self, preset: str, bucket: int) -> None:
         """The setting to start in (restored from the last session): not a switch."""
         with self._lock:

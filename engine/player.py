@@ -40,6 +40,10 @@ class SwitchHook(Protocol):
         """The consumer has read up to `read_index`; the last cut left it at `applied_at`."""
         ...
 
+    def busy(self) -> bool:
+        """A switch is waiting for its audio, or one made is not heard yet: poll often."""
+        ...
+
 
 FADE_SECONDS = 0.01
 """Fade for pause, resume and seeks: short enough to feel instant, long enough not to click."""
@@ -49,6 +53,12 @@ missed renders the head of its chunk first). Right after a cut the ring holds a 
 two; a second switch polled then, rendering for tens of milliseconds on a busy machine,
 was an underrun. Filling this far first costs a few hits' copies and delays nothing: the
 next cut still lands at the consumer's next block."""
+REFILL_SECONDS = 0.2
+"""While nothing is in flight the feeder rests until this much audio has drained from the
+ring and then writes it at once: five wake-ups a second instead of one per half block.
+The ring still holds at least its fill less this (or half its fill in a small ring)."""
+PAUSED_POLL_SECONDS = 0.1
+"""How often a paused feeder looks for a missed cut; commands wake it at once."""
 
 
 def _fade_curve(count: int, rising: bool) -> Audio:
@@ -100,6 +110,8 @@ class Player:
         capacity = sink.ring.capacity - sink.block_frames
         self._fill_frames = min(capacity, int(ring_seconds * sink.sample_rate))
         self._floor_frames = min(self._fill_frames, int(FLOOR_SECONDS * sink.sample_rate))
+        refill = int(REFILL_SECONDS * sink.sample_rate)
+        self._low_water_frames = max(self._fill_frames - refill, self._fill_frames // 2)
         self._thread = threading.Thread(target=self._feed_loop, name="feeder", daemon=True)
         self._thread.start()
 
@@ -242,7 +254,19 @@ class Player:
         while not self._stop.is_set():
             self._wake.clear()
             self._feed_once()
-            self._wake.wait(period / 2)
+            self._wake.wait(self._rest_seconds(period))
+
+    def _rest_seconds(self, period: float) -> float:
+        """Half a block while a cut or a switch is in flight (its latency is measured by
+        these polls); otherwise until the ring has drained to its low-water mark."""
+        ring = self.sink.ring
+        busy = self._hook is not None and self._hook.busy()
+        if busy or not ring.handover_applied() or ring.handover_missed():
+            return period / 2
+        if not self._playing:
+            return PAUSED_POLL_SECONDS
+        spare = ring.queued_frames() - self._low_water_frames
+        return max(period / 2, spare / self.sink.sample_rate)
 
     def _retry_missed_handover(self) -> None:
         """The consumer passed a cut before it saw it (it kept the old audio): cut again."""
