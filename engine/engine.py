@@ -9,6 +9,7 @@ memory pressure and notices files that changed on disk.
 from __future__ import annotations
 
 import gc
+import math
 import queue
 import sys
 import threading
@@ -35,6 +36,7 @@ from engine.memory import (
     MemoryMonitor,
     MemoryReading,
     give_back_free_memory,
+    limit_malloc_arenas,
     read_memory,
 )
 from engine.monitor import (
@@ -70,6 +72,10 @@ STATE_SAVE_SECONDS = 30.0
 """How often a changed model and settings are written (and always on close)."""
 HELD_SEEK_POLL_SECONDS = 0.02
 MEMORY_CHECK_SECONDS = 0.5
+PLAN_REFRESH_SECONDS = 1.0
+"""How often the loop plans again when nothing it plans from has changed (the chunk
+playing, the setting asked for, the cache's contents, the memory level): the plan's values
+then drift only with the position inside the chunk."""
 UNTOLD_SHORTFALL_SECONDS = 0.5
 """A file shorter than its header by less than this is corrected without a word: Ogg
 headers often promise a few frames more than decode."""
@@ -85,7 +91,9 @@ NEIGHBOUR_PRESETS = 2
 
 
 def tune_runtime_for_audio() -> None:
-    """GC and GIL settings measured to keep the feeder and the UI smooth (docs/architecture.md)."""
+    """GC and GIL settings measured to keep the feeder and the UI smooth, and malloc's arena
+    limit measured to keep the heap small (docs/architecture.md)."""
+    limit_malloc_arenas()
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 10**9)
@@ -115,6 +123,8 @@ class Engine:
         if config.tune_runtime:
             tune_runtime_for_audio()
         self._clock = clock
+        self._planned_inputs: tuple[object, ...] = ()
+        self._planned_at = -math.inf
         self._lock = threading.Lock()
         self._tracks: list[Track] = []
         self._skipped: list[SkippedFile] = []
@@ -356,7 +366,7 @@ class Engine:
         while not self._stop.wait(self._maintenance_interval()):
             try:
                 self._follow_interactions()
-                self._replan()
+                self._replan_when_due()
                 self._follow_memory()
                 self._report_output_events()
                 self._report_worker_problems()
@@ -396,11 +406,35 @@ class Engine:
             return None
         return Whereabouts(self._position_of(track), position, self._next_track_position(track))
 
-    def _replan(self) -> None:
-        """Plan from where the playhead is, re-value the tiers, and queue the renders."""
+    def _plan_inputs(self, where: Whereabouts) -> tuple[object, ...]:
+        """What a new plan would differ by, beyond the position inside the chunk."""
+        chunk = int(where.position_seconds / self.config.chunk_seconds)
+        next_id = where.next_track.track_id if where.next_track is not None else None
+        return (
+            where.track.track_id,
+            chunk,
+            next_id,
+            self.feed.requested,
+            self.buffer.total_bytes(),
+            self.memory.level,
+        )
+
+    def _replan_when_due(self) -> None:
+        """The loop's plan: at once when an input changed, else every PLAN_REFRESH_SECONDS."""
         where = self._whereabouts()
         if where is None:
             return
+        inputs = self._plan_inputs(where)
+        fresh = time.monotonic() - self._planned_at < PLAN_REFRESH_SECONDS
+        if inputs != self._planned_inputs or not fresh:
+            self._replan(where)
+
+    def _replan(self, where: Whereabouts | None = None) -> None:
+        """Plan from where the playhead is, re-value the tiers, and queue the renders."""
+        where = where or self._whereabouts()
+        if where is None:
+            return
+        self._planned_inputs, self._planned_at = self._plan_inputs(where), time.monotonic()
         requested = self.feed.requested
         plan, new_track = self.planner.plan(
             where,
