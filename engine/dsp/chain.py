@@ -53,17 +53,27 @@ class PresetChain:
 
 
 def apply_width(planar: Planar, width: float) -> Planar:
-    """Mid/side width: the side signal scaled by `width`, mono content untouched."""
+    """Mid/side width: the side signal scaled by `width`, mono content untouched. Written
+    into `planar` (the chain's own output): no chunk-sized copies."""
     if width == 1.0 or planar.shape[0] != 2:
         return planar
-    mid = 0.5 * (planar[0] + planar[1])
-    side = (0.5 * width) * (planar[0] - planar[1])
-    return np.stack([mid + side, mid - side]).astype(np.float32, copy=False)
+    left, right = planar[0], planar[1]
+    mid = left + right
+    mid *= 0.5
+    side = left - right
+    side *= 0.5 * width
+    np.add(mid, side, out=left)
+    np.subtract(mid, side, out=right)
+    return planar
 
 
 def mix_dry_wet(dry: Planar, wet: Planar, intensity: float, wet_gain: float) -> Planar:
-    """Intensity as dry/wet: 0 is the source, 1 is the loudness-matched preset."""
-    if intensity >= 1.0:
-        return (wet * np.float32(wet_gain)).astype(np.float32, copy=False)
-    mixed = dry * np.float32(1.0 - intensity) + wet * np.float32(intensity * wet_gain)
-    return mixed.astype(np.float32, copy=False)
+    """Intensity as dry/wet: 0 is the source, 1 is the loudness-matched preset.
+
+    Mixed in place into `wet` (`dry` is scaled in place too): both are the caller's own
+    scratch, and a render holds no third chunk-sized array."""
+    np.multiply(wet, np.float32(min(intensity, 1.0) * wet_gain), out=wet)
+    if intensity < 1.0:
+        np.multiply(dry, np.float32(1.0 - intensity), out=dry)
+        np.add(wet, dry, out=wet)
+    return wet

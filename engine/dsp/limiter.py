@@ -26,6 +26,8 @@ from engine.dsp.truepeak import Planar, true_peak_envelope
 BLOCK_FRAMES = 32
 STAGE_SECONDS = (0.005, 0.030)
 MARGIN_DB = 0.15
+SLICE_FRAMES = 1 << 16
+"""Frames whose gains are computed and applied at a time: a render's scratch stays small."""
 """Headroom between the fast true-peak estimate and the reference measurement."""
 
 
@@ -42,7 +44,8 @@ def _stage_blocks(seconds: float, sample_rate: int) -> int:
 def limit_true_peak(
     planar: Planar, sample_rate: int, ceiling_db: float, origin_frame: int = 0
 ) -> Planar:
-    """Return `planar` scaled so its true peak stays at or below `ceiling_db` dBTP.
+    """Scale `planar` in place so its true peak stays at or below `ceiling_db` dBTP, and
+    return it (callers pass audio they own: no second chunk-sized array).
 
     `origin_frame` is the absolute position of the first frame in the track: the block grid
     is anchored to the track, not to the segment, so every render computes the same gains.
@@ -52,25 +55,34 @@ def limit_true_peak(
     if float(envelope.max(initial=0.0)) <= ceiling:
         return planar
     needed = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
-    gain = _smooth_gain(needed, sample_rate, origin_frame)
-    return (planar * gain[None, :]).astype(np.float32, copy=False)
+    del envelope
+    centres, block_gain = _smooth_block_gain(needed, sample_rate, origin_frame)
+    frames = needed.shape[0]
+    for first in range(0, frames, SLICE_FRAMES):
+        last = min(first + SLICE_FRAMES, frames)
+        smooth = np.interp(np.arange(first, last, dtype=np.float64), centres, block_gain)
+        gain = np.minimum(smooth, needed[first:last])
+        # Multiplied in float64 and rounded once, as a float64 product of the chunk would be.
+        piece = planar[:, first:last]
+        np.multiply(piece, gain[None, :], out=piece, casting="same_kind")
+    return planar
 
 
-def _smooth_gain(
+def _smooth_block_gain(
     needed: npt.NDArray[np.float32], sample_rate: int, origin_frame: int
-) -> npt.NDArray[np.float64]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(block centres in frames, smoothed gain at each): the curve the frames' gains are
+    interpolated from."""
     frames = needed.shape[0]
     lead = origin_frame % BLOCK_FRAMES
     blocks = math.ceil((frames + lead) / BLOCK_FRAMES)
-    grid = np.ones(blocks * BLOCK_FRAMES, dtype=np.float64)
+    grid = np.ones(blocks * BLOCK_FRAMES, dtype=np.float32)
     grid[lead : lead + frames] = needed
-    block_gain = grid.reshape(blocks, BLOCK_FRAMES).min(axis=1)
+    block_gain = grid.reshape(blocks, BLOCK_FRAMES).min(axis=1).astype(np.float64)
     block_gain = minimum_filter1d(block_gain, 3, mode="nearest")
     for seconds in STAGE_SECONDS:
         width = 2 * _stage_blocks(seconds, sample_rate) + 1
         block_gain = minimum_filter1d(block_gain, width, mode="nearest")
         block_gain = uniform_filter1d(block_gain, width, mode="nearest")
     centres = np.arange(blocks) * BLOCK_FRAMES + (BLOCK_FRAMES - 1) / 2 - lead
-    smooth = np.interp(np.arange(frames, dtype=np.float64), centres, block_gain)
-    gain: npt.NDArray[np.float64] = np.minimum(smooth, needed)
-    return gain
+    return centres, block_gain

@@ -21,6 +21,9 @@ OVERSAMPLING = 4
 CANDIDATE_HEADROOM = 0.5
 """Stretches quieter than 6 dB below the threshold skip interpolation: an inter-sample over
 of more than 6 dB needs full-scale content near Nyquist, which music does not have."""
+CANDIDATE_SLICE = 1 << 15
+"""Candidate frames interpolated at a time: on a loud master nearly every frame is one,
+and the per-candidate scratch would otherwise be several times the chunk."""
 
 
 def true_peak_db(audio: npt.NDArray[np.floating]) -> float:
@@ -67,25 +70,41 @@ def true_peak_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float
     for channel in planar[1:]:
         np.maximum(envelope, np.abs(channel), out=envelope)
     pair_peak = envelope.copy()
-    pair_peak[:-1] = np.maximum(envelope[:-1], envelope[1:])
+    np.maximum(envelope[:-1], envelope[1:], out=pair_peak[:-1])
     candidates = np.flatnonzero(pair_peak >= threshold * CANDIDATE_HEADROOM)
+    del pair_peak
     if candidates.size == 0:
         return envelope
-    reach = -int(TAP_OFFSETS[0])
-    padded = np.pad(planar, ((0, 0), (reach, int(TAP_OFFSETS[-1]))))
+    for first in range(0, candidates.size, CANDIDATE_SLICE):
+        some = candidates[first : first + CANDIDATE_SLICE]
+        envelope[some] = np.maximum(envelope[some], _between_samples(planar, some))
+    return envelope
+
+
+def _between_samples(planar: Planar, candidates: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+    """The largest inter-sample value after each candidate frame, over the channels."""
     between = np.zeros(candidates.size, dtype=np.float32)
-    for channel in padded:
+    frames = planar.shape[1]
+    for channel in planar:
         # Tap by tap (no BLAS call: its own threads would fight the render threads).
         phases = np.zeros((KERNELS.shape[1], candidates.size), dtype=np.float32)
         scratch = np.empty(candidates.size, dtype=np.float32)
-        for tap, weights in enumerate(KERNELS):
-            samples = channel[tap:][candidates]
+        for offset, weights in zip(TAP_OFFSETS, KERNELS, strict=True):
+            samples = _taps_at(channel, candidates + offset, frames)
             for phase, weight in enumerate(weights):
                 np.multiply(samples, weight, out=scratch)
                 np.add(phases[phase], scratch, out=phases[phase])
         np.maximum(between, np.abs(phases).max(axis=0), out=between)
-    envelope[candidates] = np.maximum(envelope[candidates], between)
-    return envelope
+    return between
+
+
+def _taps_at(
+    channel: npt.NDArray[np.float32], index: npt.NDArray[np.intp], frames: int
+) -> npt.NDArray[np.float32]:
+    """channel[index], zero outside the audio (as if it were padded with silence)."""
+    samples = channel.take(index, mode="clip")
+    samples[(index < 0) | (index >= frames)] = 0.0
+    return samples
 
 
 def window_true_peak(planar: Planar) -> float:
