@@ -10,18 +10,23 @@ half in each, so the sum is what the player adds to the machine.
 Baselines measured in the same run, one process at a time: (a) a bare process that only
 imports the engine (`engine.Engine`); (b) the smallest sounddevice player of one file
 (python-sounddevice's play_long_file.py: soundfile blocks into a queue, a callback that
-copies). The goal printed beside each peak is baseline (a) + the cache budget + 60 MB,
+copies). The goal printed beside each peak is baseline (a) + the budget + 60 MB,
 whatever the track's length: memory must follow the budget, not the music.
+
+Budgets are what `--budget-mb` means, all the engine may hold (tiers, decoded source
+blocks, render scratch); runs without one use the default, which the child reports.
 
 Prints, per library (`--library`, the corpus by default, and sample_audio/): peak and steady
 PSS while switching presets twice a second, seeking every 5 s and skipping every 30 s; the
 same for generated 1, 10 and 60 min tracks and for budgets of 50, 99 and 200 MB; CPU while
-listening with no keys pressed against the minimal player's on the same file; time until
+listening with no keys pressed (the first minute, while the first tracks are prepared, then
+steady), of the engine alone and of the whole player (`tierplay` in an 80x24
+pseudo-terminal), against the minimal player's on the same file; time until
 the current preset's chunk and the two likeliest switch targets' are cached after a track
 start and a seek into unheard music (p50/p99); memory-level changes per minute.
 
 Run: .venv/bin/python -m bench.footprint [--library DIR] [--sink null|sounddevice]
-     [--seconds 120] [--cpu-seconds 60] [--quick]
+     [--seconds 120] [--cpu-seconds 60] [--settle-seconds 60] [--quick]
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ SAMPLE_AUDIO = REPO / "sample_audio"
 SLACK_MB = 60.0
 """What the goal allows beyond baseline (a) and the budget: the audio process, the rings,
 a decoder's buffers, a render in flight."""
-DEFAULT_BUDGET_MB = 99.0
+CPU_GOAL_ENGINE, CPU_GOAL_APP = 3.0, 6.0
+"""% of one core while listening steady, no keys pressed."""
 
 
 # -- the runs --------------------------------------------------------------------------------------
@@ -51,7 +57,9 @@ def audio_files(folder: Path) -> list[Path]:
     return sorted(p.resolve() for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
 
 
-def session_spec(paths: list[Path], sink: str, budget: float, **phases: float) -> dict[str, Any]:
+def session_spec(
+    paths: list[Path], sink: str, budget: float | None, **phases: float
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"paths": [str(p) for p in paths], "sink": sink, "budget_mb": budget}
     spec.update({"steady_seconds": 0.0, "active_seconds": 0.0, "starts": 0, "seeks": 0})
     spec.update(phases)
@@ -78,6 +86,7 @@ class Plan:
     sink: str
     seconds: float
     cpu_seconds: float
+    settle_seconds: float
     sweep_seconds: float
     starts: int
     seeks: int
@@ -91,29 +100,37 @@ class LibraryRuns:
     tracks: int
     minimal: Run
     session: Run
+    app: Run
 
 
 def library_runs(label: str, paths: list[Path], plan: Plan) -> LibraryRuns:
     """The minimal player, then the engine starting on the same file: it listens with no
     keys for the CPU window, then switches, seeks and skips, then time-to-ready events."""
-    first = pick_minimal_file(paths, plan.cpu_seconds + 5.0)
+    listening = plan.settle_seconds + plan.cpu_seconds
+    first = pick_minimal_file(paths, listening + 5.0)
     progress(f"{label}: minimal player on {first.name}, {plan.cpu_seconds:g} s")
     minimal = minimal_run(first, plan.sink, plan.cpu_seconds + 2.0)
     ordered = [first, *(p for p in paths if p != first)]
     progress(
-        f"{label}: engine, {plan.cpu_seconds:g} s steady + {plan.seconds:g} s active + "
+        f"{label}: engine, {listening:g} s listening + {plan.seconds:g} s active + "
         f"{plan.starts} starts and {plan.seeks} seeks"
     )
     spec = session_spec(
         ordered,
         plan.sink,
-        DEFAULT_BUDGET_MB,
+        None,
+        settle_seconds=plan.settle_seconds,
         steady_seconds=plan.cpu_seconds,
         active_seconds=plan.seconds,
         starts=plan.starts,
         seeks=plan.seeks,
     )
-    return LibraryRuns(label, len(paths), minimal, run_child(label, "session", spec))
+    session = run_child(label, "session", spec)
+    progress(f"{label}: the whole player in a terminal, {listening:g} s listening")
+    app_spec: dict[str, Any] = {"paths": [str(p) for p in ordered], "sink": plan.sink}
+    app_spec.update(settle_seconds=plan.settle_seconds, seconds=plan.cpu_seconds)
+    app = run_child(f"{label} app", "app", app_spec)
+    return LibraryRuns(label, len(paths), minimal, session, app)
 
 
 def settle(run: Run, seconds: float = 2.0) -> Run:
@@ -152,7 +169,8 @@ def failure(run: Run) -> str:
     return f"  {run.name}: FAILED ({run.failed})" if run.failed else ""
 
 
-def memory_row(label: str, run: Run, budget: float, base: float, minimal: Run | None) -> str:
+def memory_row(label: str, run: Run, base: float, minimal: Run | None) -> str:
+    budget = float(run.told_value("budget_mb") or math.nan)
     goal = base + budget + SLACK_MB
     steady = run.steady("active-start", "active-end")
     small = minimal.steady("settled", "end") if minimal is not None else math.nan
@@ -171,21 +189,35 @@ MEMORY_HEADER = (
 )
 
 
-def print_memory(title: str, rows: list[tuple[str, Run, float, Run | None]], base: float) -> None:
+def print_memory(title: str, rows: list[tuple[str, Run, Run | None]], base: float) -> None:
     print(f"\n{title}")
     print(MEMORY_HEADER)
-    for label, run, budget, minimal in rows:
-        print(memory_row(label, run, budget, base, minimal) + failure(run))
+    for label, run, minimal in rows:
+        print(memory_row(label, run, base, minimal) + failure(run))
 
 
-def print_cpu(libraries: list[LibraryRuns], seconds: float) -> None:
-    print(f"\nCPU while listening, no keys pressed, engine alone ({seconds:g} s), % of one core")
-    print(f"{'':<14} {'engine':>8} {'minimal':>8} {'engine/minimal':>15}  minimal player's file")
+def print_cpu(libraries: list[LibraryRuns], plan: Plan) -> None:
+    print(
+        f"\nCPU while listening, no keys pressed, % of one core: the engine's first "
+        f"{plan.settle_seconds:g} s (the first tracks prepared), then {plan.cpu_seconds:g} s "
+        f"steady, engine alone and the whole player (goals {CPU_GOAL_ENGINE:g} and "
+        f"{CPU_GOAL_APP:g}), against the minimal player"
+    )
+    print(
+        f"{'':<14} {'first':>6} {'engine':>7} {'app':>6} {'minimal':>8} {'engine/min':>10} "
+        f"{'app/min':>8} {'engine/goal':>11} {'app/goal':>8}  minimal player's file"
+    )
     for lib in libraries:
+        first = lib.session.cpu_percent("listen-start", "steady-start")
         engine = lib.session.cpu_percent("steady-start", "steady-end")
+        app = lib.app.cpu_percent("steady-start", "steady-end")
         small = lib.minimal.cpu_percent("settled", "end")
         name = Path(lib.minimal.name.split(" ", 1)[1]).name
-        print(f"{lib.label:<14} {engine:8.1f} {small:8.2f} {engine / small:15.1f}  {name}")
+        print(
+            f"{lib.label:<14} {first:6.1f} {engine:7.1f} {app:6.1f} {small:8.2f} "
+            f"{engine / small:10.1f} {app / small:8.1f} {engine / CPU_GOAL_ENGINE:11.2f} "
+            f"{app / CPU_GOAL_APP:8.2f}  {name}" + failure(lib.app)
+        )
 
 
 def print_ready(libraries: list[LibraryRuns]) -> None:
@@ -243,12 +275,13 @@ def length_runs(plan: Plan, folder: Path) -> list[tuple[str, Run, Run]]:
         path, label = Path(message["track"]), f"{message['minutes']:g} min"
         progress(f"{label}: minimal player, then the engine for {plan.sweep_seconds:g} s")
         minimal = settle(minimal_run(path, plan.sink, min(plan.sweep_seconds, 10.0)))
-        spec = session_spec([path], plan.sink, DEFAULT_BUDGET_MB, active_seconds=plan.sweep_seconds)
+        spec = session_spec([path], plan.sink, None, active_seconds=plan.sweep_seconds)
         runs.append((label, run_child(label, "session", spec), minimal))
     return runs
 
 
 def budget_runs(plan: Plan, paths: list[Path]) -> list[tuple[float, Run]]:
+    """The same library at each `--budget-mb`."""
     runs = []
     for budget in plan.budgets:
         progress(f"budget {budget:g} MB: the engine for {plan.sweep_seconds:g} s")
@@ -285,20 +318,20 @@ def measure(plan: Plan, libraries: list[tuple[str, list[Path]]], why: str) -> No
     print_memory(
         f"memory while switching presets twice a second, seeking every 5 s, skipping every 30 s "
         f"({plan.seconds:g} s; steady = median of its second half)",
-        [(lib.label, lib.session, DEFAULT_BUDGET_MB, lib.minimal) for lib in runs],
+        [(lib.label, lib.session, lib.minimal) for lib in runs],
         base,
     )
     print_memory(
         f"by track length: one generated track, {plan.sweep_seconds:g} s each",
-        [(label, run, DEFAULT_BUDGET_MB, minimal) for label, run, minimal in lengths],
+        [(label, run, minimal) for label, run, minimal in lengths],
         base,
     )
     print_memory(
         f"by budget: {libraries[0][0]}, {plan.sweep_seconds:g} s each",
-        [(libraries[0][0], run, budget, runs[0].minimal) for budget, run in budgets],
+        [(libraries[0][0], run, runs[0].minimal) for _budget, run in budgets],
         base,
     )
-    print_cpu(runs, plan.cpu_seconds)
+    print_cpu(runs, plan)
     print_ready(runs)
     print_levels(
         [(lib.label, lib.session) for lib in runs]
@@ -313,17 +346,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sink", choices=("auto", "null", "sounddevice"), default="auto")
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--cpu-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--settle-seconds", type=float, default=60.0, help="listening before the CPU window"
+    )
     parser.add_argument("--sweep-seconds", type=float, default=30.0)
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--seeks", type=int, default=20)
     parser.add_argument("--lengths", default="1,10,60", help="generated track minutes")
-    parser.add_argument("--budgets", default="50,99,200", help="cache budgets, MB")
+    parser.add_argument("--budgets", default="50,99,200", help="--budget-mb values")
     parser.add_argument(
         "--quick", action="store_true", help="30 s sessions, 15 s windows, 5 starts and seeks"
     )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.cpu_seconds, args.sweep_seconds = 30.0, 15.0, 15.0
+        args.settle_seconds = 15.0
         args.starts, args.seeks = 5, 5
     return args
 
@@ -345,6 +382,7 @@ def main() -> None:
         sink,
         args.seconds,
         args.cpu_seconds,
+        args.settle_seconds,
         args.sweep_seconds,
         args.starts,
         args.seeks,

@@ -3,8 +3,10 @@
 `python -m bench.footprint_probe ROLE SPEC_JSON`, where ROLE is
 - `idle`: imports what the engine imports (`engine.Engine`) and does nothing (baseline a);
 - `minimal`: the smallest sounddevice player of one file (baseline b);
-- `session`: the engine, through its public API only: play, steady listening, a session of
-  switches, seeks and skips, then time-to-ready after track starts and seeks;
+- `session`: the engine, through its public API only: play, listening with no keys (its
+  first minute, then steady), a session of switches, seeks and skips, then time-to-ready
+  after track starts and seeks;
+- `app`: the whole player, `tierplay` in a pseudo-terminal of 80x24, listening with no keys;
 - `make-tracks`: long generated tracks for the track-length sweep;
 - `pick`: which file both players start with.
 
@@ -264,11 +266,15 @@ def start_events(engine: Any, starts: int) -> list[dict[str, Any]]:
 
 
 def run_session(spec: dict[str, Any]) -> None:
+    """`budget_mb` is what `--budget-mb` means (all the engine holds); None: the default."""
     from engine import Engine, EngineConfig
 
     rng = random.Random(int(spec.get("seed", 7)))
     with tempfile.TemporaryDirectory(prefix="tierplay-footprint-") as state:
-        config = EngineConfig(state_dir=Path(state)).with_total_budget(float(spec["budget_mb"]))
+        config = EngineConfig(state_dir=Path(state))
+        if spec.get("budget_mb") is not None:
+            config = config.with_process_budget(float(spec["budget_mb"]))
+        tell(budget_mb=config.process_budget_mb)
         engine = Engine(config, sink=spec["sink"])
         watch = LevelWatch()
         try:
@@ -280,6 +286,8 @@ def run_session(spec: dict[str, Any]) -> None:
             sent = time.monotonic()
             engine.play()
             first = time_to_ready(engine, track.id, 0, sent)
+            mark("listen-start")
+            time.sleep(float(spec.get("settle_seconds", 0.0)))  # the first track's preparation
             mark("steady-start")
             time.sleep(float(spec["steady_seconds"]))  # listening, no keys
             mark("steady-end")
@@ -312,6 +320,53 @@ def run_session(spec: dict[str, Any]) -> None:
             watch.stop.set()
             engine.close()
             mark("closed")
+
+
+# -- the whole player ----------------------------------------------------------------------------
+
+
+def run_app(spec: dict[str, Any]) -> None:
+    """`tierplay` on the files with the null or sounddevice sink, in a pseudo-terminal that
+    this process drains (as a terminal would), no keys pressed; `q` at the end. It tells its
+    own pid, which the measuring process leaves out: a terminal is not the player."""
+    import os
+    import pty
+    import select
+    import shutil
+    import signal
+    import struct
+    import termios
+    from fcntl import ioctl
+
+    tell(terminal_pid=os.getpid())
+    tierplay = shutil.which("tierplay", path=str(Path(sys.executable).parent)) or "tierplay"
+    with tempfile.TemporaryDirectory(prefix="tierplay-footprint-app-") as state:
+        command = [tierplay, *spec["paths"], "--sink", spec["sink"], "--state-dir", state]
+        pid, terminal = pty.fork()
+        if pid == 0:  # the child: the player, with a terminal of its own
+            os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
+            os.execv(command[0], command)
+        ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+
+        def drain(seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([terminal], [], [], min(left, 0.5))
+                if ready:
+                    try:
+                        os.read(terminal, 65536)
+                    except OSError:
+                        return
+
+        drain(float(spec["settle_seconds"]))
+        mark("steady-start")
+        drain(float(spec["seconds"]))
+        mark("steady-end")
+        os.write(terminal, b"q")
+        drain(5.0)
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
 
 
 # -- generated long tracks -------------------------------------------------------------------------
@@ -371,6 +426,7 @@ ROLES: dict[str, Callable[[dict[str, Any]], None]] = {
     "idle": run_idle,
     "minimal": run_minimal,
     "session": run_session,
+    "app": run_app,
     "make-tracks": run_make_tracks,
 }
 

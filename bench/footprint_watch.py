@@ -59,8 +59,13 @@ class Run:
         values = [mb for t, mb in self.pss if (low + high) / 2 <= t <= high]
         return statistics.median(values) if values else math.nan
 
+    def told_value(self, key: str) -> Any:
+        """The last `key` the child told, or None."""
+        return next((m[key] for m in reversed(self.told) if key in m), None)
+
     def cpu_percent(self, start: str, end: str) -> float:
-        """CPU of all the player's processes over a phase, in % of one core."""
+        """CPU of all the player's processes over a phase, in % of one core (a process that
+        told it is the terminal, `terminal_pid`, is not the player's)."""
         low, high = self.marks.get(start), self.marks.get(end)
         inside = [
             (t, c) for t, c in self.cpu if low is not None and high is not None and low <= t <= high
@@ -68,7 +73,10 @@ class Run:
         if len(inside) < 2:
             return math.nan
         (t0, first), (t1, last) = inside[0], inside[-1]
-        used = sum(seconds - first.get(pid, 0.0) for pid, seconds in last.items())
+        terminal = self.told_value("terminal_pid")
+        used = sum(
+            seconds - first.get(pid, 0.0) for pid, seconds in last.items() if pid != terminal
+        )
         return 100.0 * used / (t1 - t0)
 
 
