@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.config import PRESET_ORDER
 from engine.monitor import CacheMap, MonitorSnapshot
 from tui.widgets.bars import TIER_COLOURS
+from tui.widgets.draws_on_change import DrawsOnChange
 
 CELL_WIDTH = 2
 """Cells per chunk column; one more cell separates columns."""
@@ -76,7 +76,7 @@ def columns_for_width(width: int) -> int:
     return max(1, (width - LABEL_WIDTH + 1) // COLUMN_STEP)
 
 
-class CacheMapPanel(Widget):
+class CacheMapPanel(DrawsOnChange):
     """Rows are presets, columns the chunks around the playhead, each cell where that
     chunk lives: the map shows whether the buffer holds what the listener may ask for next.
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.interaction import FilterCounters
 from engine.monitor import LatencyLine, MonitorSnapshot
 from engine.worker import WorkerMetrics
 from tui.widgets.bars import NO_VALUE, horizontal_bar, megabytes
+from tui.widgets.draws_on_change import DrawsOnChange
 
 STATUS_STYLES = {"healthy": "$success", "warning": "$warning", "critical": "$error"}
 LEVEL_STYLES = {"normal": "$success", "elevated": "$warning", "high": "$warning"}
@@ -69,7 +69,7 @@ def status_badge(status: str) -> tuple[str, str]:
     return f" {status.upper()} ", f"bold reverse {STATUS_STYLES.get(status, '$error')}"
 
 
-class HealthPanel(Widget):
+class HealthPanel(DrawsOnChange):
     """Whether playback is safe and why not: the engine's health verdict with its reason,
     memory against budget, dropouts, measured switch latency per serving tier, the render
     workers, and what the input filter held back.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.monitor import MonitorSnapshot
 from engine.tracks import Track
+from tui.widgets.draws_on_change import DrawsOnChange
 
 BAR_WIDTH = 40
 """Position bar length when the caller does not fit it to a panel."""
@@ -67,7 +67,7 @@ def track_name(track: Track) -> str:
     return f"{track.artist} — {track.title}" if track.artist else track.title
 
 
-class NowPlaying(Widget):
+class NowPlaying(DrawsOnChange):
     """What is playing, where, how loud, through which preset and which output.
 
     Fed engine snapshots at 10 Hz by the app; a frozen snapshot equal to the last one

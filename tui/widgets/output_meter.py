@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.monitor import (
@@ -17,6 +16,7 @@ from engine.monitor import (
     OutputLevels,
 )
 from tui.widgets.bars import horizontal_bar
+from tui.widgets.draws_on_change import DrawsOnChange
 
 METER_FLOOR_DB = -60.0
 """Bottom of the level meters: quieter than this is silence for a listener."""
@@ -106,7 +106,7 @@ def channel_labels(channels: int) -> list[str]:
     return [str(number) for number in range(1, channels + 1)]
 
 
-class OutputMeter(Widget):
+class OutputMeter(DrawsOnChange):
     """Peak and RMS per channel in dBFS and a 16-band spectrum of the audio leaving the
     output: a switch between presets is something to hear, and here also to see.
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.config import PRESET_ORDER
 from engine.monitor import MonitorSnapshot
 from engine.predict import PredictionScore, PredictorView
 from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
+from tui.widgets.draws_on_change import DrawsOnChange
 
 NAME_WIDTH = max(len(preset) for preset in PRESET_ORDER) + 1
 MIN_BAR_WIDTH = 6
@@ -45,7 +45,7 @@ def score_text(score: PredictionScore) -> str:
     )
 
 
-class PredictionsPanel(Widget):
+class PredictionsPanel(DrawsOnChange):
     """The predictor's next-preset distribution as sorted bars, P(switch in the next chunk),
     its context, and its running accuracy next to the best single expert's: the buffer
     pre-renders by these numbers, so they explain its hits and misses.

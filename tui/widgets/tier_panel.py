@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.monitor import MonitorSnapshot, TierLine
 from tui.widgets.bars import TIER_COLOURS, horizontal_bar, megabytes
+from tui.widgets.draws_on_change import DrawsOnChange
 
 HISTORY_SAMPLES = 60
 """Hit-rate samples kept per tier (15-30 s at the monitor's 2-4 Hz)."""
@@ -37,7 +37,7 @@ def hit_rate_sparkline(rates: Sequence[float], width: int) -> str:
     return "".join(cells).rjust(width)
 
 
-class TierPanel(Widget):
+class TierPanel(DrawsOnChange):
     """Per tier: hit rate, hits and misses, entries, memory against budget, and a sparkline
     of the hit rate over the last HISTORY_SAMPLES monitor readings.
 
