@@ -12,7 +12,7 @@ from engine.config import EngineConfig
 from engine.dsp.render import Renderer
 from engine.library import probe
 from engine.source import TrackSource
-from tui.cli import main
+from tui.cli import budget_notice, main
 
 from .conftest import write_tone
 
@@ -55,6 +55,20 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, args, message
     assert message in err
     assert len(err.splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_a_budget_below_the_working_memory_is_said_not_hidden() -> None:
+    """The engine cannot hold less than its working memory and a tenth for the tiers: a
+    listener who asks for less is told what it will hold instead."""
+    working = EngineConfig().working_memory_mb
+    small = working - 10.0
+    notice = budget_notice(EngineConfig().with_process_budget(small), small)
+    assert notice is not None
+    held = EngineConfig().with_process_budget(small).process_budget_mb
+    assert f"--budget-mb {small:g}" in notice and f"up to {held:.0f} MB" in notice
+    roomy = working + 50.0
+    assert budget_notice(EngineConfig().with_process_budget(roomy), roomy) is None
+    assert budget_notice(EngineConfig(), None) is None
 
 
 def test_devices_lists_outputs_or_says_none(capsys) -> None:

@@ -101,6 +101,18 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     return config
 
 
+def budget_notice(config: EngineConfig, asked_mb: float | None) -> str | None:
+    """What to tell a listener whose `--budget-mb` is below what the engine needs to work
+    (its source blocks and render scratch, plus a tenth for the tiers); None otherwise."""
+    if asked_mb is None or config.process_budget_mb <= asked_mb + 0.5:
+        return None
+    return (
+        f"--budget-mb {asked_mb:g} is less than the engine needs to work "
+        f"({config.working_memory_mb:.0f} MB besides the cache): it holds up to "
+        f"{config.process_budget_mb:.0f} MB"
+    )
+
+
 def parse_device(value: str | None) -> str | int | None:
     if value is None:
         return None
@@ -137,6 +149,9 @@ def run_player(argv: Sequence[str]) -> int:
 
         listener = open_listener(settings.address, settings.allow_remote)
     engine = Engine(config, sink=args.sink, device=parse_device(args.device))
+    notice = budget_notice(config, args.budget_mb)
+    if notice is not None:
+        engine.log(notice)
     server = None
     try:
         if settings is not None and listener is not None:
