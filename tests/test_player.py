@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from engine import Engine, EngineConfig
+from engine import player as player_module
 from engine.cache.keys import ChunkKey
 from engine.output import NullSink
 from engine.player import Player
@@ -305,3 +306,61 @@ def test_a_switch_made_while_paused_is_timed_from_the_resume(
     assert switch.target == "warm" and switch.latency_ms is not None
     # Timed from the key, it would be at least the pause; from play, one render at most.
     assert switch.latency_ms < paused_ms
+
+
+class _SwitchHook:
+    """A switch hook that only says whether something is in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight = False
+
+    def poll_switch(self, track: Track, frame: int) -> bool:
+        return False
+
+    def flushed(self, ring_index: int, frame: int) -> None:
+        pass
+
+    def heard(self, read_index: int, applied_at: float | None) -> None:
+        pass
+
+    def busy(self) -> bool:
+        return self.in_flight
+
+
+def _consume_until_the_cut_is_heard(sink: NullSink) -> None:
+    block = np.zeros((1024, 2), dtype=np.float32)
+    for _ in range(200):
+        if sink.ring.handover_applied():
+            return
+        sink.play_into(block)
+    raise AssertionError("the consumer never reached the cut")
+
+
+def test_the_feeder_rests_until_the_ring_drains_unless_something_is_in_flight() -> None:
+    """With the ring full and nothing in flight the feeder sleeps until REFILL_SECONDS has
+    drained (a few wake-ups a second); a switch in flight or a pause changes that."""
+    sink = NullSink(44_100, 1024, speed=0)
+    hook = _SwitchHook()
+    track = _tone_track("long", 60 * 44_100)
+
+    def source(track: Track, start: int, count: int) -> np.ndarray:
+        return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
+
+    player = Player(sink, source, ring_seconds=0.75, switch_hook=hook)
+    period = 1024 / 44_100
+    try:
+        player.set_tracks([track])
+        player.play()
+        poll_until(lambda: sink.ring.queued_frames() >= int(0.75 * 44_100) - 1024, timeout=5.0)
+        _consume_until_the_cut_is_heard(sink)
+        rest = player._rest_seconds(period)
+        assert 4 * period < rest <= player_module.REFILL_SECONDS + period
+        hook.in_flight = True
+        assert player._rest_seconds(period) == period / 2
+        hook.in_flight = False
+        player.pause()
+        _consume_until_the_cut_is_heard(sink)
+        assert player._rest_seconds(period) == player_module.PAUSED_POLL_SECONDS
+    finally:
+        player.close()
+        sink.close()
