@@ -236,6 +236,22 @@ async def test_now_playing_shows_track_position_state_preset_and_output() -> Non
         assert "paused" in text and "muted" in text and "→" not in text
 
 
+async def test_now_playing_repaints_only_when_what_it_draws_changes() -> None:
+    """Fed at 10 Hz with a playhead finer than the clock it prints, the panel asks for a
+    repaint only when its drawing differs (the app's main cost while music plays)."""
+    panel = NowPlaying()
+    async with PanelApp(panel, width=100).run_test(size=(100, 30)) as pilot:
+        panel.show(make_snapshot(position_seconds=95.40), None)
+        await pilot.pause()
+        assert not panel._repaint_required
+        panel.show(make_snapshot(position_seconds=95.45), None)  # still 1:35, same bar
+        assert not panel._repaint_required
+        panel.show(make_snapshot(position_seconds=97.0), None)  # 1:37
+        assert panel._repaint_required
+        await pilot.pause()
+        assert "1:37" in panel_lines(panel)[2]
+
+
 async def test_now_playing_untagged_track_shows_its_title() -> None:
     panel = NowPlaying()
     async with PanelApp(panel).run_test(size=(100, 30)):
