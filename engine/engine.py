@@ -427,14 +427,17 @@ class Engine:
         inputs = self._plan_inputs(where)
         fresh = time.monotonic() - self._planned_at < PLAN_REFRESH_SECONDS
         if inputs != self._planned_inputs or not fresh:
-            self._replan(where)
+            self._replan(where, inputs)
 
-    def _replan(self, where: Whereabouts | None = None) -> None:
+    def _replan(
+        self, where: Whereabouts | None = None, inputs: tuple[object, ...] | None = None
+    ) -> None:
         """Plan from where the playhead is, re-value the tiers, and queue the renders."""
         where = where or self._whereabouts()
         if where is None:
             return
-        self._planned_inputs, self._planned_at = self._plan_inputs(where), time.monotonic()
+        self._planned_inputs = self._plan_inputs(where) if inputs is None else inputs
+        self._planned_at = time.monotonic()
         requested = self.feed.requested
         plan, new_track = self.planner.plan(
             where,
