@@ -26,9 +26,9 @@ from engine.dsp.truepeak import Planar, true_peak_envelope
 BLOCK_FRAMES = 32
 STAGE_SECONDS = (0.005, 0.030)
 MARGIN_DB = 0.15
+"""Headroom between the fast true-peak estimate and the reference measurement."""
 SLICE_FRAMES = 1 << 16
 """Frames whose gains are computed and applied at a time: a render's scratch stays small."""
-"""Headroom between the fast true-peak estimate and the reference measurement."""
 
 
 def limiter_reach_frames(sample_rate: int) -> int:
