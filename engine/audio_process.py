@@ -13,100 +13,25 @@ is gone, retrying it now and then.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import threading
 import time
-from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import numpy as np
 
+from engine.audio_child import run_audio_process
 from engine.output import ClockedConsumer, SinkError, heartbeat_age_seconds
-from engine.rings import (
-    CAPTURE_INDEX,
-    EXPECTING,
-    READ,
-    STOP_REQUEST,
-    RingConsumer,
-    RingProducer,
-    audio_array,
-    header_array,
-    lateness_percentile,
-    shared_size,
-)
+from engine.ring_consumer import RingConsumer
+from engine.ring_layout import EXPECTING, STOP_REQUEST, lateness_percentile, shared_size
+from engine.rings import RingProducer, audio_array, header_array
 
 READY_TIMEOUT_SECONDS = 10.0
 STALL_SECONDS = 1.0
 """No callback for this long while audio is expected: the device is gone or stuck."""
 RESTARTS_BEFORE_FALLBACK = 2
 RETRY_DEVICE_SECONDS = 5.0
-
-
-def run_audio_process(
-    shm_name: str,
-    capacity: int,
-    capture_frames: int,
-    block_frames: int,
-    sample_rate: int | None,
-    device: str | int | None,
-    lock: Any,
-    ready: Connection,
-) -> None:
-    """Child process entry: open the stream, report, then only keep it running."""
-    import sounddevice as sd
-
-    shm = SharedMemory(name=shm_name)
-    header_bytes, audio_bytes = shared_size(capacity)
-    header = header_array(shm.buf)
-    rings = audio_array(capacity, shm.buf, header_bytes)
-    capture = (
-        np.ndarray((capture_frames, 2), np.float32, shm.buf, header_bytes + audio_bytes)
-        if capture_frames
-        else None
-    )
-    try:
-        info = sd.query_devices(device, kind="output")
-        rate = int(sample_rate or info["default_samplerate"])
-        consumer = RingConsumer(header, rings, lock, block_frames, rate)
-
-        def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
-            read = int(header[READ])
-            consumer.consume(outdata, 1 if status else 0)
-            if capture is not None:  # indexed like the rings: frame i of the stream at i
-                count = int(header[READ]) - read
-                start = read % capture_frames
-                first = min(count, capture_frames - start)
-                capture[start : start + first] = outdata[:first]
-                capture[: count - first] = outdata[first:count]
-                header[CAPTURE_INDEX] = read + count
-
-        stream = sd.OutputStream(
-            device=device,
-            samplerate=rate,
-            blocksize=block_frames,
-            channels=2,
-            dtype="float32",
-            callback=callback,
-        )
-    except Exception as error:  # noqa: BLE001 - reported to the engine, which falls back
-        ready.send(("error", f"{type(error).__name__}: {error}"))
-        shm.close()
-        return
-    ready.send(("ok", str(info["name"]), rate, float(stream.latency)))
-    stream.start()
-    try:
-        while not header[STOP_REQUEST] and stream.active:
-            time.sleep(0.1)
-    finally:
-        try:
-            stream.abort()
-            stream.close()
-        finally:
-            sd._terminate()
-            with contextlib.suppress(BufferError):  # views live until the process exits
-                shm.close()
 
 
 class AudioProcessSink:

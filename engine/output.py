@@ -22,14 +22,9 @@ import numpy.typing as npt
 
 from engine.config import EngineConfig
 from engine.errors import TierplayError
-from engine.rings import (
-    HEARTBEAT_NS,
-    RingConsumer,
-    RingProducer,
-    audio_array,
-    header_array,
-    lateness_percentile,
-)
+from engine.ring_consumer import RingConsumer
+from engine.ring_layout import HEARTBEAT_NS, lateness_percentile
+from engine.rings import RingProducer, audio_array, header_array
 
 Audio = npt.NDArray[np.float32]
 

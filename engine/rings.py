@@ -14,58 +14,40 @@ consumer reads them with a non-blocking acquire and keeps its last copy if the l
 busy, so it never waits (release/acquire ordering that holds on ARM too). The consumer's
 own fields are single-writer integers the producer only reads.
 
-The state lives in two numpy arrays (header and audio) that may be backed by shared memory.
+The header's layout is in engine/ring_layout.py and the consumer in engine/ring_consumer.py
+(numpy-free, for the audio process); the producer here writes numpy frames.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-Audio = npt.NDArray[np.float32]
+from engine.ring_layout import (
+    ACTIVE,
+    APPLIED_AT_NS,
+    APPLIED_SEQ,
+    END_INDEX,
+    EXPECTING,
+    HANDOVER_AT,
+    HANDOVER_RING,
+    HANDOVER_SEQ,
+    HEADER_FIELDS,
+    LAST_CALLBACK_NS,
+    MISSED_SEQ,
+    READ,
+    UNDERRUN_FRAMES,
+    UNDERRUNS,
+    W0,
+    LockLike,
+)
 
-# Producer-written header fields (under the lock).
-W0, W1 = 0, 1
-"""Absolute write index of ring 0 and ring 1."""
-HANDOVER_SEQ, HANDOVER_RING, HANDOVER_AT = 2, 3, 4
-EXPECTING = 5
-"""1 while the producer promises audio (playing); gaps count as underruns only then."""
-END_INDEX = 6
-"""Where promised audio ends (end of the library), or -1."""
-STOP_REQUEST = 7
-"""Set by the engine to ask the audio process to close its stream and exit."""
-# Consumer-written fields.
-READ = 8
-ACTIVE = 9
-APPLIED_SEQ, MISSED_SEQ = 10, 11
-UNDERRUNS, UNDERRUN_FRAMES, CALLBACKS, STATUS_FLAGS = 12, 13, 14, 15
-HEARTBEAT_NS = 16
-APPLIED_AT_NS = 17
-"""Monotonic time (ns) the last handover was applied: when the new audio left the callback."""
-LAST_CALLBACK_NS = 18
-CAPTURE_INDEX = 19
-"""Frames copied to the optional capture tap (what left the callback; for tests)."""
-LAST_UNDERRUN_NS, LAST_UNDERRUN_READ, LAST_UNDERRUN_WRITTEN = 20, 21, 22
-"""When the last underrun happened, where the consumer was and how far its ring was
-written: enough to line a dropout up with what the feeder was doing."""
-LATENESS_BASE = 24
-LATENESS_BIN_US = 250
-LATENESS_BINS = 256
-"""Callback lateness histogram: bin k counts callbacks k..k+1 quarter-milliseconds later
-than the period (the last bin: 64 ms or more). A quarter of a millisecond resolves the
-goal of a quarter block (5.8 ms at 1024 frames) without rounding a whole bin into it."""
-HEADER_FIELDS = LATENESS_BASE + LATENESS_BINS
+Audio = npt.NDArray[np.float32]
 CUT_MARGIN_NS = 4_000_000
 """Time the producer needs to write and publish the first block after a cut."""
-
-
-class LockLike(Protocol):
-    def acquire(self, block: bool = True, timeout: float = -1) -> bool: ...
-
-    def release(self) -> None: ...
 
 
 def header_array(buffer: Any = None) -> npt.NDArray[np.int64]:
@@ -81,87 +63,6 @@ def audio_array(capacity: int, buffer: Any = None, offset: int = 0) -> npt.NDArr
     if buffer is None:
         return np.zeros(shape, dtype=np.float32)
     return np.ndarray(shape, dtype=np.float32, buffer=buffer, offset=offset)
-
-
-def shared_size(capacity: int) -> tuple[int, int]:
-    """(bytes for header, bytes for audio) of a shared-memory block."""
-    return HEADER_FIELDS * 8, 2 * capacity * 2 * 4
-
-
-class RingConsumer:
-    """The audio callback's side: copies, switches rings at the published index, counts.
-
-    `consume` allocates nothing: every temporary is preallocated here.
-    """
-
-    def __init__(
-        self,
-        header: npt.NDArray[np.int64],
-        rings: npt.NDArray[np.float32],
-        lock: LockLike,
-        block_frames: int,
-        sample_rate: int,
-    ) -> None:
-        self.header = header
-        self.rings = rings
-        self.lock = lock
-        self.capacity = int(rings.shape[1])
-        self.seen = np.zeros(8, dtype=np.int64)  # last producer fields copied under the lock
-        self.seen[EXPECTING] = 0
-        self.seen[END_INDEX] = -1
-        self.period_ns = int(block_frames * 1e9 / sample_rate)
-
-    def _refresh(self) -> None:
-        if self.lock.acquire(False):
-            try:
-                self.seen[:7] = self.header[:7]
-            finally:
-                self.lock.release()
-
-    def consume(self, out: Audio, status: int = 0) -> None:
-        header, seen = self.header, self.seen
-        now = time.monotonic_ns()
-        self._note_timing(now)
-        if status:
-            header[STATUS_FLAGS] += 1
-        self._refresh()
-        read = int(header[READ])
-        if seen[HANDOVER_SEQ] > header[APPLIED_SEQ]:
-            if read == seen[HANDOVER_AT]:
-                header[ACTIVE] = seen[HANDOVER_RING]
-                header[APPLIED_SEQ] = seen[HANDOVER_SEQ]
-                header[APPLIED_AT_NS] = now
-            elif read > seen[HANDOVER_AT] and header[MISSED_SEQ] != seen[HANDOVER_SEQ]:
-                header[MISSED_SEQ] = seen[HANDOVER_SEQ]
-        active = int(header[ACTIVE])
-        wanted = out.shape[0]
-        count = max(0, min(wanted, int(seen[W0 + active]) - read))
-        start = read % self.capacity
-        first = min(count, self.capacity - start)
-        ring = self.rings[active]
-        out[:first] = ring[start : start + first]
-        if count > first:
-            out[first:count] = ring[: count - first]
-        if count < wanted:
-            out[count:] = 0.0
-            end = int(seen[END_INDEX])
-            if seen[EXPECTING] and (end < 0 or read + count < end):
-                header[UNDERRUNS] += 1
-                header[UNDERRUN_FRAMES] += wanted - count
-                header[LAST_UNDERRUN_NS] = now
-                header[LAST_UNDERRUN_READ] = read
-                header[LAST_UNDERRUN_WRITTEN] = seen[W0 + active]
-        header[READ] = read + count
-        header[CALLBACKS] += 1
-        header[HEARTBEAT_NS] = now
-
-    def _note_timing(self, now: int) -> None:
-        last = int(self.header[LAST_CALLBACK_NS])
-        self.header[LAST_CALLBACK_NS] = now
-        if last:
-            late_bins = (now - last - self.period_ns) // (LATENESS_BIN_US * 1000)
-            if late_bins >= 0:
-                self.header[LATENESS_BASE + min(late_bins, LATENESS_BINS - 1)] += 1
 
 
 class RingProducer:
@@ -355,19 +256,3 @@ class _held:
     def __exit__(self, *_exc: object) -> None:
         assert self.lock is not None
         self.lock.release()
-
-
-def lateness_percentile(header: npt.NDArray[np.int64], fraction: float) -> float:
-    """Callback lateness (ms past the block period) at `fraction` of callbacks, to the
-    bin's lower edge."""
-    bins = header[LATENESS_BASE : LATENESS_BASE + LATENESS_BINS]
-    total = int(bins.sum())
-    if total == 0:
-        return 0.0
-    threshold = fraction * total
-    running = 0
-    for late_bins, count in enumerate(bins):
-        running += int(count)
-        if running >= threshold:
-            return late_bins * LATENESS_BIN_US / 1000
-    return LATENESS_BINS * LATENESS_BIN_US / 1000

@@ -1,6 +1,6 @@
 """What each entry point loads, checked in a fresh interpreter.
 
-The audio process is a spawn child: it imports `engine.audio_process` (and sounddevice) and
+The audio process is a spawn child: it imports `engine.audio_child` (and sounddevice) and
 re-runs the parent's main module. What those imports pull in sits in its memory for the
 whole session, so they must not reach the DSP stack, the UI or the web stack. The web
 stack loads only with `--api`.
@@ -21,6 +21,8 @@ TEST_ONLY = ("pyloudnorm",)
 """The reference loudness meter the tests check the engine's own against."""
 WEB = ("fastapi", "uvicorn", "starlette", "pydantic")
 UI = ("textual",)
+NUMPY = ("numpy",)
+"""The audio process copies through memoryviews: numpy would cost it 8 MB for nothing."""
 
 
 def loaded_after(statement: str, candidates: tuple[str, ...]) -> list[str]:
@@ -37,14 +39,23 @@ def loaded_after(statement: str, candidates: tuple[str, ...]) -> list[str]:
     return loaded
 
 
-def test_the_audio_process_imports_neither_dsp_nor_ui_nor_web() -> None:
-    assert loaded_after("import engine.audio_process", DSP + TEST_ONLY + UI + WEB) == []
+def test_the_audio_process_imports_neither_numpy_nor_dsp_nor_ui_nor_web() -> None:
+    assert loaded_after("import engine.audio_child", NUMPY + DSP + TEST_ONLY + UI + WEB) == []
 
 
 def test_the_tierplay_scripts_audio_process_stays_lean_too() -> None:
     """The script's one import (`from tui.cli import main`) is re-run in the child."""
-    statement = "from tui.cli import main\nimport engine.audio_process"
-    assert loaded_after(statement, DSP + UI + WEB) == []
+    statement = "from tui.cli import main\nimport engine.audio_child"
+    assert loaded_after(statement, NUMPY + DSP + UI + WEB) == []
+
+
+def test_the_audio_process_runs_the_numpy_free_entry() -> None:
+    """The sink spawns its child with a function the child imports by its module."""
+    from engine.audio_child import run_audio_process
+    from engine.audio_process import AudioProcessSink
+
+    assert run_audio_process.__module__ == "engine.audio_child"
+    assert "run_audio_process" in AudioProcessSink._launch.__code__.co_names
 
 
 @pytest.mark.parametrize("module", ["tui.cli", "tui.app"])

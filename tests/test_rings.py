@@ -10,15 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.rings import (
-    LAST_CALLBACK_NS,
-    UNDERRUNS,
-    RingConsumer,
-    RingProducer,
-    audio_array,
-    header_array,
-    lateness_percentile,
-)
+from engine.ring_consumer import RingConsumer
+from engine.ring_layout import LAST_CALLBACK_NS, UNDERRUNS, lateness_percentile
+from engine.rings import RingProducer, audio_array, header_array
 
 BLOCK = 64
 
