@@ -5,7 +5,10 @@ API only, and this process, which imports neither the engine nor numpy, samples 
 the PSS (proportional set size, from /proc/PID/smaps_rollup) summed over the player's
 processes: the engine process and its children (the audio process of the sounddevice sink,
 multiprocessing's resource tracker). PSS, unlike RSS, counts a page shared by two processes
-half in each, so the sum is what the player adds to the machine.
+half in each, so the sum is what the player adds to the machine. The sound server's shared
+memory that its clients map (JACK's 51 MB segment) is the server's, and any player on that
+device maps it: it is shown in a column of its own and left out of the player's figures and
+of both baselines.
 
 Baselines measured in the same run, one process at a time: (a) a bare process that only
 imports the engine (`engine.Engine`); (b) the smallest sounddevice player of one file
@@ -178,14 +181,14 @@ def memory_row(label: str, run: Run, base: float, minimal: Run | None) -> str:
     return (
         f"{label:<14} {budget:6.0f} {run.peak:8.1f} {steady:8.1f} {goal:7.1f} "
         f"{run.peak / goal:9.2f} {steady / goal:11.2f} {small:10.1f} {run.peak / small:12.1f} "
-        f"{run.processes:5d} {changes:7d} {per_minute:6.2f}"
+        f"{run.processes:5d} {run.server_peak:6.1f} {changes:7d} {per_minute:6.2f}"
     )
 
 
 MEMORY_HEADER = (
     f"{'':<14} {'budget':>6} {'peak MB':>8} {'steady':>8} {'goal MB':>7} {'peak/goal':>9} "
     f"{'steady/goal':>11} {'minimal MB':>10} {'peak/minimal':>12} {'procs':>5} "
-    f"{'levels':>7} {'/min':>6}"
+    f"{'server':>6} {'levels':>7} {'/min':>6}"
 )
 
 
@@ -306,6 +309,8 @@ def measure(plan: Plan, libraries: list[tuple[str, list[Path]]], why: str) -> No
     for label, paths in libraries:
         print(f"  library {label}: {len(paths)} tracks")
     print(f"goal: peak <= baseline (a) + budget + {SLACK_MB:g} MB, whatever the track length")
+    print("server: the sound server's shared memory mapped into the player (MB, at its peak);")
+    print("left out of every other figure, the minimal player's too")
     print(f"\n{'baselines, measured in this run':<40} {'PSS MB':>7} {'CPU %core':>9}  file")
     print(f"{'(a) the engine imported, nothing else':<40} {base:7.1f} {'-':>9}" + failure(idle))
     for lib in runs:

@@ -30,6 +30,10 @@ from bench.footprint_probe import PROTOCOL
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.25
 MB = 1e6
+SOUND_SERVER_MAPPINGS = ("/dev/shm/jack-", "memfd:pulseaudio", "memfd:pipewire")
+"""Shared memory a sound server maps into each of its clients (JACK's engine segment is
+51 MB). It is the server's, paid alike by any player on that device, the minimal one too:
+counted apart from the player's own PSS."""
 
 
 @dataclass
@@ -38,7 +42,10 @@ class Run:
 
     name: str
     pss: list[tuple[float, float]] = field(default_factory=list)
-    """(time, MB) summed over the child and its descendants."""
+    """(time, MB) summed over the child and its descendants, the sound server's shared
+    memory left out."""
+    server: list[tuple[float, float]] = field(default_factory=list)
+    """(time, MB) of the sound server's shared memory mapped into those processes."""
     cpu: list[tuple[float, dict[int, float]]] = field(default_factory=list)
     """(time, CPU seconds per process)."""
     processes: int = 0
@@ -50,6 +57,10 @@ class Run:
     @property
     def peak(self) -> float:
         return max((mb for _t, mb in self.pss), default=math.nan)
+
+    @property
+    def server_peak(self) -> float:
+        return max((mb for _t, mb in self.server), default=0.0)
 
     def steady(self, start: str, end: str) -> float:
         """Median PSS over the second half of a phase."""
@@ -96,21 +107,36 @@ def _read_protocol(stream: Any, run: Run) -> None:
             run.told.append(message)
 
 
-def _look(root: psutil.Process) -> tuple[float, dict[int, float]] | None:
-    """PSS (MB) summed over the tree and CPU seconds per process; None once it is gone."""
+def _look(root: psutil.Process) -> tuple[float, float, dict[int, float]] | None:
+    """PSS (MB) summed over the tree without the sound server's shared memory, that shared
+    memory, and CPU seconds per process; None once the tree is gone."""
     try:
         tree = [root, *root.children(recursive=True)]
     except psutil.Error:
         return None
-    pss, cpu = 0.0, {}
+    pss, server, cpu = 0.0, 0.0, {}
     for process in tree:
         try:
-            pss += process.memory_full_info().pss / MB
+            shared = _sound_server_pss(process.pid)
+            pss += process.memory_full_info().pss / MB - shared
+            server += shared
             times = process.cpu_times()
             cpu[process.pid] = times.user + times.system
-        except psutil.Error:
+        except (psutil.Error, OSError):
             continue  # exited between the listing and the reading
-    return pss, cpu
+    return pss, server, cpu
+
+
+def _sound_server_pss(pid: int) -> float:
+    """MB of PSS in the process's mappings of a sound server's shared memory."""
+    kb, counting = 0, False
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                counting = any(name in line for name in SOUND_SERVER_MAPPINGS)
+            elif counting and line.startswith("Pss:"):
+                kb += int(line.split()[1])
+    return kb * 1024 / MB
 
 
 def run_child(name: str, role: str, spec: dict[str, Any], timeout: float = 1800.0) -> Run:
@@ -130,8 +156,9 @@ def run_child(name: str, role: str, spec: dict[str, Any], timeout: float = 1800.
             now = time.monotonic()
             if seen is not None:
                 run.pss.append((now, seen[0]))
-                run.cpu.append((now, seen[1]))
-                run.processes = max(run.processes, len(seen[1]))
+                run.server.append((now, seen[1]))
+                run.cpu.append((now, seen[2]))
+                run.processes = max(run.processes, len(seen[2]))
             if now - started > timeout:
                 child.kill()
             time.sleep(SAMPLE_SECONDS)
