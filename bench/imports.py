@@ -1,14 +1,15 @@
-"""What importing costs: the audio process against a bare numpy + sounddevice process.
+"""What importing costs: the audio process against a bare sounddevice process.
 
-The audio process is a spawn child: it imports `engine.audio_process` and, like every spawn
+The audio process is a spawn child: it imports `engine.audio_child` and, like every spawn
 child, re-runs the parent's main module (the `tierplay` script, which imports `tui.cli`).
 Everything those imports pull in sits in its memory for the whole session, beside a
-callback that only needs numpy, sounddevice and the rings. Each figure comes from a fresh
-process of its own, measured in the same run as the baseline:
+callback that only needs sounddevice and the rings (no numpy: it copies through
+memoryviews). Each figure comes from a fresh process of its own, measured in the same run
+as the baseline:
 - after the imports alone: RSS, PSS, modules loaded, import time, against a process that
-  imports only numpy and sounddevice;
+  imports only sounddevice (and one that adds numpy, for scale);
 - while playing on a JACK server, if one answers: the real audio process's RSS and PSS,
-  against a bare sounddevice stream on the same device;
+  against a bare raw sounddevice stream on the same device;
 - the engine process's (`import engine; engine.Engine`) and `import tui.cli` costs.
 
 Memory is read from outside (psutil memory_full_info) so the measuring adds nothing.
@@ -36,11 +37,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 HEAVY = ("scipy", "pedalboard", "pyloudnorm", "soundfile", "textual", "fastapi", "uvicorn")
-BASELINE = "import numpy, sounddevice"
+BASELINE = "import sounddevice"
 IMPORT_CASES = (
-    ("numpy + sounddevice (baseline)", BASELINE),
-    ("engine.audio_process + sounddevice", "import engine.audio_process, sounddevice"),
-    ("+ tui.cli (tierplay's audio child)", "import tui.cli, engine.audio_process, sounddevice"),
+    ("sounddevice (baseline)", BASELINE),
+    ("numpy + sounddevice", "import numpy, sounddevice"),
+    ("engine.audio_child + sounddevice", "import engine.audio_child, sounddevice"),
+    ("+ tui.cli (tierplay's audio child)", "import tui.cli, engine.audio_child, sounddevice"),
     ("import engine; engine.Engine", "import engine; engine.Engine"),
     ("import tui.cli", "import tui.cli"),
 )
@@ -73,16 +75,15 @@ jack = next(
 """
 
 BARE_STREAM = (
-    """
-import numpy as np
-"""
-    + FIND_JACK
+    FIND_JACK
     + """
-def callback(outdata, frames, _time, status):
-    outdata[:] = 0.0
+silence = bytes(1024 * 8)
 
-stream = sd.OutputStream(device=jack, blocksize=1024, channels=2, dtype="float32",
-                         callback=callback)
+def callback(outdata, frames, _time, status):
+    outdata[:] = silence[: len(outdata)]
+
+stream = sd.RawOutputStream(device=jack, blocksize=1024, channels=2, dtype="float32",
+                            callback=callback)
 stream.start()
 time.sleep({seconds})
 report = {{"device": sd.query_devices(jack)["name"]}}
