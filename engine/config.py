@@ -9,6 +9,17 @@ PRESET_ORDER: tuple[str, ...] = ("original", "adaptive", "gentle", "warm", "brig
 """The order presets are shown and bound to keys 1-6 everywhere."""
 
 
+RENDER_THREAD_SCRATCH_MB = 22.0
+"""A render thread's peak besides the tiers: a 10 s chunk's window, wet path and limiter."""
+FEEDER_SCRATCH_MB = 3.0
+"""The feeder's head render (the first blocks of a switch that missed the cache)."""
+TRACK_SAMPLE_MB = 8.0
+"""One track's sample: eight 5.5 s windows of float16 stereo."""
+LEAN_BELOW_TIERS_MB = 30.0
+"""A process budget leaving the tiers less than this makes the engine lean (see
+`EngineConfig.with_process_budget`)."""
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Engine settings. Frozen so a running engine never sees a number change under it."""
@@ -38,6 +49,9 @@ class EngineConfig:
     l2_budget_mb: float = 36.0
     l3_budget_mb: float = 45.0
     render_threads: int = 2
+    kept_samples: int = 2
+    """Track samples (the dry calibration windows, 8 MB each) kept decoded: the current
+    track's and a neighbour's; a sample that was let go is decoded again when needed."""
     tune_runtime: bool = True
     """Apply the measured GC and GIL settings (gc.freeze, 1 ms switch interval) at start."""
     render_timeouts_seconds: tuple[float, float, float, float] = (2.0, 5.0, 10.0, 20.0)
@@ -59,10 +73,6 @@ class EngineConfig:
     longer refuses long files: sources are streamed, so length costs no memory."""
     source_cache_mb: float = 4.0
     """Decoded source blocks kept for the original and for stand-ins (counted in the budget)."""
-    render_scratch_mb: float = 64.0
-    """What renders hold besides the tiers, measured: 22 MB per render thread at its peak
-    (a 10 s chunk's window, wet path and limiter), 3 MB for the feeder's head render, and
-    the two track samples kept for calibration (8 MB each). Counted in the budget."""
     state_dir: Path | None = None
     """Where predictor state and settings live; None means the platform's user state dir."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -86,6 +96,17 @@ class EngineConfig:
         return self.l1_budget_mb + self.l2_budget_mb + self.l3_budget_mb
 
     @property
+    def render_scratch_mb(self) -> float:
+        """What renders hold besides the tiers, measured: 22 MB per render thread at its
+        peak (a 10 s chunk's window, wet path and limiter), 3 MB for the feeder's head
+        render, and 8 MB per kept track sample. Counted in the budget."""
+        return (
+            self.render_threads * RENDER_THREAD_SCRATCH_MB
+            + FEEDER_SCRATCH_MB
+            + self.kept_samples * TRACK_SAMPLE_MB
+        )
+
+    @property
     def working_memory_mb(self) -> float:
         """What the engine holds besides the tiers: source blocks and render scratch."""
         return self.source_cache_mb + self.render_scratch_mb
@@ -97,9 +118,17 @@ class EngineConfig:
 
     def with_process_budget(self, total_mb: float) -> EngineConfig:
         """All the engine may hold is `total_mb`: the tiers get what the working memory
-        leaves (at least a tenth of it), in their 18/36/45 proportions."""
-        tiers = max(total_mb - self.working_memory_mb, 0.1 * total_mb)
-        return self.with_total_budget(tiers)
+        leaves (at least a tenth of it), in their 18/36/45 proportions.
+
+        A budget that would leave the tiers less than LEAN_BELOW_TIERS_MB makes the engine
+        lean first (one render thread, one kept sample: 30 MB less working memory), since a
+        cache too small to hold what plays next loses more than a second render thread
+        gains."""
+        config = self
+        if total_mb - self.working_memory_mb < LEAN_BELOW_TIERS_MB:
+            config = replace(self, render_threads=1, kept_samples=1)
+        tiers = max(total_mb - config.working_memory_mb, 0.1 * total_mb)
+        return config.with_total_budget(tiers)
 
     def with_total_budget(self, total_mb: float) -> EngineConfig:
         """Scale the three tier budgets to a new total, keeping their 18/36/45 proportions."""

@@ -153,7 +153,7 @@ class Engine:
         self.buffer = MultiTierBuffer.from_megabytes(
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
         )
-        calibrations = LoudnessCalibrations()
+        calibrations = LoudnessCalibrations(kept_samples=config.kept_samples)
         self.calibrations = calibrations
         self.analyses = AnalysisPass(config.sample_rate, config.chunk_frames)
         self._chunk_features = ChunkFeatureIndex(self.store, self.analyses)

@@ -21,8 +21,8 @@ from engine.dsp.calibration import TrackSample
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 KEEP_SAMPLES = 2
-"""Track samples whose windows are kept (about 8 MB each): the current track's and a
-neighbour's."""
+"""Track samples whose windows are kept (about 8 MB each), unless the engine says: the
+current track's and a neighbour's."""
 
 
 class _Lru(Generic[K, V]):
@@ -55,10 +55,10 @@ class _Lru(Generic[K, V]):
 class LoudnessCalibrations:
     """Thread-safe, bounded caches shared by the renderers of one engine."""
 
-    def __init__(self, max_entries: int = 512) -> None:
+    def __init__(self, max_entries: int = 512, kept_samples: int = KEEP_SAMPLES) -> None:
         self._lock = threading.Lock()
         self._gains: _Lru[tuple[str, str, str], float] = _Lru(max_entries)
-        self._samples: _Lru[str, TrackSample] = _Lru(KEEP_SAMPLES)
+        self._samples: _Lru[str, TrackSample] = _Lru(max(1, kept_samples))
         self._summaries: _Lru[str, TrackSample] = _Lru(max_entries)
         """What each sample measured, without its windows: kept for every track."""
         self._analyses: _Lru[str, TrackAnalysis] = _Lru(max_entries)
