@@ -295,7 +295,7 @@ def test_a_switch_made_while_paused_is_timed_from_the_resume(
     engine.open([tone_library])
     assert engine.wait_until_prepared(30)
     engine.set_preset("warm")
-    paused_ms = 1000.0
+    paused_ms = 3000.0  # far above one render, even on a busy machine
     time.sleep(paused_ms / 1000)  # paused for a while
     engine.play()
     deadline = time.monotonic() + 10
