@@ -27,10 +27,14 @@ from engine.dsp.truepeak import Planar, window_true_peak
 from engine.loudness import SILENCE_LUFS, LoudnessMeter
 from engine.source import TrackSource
 
-SAMPLE_WINDOWS = 8
+SAMPLE_WINDOWS = 12
+"""Measured on 16 real tracks, six presets rendered whole against the sample's gains: 8
+windows of 5 s left the presets up to 0.69 LU apart (mean 0.28), 12 of 3.5 s, the same
+memory within a tenth, 0.42 (mean 0.22). Where a track changes level, more places
+matter more than longer stretches."""
 SETTLE_SECONDS = 0.5
 """Rendered before each measured stretch and not measured: filters and compressors settle."""
-MEASURE_SECONDS = 5.0
+MEASURE_SECONDS = 3.5
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class TrackSample:
     loudness_lufs: float
     """Gated loudness of the measured stretches: the matched presets' reference."""
     true_peak_db: float
-    """Highest true peak over the measured stretches (4x oversampled)."""
+    """Highest true peak over the whole windows, settling included (4x oversampled): a
+    short track's back-to-back windows then see every peak it has."""
 
     @property
     def nbytes(self) -> int:
@@ -91,7 +96,7 @@ def sample_track(source: TrackSource) -> TrackSample:
         meter.feed(audio[:settle])
         meter.reset_steps()
         meter.feed(measured)
-        peak = max(peak, window_true_peak(np.ascontiguousarray(measured.T)))
+        peak = max(peak, window_true_peak(np.ascontiguousarray(audio.T)))  # settling too
     peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
     return TrackSample(tuple(windows), settle, meter.integrated(), peak_db)
 
