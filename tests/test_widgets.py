@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.visual import VisualType
 from textual.widget import Widget
 
 from engine import EngineSnapshot
@@ -250,6 +251,30 @@ async def test_now_playing_repaints_only_when_what_it_draws_changes() -> None:
         assert panel._repaint_required
         await pilot.pause()
         assert "1:37" in panel_lines(panel)[2]
+
+
+class CountingNowPlaying(NowPlaying):
+    draws = 0
+
+    def render(self) -> VisualType:
+        self.draws += 1
+        return super().render()
+
+
+async def test_a_changed_drawing_is_drawn_once_for_the_compare_and_the_paint() -> None:
+    panel = CountingNowPlaying()
+    async with PanelApp(panel, width=100).run_test(size=(100, 30)) as pilot:
+        panel.show(make_snapshot(position_seconds=95.40), None)
+        await pilot.pause()
+        before = panel.draws
+        panel.show(make_snapshot(position_seconds=97.0), None)
+        await pilot.pause()
+        assert "1:37" in panel_lines(panel)[2]
+        assert panel.draws == before + 1
+        panel.show(make_snapshot(position_seconds=99.0), None)
+        assert "1:39" in str(panel.render())  # asked between refresh and paint: the same
+        await pilot.pause()
+        assert "1:39" in panel_lines(panel)[2]
 
 
 async def test_now_playing_untagged_track_shows_its_title() -> None:
