@@ -59,8 +59,10 @@ class EngineConfig:
     switch_probability_per_chunk: float = 0.25
     """Prior chance of a preset switch while one chunk plays, before the predictor learns."""
     plan_horizon_chunks: int = 12
-    plan_interval_seconds: float = 0.1
-    """How often the placement plan follows the playhead (and the worker queue with it)."""
+    plan_interval_seconds: float = 0.25
+    """How often the maintenance loop looks at the playhead and what it reports: it plans
+    when a plan input changed (commands plan at once). Faster costs CPU and gains nothing:
+    the chunk after the playhead is rendered long before the playhead reaches it."""
     memory_limit_mb: float = 1024.0
     """Growth of the process RSS since the engine started above which memory degradation
     starts (then x1.25, x1.5 for the next levels)."""
