@@ -182,3 +182,22 @@ def test_a_cut_made_again_while_the_consumer_starves_is_one_it_can_reach() -> No
     played = play(consumer, 2)
     assert np.array_equal(played, np.arange(again, again + 2 * BLOCK) + 0.5)
     assert producer.handover_applied()
+
+
+def test_the_consumer_fills_a_raw_buffer_as_it_fills_frames() -> None:
+    """The audio process hands the consumer PortAudio's raw buffer, not an array: the
+    bytes it writes there are the frames it would play, silence after the end included."""
+    producer, frames_consumer = pair()
+    producer.write(ramp(0, 3 * BLOCK // 2))
+    header_copy = frames_consumer.header.tobytes()
+    as_frames = play(frames_consumer, 2)
+    _producer, raw_consumer = pair()
+    raw_consumer.header[:] = memoryview(bytearray(header_copy)).cast("q")
+    raw_consumer.rings[0][:] = frames_consumer.rings[0]
+    raw = bytearray(2 * BLOCK * 8)
+    raw_consumer.consume(memoryview(raw)[: BLOCK * 8])
+    raw_consumer.consume(memoryview(raw)[BLOCK * 8 :])
+    played = np.frombuffer(bytes(raw), dtype=np.float32).reshape(-1, 2)[:, 0]
+    assert np.array_equal(played, as_frames)
+    assert np.array_equal(played[: 3 * BLOCK // 2], np.arange(3 * BLOCK // 2))
+    assert not played[3 * BLOCK // 2 :].any()
