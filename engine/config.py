@@ -13,6 +13,9 @@ RENDER_THREAD_SCRATCH_MB = 22.0
 """A render thread's peak besides the tiers: a 10 s chunk's window, wet path and limiter."""
 FEEDER_SCRATCH_MB = 3.0
 """The feeder's head render (the first blocks of a switch that missed the cache)."""
+ANALYSIS_SCRATCH_MB = 20.0
+"""The analysis pass's peak per chunk, measured: a 10 s window of a 48 kHz file decoded and
+resampled (18 MB), then its features and loudness (20 MB with the window)."""
 TRACK_SAMPLE_MB = 9.0
 """One track's sample: twelve 4 s windows of float16 stereo (8.5 MB at 44.1 kHz)."""
 LEAN_BELOW_TIERS_MB = 30.0
@@ -99,12 +102,14 @@ class EngineConfig:
 
     @property
     def render_scratch_mb(self) -> float:
-        """What renders hold besides the tiers, measured: 22 MB per render thread at its
-        peak (a 10 s chunk's window, wet path and limiter), 3 MB for the feeder's head
-        render, and 9 MB per kept track sample. Counted in the budget."""
+        """What renders and analysis hold besides the tiers, measured: 22 MB per render
+        thread at its peak (a 10 s chunk's window, wet path and limiter), 3 MB for the
+        feeder's head render, 20 MB for the analysis pass and 9 MB per kept track sample.
+        Counted in the budget."""
         return (
             self.render_threads * RENDER_THREAD_SCRATCH_MB
             + FEEDER_SCRATCH_MB
+            + ANALYSIS_SCRATCH_MB
             + self.kept_samples * TRACK_SAMPLE_MB
         )
 
