@@ -71,10 +71,11 @@ class ClockedConsumer:
             self._thread = threading.Thread(target=self._run, name="null-clock", daemon=True)
             self._thread.start()
 
-    def advance(self, frames: int) -> None:
+    def advance(self, frames: int, wait: bool = False) -> None:
+        """Consume `frames` block by block; `wait`: stepped by hand (see `consume`)."""
         while frames > 0:
             step = min(frames, self.block_frames)
-            self.consumer.consume(self.scratch[:step])
+            self.consumer.consume(self.scratch[:step], wait=wait)
             frames -= step
 
     def _run(self) -> None:
@@ -135,13 +136,14 @@ class NullSink:
         self.clock.start()
 
     def advance(self, frames: int) -> None:
-        """Consume `frames` now, block by block, exactly as a device callback would."""
-        self.clock.advance(frames)
+        """Consume `frames` now, block by block, as a device callback would; stepped by
+        hand, it sees everything the producer published before the call."""
+        self.clock.advance(frames, wait=True)
 
     def play_into(self, out: Audio) -> None:
         """Consume len(out) frames block by block, keeping what was played (tests)."""
         for start in range(0, out.shape[0], self.block_frames):
-            self.clock.consumer.consume(out[start : start + self.block_frames])
+            self.clock.consumer.consume(out[start : start + self.block_frames], wait=True)
 
     def callback_lateness_ms(self, fraction: float) -> float:
         return lateness_percentile(self.header, fraction)

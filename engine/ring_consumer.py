@@ -68,22 +68,26 @@ class RingConsumer:
         self.silence = bytes(block_frames * FRAME_BYTES)
         self.period_ns = int(block_frames * 1e9 / sample_rate)
 
-    def _refresh(self) -> None:
-        if self.lock.acquire(False):
+    def _refresh(self, wait: bool) -> None:
+        if self.lock.acquire(wait):
             try:
                 self.seen[:] = self.header[:PRODUCER_FIELDS]
             finally:
                 self.lock.release()
 
-    def consume(self, out: Any, status: int = 0) -> None:
-        """Fill `out` (interleaved float32 stereo, any buffer) with what plays next."""
+    def consume(self, out: Any, status: int = 0, wait: bool = False) -> None:
+        """Fill `out` (interleaved float32 stereo, any buffer) with what plays next.
+
+        A device callback never waits: while the producer publishes it plays on from its
+        last copy of the producer's fields. `wait=True` (a test stepping the sink by hand,
+        never a callback) takes the lock, so it sees everything published before."""
         header, seen = self.header, self.seen
         view = byte_view(out)
         now = time.monotonic_ns()
         self._note_timing(now)
         if status:
             header[STATUS_FLAGS] += 1
-        self._refresh()
+        self._refresh(wait)
         read = header[READ]
         if seen[HANDOVER_SEQ] > header[APPLIED_SEQ]:
             if read == seen[HANDOVER_AT]:

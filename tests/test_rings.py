@@ -201,3 +201,29 @@ def test_the_consumer_fills_a_raw_buffer_as_it_fills_frames() -> None:
     assert np.array_equal(played, as_frames)
     assert np.array_equal(played[: 3 * BLOCK // 2], np.arange(3 * BLOCK // 2))
     assert not played[3 * BLOCK // 2 :].any()
+
+
+def test_a_consumer_stepped_by_hand_waits_for_a_publishing_producer() -> None:
+    """A device callback never waits: while the producer holds the lock it plays on from
+    its last copy (here: nothing yet, so silence). A test stepping the sink by hand waits
+    for the lock instead, and plays everything published before it asked."""
+    producer, consumer = pair()
+    producer.write(ramp(0, 2 * BLOCK))
+    holding, released = threading.Event(), threading.Event()
+
+    def publishing() -> None:
+        with producer.lock:
+            holding.set()
+            released.wait()
+
+    holder = threading.Thread(target=publishing)
+    holder.start()
+    holding.wait()
+    quiet = np.ones((BLOCK, 2), dtype=np.float32)
+    consumer.consume(quiet)  # the callback's way: no wait, its last copy
+    assert not quiet.any()
+    threading.Timer(0.05, released.set).start()
+    heard = np.zeros((BLOCK, 2), dtype=np.float32)
+    consumer.consume(heard, wait=True)  # blocks until the producer lets go
+    holder.join()
+    assert np.array_equal(heard[:, 0], np.arange(0, BLOCK))
