@@ -566,8 +566,9 @@ class Engine:
             self.calibrations.forget_track(item.fingerprint)
             self.store.forget(item.id)
             self._reload(item)
-        for gone in list(self._gone):  # a render that was running may have landed since
+        for gone in list(self._gone):  # a render or read that was running may have landed
             self.buffer.invalidate_track(gone)
+            self.store.blocks.forget(gone)
 
     def _follow_track_ends(self) -> None:
         """A file that decodes shorter than its header said: its length becomes what

@@ -15,6 +15,7 @@ and tells the engine once, and every later read stops there.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from engine.errors import TrackError, TrackInvalid
+from engine.errors import TrackError, TrackInvalid, TrackMissing
 from engine.tracks import (
     ABSURD_PEAK,
     MAX_NONFINITE_FRACTION,
@@ -177,9 +178,15 @@ class TrackSource:
         return audio
 
     def _block(self, number: int) -> Audio:
+        """A cached block, if its file is still there: a read in flight when the file was
+        deleted can put a block back after the engine forgot the track, and a deleted file
+        must not go on playing from memory (a stat, a few microseconds per 2 s block)."""
         assert self._cache is not None
         key = (self.track.id, self.track.fingerprint, number)
         block = self._cache.get(key)
+        if block is not None and not os.path.exists(self.track.path):
+            self._cache.forget(self.track.id)
+            raise TrackMissing(self.track.path, "file not found")
         if block is None:
             first = number * self._block_frames
             block = self._decode(first, first + self._block_frames)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
+from engine.errors import TrackMissing
 from engine.library import probe
 from engine.source import BlockCache, TrackSource
 from engine.tracks import Track
@@ -68,6 +69,18 @@ def test_cached_blocks_give_the_same_frames_as_direct_reads(tmp_path: Path) -> N
         np.testing.assert_array_equal(
             cached.read(start, start + 1024), direct.read(start, start + 1024)
         )
+
+
+def test_a_deleted_file_does_not_play_on_from_cached_blocks(tmp_path: Path) -> None:
+    path = noise_file(tmp_path, RATE)
+    cache = BlockCache(2_000_000)
+    source = TrackSource(probe(path, RATE), RATE, cache)
+    source.read(0, 1024)
+    assert cache.size_bytes > 0
+    path.unlink()
+    with pytest.raises(TrackMissing):
+        source.read(0, 1024)
+    assert cache.size_bytes == 0
 
 
 def cut_flac(folder: Path, fraction: float) -> Path:
