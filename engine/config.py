@@ -16,8 +16,8 @@ FEEDER_SCRATCH_MB = 3.0
 ANALYSIS_SCRATCH_MB = 20.0
 """The analysis pass's peak per chunk, measured: a 10 s window of a 48 kHz file decoded and
 resampled (18 MB), then its features and loudness (20 MB with the window)."""
-TRACK_SAMPLE_MB = 9.0
-"""One track's sample: twelve 4 s windows of float16 stereo (8.5 MB at 44.1 kHz)."""
+TRACK_SAMPLE_MB = 8.0
+"""One track's sample: eight 5.5 s windows of float16 stereo (7.8 MB at 44.1 kHz)."""
 LEAN_BELOW_TIERS_MB = 30.0
 """A process budget leaving the tiers less than this makes the engine lean (see
 `EngineConfig.with_process_budget`)."""
@@ -53,7 +53,7 @@ class EngineConfig:
     l3_budget_mb: float = 45.0
     render_threads: int = 2
     kept_samples: int = 2
-    """Track samples (the dry calibration windows, 9 MB each) kept decoded: the current
+    """Track samples (the dry calibration windows, 8 MB each) kept decoded: the current
     track's and a neighbour's; a sample that was let go is decoded again when needed."""
     tune_runtime: bool = True
     """Apply the measured GC and GIL settings (gc.freeze, 1 ms switch interval) at start."""
@@ -104,7 +104,7 @@ class EngineConfig:
     def render_scratch_mb(self) -> float:
         """What renders and analysis hold besides the tiers, measured: 22 MB per render
         thread at its peak (a 10 s chunk's window, wet path and limiter), 3 MB for the
-        feeder's head render, 20 MB for the analysis pass and 9 MB per kept track sample.
+        feeder's head render, 20 MB for the analysis pass and 8 MB per kept track sample.
         Counted in the budget."""
         return (
             self.render_threads * RENDER_THREAD_SCRATCH_MB

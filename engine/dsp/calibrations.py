@@ -21,7 +21,7 @@ from engine.dsp.calibration import TrackSample
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 KEEP_SAMPLES = 2
-"""Track samples whose windows are kept (about 9 MB each), unless the engine says: the
+"""Track samples whose windows are kept (about 8 MB each), unless the engine says: the
 current track's and a neighbour's."""
 
 
