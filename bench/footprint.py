@@ -2,7 +2,7 @@
 
 The player runs in a child process (bench/footprint_probe.py) through the engine's public
 API only, and this process, which imports neither the engine nor numpy, samples every 0.25 s
-the PSS (proportional set size, from /proc/PID/smaps_rollup) summed over the player's
+the PSS (proportional set size, from /proc/PID/smaps) summed over the player's
 processes: the engine process and its children (the audio process of the sounddevice sink,
 multiprocessing's resource tracker). PSS, unlike RSS, counts a page shared by two processes
 half in each, so the sum is what the player adds to the machine. The sound server's shared

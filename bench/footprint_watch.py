@@ -1,11 +1,11 @@
 """Watching the player from outside: bench/footprint.py's sampling of a child process tree.
 
 A child runs one role of bench/footprint_probe.py; this process samples, every 0.25 s, PSS
-(from /proc/PID/smaps_rollup, through psutil) summed over the child and its descendants, and
-CPU seconds per process, and reads the child's `@@ {json}` lines (marks and figures). It
-imports neither the engine nor numpy: PSS splits a shared page between the processes that
-map it, so a measuring process with the same libraries loaded would shrink the player's
-figure.
+(from /proc/PID/smaps, which also tells the sound server's mappings apart) summed over the
+child and its descendants, and CPU seconds per process, and reads the child's `@@ {json}`
+lines (marks and figures). It imports neither the engine nor numpy: PSS splits a shared
+page between the processes that map it, so a measuring process with the same libraries
+loaded would shrink the player's figure.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def _look(root: psutil.Process) -> tuple[float, float, dict[int, float]] | None:
     pss, server, cpu = 0.0, 0.0, {}
     for process in tree:
         try:
-            shared = _sound_server_pss(process.pid)
-            pss += process.memory_full_info().pss / MB - shared
+            total, shared = pss_and_sound_server(process.pid)
+            pss += total - shared
             server += shared
             times = process.cpu_times()
             cpu[process.pid] = times.user + times.system
@@ -127,16 +127,20 @@ def _look(root: psutil.Process) -> tuple[float, float, dict[int, float]] | None:
     return pss, server, cpu
 
 
-def _sound_server_pss(pid: int) -> float:
-    """MB of PSS in the process's mappings of a sound server's shared memory."""
-    kb, counting = 0, False
+def pss_and_sound_server(pid: int) -> tuple[float, float]:
+    """MB of PSS of the process, and of its mappings of a sound server's shared memory:
+    one pass over /proc/PID/smaps gives both."""
+    total_kb, server_kb, counting = 0, 0, False
     with open(f"/proc/{pid}/smaps") as smaps:
         for line in smaps:
             if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
                 counting = any(name in line for name in SOUND_SERVER_MAPPINGS)
-            elif counting and line.startswith("Pss:"):
-                kb += int(line.split()[1])
-    return kb * 1024 / MB
+            elif line.startswith("Pss:"):
+                kb = int(line.split()[1])
+                total_kb += kb
+                if counting:
+                    server_kb += kb
+    return total_kb * 1024 / MB, server_kb * 1024 / MB
 
 
 def run_child(name: str, role: str, spec: dict[str, Any], timeout: float = 1800.0) -> Run:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from bench.footprint_watch import MB, _sound_server_pss
+from bench.footprint_watch import MB, pss_and_sound_server
 
 
 def waiting(code: str) -> Iterator[subprocess.Popen[str]]:
@@ -29,17 +29,19 @@ def waiting(code: str) -> Iterator[subprocess.Popen[str]]:
 
 def test_a_process_without_audio_maps_no_sound_server_memory() -> None:
     for child in waiting("import json"):
-        assert _sound_server_pss(child.pid) == 0.0
+        total, shared = pss_and_sound_server(child.pid)
+        assert total > 0 and shared == 0.0
 
 
 def test_a_jack_client_maps_the_servers_memory_and_it_is_part_of_its_pss(
     jack_device: int,
 ) -> None:
     for child in waiting("import sounddevice"):  # PortAudio connects to the server
-        shared = _sound_server_pss(child.pid)
+        total, shared = pss_and_sound_server(child.pid)
         assert 0 < shared < psutil.Process(child.pid).memory_full_info().pss / MB
+        assert shared < total
 
 
 def test_a_vanished_process_is_an_os_error() -> None:
     with pytest.raises(OSError):
-        _sound_server_pss(2**22 + 12345)
+        pss_and_sound_server(2**22 + 12345)
