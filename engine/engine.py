@@ -568,7 +568,7 @@ class Engine:
             self._reload(item)
         for gone in list(self._gone):  # a render or read that was running may have landed
             self.buffer.invalidate_track(gone)
-            self.store.blocks.forget(gone)
+            self.store.forget(gone)
 
     def _follow_track_ends(self) -> None:
         """A file that decodes shorter than its header said: its length becomes what
