@@ -24,7 +24,7 @@ from engine.cache.codecs import CorruptChunk
 from engine.cache.keys import ChunkKey
 from engine.cache.plan import TIER_NAMES, PlacementPlan
 from engine.config import EngineConfig
-from engine.dsp.render import Renderer
+from engine.dsp.render import Renderer, chunk_count
 from engine.source import TrackSource
 from engine.tracks import Audio
 
@@ -318,7 +318,7 @@ class RenderWorkerPool:
     def _execute(self, renderer: Renderer, job: RenderJob) -> None:
         try:
             source = self._resolve(job.key.track_id, job.fingerprint)
-            if source is None:
+            if source is None or not self._within_track(source, job.key):
                 return
             if job.calibrate_only:
                 renderer.prepare(source, job.key.preset)
@@ -352,6 +352,11 @@ class RenderWorkerPool:
                 self.last_error = f"{type(error).__name__}: {error}"[:200]
         finally:
             job.done.set()
+
+    def _within_track(self, source: TrackSource, key: ChunkKey) -> bool:
+        """A job queued before its file turned out shorter than its header may ask for a
+        chunk past the real end: it is dropped, not counted as a failure."""
+        return key.chunk_index < chunk_count(source.frames, self.config.chunk_frames)
 
     def _promote_from_lower_tier(self, job: RenderJob) -> bool:
         """A chunk already in a lower tier moves up by decoding, not by rendering again."""
