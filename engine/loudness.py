@@ -69,13 +69,16 @@ class LoudnessMeter:
         self._sos = np.array([[*b, *a] for b, a in k_weighting(rate)])
         self._step = max(1, round(STEP_SECONDS * rate))
         self._segments: list[list[float]] = []
+        self._partial_frames = 0
         self.segment()
 
     def segment(self) -> None:
-        """Start a new stretch: filters from rest, and no block reaches across the gap."""
+        """Start a new stretch: filters from rest, and no block reaches across the gap
+        (a stretch nothing was fed to is reused, so stretches match what was fed)."""
         self._state: FloatArray | None = None
-        self._steps: list[float] = []
-        self._segments.append(self._steps)
+        if not self._segments or self._segments[-1] or self._partial_frames:
+            self._steps: list[float] = []
+            self._segments.append(self._steps)
         self._partial = np.zeros(0)
         self._partial_frames = 0
 
@@ -108,18 +111,25 @@ class LoudnessMeter:
 
     def block_powers(self) -> FloatArray:
         """The mean power of every complete 400 ms block, stretch by stretch."""
-        blocks: list[FloatArray] = []
-        for steps in self._segments:
-            if len(steps) < STEPS_PER_BLOCK:
-                continue
-            values = np.asarray(steps)
-            window = np.lib.stride_tricks.sliding_window_view(values, STEPS_PER_BLOCK)
-            blocks.append(window.mean(axis=1))
+        blocks = [_blocks(steps) for steps in self._segments]
         return np.concatenate(blocks) if blocks else np.zeros(0)
+
+    def stretch_loudness(self) -> list[float]:
+        """Gated loudness of each stretch alone (SILENCE_LUFS under 400 ms), in order."""
+        return [gated_loudness(_blocks(steps)) for steps in self._segments]
 
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; -70 for silence or less than 400 ms."""
         return gated_loudness(self.block_powers())
+
+
+def _blocks(steps: list[float]) -> FloatArray:
+    """Mean powers of the 400 ms blocks (75% overlapped) of one stretch's 100 ms steps."""
+    if len(steps) < STEPS_PER_BLOCK:
+        return np.zeros(0)
+    window = np.lib.stride_tricks.sliding_window_view(np.asarray(steps), STEPS_PER_BLOCK)
+    blocks: FloatArray = window.mean(axis=1)
+    return blocks
 
 
 def gated_loudness(blocks: FloatArray) -> float:

@@ -54,6 +54,20 @@ def test_stretches_are_measured_together_without_blocks_across_the_gap() -> None
     assert settled.integrated() < integrated_loudness(loud, rate)
 
 
+def test_each_stretch_is_also_read_alone_and_an_unfed_stretch_is_not_counted() -> None:
+    rate = 44_100
+    loud = np.full((rate, 2), 0.5)
+    quiet = np.full((rate, 2), 0.05)
+    meter = LoudnessMeter(rate)
+    meter.segment()  # nothing fed yet: still the first stretch
+    meter.feed(loud)
+    meter.segment()
+    meter.feed(quiet)
+    alone = meter.stretch_loudness()
+    assert alone == pytest.approx([integrated_loudness(a, rate) for a in (loud, quiet)])
+    assert alone[0] - alone[1] == pytest.approx(20.0, abs=0.01)
+
+
 def test_silence_and_too_short_audio_read_as_silence() -> None:
     assert integrated_loudness(np.zeros((44_100, 2)), 44_100) == SILENCE_LUFS
     assert integrated_loudness(np.full((100, 2), 0.5), 44_100) == SILENCE_LUFS
