@@ -12,6 +12,8 @@ import soundfile as sf
 from scipy.signal import welch
 
 from engine.config import PRESET_ORDER, EngineConfig
+from engine.dsp.calibration import loudness_slope
+from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.truepeak import true_peak_db
 from engine.library import probe
@@ -185,8 +187,6 @@ def test_silent_and_tiny_tracks_render_without_errors(tmp_path: Path) -> None:
 def test_renderers_share_the_caches_they_are_given_even_when_empty() -> None:
     """Each renderer must use the caches it is given, or every render thread samples and
     calibrates every track again."""
-    from engine.dsp.calibrations import LoudnessCalibrations
-
     calibrations = LoudnessCalibrations()
     first = Renderer(EngineConfig(), calibrations)
     second = Renderer(EngineConfig(), calibrations)
@@ -221,3 +221,51 @@ def test_a_hot_master_lowers_the_reference_not_the_presets(hot_master: TrackSour
     untouched = Renderer(EngineConfig(original_bit_exact=True))
     exact = untouched.render_range(hot_master, "original", 1.0, 0, RATE)
     np.testing.assert_array_equal(exact, hot_master.read(0, RATE))
+
+
+def test_a_loudness_slope_is_fitted_only_where_the_windows_can_show_one() -> None:
+    dry = [-30.0, -24.0, -18.0, -12.0]
+    assert loudness_slope(dry, [d + 3.0 for d in dry]) == pytest.approx(1.0)  # an EQ
+    assert loudness_slope(dry, [0.5 * d - 8.0 for d in dry]) == pytest.approx(0.5)  # a squeeze
+    assert loudness_slope(dry[:2], [0.5 * d for d in dry[:2]]) == 1.0  # too few windows
+    assert loudness_slope([-20.0, -20.2, -20.1], [-10.0, -12.0, -11.0]) == 1.0  # too alike
+    assert loudness_slope([-80.0, -75.0, -20.0, -10.0], [-9.0, -9.0, -9.0, -9.0]) == 1.0
+
+
+@pytest.fixture(scope="module")
+def quiet_in_half_the_windows(tmp_path_factory: pytest.TempPathFactory) -> TrackSource:
+    """80 s of noise, 8 dB quieter in every other sample window (5.5 s long, 10.6 s apart)
+    and loud everywhere else: the sample reads the track 1.2 LU quieter than it is."""
+    rng = np.random.default_rng(11)
+    frames = 80 * RATE
+    level = np.full(frames, 0.05)
+    span = round(5.5 * RATE)
+    for start in [round(k * (frames - span) / 7) for k in range(0, 8, 2)]:
+        level[start : start + span] /= 2.5
+    music = level[:, None] * rng.standard_normal((frames, 2))
+    path = tmp_path_factory.mktemp("halves") / "halves.flac"
+    sf.write(path, music.astype(np.float32), RATE)
+    return source_of(path)
+
+
+def test_known_whole_track_loudness_keeps_compressed_presets_matched(
+    quiet_in_half_the_windows: TrackSource,
+) -> None:
+    """The compressing presets follow the source's level by less than 1 LU per LU, so the
+    sample's miss sets them apart from the original; the whole track's loudness, once
+    known, takes that out."""
+    track = quiet_in_half_the_windows
+    whole = integrated_loudness(track.read(0, track.frames), RATE)
+    sampled = Renderer(EngineConfig())
+    assert whole - sampled.sample(track).loudness_lufs > 1.0
+    informed = Renderer(EngineConfig(), LoudnessCalibrations(whole_loudness=lambda _key: whole))
+
+    def spread(render: Renderer) -> float:
+        levels = [
+            integrated_loudness(render.render_track(track, preset, 1.0), RATE)
+            for preset in ("original", "punchy", "bright")
+        ]
+        return max(levels) - min(levels)
+
+    assert spread(informed) <= 0.25
+    assert spread(informed) < spread(sampled) - 0.1

@@ -20,6 +20,7 @@ from engine.dsp.calibration import TrackSample
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+WholeLoudness = Callable[[str], "float | None"]
 KEEP_SAMPLES = 2
 """Track samples whose windows are kept (about 8 MB each), unless the engine says: the
 current track's and a neighbour's."""
@@ -55,7 +56,15 @@ class _Lru(Generic[K, V]):
 class LoudnessCalibrations:
     """Thread-safe, bounded caches shared by the renderers of one engine."""
 
-    def __init__(self, max_entries: int = 512, kept_samples: int = KEEP_SAMPLES) -> None:
+    def __init__(
+        self,
+        max_entries: int = 512,
+        kept_samples: int = KEEP_SAMPLES,
+        whole_loudness: WholeLoudness = lambda _content_key: None,
+    ) -> None:
+        self.whole_loudness = whole_loudness
+        """The track's whole-track integrated loudness once the streaming analysis has
+        read all of it, else None: calibrations made after that match the whole track."""
         self._lock = threading.Lock()
         self._gains: _Lru[tuple[str, str, str], float] = _Lru(max_entries)
         self._samples: _Lru[str, TrackSample] = _Lru(max(1, kept_samples))

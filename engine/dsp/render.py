@@ -28,6 +28,8 @@ from engine.dsp.calibration import (
     TrackSample,
     analyse_sample,
     is_silent,
+    loudness_slope,
+    measure_windows,
     measured_loudness,
     sample_track,
 )
@@ -37,6 +39,7 @@ from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
 from engine.dsp.truepeak import Planar, window_true_peak
+from engine.loudness import LoudnessMeter
 from engine.source import TrackSource
 from engine.tracks import Audio
 
@@ -243,9 +246,11 @@ class Renderer:
                 peaks.append(window_true_peak(wet))
                 yield wet
 
-        measured = measured_loudness(noting_peaks(wets()), settle, rate)
+        meter = measure_windows(noting_peaks(wets()), settle, rate)
+        measured = meter.integrated()
         if is_silent(target) or is_silent(measured):
             return 1.0
+        target += self._whole_track_correction(source, sample, preset, meter)
         gain_db = _clamp_gain(target - measured)
         ceiling = self.config.true_peak_ceiling_db
         # Where the gained wet path stays under the ceiling, the limiter takes nothing off.
@@ -259,6 +264,22 @@ class Renderer:
                 break
             gain_db = _clamp_gain(gain_db + error)
         return float(10 ** (gain_db / 20))
+
+    def _whole_track_correction(
+        self, source: TrackSource, sample: TrackSample, preset: Preset, wet: LoudnessMeter
+    ) -> float:
+        """LU to add to the sample's target so the whole track, not just its sample, comes
+        out at the reference: 0 until the streaming analysis has read the whole track.
+
+        The sample misses the source's whole-track loudness by `miss`; the original (a
+        plain gain) moves by all of it, the preset by `slope` times it."""
+        whole = self.calibrations.whole_loudness(source.content_key)
+        if whole is None or is_silent(whole) or is_silent(sample.loudness_lufs):
+            return 0.0
+        miss = whole - sample.loudness_lufs
+        slope = loudness_slope(sample.window_lufs, wet.stretch_loudness())
+        follows_source = self.config.loudness_mode != "targets" or preset.target_lufs is None
+        return (miss if follows_source else 0.0) - slope * miss
 
     def _target_lufs(self, sample: TrackSample, preset: Preset) -> float:
         if self.config.loudness_mode == "targets" and preset.target_lufs is not None:
