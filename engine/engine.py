@@ -87,6 +87,10 @@ failing track fails every render, and one line each would bury the rest of the l
 PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
 PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 NEIGHBOUR_PRESETS = 2
+NEIGHBOUR_ANALYSIS_WAIT_SECONDS = 45.0
+"""How long a neighbour's calibration waits for the streaming analysis to read the whole
+track (about 15 s for 5 minutes), so its presets match over the whole track and not just
+the sample; a skip there before that calibrates at once, from the sample alone."""
 """Likeliest switch targets calibrated ahead on the neighbouring tracks."""
 
 
@@ -123,6 +127,8 @@ class Engine:
         if config.tune_runtime:
             tune_runtime_for_audio()
         self._clock = clock
+        self._awaiting_analysis: dict[str, tuple[Track, tuple[str, ...], float]] = {}
+        """Neighbours whose calibration waits for their streaming analysis."""
         self._planned_inputs: tuple[object, ...] = ()
         self._planned_at = -math.inf
         self._lock = threading.Lock()
@@ -153,7 +159,9 @@ class Engine:
         self.buffer = MultiTierBuffer.from_megabytes(
             config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb
         )
-        calibrations = LoudnessCalibrations(kept_samples=config.kept_samples)
+        calibrations = LoudnessCalibrations(
+            kept_samples=config.kept_samples, whole_loudness=self._whole_loudness
+        )
         self.calibrations = calibrations
         self.analyses = AnalysisPass(config.sample_rate, config.chunk_frames)
         self._chunk_features = ChunkFeatureIndex(self.store, self.analyses)
@@ -226,6 +234,11 @@ class Engine:
     def tracks(self) -> list[Track]:
         with self._lock:
             return list(self._tracks)
+
+    def _whole_loudness(self, content_key: str) -> float | None:
+        """The streaming analysis's integrated loudness, once it has read the whole track."""
+        found = self.analyses.result(content_key)
+        return found.loudness_lufs if found is not None and found.complete else None
 
     def _resolve_for_render(self, track_id: str, fingerprint: str) -> Any:
         try:
@@ -371,6 +384,7 @@ class Engine:
                 self._report_output_events()
                 self._report_worker_problems()
                 self._follow_track_ends()
+                self._prepare_analysed_neighbours()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
@@ -472,9 +486,24 @@ class Engine:
         self.workers.prepare_track(track.id, track.fingerprint, likely, "l3")
         self.analyses.request(self.store.get(track), urgent=True)
         ahead = (BYPASS, requested, *likely[:NEIGHBOUR_PRESETS])
+        deadline = self._clock() + NEIGHBOUR_ANALYSIS_WAIT_SECONDS
+        self._awaiting_analysis = {
+            neighbour.id: (neighbour, ahead, deadline) for neighbour in self._neighbours(track)
+        }
         for neighbour in self._neighbours(track):
-            self.workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, "l2")
             self.analyses.request(self.store.get(neighbour))
+        self._prepare_analysed_neighbours()
+
+    def _prepare_analysed_neighbours(self) -> None:
+        """Calibrate each neighbour once its streaming analysis is complete (or waited for
+        long enough): its samples and likeliest presets, ahead of a skip there."""
+        now = self._clock()
+        awaiting = self._awaiting_analysis  # replaced whole by `_prepare`, never edited there
+        for track_id, (track, presets, deadline) in list(awaiting.items()):
+            if now < deadline and self._whole_loudness(track.fingerprint) is None:
+                continue
+            if awaiting.pop(track_id, None) is not None:
+                self.workers.prepare_track(track.id, track.fingerprint, presets, "l2")
 
     def _likely_presets(self) -> tuple[str, ...]:
         """The processed presets, likeliest switch targets first."""

@@ -15,8 +15,8 @@ from engine import Engine, EngineConfig
 from engine.memory import MemoryReading
 from engine.output import NullSink
 
+from .conftest import SAMPLE_AUDIO, write_tone
 from .conftest import wait_for as poll_until
-from .conftest import write_tone
 
 RATE = 44_100
 SPEED = 8.0
@@ -91,5 +91,38 @@ def test_a_half_hour_track_plays_seeks_and_switches_within_its_budget(half_hour:
         assert engine.buffer.total_bytes() <= config.total_budget_mb * 1_000_000
         assert engine.store.blocks.size_bytes <= config.source_cache_mb * 1_000_000
         assert engine.calibrations.sample_bytes < 20_000_000
+    finally:
+        engine.close()
+
+
+def test_a_neighbour_is_calibrated_once_its_whole_track_loudness_is_known() -> None:
+    """The next track's presets are matched over the whole track, not its sample alone:
+    its calibration waits for the streaming analysis to have read it all (paused at the
+    start with a short horizon, so no read-ahead into it calibrates it first; the engine's
+    clock stands still, so the wait never times out on a busy machine)."""
+    engine = Engine(
+        EngineConfig(plan_horizon_chunks=2),
+        sink=NullSink(RATE, 1024),
+        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
+        clock=lambda: 0.0,
+    )
+    engine.open(sorted(SAMPLE_AUDIO.glob("*.flac"))[:2])
+    try:
+        asked: dict[str, list[float | None]] = {}
+        known = engine.calibrations.whole_loudness
+
+        def recording(content_key: str) -> float | None:
+            found = known(content_key)
+            asked.setdefault(content_key, []).append(found)
+            return found
+
+        engine.calibrations.whole_loudness = recording
+        engine.set_preset("warm")
+        neighbour = engine.store.get(engine.tracks()[1])
+        renderer = engine.feed.renderer
+        assert renderer is not None
+        poll_until(lambda: renderer.is_prepared(neighbour, "warm"), timeout=180.0)
+        assert asked[neighbour.content_key][-1] is not None
+        assert engine.analyses.result(neighbour.content_key).complete  # type: ignore[union-attr]
     finally:
         engine.close()
