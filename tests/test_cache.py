@@ -790,6 +790,84 @@ def test_stays_in_l3_when_l1_is_full_of_more_valuable_entries() -> None:
     assert set(buffer.tiers["l1"].keys()) == {keep[1], KEY}
     assert buffer.tiers["l1"].entries()[-1].value == 9.0
     assert KEY not in buffer.tiers["l3"]
+    assert buffer.peek_tier(keep[0]) is None  # a lookup lets its eviction go: no demotion
+
+
+# -- demotion: an evicted chunk the plan still values moves one tier down ----------------
+FRAMES_4K = 4_000
+L1_TWO = 2 * FRAMES_4K * 8  # float32 stereo: L1 holds exactly two chunks
+
+
+def two_in_l1(buffer: MultiTierBuffer) -> list[ChunkKey]:
+    keys = [ChunkKey("a", "warm", 0, i) for i in (1, 2)]
+    for i, key in enumerate(keys):
+        assert buffer.store(key, noise(i, FRAMES_4K), "a-v1", "l1", 2.0 + i)
+    return keys
+
+
+def test_a_valued_chunk_evicted_from_l1_moves_to_l2_instead_of_being_lost() -> None:
+    buffer = MultiTierBuffer(L1_TWO, BIG, BIG)
+    cheap, dear = two_in_l1(buffer)
+    assert buffer.store(KEY, noise(9, FRAMES_4K), "a-v1", "l1", 5.0)
+    assert buffer.peek_tier(cheap) == "l2" and buffer.peek_tier(dear) == "l1"
+    assert buffer.demoted == 1
+    found = buffer.lookup(cheap, "a-v1", "playback")
+    assert found.tier == "l2"
+    assert_audio_matches(found.audio, noise(0, FRAMES_4K), "l2")
+
+
+def test_an_unplanned_chunk_evicted_is_let_go() -> None:
+    buffer = MultiTierBuffer(L1_TWO, BIG, BIG)
+    cheap, dear = two_in_l1(buffer)
+    buffer.apply_plan(plan_of({dear: ("a-v1", 3.0)}))  # `cheap` is worth nothing now
+    assert buffer.store(KEY, noise(9, FRAMES_4K), "a-v1", "l1", 5.0)
+    assert buffer.peek_tier(cheap) is None
+    assert buffer.demoted == 0
+
+
+def test_demotions_cascade_and_the_last_tier_lets_go() -> None:
+    int16_chunk = FRAMES_4K * 2 * 2
+    buffer = MultiTierBuffer(L1_TWO, int16_chunk, 1)  # L2 holds one chunk, L3 none
+    cheap, _dear = two_in_l1(buffer)
+    in_l2 = ChunkKey("a", "warm", 0, 7)
+    assert buffer.store(in_l2, noise(7, FRAMES_4K), "a-v1", "l2", 1.0)
+    assert buffer.store(KEY, noise(9, FRAMES_4K), "a-v1", "l1", 5.0)
+    assert buffer.peek_tier(cheap) == "l2"  # worth 2: it takes the place of the chunk worth 1
+    assert buffer.peek_tier(in_l2) is None  # which L3 cannot hold
+    for tier in buffer.tiers.values():
+        check_tier_accounting(tier)
+
+
+@pytest.mark.parametrize("drop", ["clear", "invalidate"])
+def test_a_demotion_under_way_does_not_bring_back_what_was_dropped(
+    drop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer = MultiTierBuffer(L1_TWO, BIG, BIG)
+    cheap, _dear = two_in_l1(buffer)
+    codec = buffer.tiers["l2"].codec
+    encode = codec.encode
+    encoding, dropped = threading.Event(), threading.Event()
+
+    def encode_then_wait(audio: np.ndarray) -> EncodedChunk:
+        encoding.set()
+        assert dropped.wait(timeout=5)  # another thread drops everything meanwhile
+        return encode(audio)
+
+    def drop_all() -> None:
+        assert encoding.wait(timeout=5)
+        if drop == "clear":
+            buffer.clear()
+        else:
+            buffer.invalidate_track("a")
+        dropped.set()
+
+    monkeypatch.setattr(codec, "encode", encode_then_wait)
+    other = threading.Thread(target=drop_all, daemon=True)
+    other.start()
+    assert buffer.store(ChunkKey("b", "warm", 0, 0), noise(9, FRAMES_4K), "b-v1", "l1", 5.0)
+    other.join(timeout=5)
+    assert not other.is_alive()
+    assert buffer.peek_tier(cheap) is None
 
 
 def corrupt(buffer: MultiTierBuffer, tier: str, audio: np.ndarray, how: str) -> None:
