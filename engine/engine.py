@@ -129,6 +129,11 @@ class Engine:
         self._clock = clock
         self._awaiting_analysis: dict[str, tuple[Track, tuple[str, ...], float]] = {}
         """Neighbours whose calibration waits for their streaming analysis."""
+        self._playing_track: Track | None = None
+        self._asked_on_track: frozenset[str] = frozenset()
+        """Presets asked for since the track began (replaced whole: read on another thread)."""
+        self._refined: set[str] = set()
+        """Tracks (fingerprints) whose calibrations were refined by their whole loudness."""
         self._planned_inputs: tuple[object, ...] = ()
         self._planned_at = -math.inf
         self._lock = threading.Lock()
@@ -353,6 +358,7 @@ class Engine:
             raise UnknownPreset(name, PRESET_ORDER)
         self._record("preset", preset=name)
         previous = self.feed.requested.preset
+        self._asked_on_track = self._asked_on_track | {name}
         self.feed.request(name, self.feed.requested.bucket)
         self.player.wake()
         self.planner.preset_chosen(name, self._whereabouts())
@@ -385,6 +391,7 @@ class Engine:
                 self._report_worker_problems()
                 self._follow_track_ends()
                 self._prepare_analysed_neighbours()
+                self._refine_calibrations()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
@@ -481,6 +488,8 @@ class Engine:
         skip or the next track starts with nothing left to measure; and the streaming
         analysis of all of them."""
         requested = self.feed.requested.preset
+        self._playing_track = track
+        self._asked_on_track = frozenset({requested})
         likely = self._likely_presets()
         self.workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
         self.workers.prepare_track(track.id, track.fingerprint, likely, "l3")
@@ -493,6 +502,27 @@ class Engine:
         for neighbour in self._neighbours(track):
             self.analyses.request(self.store.get(neighbour))
         self._prepare_analysed_neighbours()
+
+    def _refine_calibrations(self) -> None:
+        """The track playing was calibrated from its sample alone (it started at once):
+        once its whole loudness is known, the presets not asked for on it yet are
+        calibrated again and their chunks rendered again, so they match over the whole
+        track. A preset asked for keeps its gain: its level never steps inside a track."""
+        track = self._playing_track
+        if track is None or track.fingerprint in self._refined:
+            return
+        if self._whole_loudness(track.fingerprint) is None:
+            return
+        self._refined.add(track.fingerprint)
+        redo = [
+            p
+            for p in self.calibrations.provisional_presets(track.fingerprint)
+            if p not in self._asked_on_track
+        ]
+        if redo:
+            self.calibrations.recalibrate(track.fingerprint, redo)
+            self.buffer.drop_presets(track.id, redo)
+            self._replan()
 
     def _prepare_analysed_neighbours(self) -> None:
         """Calibrate each neighbour once its streaming analysis is complete (or waited for

@@ -328,9 +328,12 @@ class RenderWorkerPool:
             if promoted:
                 job.succeeded = True
                 return
+            epoch = renderer.calibrations.epoch(source.content_key)
             audio = self._render(renderer, source, job.key)
             if job.cancelled and job.priority != "immediate":
                 return
+            if renderer.calibrations.epoch(source.content_key) != epoch:
+                return  # its gain was set again while it rendered: never heard
             if self.buffer.is_stale(job.key.track_id, job.fingerprint):
                 return  # the file changed or went away while this rendered: never heard
             if self._clock() > job.deadline:

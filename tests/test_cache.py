@@ -838,6 +838,16 @@ def test_demotions_cascade_and_the_last_tier_lets_go() -> None:
         check_tier_accounting(tier)
 
 
+def test_dropping_a_tracks_presets_leaves_its_others_and_other_tracks() -> None:
+    buffer = MultiTierBuffer(BIG, BIG, BIG)
+    keys = [ChunkKey(t, p, 0, 0) for t in ("a", "b") for p in ("warm", "punchy", "bright")]
+    for i, key in enumerate(keys):
+        assert buffer.store(key, noise(i), f"{key.track_id}-v1", TIER_NAMES[i % 3], 1.0)
+    assert buffer.drop_presets("a", ["warm", "bright"]) == 2
+    held = {k for k in keys if buffer.peek_tier(k) is not None}
+    assert held == set(keys) - {ChunkKey("a", "warm", 0, 0), ChunkKey("a", "bright", 0, 0)}
+
+
 @pytest.mark.parametrize("drop", ["clear", "invalidate"])
 def test_a_demotion_under_way_does_not_bring_back_what_was_dropped(
     drop: str, monkeypatch: pytest.MonkeyPatch

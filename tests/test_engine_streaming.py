@@ -3,6 +3,7 @@ track follows; a half-hour track plays, seeks and switches without being held wh
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 import soundfile as sf
 
 from engine import Engine, EngineConfig
+from engine.dsp.calibrations import LoudnessCalibrations
+from engine.dsp.render import Renderer
+from engine.engine import PROCESSED_PRESETS
 from engine.memory import MemoryReading
 from engine.output import NullSink
 
@@ -124,5 +128,65 @@ def test_a_neighbour_is_calibrated_once_its_whole_track_loudness_is_known() -> N
         poll_until(lambda: renderer.is_prepared(neighbour, "warm"), timeout=180.0)
         assert asked[neighbour.content_key][-1] is not None
         assert engine.analyses.result(neighbour.content_key).complete  # type: ignore[union-attr]
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def quiet_in_half_the_windows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """80 s of noise, 8 dB quieter in every other sample window: the sample reads the
+    track 1.2 LU quieter than it is (see test_render)."""
+    rng = np.random.default_rng(11)
+    frames = 80 * RATE
+    level = np.full(frames, 0.05)
+    span = round(5.5 * RATE)
+    for start in [round(k * (frames - span) / 7) for k in range(0, 8, 2)]:
+        level[start : start + span] /= 2.5
+    path = tmp_path_factory.mktemp("halves") / "halves.flac"
+    sf.write(path, (level[:, None] * rng.standard_normal((frames, 2))).astype(np.float32), RATE)
+    return path
+
+
+def test_a_track_started_at_once_is_recalibrated_for_the_presets_not_asked_for(
+    quiet_in_half_the_windows: Path,
+) -> None:
+    """Calibrated from its sample alone when it starts; once its whole loudness is known,
+    every preset not asked for on it is calibrated again against the whole track, and the
+    preset playing keeps its gain (no level step inside the track)."""
+    engine = Engine(
+        EngineConfig(),
+        sink=NullSink(RATE, 1024),
+        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
+    )
+    try:
+        analysed = threading.Event()
+        known = engine._whole_loudness
+
+        def held_back(content_key: str) -> float | None:
+            return known(content_key) if analysed.is_set() else None
+
+        engine._whole_loudness = held_back  # type: ignore[method-assign]
+        engine.calibrations.whole_loudness = held_back
+        engine.set_preset("warm")
+        engine.open([quiet_in_half_the_windows])
+        engine.play()
+        assert engine.wait_until_prepared(timeout=180.0)
+        source = engine.store.get(engine.tracks()[0])
+        key = source.content_key
+        assert engine.calibrations.provisional_presets(key) == sorted(PROCESSED_PRESETS)
+        warm_gain = engine.calibrations.get((key, "warm", "matched"))
+        poll_until(lambda: known(key) is not None, timeout=180.0)
+        analysed.set()
+        poll_until(lambda: engine.calibrations.provisional_presets(key) == ["warm"], timeout=60)
+        assert engine.calibrations.get((key, "warm", "matched")) == warm_gain
+        informed = Renderer(
+            EngineConfig(), LoudnessCalibrations(whole_loudness=lambda _key: known(key))
+        )
+        renderer = engine.feed.renderer
+        assert renderer is not None
+        for preset in ("punchy", "bright"):
+            assert renderer.plan(source, preset).wet_gain == pytest.approx(
+                informed.plan(source, preset).wet_gain
+            )
     finally:
         engine.close()

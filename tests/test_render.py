@@ -269,3 +269,23 @@ def test_known_whole_track_loudness_keeps_compressed_presets_matched(
 
     assert spread(informed) <= 0.25
     assert spread(informed) < spread(sampled) - 0.1
+
+
+def test_a_gain_set_from_the_sample_alone_is_provisional_until_recalibrated(
+    quiet_in_half_the_windows: TrackSource,
+) -> None:
+    track = quiet_in_half_the_windows
+    whole: list[float] = []
+    calibrations = LoudnessCalibrations(whole_loudness=lambda _key: whole[0] if whole else None)
+    render = Renderer(EngineConfig(), calibrations)
+    sampled = render.plan(track, "punchy").wet_gain
+    key = track.content_key
+    assert calibrations.provisional_presets(key) == ["punchy"]
+    epoch = calibrations.epoch(key)
+    whole.append(integrated_loudness(track.read(0, track.frames), RATE))
+    assert render.plan(track, "punchy").wet_gain == sampled  # kept until asked to redo
+    calibrations.recalibrate(key, ["punchy"])
+    assert calibrations.epoch(key) != epoch  # renders begun before are stale
+    assert calibrations.provisional_presets(key) == []
+    assert render.plan(track, "punchy").wet_gain != pytest.approx(sampled)
+    assert calibrations.provisional_presets(key) == []

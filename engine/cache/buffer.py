@@ -299,6 +299,16 @@ class MultiTierBuffer:
                 for tier in self.tiers.values()
             )
 
+    def drop_presets(self, track_id: str, presets: Iterable[str]) -> int:
+        """Drop every chunk of these presets on this track (their gain was set again)."""
+        doomed = set(presets)
+        with self._moves:
+            self._generation += 1
+            return sum(
+                tier.remove_where(lambda key: key.track_id == track_id and key.preset in doomed)
+                for tier in self.tiers.values()
+            )
+
     def is_stale(self, track_id: str, fingerprint: str) -> bool:
         """That version of the track was invalidated: its renders must not be used."""
         with self._moves:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import replace
 from typing import Generic, TypeVar
 
@@ -72,6 +72,10 @@ class LoudnessCalibrations:
         """What each sample measured, without its windows: kept for every track."""
         self._analyses: _Lru[str, TrackAnalysis] = _Lru(max_entries)
         self._computing: dict[object, threading.Lock] = {}
+        self._provisional: set[tuple[str, str, str]] = set()
+        """Gains set from the sample alone, before the whole track's loudness was known."""
+        self._epochs: dict[str, int] = {}
+        """Per track, bumped when its gains are set again: a render begun before is stale."""
 
     def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
         """The gain for `key`, computed once even when several render threads ask at once."""
@@ -110,6 +114,34 @@ class LoudnessCalibrations:
             self._gains.drop(lambda key: key[0] == content_key)
             for cache in (self._samples, self._summaries, self._analyses):
                 cache.drop(lambda key: key == content_key)
+            self._provisional = {key for key in self._provisional if key[0] != content_key}
+            self._epochs[content_key] = self._epochs.get(content_key, 0) + 1
+
+    def note_provisional(self, key: tuple[str, str, str]) -> None:
+        """This gain was set from the track's sample alone (see `provisional_presets`)."""
+        with self._lock:
+            self._provisional.add(key)
+
+    def provisional_presets(self, content_key: str) -> list[str]:
+        """Presets whose gain on this track was set before its whole loudness was known."""
+        with self._lock:
+            return sorted(key[1] for key in self._provisional if key[0] == content_key)
+
+    def recalibrate(self, content_key: str, presets: Iterable[str]) -> None:
+        """Forget these presets' provisional gains, so their next render calibrates them
+        against the whole track; renders begun before are stale (`epoch`)."""
+        doomed = set(presets)
+        with self._lock:
+            self._gains.drop(lambda key: key[0] == content_key and key[1] in doomed)
+            self._provisional = {
+                key for key in self._provisional if key[0] != content_key or key[1] not in doomed
+            }
+            self._epochs[content_key] = self._epochs.get(content_key, 0) + 1
+
+    def epoch(self, content_key: str) -> int:
+        """Changes whenever the track's gains are set again."""
+        with self._lock:
+            return self._epochs.get(content_key, 0)
 
     @property
     def sample_bytes(self) -> int:

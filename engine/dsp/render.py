@@ -199,7 +199,9 @@ class Renderer:
         """The preset as it applies to this track, with its calibrated wet gain."""
         resolved = self._resolve(source, preset)
         key = (source.content_key, preset, self.config.loudness_mode)
-        gain = self.calibrations.get_or_compute(key, lambda: self._calibrate(source, resolved))
+        gain = self.calibrations.get_or_compute(
+            key, lambda: self._calibrate(source, resolved, key)
+        )
         return RenderPlan(resolved, gain)
 
     # -- internals ------------------------------------------------------------------------
@@ -224,7 +226,9 @@ class Renderer:
                 self._chains.popitem(last=False)
         return chain
 
-    def _calibrate(self, source: TrackSource, preset: Preset) -> float:
+    def _calibrate(
+        self, source: TrackSource, preset: Preset, key: tuple[str, str, str]
+    ) -> float:
         """Wet gain that brings the limited, full-intensity render to the reference.
 
         One pass sets the gain from the wet path's loudness on the sample windows; further
@@ -250,7 +254,10 @@ class Renderer:
         measured = meter.integrated()
         if is_silent(target) or is_silent(measured):
             return 1.0
-        target += self._whole_track_correction(source, sample, preset, meter)
+        correction = self._whole_track_correction(source, sample, preset, meter)
+        if correction is None:
+            self.calibrations.note_provisional(key)
+        target += correction or 0.0
         gain_db = _clamp_gain(target - measured)
         ceiling = self.config.true_peak_ceiling_db
         # Where the gained wet path stays under the ceiling, the limiter takes nothing off.
@@ -267,14 +274,16 @@ class Renderer:
 
     def _whole_track_correction(
         self, source: TrackSource, sample: TrackSample, preset: Preset, wet: LoudnessMeter
-    ) -> float:
+    ) -> float | None:
         """LU to add to the sample's target so the whole track, not just its sample, comes
-        out at the reference: 0 until the streaming analysis has read the whole track.
+        out at the reference; None until the streaming analysis has read the whole track.
 
         The sample misses the source's whole-track loudness by `miss`; the original (a
         plain gain) moves by all of it, the preset by `slope` times it."""
         whole = self.calibrations.whole_loudness(source.content_key)
-        if whole is None or is_silent(whole) or is_silent(sample.loudness_lufs):
+        if whole is None:
+            return None
+        if is_silent(whole) or is_silent(sample.loudness_lufs):
             return 0.0
         miss = whole - sample.loudness_lufs
         slope = loudness_slope(sample.window_lufs, wet.stretch_loudness())
