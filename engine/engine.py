@@ -133,6 +133,7 @@ class Engine:
         self._asked_on_track: frozenset[str] = frozenset()
         """Presets asked for since the track began (replaced whole: read on another thread)."""
         self._refined: set[str] = set()
+        self._recalibrated: queue.SimpleQueue[tuple[Track, str, float]] = queue.SimpleQueue()
         """Tracks (fingerprints) whose calibrations were refined by their whole loudness."""
         self._planned_inputs: tuple[object, ...] = ()
         self._planned_at = -math.inf
@@ -392,6 +393,7 @@ class Engine:
                 self._follow_track_ends()
                 self._prepare_analysed_neighbours()
                 self._refine_calibrations()
+                self._install_recalibrations()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
                     self._last_file_check = self._clock()
                     self._check_files()
@@ -506,8 +508,8 @@ class Engine:
     def _refine_calibrations(self) -> None:
         """The track playing was calibrated from its sample alone (it started at once):
         once its whole loudness is known, the presets not asked for on it yet are
-        calibrated again and their chunks rendered again, so they match over the whole
-        track. A preset asked for keeps its gain: its level never steps inside a track."""
+        calibrated again in the background, to match over the whole track (see
+        `_install_recalibrations`)."""
         track = self._playing_track
         if track is None or track.fingerprint in self._refined:
             return
@@ -519,9 +521,31 @@ class Engine:
             for p in self.calibrations.provisional_presets(track.fingerprint)
             if p not in self._asked_on_track
         ]
-        if redo:
-            self.calibrations.recalibrate(track.fingerprint, redo)
-            self.buffer.drop_presets(track.id, redo)
+        self.workers.recalibrate_track(
+            track.id,
+            track.fingerprint,
+            redo,
+            lambda preset, gain: self._recalibrated.put((track, preset, gain)),
+        )
+
+    def _install_recalibrations(self) -> None:
+        """Put the gains recalibrated against the whole track in use, each with its
+        chunks dropped at once (no render waits for a calibration), unless the preset was
+        asked for on the playing track meanwhile: it was heard, it keeps its gain."""
+        installed = False
+        while True:
+            try:
+                track, preset, gain = self._recalibrated.get_nowait()
+            except queue.Empty:
+                break
+            playing = self._playing_track is not None and self._playing_track.id == track.id
+            if playing and preset in self._asked_on_track:
+                continue
+            mode = self.config.loudness_mode
+            self.calibrations.install(track.fingerprint, preset, mode, gain)
+            self.buffer.drop_presets(track.id, [preset])
+            installed = True
+        if installed:
             self._replan()
 
     def _prepare_analysed_neighbours(self) -> None:

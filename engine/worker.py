@@ -37,6 +37,10 @@ TrackResolver = Callable[[str, str], TrackSource | None]
 RenderFunction = Callable[[Renderer, TrackSource, ChunkKey], Audio]
 
 
+RECALIBRATION_INDEX = -2
+"""The chunk index of a recalibration job's key (a preparation's is -1): no chunk."""
+
+
 def tier_rank(tier: str) -> int:
     """0 for L1 (fastest) .. 2 for L3."""
     return TIER_NAMES.index(tier)
@@ -65,6 +69,8 @@ class RenderJob:
     """How long the job may wait plus run before it is abandoned."""
     calibrate_only: bool = field(default=False, compare=False)
     """A preparation job: analyse the track and calibrate the preset's loudness, no chunk."""
+    deliver_gain: Callable[[str, float], None] | None = field(default=None, compare=False)
+    """A recalibration job: the preset's gain against the whole track, handed to this."""
     """Kept for an immediate job whose chunk L1 would not admit: the caller still needs it."""
 
 
@@ -149,7 +155,7 @@ class RenderWorkerPool:
             )
         with self._cv:
             for key, job in list(self._queued.items()):
-                keep = job.priority == "immediate" or job.calibrate_only
+                keep = job.priority == "immediate" or job.calibrate_only or job.deliver_gain
                 if not keep and key not in wanted:
                     job.cancelled = True
                     del self._queued[key]
@@ -231,6 +237,28 @@ class RenderWorkerPool:
                 job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
                 job.deadline = self._clock() + job.timeout
                 job.calibrate_only = True
+                self._queued[key] = job
+                heapq.heappush(self._queue, job)
+            self._cv.notify_all()
+
+    def recalibrate_track(
+        self,
+        track_id: str,
+        fingerprint: str,
+        presets: list[str],
+        deliver: Callable[[str, float], None],
+    ) -> None:
+        """Calibrate presets again against the whole track, in the background (L3's class),
+        each gain handed to `deliver` (preset, gain), not put in use: the engine decides."""
+        with self._cv:
+            for preset in presets:
+                key = ChunkKey(track_id, preset, 0, RECALIBRATION_INDEX)
+                if key in self._queued or key in self._running:
+                    continue
+                job = self._job(key, fingerprint, "l3", "l3", 1.0, 1.0, self._clock())
+                job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
+                job.deadline = self._clock() + job.timeout
+                job.deliver_gain = deliver
                 self._queued[key] = job
                 heapq.heappush(self._queue, job)
             self._cv.notify_all()
@@ -322,6 +350,10 @@ class RenderWorkerPool:
                 return
             if job.calibrate_only:
                 renderer.prepare(source, job.key.preset)
+                job.succeeded = True
+                return
+            if job.deliver_gain is not None:
+                job.deliver_gain(job.key.preset, renderer.whole_track_gain(source, job.key.preset))
                 job.succeeded = True
                 return
             promoted = self._promote_from_lower_tier(job)

@@ -85,7 +85,7 @@ async def test_switches_and_seeks_on_a_real_device(jack_device: int) -> None:
     assert len([r for r in records if r.kind == "seek"]) == seeks
 
     decoded = TrackSource(probe(TRACK, RATE), RATE)
-    renderer = Renderer(EngineConfig())
+    renderer = Renderer(EngineConfig(), engine.calibrations)  # the gains the engine used
     fade = round(CROSSFADE_MS * RATE / 1000)
     window = 2048
     checked = 0

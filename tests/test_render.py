@@ -271,7 +271,7 @@ def test_known_whole_track_loudness_keeps_compressed_presets_matched(
     assert spread(informed) < spread(sampled) - 0.1
 
 
-def test_a_gain_set_from_the_sample_alone_is_provisional_until_recalibrated(
+def test_a_gain_set_from_the_sample_alone_is_provisional_until_replaced(
     quiet_in_half_the_windows: TrackSource,
 ) -> None:
     track = quiet_in_half_the_windows
@@ -283,9 +283,11 @@ def test_a_gain_set_from_the_sample_alone_is_provisional_until_recalibrated(
     assert calibrations.provisional_presets(key) == ["punchy"]
     epoch = calibrations.epoch(key)
     whole.append(integrated_loudness(track.read(0, track.frames), RATE))
-    assert render.plan(track, "punchy").wet_gain == sampled  # kept until asked to redo
-    calibrations.recalibrate(key, ["punchy"])
+    assert render.plan(track, "punchy").wet_gain == sampled  # in use until replaced
+    again = render.whole_track_gain(track, "punchy")
+    assert again != pytest.approx(sampled)
+    assert render.plan(track, "punchy").wet_gain == sampled  # computing it changed nothing
+    calibrations.install(key, "punchy", "matched", again)
     assert calibrations.epoch(key) != epoch  # renders begun before are stale
     assert calibrations.provisional_presets(key) == []
-    assert render.plan(track, "punchy").wet_gain != pytest.approx(sampled)
-    assert calibrations.provisional_presets(key) == []
+    assert render.plan(track, "punchy").wet_gain == again

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import replace
 from typing import Generic, TypeVar
 
@@ -127,15 +127,13 @@ class LoudnessCalibrations:
         with self._lock:
             return sorted(key[1] for key in self._provisional if key[0] == content_key)
 
-    def recalibrate(self, content_key: str, presets: Iterable[str]) -> None:
-        """Forget these presets' provisional gains, so their next render calibrates them
-        against the whole track; renders begun before are stale (`epoch`)."""
-        doomed = set(presets)
+    def install(self, content_key: str, preset: str, mode: str, gain: float) -> None:
+        """Replace a provisional gain with one matched over the whole track; renders begun
+        before are stale (`epoch`)."""
+        key = (content_key, preset, mode)
         with self._lock:
-            self._gains.drop(lambda key: key[0] == content_key and key[1] in doomed)
-            self._provisional = {
-                key for key in self._provisional if key[0] != content_key or key[1] not in doomed
-            }
+            self._gains.put(key, gain)
+            self._provisional.discard(key)
             self._epochs[content_key] = self._epochs.get(content_key, 0) + 1
 
     def epoch(self, content_key: str) -> int:

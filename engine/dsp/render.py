@@ -199,10 +199,14 @@ class Renderer:
         """The preset as it applies to this track, with its calibrated wet gain."""
         resolved = self._resolve(source, preset)
         key = (source.content_key, preset, self.config.loudness_mode)
-        gain = self.calibrations.get_or_compute(
-            key, lambda: self._calibrate(source, resolved, key)
-        )
+        gain = self.calibrations.get_or_compute(key, lambda: self._calibrate(source, resolved, key))
         return RenderPlan(resolved, gain)
+
+    def whole_track_gain(self, source: TrackSource, preset: str) -> float:
+        """The preset's gain calibrated now, apart from the one in use (see
+        `LoudnessCalibrations.install`): once the whole track's loudness is known."""
+        key = (source.content_key, preset, self.config.loudness_mode)
+        return self._calibrate(source, self._resolve(source, preset), key)
 
     # -- internals ------------------------------------------------------------------------
     def _resolve(self, source: TrackSource, preset: str) -> Preset:
@@ -226,9 +230,7 @@ class Renderer:
                 self._chains.popitem(last=False)
         return chain
 
-    def _calibrate(
-        self, source: TrackSource, preset: Preset, key: tuple[str, str, str]
-    ) -> float:
+    def _calibrate(self, source: TrackSource, preset: Preset, key: tuple[str, str, str]) -> float:
         """Wet gain that brings the limited, full-intensity render to the reference.
 
         One pass sets the gain from the wet path's loudness on the sample windows; further
