@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from engine.cache.codecs import (
@@ -182,8 +182,8 @@ class MultiTierBuffer:
         with self._moves:
             if not self.tiers[source].holds(key, chunk) or key in destination:
                 return False
-            stored, evicted = destination.admit(key, encoded, fingerprint, value, probability)
-            if not stored:
+            evicted = destination.admit(TierEntry(key, encoded, fingerprint, value, probability))
+            if evicted is None:
                 return False
             self.tiers[source].remove_if_holding(key, chunk)
             generation = self._generation
@@ -218,8 +218,8 @@ class MultiTierBuffer:
         with self._moves:
             if (key.track_id, fingerprint) in self._stale:
                 return False
-            stored, evicted = target.admit(key, chunk, fingerprint, value, probability)
-            if not stored:
+            evicted = target.admit(TierEntry(key, chunk, fingerprint, value, probability))
+            if evicted is None:
                 return False
             for name in TIER_NAMES:
                 if name != tier:
@@ -255,11 +255,10 @@ class MultiTierBuffer:
                     or any(key in held for held in self.tiers.values())
                 ):
                     continue
-                stored, further = self.tiers[below].admit(
-                    key, encoded, entry.fingerprint, entry.value, entry.probability
-                )
-                if stored:
-                    self.demoted += 1
+                further = self.tiers[below].admit(replace(entry, chunk=encoded, access_count=0))
+                if further is None:
+                    continue
+                self.demoted += 1
             waiting.extend((more, below) for more in further if more.value > 0)
 
     def _learn_ratio(self, tier: str, encoded: int, raw: int) -> None:

@@ -112,33 +112,26 @@ class Tier:
         probability: float = 0.0,
     ) -> bool:
         """Store `chunk` if it fits without evicting anything worth more; True if stored."""
-        return self.admit(key, chunk, fingerprint, value, probability)[0]
+        return self.admit(TierEntry(key, chunk, fingerprint, value, probability)) is not None
 
-    def admit(
-        self,
-        key: ChunkKey,
-        chunk: EncodedChunk,
-        fingerprint: str,
-        value: float,
-        probability: float = 0.0,
-    ) -> tuple[bool, list[TierEntry]]:
-        """`put`, also giving the entries it evicted to make room (a buffer moves them down
-        a tier instead of losing renders the plan still wants)."""
-        size = chunk.size_bytes
+    def admit(self, entry: TierEntry) -> list[TierEntry] | None:
+        """`put`, giving the entries it evicted to make room (a buffer moves them down a
+        tier instead of losing renders the plan still wants); None if refused."""
+        key = entry.key
         with self._lock:
             previous = self._entries.get(key)
             freed_by_replace = previous.size_bytes if previous is not None else 0
-            victims = self._victims_for(size - freed_by_replace, value, exclude=key)
+            victims = self._victims_for(entry.size_bytes - freed_by_replace, entry.value, key)
             if victims is None:
-                return False, []
+                return None
             evicted = [self._entries[victim] for victim in victims]
             for victim in victims:
                 self._drop(victim)
             if previous is not None:
                 self._drop(key)
-            self._entries[key] = TierEntry(key, chunk, fingerprint, value, probability)
-            self._bytes += size
-            return True, evicted
+            self._entries[key] = entry
+            self._bytes += entry.size_bytes
+            return evicted
 
     def _victims_for(self, needed: int, value: float, exclude: ChunkKey) -> list[ChunkKey] | None:
         """Cheapest entries whose removal frees `needed` bytes, or None if that costs value."""
