@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from engine.cache.buffer import MultiTierBuffer
@@ -37,8 +37,8 @@ TrackResolver = Callable[[str, str], TrackSource | None]
 RenderFunction = Callable[[Renderer, TrackSource, ChunkKey], Audio]
 
 
-RECALIBRATION_INDEX = -2
-"""The chunk index of a recalibration job's key (a preparation's is -1): no chunk."""
+PREPARATION_INDEX, RECALIBRATION_INDEX = -1, -2
+"""The chunk index in the key of a job about a preset, not a chunk."""
 
 
 def tier_rank(tier: str) -> int:
@@ -228,18 +228,11 @@ class RenderWorkerPool:
         ahead keeps it out of the first switch's latency; a preset not prepared here is
         calibrated by its first chunk's render.
         """
-        with self._cv:
-            for preset in presets:
-                key = ChunkKey(track_id, preset, 0, -1)
-                if key in self._queued or key in self._running:
-                    continue
-                job = self._job(key, fingerprint, "l1", priority, 2.0, 1.0, self._clock())
-                job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
-                job.deadline = self._clock() + job.timeout
-                job.calibrate_only = True
-                self._queued[key] = job
-                heapq.heappush(self._queue, job)
-            self._cv.notify_all()
+
+        def prepare(job: RenderJob) -> None:
+            job.calibrate_only = True
+
+        self._queue_track_jobs(track_id, fingerprint, presets, PREPARATION_INDEX, priority, prepare)
 
     def recalibrate_track(
         self,
@@ -250,15 +243,35 @@ class RenderWorkerPool:
     ) -> None:
         """Calibrate presets again against the whole track, in the background (L3's class),
         each gain handed to `deliver` (preset, gain), not put in use: the engine decides."""
+
+        def recalibrate(job: RenderJob) -> None:
+            job.deliver_gain = deliver
+
+        self._queue_track_jobs(
+            track_id, fingerprint, presets, RECALIBRATION_INDEX, "l3", recalibrate
+        )
+
+    def _queue_track_jobs(
+        self,
+        track_id: str,
+        fingerprint: str,
+        presets: Iterable[str],
+        index: int,
+        priority: str,
+        what: Callable[[RenderJob], None],
+    ) -> None:
+        """Queue jobs about a track's presets, not its chunks (`what` says what each does),
+        unless one is queued or running already."""
         with self._cv:
+            now = self._clock()
             for preset in presets:
-                key = ChunkKey(track_id, preset, 0, RECALIBRATION_INDEX)
+                key = ChunkKey(track_id, preset, 0, index)
                 if key in self._queued or key in self._running:
                     continue
-                job = self._job(key, fingerprint, "l3", "l3", 1.0, 1.0, self._clock())
+                job = self._job(key, fingerprint, "l1", priority, 2.0, 1.0, now)
                 job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
-                job.deadline = self._clock() + job.timeout
-                job.deliver_gain = deliver
+                job.deadline = now + job.timeout
+                what(job)
                 self._queued[key] = job
                 heapq.heappush(self._queue, job)
             self._cv.notify_all()
@@ -360,11 +373,12 @@ class RenderWorkerPool:
             if promoted:
                 job.succeeded = True
                 return
-            epoch = renderer.calibrations.epoch(source.content_key)
+            content, preset = source.content_key, job.key.preset
+            epoch = renderer.calibrations.epoch(content, preset)
             audio = self._render(renderer, source, job.key)
             if job.cancelled and job.priority != "immediate":
                 return
-            if renderer.calibrations.epoch(source.content_key) != epoch:
+            if renderer.calibrations.epoch(content, preset) != epoch:
                 return  # its gain was set again while it rendered: never heard
             if self.buffer.is_stale(job.key.track_id, job.fingerprint):
                 return  # the file changed or went away while this rendered: never heard

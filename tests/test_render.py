@@ -20,7 +20,7 @@ from engine.library import probe
 from engine.loudness import integrated_loudness
 from engine.source import TrackSource
 
-from .conftest import SAMPLE_AUDIO
+from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows
 
 RATE = 44_100
 SAMPLE_TRACKS = sorted(SAMPLE_AUDIO.glob("*.flac"))
@@ -234,18 +234,8 @@ def test_a_loudness_slope_is_fitted_only_where_the_windows_can_show_one() -> Non
 
 @pytest.fixture(scope="module")
 def quiet_in_half_the_windows(tmp_path_factory: pytest.TempPathFactory) -> TrackSource:
-    """80 s of noise, 8 dB quieter in every other sample window (5.5 s long, 10.6 s apart)
-    and loud everywhere else: the sample reads the track 1.2 LU quieter than it is."""
-    rng = np.random.default_rng(11)
-    frames = 80 * RATE
-    level = np.full(frames, 0.05)
-    span = round(5.5 * RATE)
-    for start in [round(k * (frames - span) / 7) for k in range(0, 8, 2)]:
-        level[start : start + span] /= 2.5
-    music = level[:, None] * rng.standard_normal((frames, 2))
-    path = tmp_path_factory.mktemp("halves") / "halves.flac"
-    sf.write(path, music.astype(np.float32), RATE)
-    return source_of(path)
+    folder = tmp_path_factory.mktemp("halves")
+    return source_of(write_quiet_in_half_the_windows(folder / "halves.flac"))
 
 
 def test_known_whole_track_loudness_keeps_compressed_presets_matched(
@@ -281,13 +271,14 @@ def test_a_gain_set_from_the_sample_alone_is_provisional_until_replaced(
     sampled = render.plan(track, "punchy").wet_gain
     key = track.content_key
     assert calibrations.provisional_presets(key) == ["punchy"]
-    epoch = calibrations.epoch(key)
+    epoch, others = calibrations.epoch(key, "punchy"), calibrations.epoch(key, "warm")
     whole.append(integrated_loudness(track.read(0, track.frames), RATE))
     assert render.plan(track, "punchy").wet_gain == sampled  # in use until replaced
     again = render.whole_track_gain(track, "punchy")
     assert again != pytest.approx(sampled)
     assert render.plan(track, "punchy").wet_gain == sampled  # computing it changed nothing
     calibrations.install(key, "punchy", "matched", again)
-    assert calibrations.epoch(key) != epoch  # renders begun before are stale
+    assert calibrations.epoch(key, "punchy") != epoch  # its renders begun before are stale
+    assert calibrations.epoch(key, "warm") == others  # another preset's are not
     assert calibrations.provisional_presets(key) == []
     assert render.plan(track, "punchy").wet_gain == again

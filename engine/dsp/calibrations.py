@@ -21,6 +21,8 @@ from engine.dsp.calibration import TrackSample
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 WholeLoudness = Callable[[str], "float | None"]
+FORGOTTEN = ""
+"""The epoch entry a forgotten track bumps for all its presets (no preset is named "")."""
 KEEP_SAMPLES = 2
 """Track samples whose windows are kept (about 8 MB each), unless the engine says: the
 current track's and a neighbour's."""
@@ -74,8 +76,9 @@ class LoudnessCalibrations:
         self._computing: dict[object, threading.Lock] = {}
         self._provisional: set[tuple[str, str, str]] = set()
         """Gains set from the sample alone, before the whole track's loudness was known."""
-        self._epochs: dict[str, int] = {}
-        """Per track, bumped when its gains are set again: a render begun before is stale."""
+        self._epochs: dict[tuple[str, str], int] = {}
+        """Per (track, preset), bumped when its gain is set again: a render begun before is
+        stale. Forgetting a track bumps its `FORGOTTEN` entry, which every preset reads."""
 
     def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
         """The gain for `key`, computed once even when several render threads ask at once."""
@@ -115,7 +118,7 @@ class LoudnessCalibrations:
             for cache in (self._samples, self._summaries, self._analyses):
                 cache.drop(lambda key: key == content_key)
             self._provisional = {key for key in self._provisional if key[0] != content_key}
-            self._epochs[content_key] = self._epochs.get(content_key, 0) + 1
+            self._bump((content_key, FORGOTTEN))
 
     def note_provisional(self, key: tuple[str, str, str]) -> None:
         """This gain was set from the track's sample alone (see `provisional_presets`)."""
@@ -134,12 +137,17 @@ class LoudnessCalibrations:
         with self._lock:
             self._gains.put(key, gain)
             self._provisional.discard(key)
-            self._epochs[content_key] = self._epochs.get(content_key, 0) + 1
+            self._bump((content_key, preset))
 
-    def epoch(self, content_key: str) -> int:
-        """Changes whenever the track's gains are set again."""
+    def epoch(self, content_key: str, preset: str) -> int:
+        """Changes whenever the preset's gain on the track is set again, or the track is
+        forgotten."""
         with self._lock:
-            return self._epochs.get(content_key, 0)
+            epochs = self._epochs
+            return epochs.get((content_key, preset), 0) + epochs.get((content_key, FORGOTTEN), 0)
+
+    def _bump(self, key: tuple[str, str]) -> None:
+        self._epochs[key] = self._epochs.get(key, 0) + 1
 
     @property
     def sample_bytes(self) -> int:
