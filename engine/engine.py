@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,6 @@ failing track fails every render, and one line each would bury the rest of the l
 PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
 PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 NEIGHBOUR_PRESETS = 2
-NEIGHBOUR_ANALYSIS_WAIT_SECONDS = 45.0
-"""How long a neighbour's calibration waits for the streaming analysis to read the whole
-track (about 15 s for 5 minutes), so its presets match over the whole track and not just
-the sample; a skip there before that calibrates at once, from the sample alone."""
 """Likeliest switch targets calibrated ahead on the neighbouring tracks."""
 
 
@@ -127,14 +124,14 @@ class Engine:
         if config.tune_runtime:
             tune_runtime_for_audio()
         self._clock = clock
-        self._awaiting_analysis: dict[str, tuple[Track, tuple[str, ...], float]] = {}
-        """Neighbours whose calibration waits for their streaming analysis."""
+        self._neighbour_tracks: list[Track] = []
         self._playing_track: Track | None = None
         self._asked_on_track: frozenset[str] = frozenset()
         """Presets asked for since the track began (replaced whole: read on another thread)."""
         self._refined: set[str] = set()
-        self._recalibrated: queue.SimpleQueue[tuple[Track, str, float]] = queue.SimpleQueue()
         """Tracks (fingerprints) whose calibrations were refined by their whole loudness."""
+        self._recalibrated: queue.SimpleQueue[tuple[Track, str, float]] = queue.SimpleQueue()
+        """Gains recalibrated by the workers, waiting to be put in use."""
         self._planned_inputs: tuple[object, ...] = ()
         self._planned_at = -math.inf
         self._lock = threading.Lock()
@@ -391,7 +388,6 @@ class Engine:
                 self._report_output_events()
                 self._report_worker_problems()
                 self._follow_track_ends()
-                self._prepare_analysed_neighbours()
                 self._refine_calibrations()
                 self._install_recalibrations()
                 if self._clock() - self._last_file_check > FILE_CHECK_SECONDS:
@@ -497,36 +493,36 @@ class Engine:
         self.workers.prepare_track(track.id, track.fingerprint, likely, "l3")
         self.analyses.request(self.store.get(track), urgent=True)
         ahead = (BYPASS, requested, *likely[:NEIGHBOUR_PRESETS])
-        deadline = self._clock() + NEIGHBOUR_ANALYSIS_WAIT_SECONDS
-        self._awaiting_analysis = {
-            neighbour.id: (neighbour, ahead, deadline) for neighbour in self._neighbours(track)
-        }
-        for neighbour in self._neighbours(track):
+        neighbours = self._neighbours(track)
+        for neighbour in neighbours:
+            self.workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, "l2")
             self.analyses.request(self.store.get(neighbour))
-        self._prepare_analysed_neighbours()
+        self._neighbour_tracks = neighbours
 
     def _refine_calibrations(self) -> None:
-        """The track playing was calibrated from its sample alone (it started at once):
-        once its whole loudness is known, the presets not asked for on it yet are
-        calibrated again in the background, to match over the whole track (see
-        `_install_recalibrations`)."""
-        track = self._playing_track
-        if track is None or track.fingerprint in self._refined:
-            return
-        if self._whole_loudness(track.fingerprint) is None:
-            return
-        self._refined.add(track.fingerprint)
-        redo = [
-            p
-            for p in self.calibrations.provisional_presets(track.fingerprint)
-            if p not in self._asked_on_track
-        ]
-        self.workers.recalibrate_track(
-            track.id,
-            track.fingerprint,
-            redo,
-            lambda preset, gain: self._recalibrated.put((track, preset, gain)),
-        )
+        """The track playing and its neighbours were calibrated from their samples alone,
+        so that they start at once: once a track's whole loudness is known, its presets not
+        asked for on it yet are calibrated again in the background, to match over the whole
+        track (see `_install_recalibrations`)."""
+        playing = self._playing_track
+        for track in [playing, *self._neighbour_tracks] if playing is not None else []:
+            if track.fingerprint in self._refined:
+                continue
+            if self._whole_loudness(track.fingerprint) is None:
+                continue
+            self._refined.add(track.fingerprint)
+            asked = self._asked_on_track if track is playing else frozenset()
+            redo = [
+                p
+                for p in self.calibrations.provisional_presets(track.fingerprint)
+                if p not in asked
+            ]
+            self.workers.recalibrate_track(
+                track.id, track.fingerprint, redo, partial(self._deliver_gain, track)
+            )
+
+    def _deliver_gain(self, track: Track, preset: str, gain: float) -> None:
+        self._recalibrated.put((track, preset, gain))
 
     def _install_recalibrations(self) -> None:
         """Put the gains recalibrated against the whole track in use, each with its
@@ -547,17 +543,6 @@ class Engine:
             installed = True
         if installed:
             self._replan()
-
-    def _prepare_analysed_neighbours(self) -> None:
-        """Calibrate each neighbour once its streaming analysis is complete (or waited for
-        long enough): its samples and likeliest presets, ahead of a skip there."""
-        now = self._clock()
-        awaiting = self._awaiting_analysis  # replaced whole by `_prepare`, never edited there
-        for track_id, (track, presets, deadline) in list(awaiting.items()):
-            if now < deadline and self._whole_loudness(track.fingerprint) is None:
-                continue
-            if awaiting.pop(track_id, None) is not None:
-                self.workers.prepare_track(track.id, track.fingerprint, presets, "l2")
 
     def _likely_presets(self) -> tuple[str, ...]:
         """The processed presets, likeliest switch targets first."""

@@ -83,6 +83,19 @@ def write_tone(
     return path
 
 
+def write_quiet_in_half_the_windows(path: Path, rate: int = 44_100) -> Path:
+    """80 s of noise, 8 dB quieter in every other calibration sample window (5.5 s long,
+    10.6 s apart) and loud everywhere else: the sample reads it 1.2 LU quieter than it is."""
+    rng = np.random.default_rng(11)
+    frames = 80 * rate
+    level = np.full(frames, 0.05)
+    span = round(5.5 * rate)
+    for start in [round(k * (frames - span) / 7) for k in range(0, 8, 2)]:
+        level[start : start + span] /= 2.5
+    sf.write(path, (level[:, None] * rng.standard_normal((frames, 2))).astype(np.float32), rate)
+    return path
+
+
 @pytest.fixture
 def tone_library(tmp_path: Path) -> Path:
     """Three short tones in a folder, plus one garbage file the library must skip."""

@@ -19,7 +19,7 @@ from engine.engine import PROCESSED_PRESETS
 from engine.memory import MemoryReading
 from engine.output import NullSink
 
-from .conftest import SAMPLE_AUDIO, write_tone
+from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows, write_tone
 from .conftest import wait_for as poll_until
 
 RATE = 44_100
@@ -99,52 +99,51 @@ def test_a_half_hour_track_plays_seeks_and_switches_within_its_budget(half_hour:
         engine.close()
 
 
-def test_a_neighbour_is_calibrated_once_its_whole_track_loudness_is_known() -> None:
-    """The next track's presets are matched over the whole track, not its sample alone:
-    its calibration waits for the streaming analysis to have read it all (paused at the
-    start with a short horizon, so no read-ahead into it calibrates it first; the engine's
-    clock stands still, so the wait never times out on a busy machine)."""
+def test_a_neighbour_is_prepared_at_once_then_matched_over_its_whole_track(
+    quiet_in_half_the_windows: Path,
+) -> None:
+    """The next track's presets are calibrated at once, from its sample, so a skip there
+    starts instantly; once the streaming analysis has read it all, they are calibrated
+    again against the whole track (nothing was asked for on it yet)."""
     engine = Engine(
         EngineConfig(plan_horizon_chunks=2),
         sink=NullSink(RATE, 1024),
         memory_reader=lambda: MemoryReading(200_000_000, 0.6),
-        clock=lambda: 0.0,
     )
-    engine.open(sorted(SAMPLE_AUDIO.glob("*.flac"))[:2])
     try:
-        asked: dict[str, list[float | None]] = {}
-        known = engine.calibrations.whole_loudness
+        analysed = threading.Event()
+        known = engine._whole_loudness
 
-        def recording(content_key: str) -> float | None:
-            found = known(content_key)
-            asked.setdefault(content_key, []).append(found)
-            return found
+        def held_back(content_key: str) -> float | None:
+            return known(content_key) if analysed.is_set() else None
 
-        engine.calibrations.whole_loudness = recording
+        engine._whole_loudness = held_back  # type: ignore[method-assign]
+        engine.calibrations.whole_loudness = held_back
         engine.set_preset("warm")
+        engine.open([sorted(SAMPLE_AUDIO.glob("*.flac"))[0], quiet_in_half_the_windows])
         neighbour = engine.store.get(engine.tracks()[1])
         renderer = engine.feed.renderer
         assert renderer is not None
         poll_until(lambda: renderer.is_prepared(neighbour, "warm"), timeout=180.0)
-        assert asked[neighbour.content_key][-1] is not None
-        assert engine.analyses.result(neighbour.content_key).complete  # type: ignore[union-attr]
+        assert "warm" in engine.calibrations.provisional_presets(neighbour.content_key)
+        poll_until(lambda: known(neighbour.content_key) is not None, timeout=180.0)
+        analysed.set()
+        poll_until(
+            lambda: not engine.calibrations.provisional_presets(neighbour.content_key), timeout=180
+        )
+        informed = Renderer(
+            EngineConfig(), LoudnessCalibrations(whole_loudness=lambda _key: held_back(_key))
+        )
+        assert renderer.plan(neighbour, "warm").wet_gain == pytest.approx(
+            informed.plan(neighbour, "warm").wet_gain
+        )
     finally:
         engine.close()
 
 
 @pytest.fixture(scope="module")
 def quiet_in_half_the_windows(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """80 s of noise, 8 dB quieter in every other sample window: the sample reads the
-    track 1.2 LU quieter than it is (see test_render)."""
-    rng = np.random.default_rng(11)
-    frames = 80 * RATE
-    level = np.full(frames, 0.05)
-    span = round(5.5 * RATE)
-    for start in [round(k * (frames - span) / 7) for k in range(0, 8, 2)]:
-        level[start : start + span] /= 2.5
-    path = tmp_path_factory.mktemp("halves") / "halves.flac"
-    sf.write(path, (level[:, None] * rng.standard_normal((frames, 2))).astype(np.float32), RATE)
-    return path
+    return write_quiet_in_half_the_windows(tmp_path_factory.mktemp("halves") / "halves.flac")
 
 
 def test_a_track_started_at_once_is_recalibrated_for_the_presets_not_asked_for(
