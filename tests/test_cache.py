@@ -509,8 +509,28 @@ class BufferMachine(RuleBasedStateMachine):
             assert self.buffer.peek_tier(key) == tier
             assert all(key not in after[name] for name in TIER_NAMES if name != tier)
             assert after[tier][key].fingerprint == fingerprint
+            self.follow_demotions(key, before, after)
         else:
             assert {n: set(e) for n, e in after.items()} == {n: set(e) for n, e in before.items()}
+
+    def follow_demotions(
+        self,
+        stored: ChunkKey,
+        before: dict[str, dict[ChunkKey, TierEntry]],
+        after: dict[str, dict[ChunkKey, TierEntry]],
+    ) -> None:
+        """What a store evicted either went one tier down, valued, or is gone; a chunk that
+        went through int16 is compared at int16's precision from then on."""
+        for name, entries in before.items():
+            for moved, entry in entries.items():
+                if moved == stored or moved in after[name] or moved not in self.model:
+                    continue
+                places = [n for n in TIER_NAMES if moved in after[n]]
+                assert places in ([], list(TIER_NAMES[TIER_NAMES.index(name) + 1 :][:1])), places
+                if places:
+                    assert entry.value > 0
+                    fingerprint, audio, _tier = self.model[moved]
+                    self.model[moved] = (fingerprint, audio, places[0])
 
     @rule(
         key=st.sampled_from(KEYS),
