@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -99,27 +100,37 @@ def test_a_half_hour_track_plays_seeks_and_switches_within_its_budget(half_hour:
         engine.close()
 
 
+def engine_with_analysis_held_back(
+    **config: object,
+) -> tuple[Engine, threading.Event, Callable[[str], float | None]]:
+    """An engine (preset `warm`) that sees no track's whole loudness until the event is
+    set; the real reading is returned too."""
+    engine = Engine(
+        EngineConfig(**config),  # type: ignore[arg-type]
+        sink=NullSink(RATE, 1024),
+        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
+    )
+    analysed = threading.Event()
+    known = engine._whole_loudness
+
+    def held_back(content_key: str) -> float | None:
+        return known(content_key) if analysed.is_set() else None
+
+    engine._whole_loudness = held_back  # type: ignore[method-assign]
+    engine.calibrations.whole_loudness = held_back
+    engine.set_preset("warm")
+    return engine, analysed, known
+
+
 def test_a_neighbour_is_prepared_at_once_then_matched_over_its_whole_track(
     quiet_in_half_the_windows: Path,
 ) -> None:
     """The next track's presets are calibrated at once, from its sample, so a skip there
     starts instantly; once the streaming analysis has read it all, they are calibrated
     again against the whole track (nothing was asked for on it yet)."""
-    engine = Engine(
-        EngineConfig(plan_horizon_chunks=2),
-        sink=NullSink(RATE, 1024),
-        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
-    )
+    engine, analysed, known = engine_with_analysis_held_back(plan_horizon_chunks=2)
+    held_back = engine.calibrations.whole_loudness
     try:
-        analysed = threading.Event()
-        known = engine._whole_loudness
-
-        def held_back(content_key: str) -> float | None:
-            return known(content_key) if analysed.is_set() else None
-
-        engine._whole_loudness = held_back  # type: ignore[method-assign]
-        engine.calibrations.whole_loudness = held_back
-        engine.set_preset("warm")
         engine.open([sorted(SAMPLE_AUDIO.glob("*.flac"))[0], quiet_in_half_the_windows])
         neighbour = engine.store.get(engine.tracks()[1])
         renderer = engine.feed.renderer
@@ -131,9 +142,7 @@ def test_a_neighbour_is_prepared_at_once_then_matched_over_its_whole_track(
         poll_until(
             lambda: not engine.calibrations.provisional_presets(neighbour.content_key), timeout=180
         )
-        informed = Renderer(
-            EngineConfig(), LoudnessCalibrations(whole_loudness=lambda _key: held_back(_key))
-        )
+        informed = Renderer(EngineConfig(), LoudnessCalibrations(whole_loudness=held_back))
         assert renderer.plan(neighbour, "warm").wet_gain == pytest.approx(
             informed.plan(neighbour, "warm").wet_gain
         )
@@ -152,21 +161,8 @@ def test_a_track_started_at_once_is_recalibrated_for_the_presets_not_asked_for(
     """Calibrated from its sample alone when it starts; once its whole loudness is known,
     every preset not asked for on it is calibrated again against the whole track, and the
     preset playing keeps its gain (no level step inside the track)."""
-    engine = Engine(
-        EngineConfig(),
-        sink=NullSink(RATE, 1024),
-        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
-    )
+    engine, analysed, known = engine_with_analysis_held_back()
     try:
-        analysed = threading.Event()
-        known = engine._whole_loudness
-
-        def held_back(content_key: str) -> float | None:
-            return known(content_key) if analysed.is_set() else None
-
-        engine._whole_loudness = held_back  # type: ignore[method-assign]
-        engine.calibrations.whole_loudness = held_back
-        engine.set_preset("warm")
         engine.open([quiet_in_half_the_windows])
         engine.play()
         assert engine.wait_until_prepared(timeout=180.0)
