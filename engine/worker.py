@@ -155,7 +155,11 @@ class RenderWorkerPool:
             )
         with self._cv:
             for key, job in list(self._queued.items()):
-                keep = job.priority == "immediate" or job.calibrate_only or job.deliver_gain
+                keep = (
+                    job.priority == "immediate"
+                    or job.calibrate_only
+                    or job.deliver_gain is not None
+                )
                 if not keep and key not in wanted:
                     job.cancelled = True
                     del self._queued[key]
