@@ -51,6 +51,11 @@ SLACK_MB = 60.0
 a decoder's buffers, a render in flight."""
 CPU_GOAL_ENGINE, CPU_GOAL_APP = 3.0, 6.0
 """% of one core while listening steady, no keys pressed."""
+NEXT_TRACK_LEAD_SECONDS = 120.0
+"""How long before a track's end the engine starts preparing the next one (its plan
+horizon, 12 chunks of 10 s). The steady window ends before that where the library has a
+track long enough: that preparation is a track change's cost, paid once per track, and a
+60 s window at the end of a short track would count it as if it were paid every minute."""
 
 
 # -- the runs --------------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ def library_runs(label: str, paths: list[Path], plan: Plan) -> LibraryRuns:
     """The minimal player, then the engine starting on the same file: it listens with no
     keys for the CPU window, then switches, seeks and skips, then time-to-ready events."""
     listening = plan.settle_seconds + plan.cpu_seconds
-    first = pick_minimal_file(paths, listening + 5.0)
+    first = pick_minimal_file(paths, listening + NEXT_TRACK_LEAD_SECONDS + 5.0)
     progress(f"{label}: minimal player on {first.name}, {plan.cpu_seconds:g} s")
     minimal = minimal_run(first, plan.sink, plan.cpu_seconds + 2.0)
     ordered = [first, *(p for p in paths if p != first)]
@@ -204,7 +209,8 @@ def print_cpu(libraries: list[LibraryRuns], plan: Plan) -> None:
         f"\nCPU while listening, no keys pressed, % of one core: the engine's first "
         f"{plan.settle_seconds:g} s (the first tracks prepared), then {plan.cpu_seconds:g} s "
         f"steady, engine alone and the whole player (goals {CPU_GOAL_ENGINE:g} and "
-        f"{CPU_GOAL_APP:g}), against the minimal player"
+        f"{CPU_GOAL_APP:g}), against the minimal player; the steady window ends before the "
+        f"next track's preparation where the file is long enough (a track change's cost)"
     )
     print(
         f"{'':<14} {'first':>6} {'engine':>7} {'app':>6} {'minimal':>8} {'engine/min':>10} "
