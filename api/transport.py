@@ -25,7 +25,7 @@ from api.models import (
 from api.problems import unprocessable
 from engine import Engine
 from engine.dsp.render import chunk_count
-from engine.tracks import Track
+from engine.library.tracks import Track
 
 Responses = dict[int | str, dict[str, Any]]
 STATE: Responses = {

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 from engine import Engine
-from engine.cache.plan import TIER_NAMES
-from engine.feed import ServedRequest
+from engine.playback.feed import ServedRequest
+from engine.prediction.placement import TIER_NAMES
 
 EventKind = Literal["player", "switch", "seek", "lookups", "worker", "health", "log"]
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)

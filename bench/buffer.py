@@ -29,13 +29,13 @@ import zstandard
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.codecs import Codec, FlacCodec, Int16Codec
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import PlacementPlan, PlannedChunk
+from engine.cache.worker import RenderWorkerPool
 from engine.config import EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer
-from engine.library import probe
-from engine.source import TrackSource
-from engine.worker import RenderWorkerPool
+from engine.library.scan import probe
+from engine.library.source import TrackSource
+from engine.prediction.placement import PlacementPlan, PlannedChunk
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 PRESETS = ("adaptive", "gentle", "warm", "bright", "punchy")

@@ -1,6 +1,6 @@
 """Cache policy benchmark: our placement against four other policies on the same traces.
 
-Every listener model (engine/listeners.py) writes the same traces for every policy, and each
+Every listener model (engine/sim/listeners.py) writes the same traces for every policy, and each
 policy serves them in the simulation of bench/policy_sim.py with the same three tiers of
 memory bytes and the same render budget:
 - ours: the engine's placement plan and predictor, learning online through its filter;
@@ -39,9 +39,9 @@ from bench.policy_sim import (
     run_session,
 )
 from engine.config import EngineConfig
-from engine.listeners import MODELS, generate
-from engine.timeline import LibraryTimeline, synthetic_timeline
-from engine.timeline import timeline_from_library as analysed_timeline
+from engine.sim.listeners import MODELS, generate
+from engine.sim.timeline import LibraryTimeline, synthetic_timeline
+from engine.sim.timeline import timeline_from_library as analysed_timeline
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 OVERALL = "overall"

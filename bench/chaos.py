@@ -34,13 +34,13 @@ from bench.storm import run_storm, settle
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import TierEntry
+from engine.cache.worker import WorkerMetrics, render_key
 from engine.dsp.render import Renderer
-from engine.memory import MemoryReading
-from engine.output import NullSink
-from engine.source import TrackSource
-from engine.state import StateStore
-from engine.tracks import Audio, Track
-from engine.worker import WorkerMetrics, render_key
+from engine.library.source import TrackSource
+from engine.library.tracks import Audio, Track
+from engine.observe.memory import MemoryReading
+from engine.persist.state import StateStore
+from engine.playback.sinks.output import NullSink
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 LIBRARY_FILES = (
@@ -51,7 +51,7 @@ LIBRARY_FILES = (
 )
 PLENTY = MemoryReading(100_000_000, 0.6)
 PRESSURE_STEPS = (0.15, 0.08, 0.03)
-"""Available-memory fractions that force levels 1, 2 and 3 (see engine/memory.py)."""
+"""Available-memory fractions that force levels 1, 2 and 3 (see engine/observe/memory.py)."""
 RECOVERY_SECONDS = 15.0
 
 
@@ -477,7 +477,7 @@ def audio_process_killed(rounds: int) -> FaultResult:
     if not jack_running():
         result.note = "skipped: no JACK server or real device (start jackd -d dummy)"
         return result
-    from engine.audio_process import AudioProcessSink
+    from engine.playback.sinks.audio_process import AudioProcessSink
 
     engine = Engine(EngineConfig(), sink="sounddevice")
     try:
@@ -546,7 +546,7 @@ def device_lost(rounds: int) -> FaultResult:
     if not jack_running():
         result.note = "skipped: no JACK server or real device (start jackd -d dummy)"
         return result
-    from engine.audio_process import (
+    from engine.playback.sinks.audio_process import (
         READY_TIMEOUT_SECONDS,
         RESTARTS_BEFORE_FALLBACK,
         AudioProcessSink,

@@ -1,7 +1,7 @@
 """Endurance: an hour of music at 100+ preset switches a minute, through the real engine.
 
 A generated listener (runs of back-and-forth between two favourite presets, exploration
-bursts, seeks and track changes) is written as a trace and replayed with engine/replay.py on
+bursts, seeks and track changes) is written as a trace and replayed with engine/sim/replay.py on
 the null sink at `--speed` x real time. Every ~0.5 s of wall time a sampler reads each
 tier's bytes against its budget, the process RSS, the engine's message log, the feed's
 unheard requests and the health of the render, feeder and maintenance threads.
@@ -36,16 +36,16 @@ from typing import Any
 
 import psutil
 
-import engine.replay as replay_module
+import engine.sim.replay as replay_module
 from bench.session import percentile
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.engine import Engine
-from engine.feed import BYPASS, ServedRequest
-from engine.interaction import FilterCounters
-from engine.listeners import _Session
-from engine.replay import MAX_NULL_SPEED, MusicClock, ReplayResult, replay
-from engine.timeline import LibraryTimeline, timeline_from_library
-from engine.trace import TraceEvent, read_trace, write_trace
+from engine.persist.trace import TraceEvent, read_trace, write_trace
+from engine.playback.feed import BYPASS, ServedRequest
+from engine.prediction.interaction import FilterCounters
+from engine.sim.listeners import _Session
+from engine.sim.replay import MAX_NULL_SPEED, MusicClock, ReplayResult, replay
+from engine.sim.timeline import LibraryTimeline, timeline_from_library
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 SAMPLE_SECONDS = 0.5

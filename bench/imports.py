@@ -1,7 +1,8 @@
 """What importing costs: the audio process against a bare sounddevice process.
 
-The audio process is a spawn child: it imports `engine.audio_child` and, like every spawn
-child, re-runs the parent's main module (the `tierplay` script, which imports `tui.cli`).
+The audio process is a spawn child: it imports `engine.playback.sinks.audio_child` and,
+like every spawn child, re-runs the parent's main module (the `tierplay` script, which
+imports `tui.cli`).
 Everything those imports pull in sits in its memory for the whole session, beside a
 callback that only needs sounddevice and the rings (no numpy: it copies through
 memoryviews). Each figure comes from a fresh process of its own, measured in the same run
@@ -41,8 +42,14 @@ BASELINE = "import sounddevice"
 IMPORT_CASES = (
     ("sounddevice (baseline)", BASELINE),
     ("numpy + sounddevice", "import numpy, sounddevice"),
-    ("engine.audio_child + sounddevice", "import engine.audio_child, sounddevice"),
-    ("+ tui.cli (tierplay's audio child)", "import tui.cli, engine.audio_child, sounddevice"),
+    (
+        "engine.playback.sinks.audio_child + sounddevice",
+        "import engine.playback.sinks.audio_child, sounddevice",
+    ),
+    (
+        "+ tui.cli (tierplay's audio child)",
+        "import tui.cli, engine.playback.sinks.audio_child, sounddevice",
+    ),
     ("import engine; engine.Engine", "import engine; engine.Engine"),
     ("import tui.cli", "import tui.cli"),
 )

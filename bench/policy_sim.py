@@ -39,15 +39,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import TIER_NAMES, PlacementPlan, TrackPosition
 from engine.cache.tier import MEGABYTE
 from engine.config import PRESET_ORDER, EngineConfig
-from engine.feed import BYPASS
-from engine.interaction import InteractionFilter
-from engine.planner import BufferPlanner, Whereabouts
-from engine.predict import PresetPredictor
-from engine.timeline import LibraryTimeline, Playhead
-from engine.trace import TraceEvent
+from engine.persist.trace import TraceEvent
+from engine.playback.feed import BYPASS
+from engine.prediction.interaction import InteractionFilter
+from engine.prediction.placement import TIER_NAMES, PlacementPlan, TrackPosition
+from engine.prediction.planner import BufferPlanner, Whereabouts
+from engine.prediction.predict import PresetPredictor
+from engine.sim.timeline import LibraryTimeline, Playhead
 
 PROCESSED_PRESETS = tuple(preset for preset in PRESET_ORDER if preset != BYPASS)
 REQUEST_KINDS = ("preset", "intensity", "playback", "seek")

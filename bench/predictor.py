@@ -1,6 +1,6 @@
 """How well the preset predictor foresees switches, against trivial baselines on the same events.
 
-Each synthetic listener model (engine/listeners.py) generates sessions on a library; every
+Each synthetic listener model (engine/sim/listeners.py) generates sessions on a library; every
 session is walked the way the engine's `BufferPlanner` walks it: the playhead follows the
 trace, each preset change goes through the interaction filter (debounce, rapid exploration)
 with the music it was chosen on (two seconds ahead), and each switch the filter lets through
@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import PRESET_ORDER
-from engine.experts import MarkovExpert, normalised
-from engine.interaction import InteractionFilter
-from engine.listeners import MODELS, generate
-from engine.predict import PredictionScore, PresetPredictor
-from engine.timeline import LibraryTimeline, Playhead, synthetic_timeline, timeline_from_library
-from engine.trace import TraceEvent
+from engine.persist.trace import TraceEvent
+from engine.prediction.experts import MarkovExpert, normalised
+from engine.prediction.interaction import InteractionFilter
+from engine.prediction.predict import PredictionScore, PresetPredictor
+from engine.sim.listeners import MODELS, generate
+from engine.sim.timeline import LibraryTimeline, Playhead, synthetic_timeline, timeline_from_library
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 STEP_SECONDS = 0.1

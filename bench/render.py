@@ -30,11 +30,11 @@ from scipy.signal import welch
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import build_board
+from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_count
 from engine.dsp.truepeak import true_peak_db
-from engine.library import AUDIO_EXTENSIONS, probe
-from engine.loudness import integrated_loudness
-from engine.source import TrackSource
+from engine.library.scan import AUDIO_EXTENSIONS, probe
+from engine.library.source import TrackSource
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 PROCESSED = [name for name in PRESET_ORDER if name != "original"]

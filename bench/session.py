@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from engine import Engine, EngineConfig
-from engine.feed import ServedRequest
+from engine.playback.feed import ServedRequest
 from tui.app import TierplayApp
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"

@@ -23,7 +23,7 @@ import psutil
 
 from bench.session import run_session
 from engine import EngineConfig
-from engine.audio_process import AudioProcessSink
+from engine.playback.sinks.audio_process import AudioProcessSink
 
 
 def _burn(stop: Event) -> None:

@@ -1,7 +1,7 @@
 """Tierplay's engine: tracks, rendering, the multi-tier buffer and playback. No UI here.
 
-The names below load on first use (PEP 562): the audio process imports `engine.rings`
-and `engine.audio_process` through this package, and must not pay for `engine.engine`
+The names below load on first use (PEP 562): the audio process imports `engine.playback.rings`
+and `engine.playback.sinks.audio_child` through this package, and must not pay for `engine.engine`
 (scipy, pedalboard and the rest) just to copy frames in its callback.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.config import PRESET_ORDER, EngineConfig
     from engine.engine import Engine
-    from engine.snapshot import EngineSnapshot
+    from engine.observe.snapshot import EngineSnapshot
 
 __all__ = ["PRESET_ORDER", "Engine", "EngineConfig", "EngineSnapshot"]
 
@@ -21,7 +21,7 @@ _HOMES = {
     "PRESET_ORDER": "engine.config",
     "Engine": "engine.engine",
     "EngineConfig": "engine.config",
-    "EngineSnapshot": "engine.snapshot",
+    "EngineSnapshot": "engine.observe.snapshot",
 }
 
 

@@ -21,26 +21,26 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from engine.analysis_pass import AnalysisPass
 from engine.cache.buffer import MultiTierBuffer
-from engine.cache.plan import TrackPosition
-from engine.chunk_features import ChunkFeatureIndex
+from engine.cache.worker import RenderFunction, RenderWorkerPool, WorkerMetrics, render_key
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer, chunk_count
-from engine.error_log import REPEAT_SECONDS, ErrorLog
 from engine.errors import TierplayError, TrackError, UnknownPreset
-from engine.feed import BYPASS, PresetFeed, ServedRequest
-from engine.interaction import InteractionFilter
-from engine.library import ScanProgress, SkippedFile, open_library, probe
-from engine.memory import (
+from engine.library.analysis_pass import AnalysisPass
+from engine.library.chunk_features import ChunkFeatureIndex
+from engine.library.scan import ScanProgress, SkippedFile, open_library, probe
+from engine.library.track_store import TrackStore
+from engine.library.tracks import Track, fingerprint_file
+from engine.observe.error_log import REPEAT_SECONDS, ErrorLog
+from engine.observe.memory import (
     MemoryMonitor,
     MemoryReading,
     give_back_free_memory,
     limit_malloc_arenas,
     read_memory,
 )
-from engine.monitor import (
+from engine.observe.monitor import (
     METER_FRAMES,
     MonitorSnapshot,
     TierLine,
@@ -48,16 +48,8 @@ from engine.monitor import (
     latency_lines,
     output_levels,
 )
-from engine.output import Sink, make_sink
-from engine.planner import BufferPlanner, Whereabouts
-from engine.player import Player
-from engine.predict import PresetPredictor
-from engine.snapshot import EngineSnapshot
-from engine.state import StateStore
-from engine.trace_recorder import TraceRecorder
-from engine.track_store import TrackStore
-from engine.tracks import Track, fingerprint_file
-from engine.views import (
+from engine.observe.snapshot import EngineSnapshot
+from engine.observe.views import (
     MB,
     LatencyBook,
     check_view,
@@ -66,7 +58,15 @@ from engine.views import (
     predictions_view,
     stats_view,
 )
-from engine.worker import RenderFunction, RenderWorkerPool, WorkerMetrics, render_key
+from engine.persist.state import StateStore
+from engine.persist.trace_recorder import TraceRecorder
+from engine.playback.feed import BYPASS, PresetFeed, ServedRequest
+from engine.playback.player import Player
+from engine.playback.sinks.output import Sink, make_sink
+from engine.prediction.interaction import InteractionFilter
+from engine.prediction.placement import TrackPosition
+from engine.prediction.planner import BufferPlanner, Whereabouts
+from engine.prediction.predict import PresetPredictor
 
 FILE_CHECK_SECONDS = 2.0
 STATE_SAVE_SECONDS = 30.0

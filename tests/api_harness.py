@@ -24,7 +24,7 @@ from api.address import ApiAddress, open_listener
 from api.server import ApiServer
 from api.settings import ApiSettings
 from engine import Engine, EngineConfig
-from engine.output import NullSink
+from engine.playback.sinks.output import NullSink
 from tui.app import TierplayApp
 
 SIZE = (100, 40)

@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 
 from engine import Engine, EngineConfig
-from engine.library import ScanProgress
-from engine.output import NullSink
-from engine.tracks import Track
+from engine.library.scan import ScanProgress
+from engine.library.tracks import Track
+from engine.playback.sinks.output import NullSink
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_AUDIO = REPO / "sample_audio"

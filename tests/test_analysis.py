@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.signal import iirpeak, lfilter
 
-from engine import analysis
-from engine.analysis import (
+from engine.library import analysis
+from engine.library.analysis import (
     FEATURE_NAMES,
     OCTAVE_CENTRES_HZ,
     AnalysisCache,
@@ -27,7 +27,7 @@ from engine.analysis import (
     TrackAnalysis,
     analyse,
 )
-from engine.tracks import load_track
+from engine.library.tracks import load_track
 
 RATE = 44_100
 CHUNK = RATE * 2

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from engine import PRESET_ORDER, Engine, EngineConfig
-from engine.output import NullSink
+from engine.playback.sinks.output import NullSink
 from tui.app import HELP_GROUPS, TierplayApp, declared_bindings
 from tui.keymap import CONFIG_DIR_ENV, load_keymap
 from tui.palette import available_commands

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.notifications import Notify
 
 from engine import Engine, EngineConfig
-from engine.output import NullSink
+from engine.playback.sinks.output import NullSink
 from tui.app import TierplayApp
 from tui.screens.help import HelpScreen
 from tui.widgets.health import HealthPanel

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from engine import PRESET_ORDER, EngineSnapshot
-from engine.interaction import FilterCounters
-from engine.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
-from engine.predict import PredictionScore, PredictorView
-from engine.tracks import Track
-from engine.worker import WorkerMetrics
+from engine.cache.worker import WorkerMetrics
+from engine.library.tracks import Track
+from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
+from engine.prediction.interaction import FilterCounters
+from engine.prediction.predict import PredictionScore, PredictorView
 from tui.app import TierplayApp
 from tui.keymap import CONFIG_DIR_ENV
 

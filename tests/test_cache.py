@@ -34,8 +34,8 @@ from engine.cache.codecs import (
     Int16Codec,
 )
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import TIER_NAMES, PlacementPlan, PlannedChunk
 from engine.cache.tier import Tier, TierEntry
+from engine.prediction.placement import TIER_NAMES, PlacementPlan, PlannedChunk
 
 RATE = 44_100
 

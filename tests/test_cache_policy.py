@@ -18,12 +18,12 @@ from bench.policy_sim import (
     run_session,
     simulate,
 )
-from engine.analysis import Features
 from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
-from engine.listeners import MODELS, generate
-from engine.timeline import LibraryTimeline, TimelineTrack, synthetic_timeline
-from engine.trace import TraceEvent
+from engine.library.analysis import Features
+from engine.persist.trace import TraceEvent
+from engine.sim.listeners import MODELS, generate
+from engine.sim.timeline import LibraryTimeline, TimelineTrack, synthetic_timeline
 
 SESSION_SECONDS = 240.0
 SETTINGS = SimSettings()

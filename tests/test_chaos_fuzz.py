@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import TrackError
-from engine.library import probe
-from engine.tracks import load_track
+from engine.library.scan import probe
+from engine.library.tracks import load_track
 
 from .test_tracks import (
     RATE,

@@ -10,8 +10,8 @@ import soundfile as sf
 
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer
-from engine.library import probe
-from engine.source import TrackSource
+from engine.library.scan import probe
+from engine.library.source import TrackSource
 from tui.cli import budget_notice, main
 
 from .conftest import write_tone

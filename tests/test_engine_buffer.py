@@ -14,8 +14,8 @@ import pytest
 
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
-from engine.memory import MemoryReading
-from engine.output import NullSink
+from engine.observe.memory import MemoryReading
+from engine.playback.sinks.output import NullSink
 
 from .conftest import SAMPLE_AUDIO
 from .conftest import wait_for as poll_until

@@ -20,7 +20,7 @@ import pytest
 
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
-from engine.output import NullSink
+from engine.playback.sinks.output import NullSink
 
 from .conftest import wait_for as poll_until
 from .conftest import write_tone

@@ -20,9 +20,9 @@ import pytest
 import engine.engine as engine_module
 from engine import Engine, EngineConfig
 from engine.config import PRESET_ORDER
-from engine.output import NullSink
-from engine.state import STATE_FILENAME, STATE_VERSION
-from engine.trace import read_trace
+from engine.persist.state import STATE_FILENAME, STATE_VERSION
+from engine.persist.trace import read_trace
+from engine.playback.sinks.output import NullSink
 
 from .conftest import SAMPLE_AUDIO, write_tone
 from .conftest import wait_for as poll_until

@@ -17,8 +17,8 @@ from engine import Engine, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer
 from engine.engine import PROCESSED_PRESETS
-from engine.memory import MemoryReading
-from engine.output import NullSink
+from engine.observe.memory import MemoryReading
+from engine.playback.sinks.output import NullSink
 
 from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows, write_tone
 from .conftest import wait_for as poll_until

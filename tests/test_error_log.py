@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.error_log import MAX_ENTRIES, NEW_LINES_PER_WINDOW, REPEAT_SECONDS, ErrorLog
+from engine.observe.error_log import MAX_ENTRIES, NEW_LINES_PER_WINDOW, REPEAT_SECONDS, ErrorLog
 
 
 class Clock:

@@ -1,7 +1,7 @@
 """What each entry point loads, checked in a fresh interpreter.
 
-The audio process is a spawn child: it imports `engine.audio_child` (and sounddevice) and
-re-runs the parent's main module. What those imports pull in sits in its memory for the
+The audio process is a spawn child: it imports `engine.playback.sinks.audio_child` (and sounddevice)
+and re-runs the parent's main module. What those imports pull in sits in its memory for the
 whole session, so they must not reach the DSP stack, the UI or the web stack. The web
 stack loads only with `--api`.
 """
@@ -40,21 +40,24 @@ def loaded_after(statement: str, candidates: tuple[str, ...]) -> list[str]:
 
 
 def test_the_audio_process_imports_neither_numpy_nor_dsp_nor_ui_nor_web() -> None:
-    assert loaded_after("import engine.audio_child", NUMPY + DSP + TEST_ONLY + UI + WEB) == []
+    assert (
+        loaded_after("import engine.playback.sinks.audio_child", NUMPY + DSP + TEST_ONLY + UI + WEB)
+        == []
+    )
 
 
 def test_the_tierplay_scripts_audio_process_stays_lean_too() -> None:
     """The script's one import (`from tui.cli import main`) is re-run in the child."""
-    statement = "from tui.cli import main\nimport engine.audio_child"
+    statement = "from tui.cli import main\nimport engine.playback.sinks.audio_child"
     assert loaded_after(statement, NUMPY + DSP + UI + WEB) == []
 
 
 def test_the_audio_process_runs_the_numpy_free_entry() -> None:
     """The sink spawns its child with a function the child imports by its module."""
-    from engine.audio_child import run_audio_process
-    from engine.audio_process import AudioProcessSink
+    from engine.playback.sinks.audio_child import run_audio_process
+    from engine.playback.sinks.audio_process import AudioProcessSink
 
-    assert run_audio_process.__module__ == "engine.audio_child"
+    assert run_audio_process.__module__ == "engine.playback.sinks.audio_child"
     assert "run_audio_process" in AudioProcessSink._launch.__code__.co_names
 
 
@@ -69,6 +72,35 @@ def test_the_engine_names_still_import_from_the_package() -> None:
         "import engine\n"
         "assert engine.Engine is Engine and Engine.__module__ == 'engine.engine'\n"
         "assert EngineConfig().sample_rate > 0 and 'original' in PRESET_ORDER\n"
-        "assert EngineSnapshot.__module__ == 'engine.snapshot'"
+        "assert EngineSnapshot.__module__ == 'engine.observe.snapshot'"
     )
     assert loaded_after(statement, DSP + TEST_ONLY) == list(DSP)
+
+
+SIMULATION = ("engine.sim", "engine.sim.timeline", "engine.sim.listeners", "engine.sim.replay")
+"""The simulation rigs: `tierplay simulate` and the benchmarks load them, the player never."""
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import engine.engine",
+        "import tui.app",
+        "import api.app",
+        "import tui.cli",
+    ],
+)
+def test_the_running_player_never_loads_the_simulation_rigs(statement: str) -> None:
+    assert loaded_after(statement, SIMULATION) == []
+
+
+def test_every_runtime_module_stays_clear_of_the_simulation_rigs() -> None:
+    """Each engine module outside engine/sim, imported alone, loads none of them."""
+    modules = sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in (ROOT / "engine").rglob("*.py")
+        if "sim" not in path.relative_to(ROOT).parts and path.name != "__init__.py"
+    )
+    statement = "\n".join(f"import {module}" for module in modules)
+    assert len(modules) > 30
+    assert loaded_after(statement, SIMULATION) == []

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.interaction import (
+from engine.prediction.interaction import (
     EVENT_LOG_LENGTH,
     FilterCounters,
     FilterEvent,

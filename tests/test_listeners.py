@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.analysis import Features
 from engine.config import PRESET_ORDER
-from engine.listeners import CONTENT_NOISE_RATE, MODELS, content_preset, generate
-from engine.timeline import (
+from engine.library.analysis import Features
+from engine.persist.trace import TraceEvent, read_trace, write_trace
+from engine.sim.listeners import CONTENT_NOISE_RATE, MODELS, content_preset, generate
+from engine.sim.timeline import (
     SECTION_STYLES,
     LibraryTimeline,
     Playhead,
@@ -20,7 +21,6 @@ from engine.timeline import (
     synthetic_timeline,
     timeline_from_library,
 )
-from engine.trace import TraceEvent, read_trace, write_trace
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 SESSION_SECONDS = 600.0

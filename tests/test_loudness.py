@@ -9,7 +9,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.loudness import SILENCE_LUFS, LoudnessMeter, integrated_loudness
+from engine.dsp.loudness import SILENCE_LUFS, LoudnessMeter, integrated_loudness
 
 from .conftest import SAMPLE_AUDIO
 

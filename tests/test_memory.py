@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.memory import MemoryMonitor, MemoryReading
+from engine.observe.memory import MemoryMonitor, MemoryReading
 
 MB = 1_000_000
 

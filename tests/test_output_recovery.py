@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, EngineConfig
-from engine.audio_process import AudioProcessSink
+from engine.playback.sinks.audio_process import AudioProcessSink
 
 from .conftest import wait_for as poll_until
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cache.plan import PlanInput, TrackPosition, branch_presets, make_plan
+from engine.prediction.placement import PlanInput, TrackPosition, branch_presets, make_plan
 
 CHUNK = {"l1": 3_528_000, "l2": 1_764_000, "l3": 600_000}
 BUDGETS = {"l1": 18_000_000, "l2": 36_000_000, "l3": 45_000_000}

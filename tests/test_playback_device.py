@@ -12,9 +12,9 @@ import pytest
 
 from engine import Engine, EngineConfig
 from engine.dsp.render import Renderer
-from engine.feed import ServedRequest
-from engine.library import probe
-from engine.source import TrackSource
+from engine.library.scan import probe
+from engine.library.source import TrackSource
+from engine.playback.feed import ServedRequest
 from tui.app import TierplayApp
 
 from .conftest import SAMPLE_AUDIO

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from engine import Engine, EngineConfig
-from engine import player as player_module
 from engine.cache.keys import ChunkKey
-from engine.output import NullSink
-from engine.player import Player
-from engine.tracks import Track, load_track
+from engine.library.tracks import Track, load_track
+from engine.playback import player as player_module
+from engine.playback.player import Player
+from engine.playback.sinks.output import NullSink
 
 from .conftest import wait_for as poll_until
 

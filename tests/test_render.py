@@ -14,11 +14,11 @@ from scipy.signal import welch
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.calibration import loudness_slope
 from engine.dsp.calibrations import LoudnessCalibrations
+from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.truepeak import true_peak_db
-from engine.library import probe
-from engine.loudness import integrated_loudness
-from engine.source import TrackSource
+from engine.library.scan import probe
+from engine.library.source import TrackSource
 
 from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows
 

@@ -10,9 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ring_consumer import RingConsumer
-from engine.ring_layout import LAST_CALLBACK_NS, UNDERRUNS, lateness_percentile
-from engine.rings import RingProducer, audio_array, header_array
+from engine.playback.ring_layout import LAST_CALLBACK_NS, UNDERRUNS, lateness_percentile
+from engine.playback.rings import RingProducer, audio_array, header_array
+from engine.playback.sinks.ring_consumer import RingConsumer
 
 BLOCK = 64
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import PRESET_ORDER
-from engine.trace import TraceEvent, read_trace, write_trace
+from engine.persist.trace import TraceEvent, read_trace, write_trace
 from tui.cli import main
 
 from .conftest import SAMPLE_AUDIO

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
 from engine.errors import TrackMissing
-from engine.library import probe
-from engine.source import BlockCache, TrackSource
-from engine.tracks import Track
+from engine.library.scan import probe
+from engine.library.source import BlockCache, TrackSource
+from engine.library.tracks import Track
 
 RATE = 44_100
 NATIVE_RATES = [22_050, 44_100, 48_000, 96_000]

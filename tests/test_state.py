@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from engine.state import STATE_VERSION, StateStore, default_state_dir
+from engine.persist.state import STATE_VERSION, StateStore, default_state_dir
 
 SECTIONS: dict[str, Any] = {
     "predictor": {"learned_switches": 3, "experts": {"markov": [[0.5, 0.5], [0.1, 0.9]]}},

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from engine.errors import TierplayError
-from engine.trace import (
+from engine.persist.trace import (
     EVENT_FIELDS,
     MAX_REPORTED_PROBLEMS,
     TraceError,
@@ -22,7 +22,7 @@ from engine.trace import (
     read_trace,
     write_trace,
 )
-from engine.trace_recorder import TraceRecorder
+from engine.persist.trace_recorder import TraceRecorder
 
 EVERY_KIND = [
     TraceEvent.open(0.0, ["a.flac", "sub/b.ogg"]),
@@ -362,7 +362,7 @@ class _FullDisk:
 def test_recorder_stops_quietly_when_the_disk_fills(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "rec.jsonl"
     monkeypatch.setattr(
-        "engine.trace_recorder.open",
+        "engine.persist.trace_recorder.open",
         lambda *_args, **_kwargs: _FullDisk(path, room=2),
         raising=False,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.library import probe
-from engine.track_store import TrackStore
-from engine.tracks import Track
+from engine.library.scan import probe
+from engine.library.track_store import TrackStore
+from engine.library.tracks import Track
 
 from .conftest import write_tone
 

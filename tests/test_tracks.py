@@ -1,4 +1,4 @@
-"""Tests for engine.tracks: decoding good files, refusing or repairing bad ones, fuzzing.
+"""Tests for engine.library.tracks: decoding good files, refusing or repairing bad ones, fuzzing.
 
 Every file is made here (numpy + soundfile + raw bytes) under pytest's tmp_path.
 """
@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
-from engine.library import probe
-from engine.tracks import (
+from engine.library.scan import probe
+from engine.library.tracks import (
     DecodedTrack,
     Track,
     fingerprint_file,

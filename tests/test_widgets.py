@@ -11,12 +11,12 @@ from textual.visual import VisualType
 from textual.widget import Widget
 
 from engine import EngineSnapshot
+from engine.cache.worker import WorkerMetrics
 from engine.config import PRESET_ORDER
-from engine.interaction import FilterCounters
-from engine.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
-from engine.predict import PredictionScore, PredictorView
-from engine.tracks import Track
-from engine.worker import WorkerMetrics
+from engine.library.tracks import Track
+from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
+from engine.prediction.interaction import FilterCounters
+from engine.prediction.predict import PredictionScore, PredictorView
 from tui.widgets.cache_map import LABEL_WIDTH, CacheMapPanel, caret_offset, cell_glyph
 from tui.widgets.event_log import EventLog, message_kind, unseen_messages
 from tui.widgets.health import HealthPanel

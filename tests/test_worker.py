@@ -14,12 +14,12 @@ import pytest
 
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import PlacementPlan, PlannedChunk
+from engine.cache.worker import RenderWorkerPool, render_key
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer
-from engine.library import probe
-from engine.source import TrackSource
-from engine.worker import RenderWorkerPool, render_key
+from engine.library.scan import probe
+from engine.library.source import TrackSource
+from engine.prediction.placement import PlacementPlan, PlannedChunk
 
 from .conftest import wait_for as poll_until
 from .conftest import write_tone

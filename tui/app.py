@@ -28,9 +28,9 @@ from textual.worker import Worker, WorkerState
 
 from engine import PRESET_ORDER, EngineSnapshot
 from engine.errors import TierplayError
-from engine.library import ScanProgress, scan
-from engine.monitor import MonitorSnapshot
-from engine.tracks import Track
+from engine.library.scan import ScanProgress, scan
+from engine.library.tracks import Track
+from engine.observe.monitor import MonitorSnapshot
 from tui.cli import library_root
 from tui.keymap import keymap_path, load_keymap
 from tui.palette import TierplayCommands

@@ -136,7 +136,7 @@ def run_player(argv: Sequence[str]) -> int:
     # The engine loads here, not with this module: the `tierplay` script imports this
     # module, and so does every spawn child it starts, the audio process among them.
     from engine import Engine
-    from engine.library import scan
+    from engine.library.scan import scan
 
     found, _skipped = scan(paths)  # a walk, no file opened: quick for thousands of files
     if not found:
@@ -177,7 +177,7 @@ def run_devices(argv: Sequence[str]) -> int:
     argparse.ArgumentParser(prog="tierplay devices", description="List output devices.").parse_args(
         argv
     )
-    from engine.output import list_output_devices
+    from engine.playback.sinks.output import list_output_devices
 
     try:
         devices = list_output_devices()

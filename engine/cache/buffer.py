@@ -23,9 +23,9 @@ from engine.cache.codecs import (
     Int16Codec,
 )
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import TIER_NAMES, PlacementPlan
 from engine.cache.tier import MEGABYTE, Tier, TierEntry
-from engine.tracks import Audio
+from engine.library.tracks import Audio
+from engine.prediction.placement import TIER_NAMES, PlacementPlan
 
 MAX_STALE_VERSIONS = 10_000
 """Invalidated file versions remembered (a file changes on disk rarely)."""

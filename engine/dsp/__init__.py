@@ -1,15 +1,8 @@
-"""Mastering DSP: preset data, the plugin chain, the true-peak limiter and chunk rendering."""
+"""Mastering DSP: what a chunk of audio goes through on its way into the buffer.
 
-from engine.dsp.presets import PRESETS, Preset, adaptive_preset, preset_named
-from engine.dsp.render import Renderer, chunk_bounds, chunk_count, render_chunk
-
-__all__ = [
-    "PRESETS",
-    "Preset",
-    "Renderer",
-    "adaptive_preset",
-    "chunk_bounds",
-    "chunk_count",
-    "preset_named",
-    "render_chunk",
-]
+In order: `presets` (the six presets as data) → `chain` (a preset's plugin chain, width and
+dry/wet mix) → `limiter` with `truepeak` (the true-peak ceiling) → `render` (one chunk,
+exactly as a continuous render has it). Loudness matching runs beside it: `loudness` (the
+gated meter) → `calibration` (a track's sample windows) → `calibrations` (the gains every
+render thread shares). `crossfade` is the switch's equal-power fade.
+"""

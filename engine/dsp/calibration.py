@@ -22,10 +22,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from engine.analysis import Features, TrackAnalysis, analyse
+from engine.dsp.loudness import SILENCE_LUFS, LoudnessMeter
 from engine.dsp.truepeak import Planar, window_true_peak
-from engine.loudness import SILENCE_LUFS, LoudnessMeter
-from engine.source import TrackSource
+from engine.library.analysis import Features, TrackAnalysis, analyse
+from engine.library.source import TrackSource
 
 SAMPLE_WINDOWS = 8
 """Measured on 16 real tracks, six presets rendered whole against the sample's gains: 8

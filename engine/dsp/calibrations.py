@@ -15,8 +15,8 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import replace
 from typing import Generic, TypeVar
 
-from engine.analysis import TrackAnalysis
 from engine.dsp.calibration import TrackSample
+from engine.library.analysis import TrackAnalysis
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -14,7 +14,7 @@ from engine.config import PRESET_ORDER
 from engine.errors import UnknownPreset
 
 if TYPE_CHECKING:  # analysis measures loudness with engine.dsp: no import cycle at run time
-    from engine.analysis import TrackAnalysis
+    from engine.library.analysis import TrackAnalysis
 
 FilterKind = Literal["low_shelf", "high_shelf", "peak", "highpass"]
 

@@ -37,11 +37,11 @@ from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import PresetChain, mix_dry_wet
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
+from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
 from engine.dsp.truepeak import Planar, window_true_peak
-from engine.loudness import LoudnessMeter
-from engine.source import TrackSource
-from engine.tracks import Audio
+from engine.library.source import TrackSource
+from engine.library.tracks import Audio
 
 MAX_WET_GAIN_DB = 18.0
 REFERENCE_MARGIN_DB = 0.05

@@ -19,9 +19,9 @@ import soundfile as sf
 from engine.config import PRESET_ORDER, EngineConfig
 from engine.dsp.render import Renderer, chunk_count
 from engine.errors import TierplayError
-from engine.library import probe
-from engine.source import TrackSource
-from engine.tracks import Track
+from engine.library.scan import probe
+from engine.library.source import TrackSource
+from engine.library.tracks import Track
 
 SUBTYPES = {"WAV": "PCM_24", "FLAC": "PCM_24", "AIFF": "PCM_24"}
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import EngineConfig
-from engine.replay import ReplayResult, replay
-from engine.trace import read_trace
+from engine.persist.trace import read_trace
+from engine.sim.replay import ReplayResult, replay
 from tui.cli import DEFAULT_LIBRARY, CliError, add_common_options, config_from_args
 
 TIERS = ("l1", "l2", "l3", "miss")

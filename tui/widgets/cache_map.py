@@ -7,7 +7,7 @@ from textual.reactive import reactive
 
 from engine import EngineSnapshot
 from engine.config import PRESET_ORDER
-from engine.monitor import CacheMap, MonitorSnapshot
+from engine.observe.monitor import CacheMap, MonitorSnapshot
 from tui.widgets.bars import TIER_COLOURS
 from tui.widgets.draws_on_change import DrawsOnChange
 

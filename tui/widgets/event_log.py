@@ -13,7 +13,7 @@ from textual.reactive import var
 from textual.widgets import Log
 
 from engine import EngineSnapshot
-from engine.monitor import MonitorSnapshot
+from engine.observe.monitor import MonitorSnapshot
 
 MAX_LINES = 500
 """Lines kept on screen; the engine keeps fewer (200), the log outlives its window."""

@@ -8,9 +8,9 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
-from engine.interaction import FilterCounters
-from engine.monitor import LatencyLine, MonitorSnapshot
-from engine.worker import WorkerMetrics
+from engine.cache.worker import WorkerMetrics
+from engine.observe.monitor import LatencyLine, MonitorSnapshot
+from engine.prediction.interaction import FilterCounters
 from tui.widgets.bars import NO_VALUE, horizontal_bar, megabytes
 from tui.widgets.draws_on_change import DrawsOnChange
 

@@ -6,8 +6,8 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
-from engine.monitor import MonitorSnapshot
-from engine.tracks import Track
+from engine.library.tracks import Track
+from engine.observe.monitor import MonitorSnapshot
 from tui.widgets.draws_on_change import DrawsOnChange
 
 BAR_WIDTH = 40

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
-from engine.monitor import (
+from engine.observe.monitor import (
     SILENCE_DB,
     SPECTRUM_BANDS,
     SPECTRUM_RANGE_HZ,

@@ -7,8 +7,8 @@ from textual.reactive import reactive
 
 from engine import EngineSnapshot
 from engine.config import PRESET_ORDER
-from engine.monitor import MonitorSnapshot
-from engine.predict import PredictionScore, PredictorView
+from engine.observe.monitor import MonitorSnapshot
+from engine.prediction.predict import PredictionScore, PredictorView
 from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
 from tui.widgets.draws_on_change import DrawsOnChange
 

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
-from engine.monitor import MonitorSnapshot, TierLine
+from engine.observe.monitor import MonitorSnapshot, TierLine
 from tui.widgets.bars import TIER_COLOURS, horizontal_bar, megabytes
 from tui.widgets.draws_on_change import DrawsOnChange
 

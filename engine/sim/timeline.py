@@ -1,7 +1,7 @@
 """The library as a listener sees it, and a playhead that follows a trace.
 
 `LibraryTimeline` holds, per track, its length and the features of each chunk; it is what
-the listener models (engine/listeners.py), the predictor benchmark and the cache-policy
+the listener models (engine/sim/listeners.py), the predictor benchmark and the cache-policy
 simulator know of the music. `Playhead` follows trace events by the engine player's rules
 (1x playback, gapless track changes, a stop after the last track, seeks clamped to the
 track, next/prev wrapping) in whole milliseconds, so a model and anyone replaying its trace
@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.analysis import Features, analyse
 from engine.errors import TierplayError, TrackError
-from engine.library import SkippedFile, open_library
-from engine.trace import TraceEvent
-from engine.tracks import load_track
+from engine.library.analysis import Features, analyse
+from engine.library.scan import SkippedFile, open_library
+from engine.library.tracks import load_track
+from engine.persist.trace import TraceEvent
 
 UPCOMING_SECONDS = 2.0
 """A listener choosing for the music reacts to what they are about to hear: the chunk that

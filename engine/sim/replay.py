@@ -19,9 +19,9 @@ from typing import Any
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import TierplayError
-from engine.feed import ServedRequest
-from engine.output import NullSink
-from engine.trace import Trace, TraceEvent
+from engine.persist.trace import Trace, TraceEvent
+from engine.playback.feed import ServedRequest
+from engine.playback.sinks.output import NullSink
 
 MAX_NULL_SPEED = 50.0
 """Above this the render workers cannot keep a 12-chunk read-ahead, and the replay would

@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.cache.plan import PlacementPlan, PlanInput, TrackPosition, make_plan
 from engine.config import EngineConfig
-from engine.experts import StayModel
-from engine.interaction import InteractionFilter
-from engine.predict import PresetPredictor
+from engine.prediction.experts import StayModel
+from engine.prediction.interaction import InteractionFilter
+from engine.prediction.placement import PlacementPlan, PlanInput, TrackPosition, make_plan
+from engine.prediction.predict import PresetPredictor
 
 FeatureLookup = Callable[[str, int], tuple[float, ...] | None]
 """(track id, chunk index) -> that chunk's five features, or None when not known yet."""

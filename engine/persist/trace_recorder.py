@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from engine.trace import TraceEvent
+from engine.persist.trace import TraceEvent
 
 
 class TraceRecorder:

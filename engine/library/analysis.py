@@ -30,8 +30,8 @@ import numpy.typing as npt
 import scipy.fft
 from scipy.ndimage import uniform_filter1d
 
-from engine.loudness import integrated_loudness
-from engine.tracks import MAX_NATIVE_RATE, MIN_NATIVE_RATE, to_stereo
+from engine.dsp.loudness import integrated_loudness
+from engine.library.tracks import MAX_NATIVE_RATE, MIN_NATIVE_RATE, to_stereo
 
 FloatArray = npt.NDArray[np.float64]
 Samples = npt.NDArray[np.float32]

@@ -17,11 +17,11 @@ import numpy.typing as npt
 
 from engine.cache.buffer import MultiTierBuffer, TierFigures
 from engine.cache.keys import ChunkKey
+from engine.cache.worker import WorkerMetrics
 from engine.config import PRESET_ORDER
-from engine.interaction import FilterCounters
-from engine.predict import PredictorView
-from engine.views import LatencyBook
-from engine.worker import WorkerMetrics
+from engine.observe.views import LatencyBook
+from engine.prediction.interaction import FilterCounters
+from engine.prediction.predict import PredictorView
 
 CELL_STATES = ("l1", "l2", "l3", "rendering", "queued", "missing", "source")
 """What a cache-map cell can show: the tier holding the chunk, or why none does. `source`

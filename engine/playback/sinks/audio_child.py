@@ -1,6 +1,6 @@
 """The audio process's entry: open the PortAudio stream and keep it running.
 
-This is all the child runs (see engine/audio_process.py for the engine's side). It
+This is all the child runs (see engine/playback/sinks/audio_process.py for the engine's side). It
 imports the standard library, sounddevice and the numpy-free ring consumer, nothing else:
 whatever it imports stays in its memory for the whole session. Its raw stream hands the
 callback a plain buffer that the consumer fills by slice copies.
@@ -14,8 +14,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
-from engine.ring_consumer import RingConsumer
-from engine.ring_layout import (
+from engine.playback.ring_layout import (
     CAPTURE_INDEX,
     FRAME_BYTES,
     READ,
@@ -24,6 +23,7 @@ from engine.ring_layout import (
     int64_words,
     shared_size,
 )
+from engine.playback.sinks.ring_consumer import RingConsumer
 
 STOP_POLL_SECONDS = 0.1
 

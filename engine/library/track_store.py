@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from engine.source import BlockCache, EndListener, TrackSource
-from engine.tracks import Track
+from engine.library.source import BlockCache, EndListener, TrackSource
+from engine.library.tracks import Track
 
 
 class TrackStore:

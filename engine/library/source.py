@@ -28,7 +28,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from engine.errors import TrackError, TrackInvalid, TrackMissing
-from engine.tracks import (
+from engine.library.tracks import (
     ABSURD_PEAK,
     MAX_NONFINITE_FRACTION,
     Audio,

@@ -1,7 +1,7 @@
 """Interaction traces: what a listener did and when, one JSON object per line.
 
 `--record` writes a trace while someone listens, `tierplay simulate` replays one through the
-engine, and the benchmarks generate them (engine/listeners.py). The format is fixed by the
+engine, and the benchmarks generate them (engine/sim/listeners.py). The format is fixed by the
 design document:
 
     {"t": 12.5, "event": "preset", "preset": "punchy"}
@@ -14,7 +14,7 @@ seek with no target) and duplicate keys (JSON would keep the last one without a 
 Blank lines are allowed; a trace need not end with `end` (a crashed session still leaves a
 usable trace), but nothing may follow an `end`.
 
-Recording (engine/trace_recorder.py) has the opposite duty: it must never disturb playback.
+Recording (engine/persist/trace_recorder.py) has the opposite duty: it must never disturb playback.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`PresetPredictor`: which preset the listener will switch to next, and whether they will.
 
-The next-preset distribution is a blend of three experts (engine/experts.py): where this
+The next-preset distribution is a blend of three experts (engine/prediction/experts.py): where this
 listener goes from the current preset (decayed Markov counts), which preset they choose for
 music like the upcoming chunk (content), and where they go whatever they leave (favourite).
 The blend weights follow each expert's accuracy on the listener's real switches (a Hedge
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.config import PRESET_ORDER
-from engine.experts import (
+from engine.prediction.experts import (
     ContentExpert,
     FavouriteExpert,
     MarkovExpert,

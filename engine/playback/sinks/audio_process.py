@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio_child import run_audio_process
-from engine.output import ClockedConsumer, SinkError, heartbeat_age_seconds
-from engine.ring_consumer import RingConsumer
-from engine.ring_layout import EXPECTING, STOP_REQUEST, lateness_percentile, shared_size
-from engine.rings import RingProducer, audio_array, header_array
+from engine.playback.ring_layout import EXPECTING, STOP_REQUEST, lateness_percentile, shared_size
+from engine.playback.rings import RingProducer, audio_array, header_array
+from engine.playback.sinks.audio_child import run_audio_process
+from engine.playback.sinks.output import ClockedConsumer, SinkError, heartbeat_age_seconds
+from engine.playback.sinks.ring_consumer import RingConsumer
 
 READY_TIMEOUT_SECONDS = 10.0
 STALL_SECONDS = 1.0

@@ -18,13 +18,13 @@ import numpy as np
 
 from engine.cache.buffer import Lookup, MultiTierBuffer, RequestKind
 from engine.cache.keys import ChunkKey
+from engine.cache.worker import RenderJob, RenderWorkerPool
 from engine.config import EngineConfig
 from engine.dsp import crossfade
 from engine.dsp.render import Renderer
-from engine.source import CACHE_BLOCK_SECONDS
-from engine.track_store import TrackStore
-from engine.tracks import Audio, Track
-from engine.worker import RenderJob, RenderWorkerPool
+from engine.library.source import CACHE_BLOCK_SECONDS
+from engine.library.track_store import TrackStore
+from engine.library.tracks import Audio, Track
 
 BYPASS = "original"
 HEAD_SECONDS = 1.0

@@ -17,8 +17,8 @@ from typing import Protocol
 import numpy as np
 
 from engine.dsp import crossfade
-from engine.output import Audio, Sink
-from engine.tracks import Track
+from engine.library.tracks import Track
+from engine.playback.sinks.output import Audio, Sink
 
 AudioSource = Callable[[Track, int, int], Audio]
 """(track, first_frame, frame_count) -> float32 stereo frames (fewer only at the track end)."""

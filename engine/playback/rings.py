@@ -14,8 +14,9 @@ consumer reads them with a non-blocking acquire and keeps its last copy if the l
 busy, so it never waits (release/acquire ordering that holds on ARM too). The consumer's
 own fields are single-writer integers the producer only reads.
 
-The header's layout is in engine/ring_layout.py and the consumer in engine/ring_consumer.py
-(numpy-free, for the audio process); the producer here writes numpy frames.
+The header's layout is in engine/playback/ring_layout.py and the consumer in
+engine/playback/sinks/ring_consumer.py (numpy-free, for the audio process); the producer
+here writes numpy frames.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.ring_layout import (
+from engine.playback.ring_layout import (
     ACTIVE,
     APPLIED_AT_NS,
     APPLIED_SEQ,

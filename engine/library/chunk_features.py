@@ -7,8 +7,8 @@ the pass has not reached yet simply has no features.
 
 from __future__ import annotations
 
-from engine.analysis_pass import AnalysisPass
-from engine.track_store import TrackStore
+from engine.library.analysis_pass import AnalysisPass
+from engine.library.track_store import TrackStore
 
 Vector = tuple[float, ...]
 

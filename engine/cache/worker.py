@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.codecs import CorruptChunk
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import TIER_NAMES, PlacementPlan
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer, chunk_count
-from engine.source import TrackSource
-from engine.tracks import Audio
+from engine.library.source import TrackSource
+from engine.library.tracks import Audio
+from engine.prediction.placement import TIER_NAMES, PlacementPlan
 
 PRIORITY_CLASSES = ("immediate", "l1", "l2", "l3")
 PREPARE_TIMEOUT_FACTOR = 3.0

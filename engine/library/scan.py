@@ -14,7 +14,7 @@ from pathlib import Path
 import soundfile as sf
 
 from engine.errors import TrackEmpty, TrackError, TrackUnreadable
-from engine.tracks import (
+from engine.library.tracks import (
     Track,
     check_path,
     check_rate_and_channels,

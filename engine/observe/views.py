@@ -12,12 +12,12 @@ from typing import Any
 
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.keys import ChunkKey
-from engine.cache.plan import TIER_NAMES
+from engine.cache.worker import WorkerMetrics
 from engine.config import EngineConfig
-from engine.feed import ServedRequest
-from engine.memory import MemoryMonitor
-from engine.predict import PredictorView, PresetPredictor
-from engine.worker import WorkerMetrics
+from engine.observe.memory import MemoryMonitor
+from engine.playback.feed import ServedRequest
+from engine.prediction.placement import TIER_NAMES
+from engine.prediction.predict import PredictorView, PresetPredictor
 
 MB = 1_000_000
 HEALTHY = (0.90, 0.85)

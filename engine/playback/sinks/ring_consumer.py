@@ -2,7 +2,7 @@
 
 It copies bytes from the active ring into the device's buffer, takes a published handover
 exactly at its index, and counts underruns and lateness in the shared header (see
-engine/rings.py for the protocol). It works on plain buffers through `memoryview`, without
+engine/playback/rings.py for the protocol). It works on plain buffers through `memoryview`, without
 numpy: the audio process imports this and sounddevice and nothing else of weight.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.ring_layout import (
+from engine.playback.ring_layout import (
     ACTIVE,
     APPLIED_AT_NS,
     APPLIED_SEQ,

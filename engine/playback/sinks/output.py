@@ -1,12 +1,12 @@
 """Audio sinks: where rendered frames go.
 
 Both sinks expose the same producer (`sink.ring`, a `RingProducer` over two rings with an
-atomic handover, see engine/rings.py); they differ in who consumes:
+atomic handover, see engine/playback/rings.py); they differ in who consumes:
 - `NullSink`: a clock thread in this process at a speed factor, or `advance()` by hand in
   tests; no device.
 - `AudioProcessSink`: a small child process that owns the PortAudio stream and whose
-  callback only copies from the shared-memory rings (engine/audio_process.py). If that
-  process dies or the device disappears, the sink restarts it, and after repeated failures
+  callback only copies from the shared-memory rings (engine/playback/sinks/audio_process.py).
+  If that process dies or the device disappears, the sink restarts it, and after repeated failures
   keeps the music's clock going in-process (silently, like the null sink) while it retries
   the device, saying so in `notice`.
 """
@@ -22,9 +22,9 @@ import numpy.typing as npt
 
 from engine.config import EngineConfig
 from engine.errors import TierplayError
-from engine.ring_consumer import RingConsumer
-from engine.ring_layout import HEARTBEAT_NS, lateness_percentile
-from engine.rings import RingProducer, audio_array, header_array
+from engine.playback.ring_layout import HEARTBEAT_NS, lateness_percentile
+from engine.playback.rings import RingProducer, audio_array, header_array
+from engine.playback.sinks.ring_consumer import RingConsumer
 
 Audio = npt.NDArray[np.float32]
 
@@ -189,7 +189,7 @@ def make_sink(config: EngineConfig, kind: str | Sink, device: str | int | None) 
     if kind == "null":
         return NullSink(config.sample_rate, config.block_frames, ring_frames=ring_frames(config))
     try:
-        from engine.audio_process import AudioProcessSink
+        from engine.playback.sinks.audio_process import AudioProcessSink
 
         return AudioProcessSink(
             device,

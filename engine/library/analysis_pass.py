@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.analysis import Features, analyse
-from engine.loudness import LoudnessMeter
-from engine.source import TrackSource
-from engine.worker import nice_this_thread
+from engine.cache.worker import nice_this_thread
+from engine.dsp.loudness import LoudnessMeter
+from engine.library.analysis import Features, analyse
+from engine.library.source import TrackSource
 
 ANALYSIS_NICE = 10
 """Below the render threads (5): the pass is the least urgent work the engine does."""

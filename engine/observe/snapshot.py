@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.error_log import ErrorEntry
-from engine.library import SkippedFile
-from engine.tracks import Track
+from engine.library.scan import SkippedFile
+from engine.library.tracks import Track
+from engine.observe.error_log import ErrorEntry
 
 
 @dataclass(frozen=True)
