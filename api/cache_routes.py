@@ -26,7 +26,7 @@ from api.models import (
 from api.problems import unprocessable
 from engine import Engine
 from engine.dsp.render import chunk_count
-from engine.prediction.placement import TIER_NAMES
+from engine.vocabulary import TIER_NAMES
 
 MAX_TRACK_ID_CHARS = 128
 

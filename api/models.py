@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
+from engine.vocabulary import PRESET_ORDER
 
 Preset = Literal["original", "adaptive", "gentle", "warm", "bright", "punchy"]
 """PRESET_ORDER as a type (checked against it below, so the two never drift)."""

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 from engine import Engine
 from engine.playback.feed import ServedRequest
-from engine.prediction.placement import TIER_NAMES
+from engine.vocabulary import TIER_NAMES
 
 EventKind = Literal["player", "switch", "seek", "lookups", "worker", "health", "log"]
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)

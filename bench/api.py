@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from api.address import open_listener
 from api.server import ApiServer
 from api.settings import ApiSettings
-from bench.session import SWITCH_PATTERN, open_engine, percentile
+from bench.session import SWITCH_PATTERN, open_engine
 from engine import Engine, EngineConfig
+from engine.observe.stats import percentile
 from tui.app import SNAPSHOT_HZ, TierplayApp
 
 PATH = "/api/cache/stats"

@@ -30,7 +30,6 @@ from typing import Any
 
 from bench.policy_sim import (
     POLICY_NAMES,
-    PROCESSED_PRESETS,
     REQUEST_KINDS,
     PolicyResult,
     SimSettings,
@@ -42,6 +41,7 @@ from engine.config import EngineConfig
 from engine.sim.listeners import MODELS, generate
 from engine.sim.timeline import LibraryTimeline, synthetic_timeline
 from engine.sim.timeline import timeline_from_library as analysed_timeline
+from engine.vocabulary import PROCESSED_PRESETS
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 OVERALL = "overall"

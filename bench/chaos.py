@@ -37,10 +37,11 @@ from engine.cache.tier import TierEntry
 from engine.cache.worker import WorkerMetrics, render_key
 from engine.dsp.render import Renderer
 from engine.library.source import TrackSource
-from engine.library.tracks import Audio, Track
+from engine.library.tracks import Track
 from engine.observe.memory import MemoryReading
 from engine.persist.state import StateStore
 from engine.playback.sinks.output import NullSink
+from engine.vocabulary import Audio
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 LIBRARY_FILES = (

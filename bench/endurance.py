@@ -37,15 +37,16 @@ from typing import Any
 import psutil
 
 import engine.sim.replay as replay_module
-from bench.session import percentile
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
 from engine.engine import Engine
+from engine.observe.stats import percentile
 from engine.persist.trace import TraceEvent, read_trace, write_trace
-from engine.playback.feed import BYPASS, ServedRequest
+from engine.playback.feed import ServedRequest
 from engine.prediction.interaction import FilterCounters
 from engine.sim.listeners import _Session
 from engine.sim.replay import MAX_NULL_SPEED, MusicClock, ReplayResult, replay
 from engine.sim.timeline import LibraryTimeline, timeline_from_library
+from engine.vocabulary import BYPASS, MB, PRESET_ORDER
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 SAMPLE_SECONDS = 0.5
@@ -56,7 +57,6 @@ ENGINE_THREADS = ("engine", "feeder", "null-clock", "render-watchdog")
 """Threads an engine on the null sink starts besides its render workers (by name)."""
 PROBLEM_MARKERS = ("maintenance failed", "renders:", "memory pressure", "playback failed")
 """Engine log lines that tell of trouble: counted and shown."""
-MB = 1e6
 
 
 # -- the listener ------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from bench.footprint_probe import PROTOCOL
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.25
 MB = 1e6
+"""As engine.vocabulary.MB, written out: this process must import neither the engine nor
+numpy (see above)."""
 SOUND_SERVER_MAPPINGS = ("/dev/shm/jack-", "memfd:pulseaudio", "memfd:pipewire")
 """Shared memory a sound server maps into each of its clients (JACK's engine segment is
 51 MB). It is the server's, paid alike by any player on that device, the minimal one too:

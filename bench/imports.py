@@ -36,7 +36,7 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-MB = 1024 * 1024
+MIB = 1024 * 1024
 HEAVY = ("scipy", "pedalboard", "pyloudnorm", "soundfile", "textual", "fastapi", "uvicorn")
 BASELINE = "import sounddevice"
 IMPORT_CASES = (
@@ -139,7 +139,7 @@ class Figures:
 def memory_mb(pid: int) -> tuple[float, float, float]:
     """RSS, PSS and USS: shared libraries count whole in RSS, shared out in PSS, not in USS."""
     info = psutil.Process(pid).memory_full_info()
-    return info.rss / MB, info.pss / MB, info.uss / MB
+    return info.rss / MIB, info.pss / MIB, info.uss / MIB
 
 
 Report = dict[str, Any]
@@ -270,7 +270,7 @@ def main() -> None:
     args = parser.parse_args()
     header = (
         f"{'':<36}"
-        + "".join(f"{unit:>7}{'x base':>7}" for unit in ("RSS MB", "PSS MB", "USS MB", "imp ms"))
+        + "".join(f"{unit:>7}{'x base':>7}" for unit in ("RSS MiB", "PSS MiB", "USS MiB", "imp ms"))
         + "  heavy modules loaded"
     )
     print(f"imports, each in fresh processes (median of {args.repeat}); baseline: {BASELINE}")

@@ -40,16 +40,15 @@ from typing import NamedTuple
 
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import MEGABYTE
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
 from engine.persist.trace import TraceEvent
-from engine.playback.feed import BYPASS
 from engine.prediction.interaction import InteractionFilter
-from engine.prediction.placement import TIER_NAMES, PlacementPlan, TrackPosition
+from engine.prediction.placement import PlacementPlan, TrackPosition
 from engine.prediction.planner import BufferPlanner, Whereabouts
 from engine.prediction.predict import PresetPredictor
 from engine.sim.timeline import LibraryTimeline, Playhead
+from engine.vocabulary import BYPASS, PROCESSED_PRESETS, TIER_NAMES
 
-PROCESSED_PRESETS = tuple(preset for preset in PRESET_ORDER if preset != BYPASS)
 REQUEST_KINDS = ("preset", "intensity", "playback", "seek")
 SWITCH_KINDS = ("preset", "intensity")
 """A switch is a change of preset or of intensity bucket: both ask for another render."""

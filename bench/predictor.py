@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.config import PRESET_ORDER
 from engine.persist.trace import TraceEvent
 from engine.prediction.experts import MarkovExpert, normalised
 from engine.prediction.interaction import InteractionFilter
 from engine.prediction.predict import PredictionScore, PresetPredictor
 from engine.sim.listeners import MODELS, generate
 from engine.sim.timeline import LibraryTimeline, Playhead, synthetic_timeline, timeline_from_library
+from engine.vocabulary import PRESET_ORDER
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 STEP_SECONDS = 0.1

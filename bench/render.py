@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import welch
 
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import build_board
 from engine.dsp.loudness import integrated_loudness
@@ -35,6 +35,7 @@ from engine.dsp.render import Renderer, chunk_count
 from engine.dsp.truepeak import true_peak_db
 from engine.library.scan import AUDIO_EXTENSIONS, probe
 from engine.library.source import TrackSource
+from engine.vocabulary import PRESET_ORDER
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 PROCESSED = [name for name in PRESET_ORDER if name != "original"]

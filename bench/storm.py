@@ -22,9 +22,9 @@ from pathlib import Path
 from engine import Engine
 from engine.cache.buffer import Lookup, RequestKind
 from engine.cache.keys import ChunkKey
-from engine.config import PRESET_ORDER
 from engine.library.tracks import Track
 from engine.observe.snapshot import EngineSnapshot
+from engine.vocabulary import PRESET_ORDER
 
 COMMANDS = ("preset", "seek", "intensity", "clear", "next", "prev", "delete")
 TIERS: tuple[str | None, ...] = ("l1", "l2", "l3", None)

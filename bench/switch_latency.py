@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from bench.session import percentile, run_session
+from bench.session import run_session
+from engine.observe.stats import percentile
 
 CROSSFADE_MS = 15.0
 

@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 from textual import events
 
-from bench.session import open_engine, percentile
+from bench.session import open_engine
 from engine import EngineConfig
+from engine.observe.stats import percentile
 from tui.app import MONITOR_HZ, SNAPSHOT_HZ, TierplayApp
 
 KEYS = ("1", "2", "3", "4", "5", "6", "p", "P", "right", "left", "bracketleft", "bracketright")

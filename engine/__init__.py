@@ -11,14 +11,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.config import PRESET_ORDER, EngineConfig
+    from engine.config import EngineConfig
     from engine.engine import Engine
     from engine.observe.snapshot import EngineSnapshot
+    from engine.vocabulary import PRESET_ORDER
 
 __all__ = ["PRESET_ORDER", "Engine", "EngineConfig", "EngineSnapshot"]
 
 _HOMES = {
-    "PRESET_ORDER": "engine.config",
+    "PRESET_ORDER": "engine.vocabulary",
     "Engine": "engine.engine",
     "EngineConfig": "engine.config",
     "EngineSnapshot": "engine.observe.snapshot",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-PRESET_ORDER: tuple[str, ...] = ("original", "adaptive", "gentle", "warm", "bright", "punchy")
-"""The order presets are shown and bound to keys 1-6 everywhere."""
+from engine.vocabulary import PRESET_ORDER
+
+__all__ = ["PRESET_ORDER", "EngineConfig"]
 
 
 RENDER_THREAD_SCRATCH_MB = 22.0

@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.worker import RenderFunction, RenderWorkerPool, WorkerMetrics, render_key
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer, chunk_count
 from engine.errors import TierplayError, TrackError, UnknownPreset
@@ -50,7 +50,6 @@ from engine.observe.monitor import (
 )
 from engine.observe.snapshot import EngineSnapshot
 from engine.observe.views import (
-    MB,
     LatencyBook,
     check_view,
     contents_view,
@@ -60,13 +59,14 @@ from engine.observe.views import (
 )
 from engine.persist.state import StateStore
 from engine.persist.trace_recorder import TraceRecorder
-from engine.playback.feed import BYPASS, PresetFeed, ServedRequest
+from engine.playback.feed import PresetFeed, ServedRequest
 from engine.playback.player import Player
 from engine.playback.sinks.output import Sink, make_sink
 from engine.prediction.interaction import InteractionFilter
 from engine.prediction.placement import TrackPosition
 from engine.prediction.planner import BufferPlanner, Whereabouts
 from engine.prediction.predict import PresetPredictor
+from engine.vocabulary import BYPASS, MB, PRESET_ORDER, PROCESSED_PRESETS, TierName
 
 FILE_CHECK_SECONDS = 2.0
 STATE_SAVE_SECONDS = 30.0
@@ -86,7 +86,6 @@ PROBLEM_REPORT_SECONDS = REPEAT_SECONDS
 """At most one log line per this many seconds for repeated render and cache failures: a
 failing track fails every render, and one line each would bury the rest of the log."""
 PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
-PROCESSED_PRESETS = tuple(p for p in PRESET_ORDER if p != BYPASS)
 NEIGHBOUR_PRESETS = 2
 """Likeliest switch targets calibrated ahead on the neighbouring tracks."""
 REFINE_MISS_LU = 0.3
@@ -494,12 +493,12 @@ class Engine:
         self._asked_on_track = frozenset({requested})
         likely = self._likely_presets()
         self.workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
-        self.workers.prepare_track(track.id, track.fingerprint, likely, "l3")
+        self.workers.prepare_track(track.id, track.fingerprint, likely, TierName.L3)
         self.analyses.request(self.store.get(track), urgent=True)
         ahead = (BYPASS, requested, *likely[:NEIGHBOUR_PRESETS])
         neighbours = self._neighbours(track)
         for neighbour in neighbours:
-            self.workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, "l2")
+            self.workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, TierName.L2)
             self.analyses.request(self.store.get(neighbour))
         self._neighbour_tracks = neighbours
 
@@ -862,7 +861,7 @@ class Engine:
             return list(self._seeks)
 
     def clear(self, tier: str | None = None) -> int:
-        if tier not in (None, "l1", "l2", "l3"):
+        if tier not in (None, TierName.L1, TierName.L2, TierName.L3):
             raise TierplayError(f"unknown tier {tier!r}; use l1, l2 or l3")
         cleared = self.buffer.clear(tier)
         give_back_free_memory()

@@ -35,7 +35,8 @@ from engine.cache.codecs import (
 )
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import Tier, TierEntry
-from engine.prediction.placement import TIER_NAMES, PlacementPlan, PlannedChunk
+from engine.prediction.placement import PlacementPlan, PlannedChunk
+from engine.vocabulary import TIER_NAMES
 
 RATE = 44_100
 

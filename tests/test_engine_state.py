@@ -19,10 +19,10 @@ import pytest
 
 import engine.engine as engine_module
 from engine import Engine, EngineConfig
-from engine.config import PRESET_ORDER
 from engine.persist.state import STATE_FILENAME, STATE_VERSION
 from engine.persist.trace import read_trace
 from engine.playback.sinks.output import NullSink
+from engine.vocabulary import PRESET_ORDER
 
 from .conftest import SAMPLE_AUDIO, write_tone
 from .conftest import wait_for as poll_until

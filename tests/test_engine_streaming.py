@@ -16,9 +16,9 @@ import soundfile as sf
 from engine import Engine, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer
-from engine.engine import PROCESSED_PRESETS
 from engine.observe.memory import MemoryReading
 from engine.playback.sinks.output import NullSink
+from engine.vocabulary import PROCESSED_PRESETS
 
 from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows, write_tone
 from .conftest import wait_for as poll_until

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import PRESET_ORDER
 from engine.library.analysis import Features
 from engine.persist.trace import TraceEvent, read_trace, write_trace
 from engine.sim.listeners import CONTENT_NOISE_RATE, MODELS, content_preset, generate
@@ -21,6 +20,7 @@ from engine.sim.timeline import (
     synthetic_timeline,
     timeline_from_library,
 )
+from engine.vocabulary import PRESET_ORDER
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 SESSION_SECONDS = 600.0

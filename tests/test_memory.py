@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from engine.observe.memory import MemoryMonitor, MemoryReading
-
-MB = 1_000_000
+from engine.vocabulary import MB
 
 
 def test_a_process_that_started_large_is_not_under_pressure() -> None:

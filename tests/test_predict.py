@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import PRESET_ORDER
 from engine.prediction.experts import ContentExpert, MarkovExpert, StayModel
 from engine.prediction.predict import COLD_SWITCHES, PresetPredictor
+from engine.vocabulary import PRESET_ORDER
 
 FEATURES = st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5)
 

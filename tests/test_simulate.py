@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import PRESET_ORDER
 from engine.persist.trace import TraceEvent, read_trace, write_trace
+from engine.vocabulary import PRESET_ORDER
 from tui.cli import main
 
 from .conftest import SAMPLE_AUDIO

@@ -24,8 +24,8 @@ from engine.cache.codecs import (
 )
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import MEGABYTE, Tier, TierEntry
-from engine.library.tracks import Audio
-from engine.prediction.placement import TIER_NAMES, PlacementPlan
+from engine.prediction.placement import PlacementPlan
+from engine.vocabulary import TIER_NAMES, Audio, TierName
 
 MAX_STALE_VERSIONS = 10_000
 """Invalidated file versions remembered (a file changes on disk rarely)."""
@@ -79,11 +79,15 @@ class MultiTierBuffer:
 
     def __init__(self, l1_bytes: int, l2_bytes: int, l3_bytes: int) -> None:
         self.tiers: dict[str, Tier] = {
-            "l1": Tier("l1", Float32Codec(), l1_bytes),
-            "l2": Tier("l2", Int16Codec(), l2_bytes),
-            "l3": Tier("l3", FlacCodec(), l3_bytes),
+            TierName.L1: Tier(TierName.L1, Float32Codec(), l1_bytes),
+            TierName.L2: Tier(TierName.L2, Int16Codec(), l2_bytes),
+            TierName.L3: Tier(TierName.L3, FlacCodec(), l3_bytes),
         }
-        self.configured_bytes = {"l1": l1_bytes, "l2": l2_bytes, "l3": l3_bytes}
+        self.configured_bytes: dict[str, int] = {
+            TierName.L1: l1_bytes,
+            TierName.L2: l2_bytes,
+            TierName.L3: l3_bytes,
+        }
         self._counters = {kind: LookupCounters() for kind in REQUEST_KINDS}
         self._counter_lock = threading.Lock()
         self._plan = PlacementPlan(())
@@ -91,7 +95,11 @@ class MultiTierBuffer:
         self._moves = threading.Lock()
         """Serialises promotions against stores, invalidation and clearing, so a promotion
         never resurrects a chunk that was invalidated, cleared or replaced while it decoded."""
-        self._encoded_ratio = {"l1": 1.0, "l2": 0.5, "l3": 0.2}
+        self._encoded_ratio: dict[str, float] = {
+            TierName.L1: 1.0,
+            TierName.L2: 0.5,
+            TierName.L3: 0.2,
+        }
         self._stale: OrderedDict[tuple[str, str], None] = OrderedDict()
         """File versions (track id, fingerprint) invalidated, oldest first."""
         self._generation = 0
@@ -124,8 +132,8 @@ class MultiTierBuffer:
                 tier.remove_if_holding(key, chunk)
                 self.note_corrupt()
                 continue
-            if name != "l1":
-                self.move(key, fingerprint, chunk, audio, name, "l1", demote=False)
+            if name != TierName.L1:
+                self.move(key, fingerprint, chunk, audio, name, TierName.L1, demote=False)
             if count:
                 self._count(kind, name)
             return Lookup(audio, name)

@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from engine.errors import TierplayError
-from engine.library.tracks import Audio
+from engine.vocabulary import Audio
 
 INT16_FULL_SCALE = 32767.0
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from engine.cache.codecs import Codec, EncodedChunk
 from engine.cache.keys import ChunkKey
-from engine.library.tracks import Audio
+from engine.vocabulary import Audio
 
 MEGABYTE = 1_000_000
 

@@ -25,10 +25,10 @@ from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer, chunk_count
 from engine.library.source import TrackSource
-from engine.library.tracks import Audio
-from engine.prediction.placement import TIER_NAMES, PlacementPlan
+from engine.prediction.placement import PlacementPlan
+from engine.vocabulary import TIER_NAMES, Audio, TierName
 
-PRIORITY_CLASSES = ("immediate", "l1", "l2", "l3")
+PRIORITY_CLASSES = ("immediate", TierName.L1, TierName.L2, TierName.L3)
 PREPARE_TIMEOUT_FACTOR = 3.0
 """A preparation may wait behind a whole plan's renders: allow 3x the longest timeout."""
 Clock = Callable[[], float]
@@ -176,7 +176,7 @@ class RenderWorkerPool:
             self._cv.notify_all()
 
     def request_now(
-        self, key: ChunkKey, fingerprint: str, value: float = 1.0, tier: str = "l1"
+        self, key: ChunkKey, fingerprint: str, value: float = 1.0, tier: str = TierName.L1
     ) -> RenderJob:
         """Render `key` before anything else (a miss the listener is waiting for)."""
         with self._cv:
@@ -223,7 +223,7 @@ class RenderWorkerPool:
         )
 
     def prepare_track(
-        self, track_id: str, fingerprint: str, presets: tuple[str, ...], priority: str = "l1"
+        self, track_id: str, fingerprint: str, presets: tuple[str, ...], priority: str = TierName.L1
     ) -> None:
         """Sample a track and calibrate presets before any of their chunks is needed, in
         the order given, in `priority`'s class (`original` stands for the sample alone).
@@ -252,7 +252,7 @@ class RenderWorkerPool:
             job.deliver_gain = deliver
 
         self._queue_track_jobs(
-            track_id, fingerprint, presets, RECALIBRATION_INDEX, "l3", recalibrate
+            track_id, fingerprint, presets, RECALIBRATION_INDEX, TierName.L3, recalibrate
         )
 
     def _queue_track_jobs(
@@ -272,7 +272,7 @@ class RenderWorkerPool:
                 key = ChunkKey(track_id, preset, 0, index)
                 if key in self._queued or key in self._running:
                     continue
-                job = self._job(key, fingerprint, "l1", priority, 2.0, 1.0, now)
+                job = self._job(key, fingerprint, TierName.L1, priority, 2.0, 1.0, now)
                 job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
                 job.deadline = now + job.timeout
                 what(job)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from engine.config import PRESET_ORDER
 from engine.errors import UnknownPreset
+from engine.vocabulary import PRESET_ORDER
 
 if TYPE_CHECKING:  # analysis measures loudness with engine.dsp: no import cycle at run time
     from engine.library.analysis import TrackAnalysis

@@ -41,7 +41,7 @@ from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
 from engine.dsp.truepeak import Planar, window_true_peak
 from engine.library.source import TrackSource
-from engine.library.tracks import Audio
+from engine.vocabulary import Audio
 
 MAX_WET_GAIN_DB = 18.0
 REFERENCE_MARGIN_DB = 0.05

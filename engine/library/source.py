@@ -31,7 +31,6 @@ from engine.errors import TrackError, TrackInvalid, TrackMissing
 from engine.library.tracks import (
     ABSURD_PEAK,
     MAX_NONFINITE_FRACTION,
-    Audio,
     Track,
     check_path,
     not_openable,
@@ -40,6 +39,7 @@ from engine.library.tracks import (
     soundfile_reason,
     to_stereo,
 )
+from engine.vocabulary import Audio
 
 RESAMPLE_REACH_NATIVE = 16
 """Native frames either side of a window that the polyphase filter reads (its half length

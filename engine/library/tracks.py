@@ -26,9 +26,9 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
+from engine.vocabulary import Audio
 
 F = TypeVar("F", np.float32, np.float64)
-Audio = npt.NDArray[np.float32]
 """Float32 samples shaped (frames, channels)."""
 
 MIN_NATIVE_RATE = 4_000

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import psutil
 
+from engine.vocabulary import TierName
+
 LEVEL_NAMES = ("normal", "elevated", "high", "critical")
 BUDGET_SCALES: tuple[dict[str, float], ...] = (
-    {"l1": 1.0, "l2": 1.0, "l3": 1.0},
-    {"l1": 1.0, "l2": 1.0, "l3": 0.5},  # L3 (deep read-ahead) gives way first
-    {"l1": 1.0, "l2": 0.5, "l3": 0.0},
-    {"l1": 0.5, "l2": 0.25, "l3": 0.0},  # and the worker pauses
+    {TierName.L1: 1.0, TierName.L2: 1.0, TierName.L3: 1.0},
+    {TierName.L1: 1.0, TierName.L2: 1.0, TierName.L3: 0.5},  # L3 (deep read-ahead) gives way first
+    {TierName.L1: 1.0, TierName.L2: 0.5, TierName.L3: 0.0},
+    {TierName.L1: 0.5, TierName.L2: 0.25, TierName.L3: 0.0},  # and the worker pauses
 )
 AVAILABLE_FRACTION_THRESHOLDS = (0.20, 0.10, 0.05)
 RSS_LIMIT_MULTIPLES = (1.0, 1.25, 1.5)

@@ -18,12 +18,12 @@ import numpy.typing as npt
 from engine.cache.buffer import MultiTierBuffer, TierFigures
 from engine.cache.keys import ChunkKey
 from engine.cache.worker import WorkerMetrics
-from engine.config import PRESET_ORDER
 from engine.observe.views import LatencyBook
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictorView
+from engine.vocabulary import PRESET_ORDER, TierName
 
-CELL_STATES = ("l1", "l2", "l3", "rendering", "queued", "missing", "source")
+CELL_STATES = (TierName.L1, TierName.L2, TierName.L3, "rendering", "queued", "missing", "source")
 """What a cache-map cell can show: the tier holding the chunk, or why none does. `source`
 is the untouched original, which is never rendered or cached."""
 METER_FRAMES = 4096
@@ -171,7 +171,7 @@ def latency_lines(book: LatencyBook) -> tuple[LatencyLine, ...]:
             book.percentile(tier, 0.5),
             book.percentile(tier, 0.99),
         )
-        for tier in ("l1", "l2", "l3", "miss")
+        for tier in (TierName.L1, TierName.L2, TierName.L3, "miss")
     )
 
 

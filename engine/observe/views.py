@@ -16,10 +16,9 @@ from engine.cache.worker import WorkerMetrics
 from engine.config import EngineConfig
 from engine.observe.memory import MemoryMonitor
 from engine.playback.feed import ServedRequest
-from engine.prediction.placement import TIER_NAMES
 from engine.prediction.predict import PredictorView, PresetPredictor
+from engine.vocabulary import MB, TIER_NAMES, TierName
 
-MB = 1_000_000
 HEALTHY = (0.90, 0.85)
 """(L1 hit rate, overall hit rate) at or above which the buffer is healthy."""
 WARNING = (0.70, 0.65)
@@ -174,8 +173,8 @@ def health_view(
     memory: MemoryMonitor,
 ) -> dict[str, Any]:
     figures = {f.name: f for f in buffer.tier_figures()}
-    lookups = figures["l1"].hits + figures["l1"].misses
-    l1_rate = figures["l1"].hit_rate
+    lookups = figures[TierName.L1].hits + figures[TierName.L1].misses
+    l1_rate = figures[TierName.L1].hit_rate
     overall = _rate(sum(f.hits for f in figures.values()), lookups)
     status = health_status(l1_rate, overall) if lookups else "healthy"
     problems = []

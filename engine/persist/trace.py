@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from engine.config import PRESET_ORDER
 from engine.errors import TierplayError
+from engine.vocabulary import PRESET_ORDER
 
 EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "open": ("paths",),

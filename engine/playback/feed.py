@@ -24,9 +24,9 @@ from engine.dsp import crossfade
 from engine.dsp.render import Renderer
 from engine.library.source import CACHE_BLOCK_SECONDS
 from engine.library.track_store import TrackStore
-from engine.library.tracks import Audio, Track
+from engine.library.tracks import Track
+from engine.vocabulary import BYPASS, Audio
 
-BYPASS = "original"
 HEAD_SECONDS = 1.0
 """On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
 STAND_IN_SECONDS = 0.1

@@ -45,8 +45,8 @@ from engine.playback.ring_layout import (
     W0,
     LockLike,
 )
+from engine.vocabulary import Audio
 
-Audio = npt.NDArray[np.float32]
 CUT_MARGIN_NS = 4_000_000
 """Time the producer needs to write and publish the first block after a cut."""
 

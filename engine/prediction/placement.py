@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.cache.keys import ChunkKey
+from engine.vocabulary import TIER_NAMES
 
-TIER_NAMES = ("l1", "l2", "l3")
 NEARNESS_PER_CHUNK = 0.5
 """Each chunk further from the playhead halves a chunk's value: a likely switch target at
 the playhead is worth more than read-ahead the player needs only in 30 s."""

@@ -20,10 +20,10 @@ from engine.prediction.experts import StayModel
 from engine.prediction.interaction import InteractionFilter
 from engine.prediction.placement import PlacementPlan, PlanInput, TrackPosition, make_plan
 from engine.prediction.predict import PresetPredictor
+from engine.vocabulary import BYPASS
 
 FeatureLookup = Callable[[str, int], tuple[float, ...] | None]
 """(track id, chunk index) -> that chunk's five features, or None when not known yet."""
-BYPASS = "original"
 """The untouched source: never rendered, so never planned."""
 LISTENING_AHEAD_SECONDS = 2.0
 """The music a switch is made for: what plays in the next seconds. A listener who reacts to a

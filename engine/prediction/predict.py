@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.config import PRESET_ORDER
 from engine.prediction.experts import (
     ContentExpert,
     FavouriteExpert,
@@ -32,6 +31,7 @@ from engine.prediction.experts import (
     StayModel,
     normalised,
 )
+from engine.vocabulary import PRESET_ORDER
 
 CONTEXTS = ("cold", "warm", "audio_guided")
 COLD_SWITCHES = 5

@@ -24,10 +24,10 @@ import math
 import random
 from collections.abc import Callable, Iterable
 
-from engine.config import PRESET_ORDER
 from engine.library.analysis import Features
 from engine.persist.trace import TraceEvent
 from engine.sim.timeline import LibraryTimeline, Playhead, to_ms
+from engine.vocabulary import PRESET_ORDER
 
 CONTENT_NOISE_RATE = 0.15
 """Share of the content-driven listener's switches that go elsewhere than the rule says."""

@@ -16,12 +16,13 @@ from typing import TextIO
 
 import soundfile as sf
 
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
 from engine.dsp.render import Renderer, chunk_count
 from engine.errors import TierplayError
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.library.tracks import Track
+from engine.vocabulary import PRESET_ORDER
 
 SUBTYPES = {"WAV": "PCM_24", "FLAC": "PCM_24", "AIFF": "PCM_24"}
 

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import EngineConfig
+from engine.observe.stats import percentile
 from engine.persist.trace import read_trace
 from engine.sim.replay import ReplayResult, replay
+from engine.vocabulary import TierName
 from tui.cli import DEFAULT_LIBRARY, CliError, add_common_options, config_from_args
 
-TIERS = ("l1", "l2", "l3", "miss")
+TIERS = (TierName.L1, TierName.L2, TierName.L3, "miss")
 
 
 def run_simulate(argv: Sequence[str]) -> int:
@@ -67,11 +69,6 @@ def run_simulate(argv: Sequence[str]) -> int:
     return 0
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def latency_rows(records: list[dict[str, Any]]) -> list[str]:
     """One line per serving tier: count, p50 and p99 latency."""
     rows = []
@@ -79,8 +76,8 @@ def latency_rows(records: list[dict[str, Any]]) -> list[str]:
         latencies = [r["latency_ms"] for r in records if r["tier"] == tier and r["latency_ms"]]
         if latencies:
             rows.append(
-                f"  {tier:<5} {len(latencies):>6} {_percentile(latencies, 0.5):>8.1f} "
-                f"{_percentile(latencies, 0.99):>8.1f}"
+                f"  {tier:<5} {len(latencies):>6} {percentile(latencies, 0.5):>8.1f} "
+                f"{percentile(latencies, 0.99):>8.1f}"
             )
     return rows or ["  (none)"]
 
@@ -88,7 +85,7 @@ def latency_rows(records: list[dict[str, Any]]) -> list[str]:
 def summary(result: ReplayResult, config: EngineConfig) -> str:
     stats, prediction = result.stats, result.stats["prediction"]
     lines = ["tier   hits  misses  hit rate   MB / budget"]
-    for tier in ("l1", "l2", "l3"):
+    for tier in (TierName.L1, TierName.L2, TierName.L3):
         figure = stats[tier]
         lines.append(
             f"{tier:<4} {figure['hits']:>6} {figure['misses']:>7} {figure['hit_rate']:>9.3f}"

@@ -25,8 +25,7 @@ from engine.errors import TierplayError
 from engine.playback.ring_layout import HEARTBEAT_NS, lateness_percentile
 from engine.playback.rings import RingProducer, audio_array, header_array
 from engine.playback.sinks.ring_consumer import RingConsumer
-
-Audio = npt.NDArray[np.float32]
+from engine.vocabulary import Audio
 
 
 class SinkError(TierplayError):

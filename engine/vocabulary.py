@@ -1,0 +1,37 @@
+"""The engine's shared words, each with one home: preset and tier names, units, audio.
+
+Everything else imports them from here, so a name is never spelled out twice and a new
+tier or preset is added in one place. Presets stay plain strings: the six built-ins are
+named here, while a preset's definition (and any a listener adds) is data in dsp/presets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+BYPASS = "original"
+"""The preset that plays the source untouched (apart from a hot master's plain gain)."""
+PRESET_ORDER: tuple[str, ...] = (BYPASS, "adaptive", "gentle", "warm", "bright", "punchy")
+"""The order presets are shown and bound to keys 1-6 everywhere."""
+PROCESSED_PRESETS: tuple[str, ...] = tuple(p for p in PRESET_ORDER if p != BYPASS)
+"""The presets that are rendered (and so cached and calibrated)."""
+
+
+class TierName(StrEnum):
+    """The buffer's tiers, nearest the speaker first; their values are the JSON names."""
+
+    L1 = "l1"
+    L2 = "l2"
+    L3 = "l3"
+
+
+TIER_NAMES: tuple[str, ...] = tuple(tier.value for tier in TierName)
+
+MB = 1_000_000
+"""Bytes in a megabyte, as every figure and budget counts them (not MiB)."""
+
+Audio = npt.NDArray[np.float32]
+"""Interleaved stereo at the engine rate, shape (frames, 2)."""
