@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import welch
 
-from engine.config import PRESET_ORDER, EngineConfig
+from engine.config import EngineConfig
 from engine.dsp.calibration import loudness_slope
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.loudness import integrated_loudness
@@ -19,6 +19,7 @@ from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.truepeak import true_peak_db
 from engine.library.scan import probe
 from engine.library.source import TrackSource
+from engine.vocabulary import PRESET_ORDER
 
 from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows
 
@@ -193,6 +194,22 @@ def test_renderers_share_the_caches_they_are_given_even_when_empty() -> None:
     assert first.calibrations is second.calibrations is calibrations
     track = decoded(TRACK_NAMES[0])
     assert first.sample(track) is second.sample(track)
+
+
+def test_a_computation_that_raises_leaves_no_gate_and_is_asked_again() -> None:
+    """A failed calibration (a file that went away mid-sample) must not leave its gate
+    behind: the next render asks again and gets the value."""
+    calibrations = LoudnessCalibrations()
+    key = ("track", "warm", "matched")
+
+    def failing() -> float:
+        raise OSError("gone")
+
+    with pytest.raises(OSError):
+        calibrations.get_or_compute(key, failing)
+    assert calibrations._computing == {}
+    assert calibrations.get_or_compute(key, lambda: 0.5) == 0.5
+    assert calibrations.get_or_compute(key, failing) == 0.5  # computed once, then kept
 
 
 @pytest.fixture(scope="module")

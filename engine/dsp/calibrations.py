@@ -176,10 +176,12 @@ class LoudnessCalibrations:
         with self._lock:
             gate = self._computing.setdefault(key, threading.Lock())
         with gate:  # one computes; the others wait here, never holding the shared lock
-            found = lookup()
-            if found is None:
-                found = compute()
-                store(found)
-            with self._lock:
-                self._computing.pop(key, None)
-            return found
+            try:
+                found = lookup()
+                if found is None:
+                    found = compute()
+                    store(found)
+                return found
+            finally:  # a computation that raised leaves no gate behind: the next asks again
+                with self._lock:
+                    self._computing.pop(key, None)
