@@ -614,9 +614,7 @@ class Engine:
         )
 
     def _report_output_events(self) -> None:
-        events = self.sink.events
-        while events:
-            event = events.pop(0)
+        for event in self.sink.events.take():
             self.errors.report("output", event, event)
 
     def _check_files(self) -> None:

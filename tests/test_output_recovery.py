@@ -8,9 +8,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import Engine, EngineConfig
 from engine.playback.sinks.audio_process import AudioProcessSink
+from engine.playback.sinks.output import OUTPUT_EVENTS_KEPT, OutputEvents
 
 from .conftest import wait_for as poll_until
 
@@ -61,3 +64,18 @@ def test_a_lost_device_falls_back_to_a_silent_clock_and_comes_back(
     assert not engine.snapshot().output_notice
     wait_for(lambda: any("is back" in m for m in engine.snapshot().messages))
     assert any("audio device lost" in m for m in engine.snapshot().messages)
+
+
+@given(st.lists(st.lists(st.text(max_size=5), max_size=40), max_size=8))
+def test_output_events_are_taken_once_in_order_and_bounded(batches: list[list[str]]) -> None:
+    """Told on the sink's watcher thread, taken on the engine's: each incident is taken
+    exactly once, oldest first, and only the latest OUTPUT_EVENTS_KEPT wait."""
+    events = OutputEvents()
+    for batch in batches:
+        for event in batch:
+            events.tell(event)
+        assert events.take() == batch[-OUTPUT_EVENTS_KEPT:]
+        assert events.take() == []
+    for number in range(OUTPUT_EVENTS_KEPT + 5):
+        events.tell(str(number))
+    assert events.take() == [str(n) for n in range(5, OUTPUT_EVENTS_KEPT + 5)]

@@ -24,7 +24,12 @@ import numpy as np
 from engine.playback.ring_layout import EXPECTING, STOP_REQUEST, lateness_percentile, shared_size
 from engine.playback.rings import RingProducer, audio_array, header_array
 from engine.playback.sinks.audio_child import run_audio_process
-from engine.playback.sinks.output import ClockedConsumer, SinkError, heartbeat_age_seconds
+from engine.playback.sinks.output import (
+    ClockedConsumer,
+    OutputEvents,
+    SinkError,
+    heartbeat_age_seconds,
+)
 from engine.playback.sinks.ring_consumer import RingConsumer
 
 READY_TIMEOUT_SECONDS = 10.0
@@ -69,7 +74,7 @@ class AudioProcessSink:
         )
         self.notice = ""
         self.restarts = 0
-        self.events: list[str] = []
+        self.events = OutputEvents()
         self._process: Any = None
         self._fallback: ClockedConsumer | None = None
         self._watch_stop = threading.Event()
@@ -156,7 +161,7 @@ class AudioProcessSink:
             try:
                 self._launch()
                 self.restarts += 1
-                self.events.append(f"{reason}: audio output restarted")
+                self.events.tell(f"{reason}: audio output restarted")
                 return
             except SinkError as error:
                 reason = str(error)
@@ -168,7 +173,7 @@ class AudioProcessSink:
     def _fall_back(self, reason: str) -> None:
         """Keep the music's clock going without a device, and say so."""
         self.notice = f"audio device lost ({reason}); playing silently, retrying"
-        self.events.append(self.notice)
+        self.events.tell(self.notice)
         consumer = RingConsumer(
             self.header, self._rings, self._lock, self.block_frames, self.sample_rate
         )
@@ -190,7 +195,7 @@ class AudioProcessSink:
             return
         self._fallback = None
         self.notice = ""
-        self.events.append("audio device is back: playing through it again")
+        self.events.tell("audio device is back: playing through it again")
 
     def kill_audio_process(self) -> None:
         """Fault injection for tests and the chaos bench: the child dies as if it crashed."""

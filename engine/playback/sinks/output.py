@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,6 +33,31 @@ class SinkError(TierplayError):
     """No output could be opened; the message says why in one line."""
 
 
+OUTPUT_EVENTS_KEPT = 100
+"""Incidents kept until the engine reads them; older ones are dropped (a device that flaps
+for hours must not grow a list)."""
+
+
+class OutputEvents:
+    """Output incidents (restarts, fallbacks), told by the sink's watcher thread and taken
+    by the engine's maintenance thread: a deque, whose append and popleft are atomic."""
+
+    def __init__(self) -> None:
+        self._events: deque[str] = deque(maxlen=OUTPUT_EVENTS_KEPT)
+
+    def tell(self, event: str) -> None:
+        self._events.append(event)
+
+    def take(self) -> list[str]:
+        """Every incident told since the last take, oldest first."""
+        taken = []
+        while True:
+            try:
+                taken.append(self._events.popleft())
+            except IndexError:
+                return taken
+
+
 class Sink(Protocol):
     """What the player needs from an output."""
 
@@ -41,8 +67,8 @@ class Sink(Protocol):
     block_frames: int
     latency_seconds: float
     """Device output latency: what was consumed is heard this much later."""
-    events: list[str]
-    """Output incidents (restarts, fallbacks) for the engine's log; drained by the engine."""
+    events: OutputEvents
+    """Output incidents (restarts, fallbacks) for the engine's log."""
     ring: RingProducer
 
     def start(self) -> None: ...
@@ -113,7 +139,7 @@ class NullSink:
         self.name = "null"
         self.notice = reason
         self.latency_seconds = 0.0
-        self.events: list[str] = []
+        self.events = OutputEvents()
         self.sample_rate = sample_rate
         self.block_frames = block_frames
         capacity = ring_frames or sample_rate
