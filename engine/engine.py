@@ -154,6 +154,9 @@ class Engine:
         self._switch_commands = 0
         self._worker_problems = (0, 0, 0, 0)
         self._last_problem_report: float | None = None
+        self._settings_lock = threading.Lock()
+        """Guards the mute and the unsaved-settings mark: the UI thread sets them, the
+        maintenance thread saves them."""
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
         self._ended: queue.SimpleQueue[tuple[Track, int, str]] = queue.SimpleQueue()
@@ -339,19 +342,21 @@ class Engine:
         if volume != volume:  # NaN
             raise TierplayError("volume must be a number between 0 and 1")
         self._record("volume", value=min(max(float(volume), 0.0), 1.0))
-        self._muted_volume = None
-        self.player.set_volume(volume)
-        self._state_dirty = True
+        with self._settings_lock:
+            self._muted_volume = None
+            self.player.set_volume(volume)
+            self._state_dirty = True
 
     def toggle_mute(self) -> bool:
         """Mute (remembering the volume) or unmute; returns True when now muted."""
-        if self._muted_volume is None:
-            self._muted_volume = self.player.volume
-            self.player.set_volume(0.0)
-            return True
-        self.player.set_volume(self._muted_volume)
-        self._muted_volume = None
-        return False
+        with self._settings_lock:
+            if self._muted_volume is None:
+                self._muted_volume = self.player.volume
+                self.player.set_volume(0.0)
+                return True
+            self.player.set_volume(self._muted_volume)
+            self._muted_volume = None
+            return False
 
     def set_preset(self, name: str) -> None:
         """Applied at once, never dropped; the predictor learns it once it has settled."""
@@ -366,7 +371,7 @@ class Engine:
         if name != previous:
             with self._lock:
                 self._switch_commands += 1
-            self._state_dirty = True
+            self._mark_settings_changed()
         self._replan()
 
     def set_intensity(self, value: float) -> None:
@@ -378,7 +383,7 @@ class Engine:
         self.feed.request(self.feed.requested.preset, self.config.intensity_bucket(value))
         self.player.wake()
         self.planner.intensity_chosen(value)
-        self._state_dirty = True
+        self._mark_settings_changed()
         self._replan()
 
     # -- the maintenance loop -------------------------------------------------------------
@@ -736,7 +741,7 @@ class Engine:
                 duration_seconds=track.duration_seconds if track else 0.0,
                 playing=self.player.playing,
                 volume=self.player.volume,
-                muted=self._muted_volume is not None,
+                muted=self._is_muted(),
                 preset=self.feed.active.preset,
                 requested_preset=self.feed.requested.preset,
                 intensity=self._intensity,
@@ -905,15 +910,25 @@ class Engine:
         else:
             self.feed.start_with(self.feed.requested.preset, bucket)
 
+    def _is_muted(self) -> bool:
+        with self._settings_lock:
+            return self._muted_volume is not None
+
+    def _mark_settings_changed(self) -> None:
+        with self._settings_lock:
+            self._state_dirty = True
+
     def save_state(self) -> bool:
         """Write the model and settings if they changed; a failure is reported once and
         never stops playback. Returns True when the file is up to date."""
         self._last_save = self._clock()
         revision = self.predictor.revision
-        if not self._state_dirty and revision == self._saved_revision:
-            return True
-        self._state_dirty, self._saved_revision = False, revision
-        volume = self._muted_volume if self._muted_volume is not None else self.player.volume
+        with self._settings_lock:
+            if not self._state_dirty and revision == self._saved_revision:
+                return True
+            self._state_dirty, self._saved_revision = False, revision
+            muted = self._muted_volume
+        volume = muted if muted is not None else self.player.volume
         error = self.state.save(
             {
                 "predictor": self.predictor.state(),
@@ -925,7 +940,7 @@ class Engine:
             }
         )
         if error is not None:
-            self._state_dirty = True  # still not on disk: the next save tries again
+            self._mark_settings_changed()  # still not on disk: the next save tries again
             # Each distinct reason is its own entry: a full disk after a read-only folder
             # is news, the same failure again is a count.
             self.errors.report("state", error, error, repeat_seconds=STATE_REPEAT_SECONDS)
