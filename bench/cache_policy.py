@@ -138,7 +138,7 @@ def load_timeline(args: argparse.Namespace, chunk_seconds: float) -> LibraryTime
 
 
 def settings_from(args: argparse.Namespace) -> SimSettings:
-    engine = EngineConfig(tune_runtime=False).with_total_budget(args.budget_mb)
+    engine = EngineConfig().with_total_budget(args.budget_mb)
     return SimSettings(
         engine=engine,
         renders_per_second=args.renders_per_second,

@@ -41,6 +41,7 @@ from engine.library.tracks import Track
 from engine.observe.memory import MemoryReading
 from engine.persist.state import StateStore
 from engine.playback.sinks.output import NullSink
+from engine.runtime import tune_runtime_for_audio
 from engine.vocabulary import Audio
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
@@ -691,6 +692,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="injections per fault")
     parser.add_argument("--storm", type=int, default=10_000, help="commands in the storm")
     args = parser.parse_args()
+    tune_runtime_for_audio()  # as `tierplay` does
     started = time.monotonic()
     results = run(args.speed, args.rounds, args.storm)
     print(format_table(results))

@@ -43,6 +43,7 @@ from engine.observe.stats import percentile
 from engine.persist.trace import TraceEvent, read_trace, write_trace
 from engine.playback.feed import ServedRequest
 from engine.prediction.interaction import FilterCounters
+from engine.runtime import tune_runtime_for_audio
 from engine.sim.listeners import _Session
 from engine.sim.replay import MAX_NULL_SPEED, MusicClock, ReplayResult, replay
 from engine.sim.timeline import LibraryTimeline, timeline_from_library
@@ -762,6 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--window-minutes", type=float, default=10.0)
     parser.add_argument("--save-trace", type=Path, help="keep the generated trace here")
     args = parser.parse_args(argv)
+    tune_runtime_for_audio()  # as `tierplay` does
     print(
         f"endurance: {args.minutes:g} min of {args.library.name}/ at "
         f"{args.switches_per_minute:g} switches/min, {args.speed:g}x real time",

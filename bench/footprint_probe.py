@@ -268,6 +268,7 @@ def start_events(engine: Any, starts: int) -> list[dict[str, Any]]:
 def run_session(spec: dict[str, Any]) -> None:
     """`budget_mb` is what `--budget-mb` means (all the engine holds); None: the default."""
     from engine import Engine, EngineConfig
+    from engine.runtime import tune_runtime_for_audio
 
     rng = random.Random(int(spec.get("seed", 7)))
     with tempfile.TemporaryDirectory(prefix="tierplay-footprint-") as state:
@@ -275,6 +276,7 @@ def run_session(spec: dict[str, Any]) -> None:
         if spec.get("budget_mb") is not None:
             config = config.with_process_budget(float(spec["budget_mb"]))
         tell(budget_mb=config.process_budget_mb)
+        tune_runtime_for_audio()  # as `tierplay` does
         engine = Engine(config, sink=spec["sink"])
         watch = LevelWatch()
         try:

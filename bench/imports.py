@@ -106,10 +106,12 @@ if __name__ == "__main__":
     import json, tempfile, time
     from pathlib import Path
     from engine import Engine, EngineConfig
+    from engine.runtime import tune_runtime_for_audio
 """
     + "\n".join("    " + line for line in FIND_JACK.strip().splitlines())
     + """
     with tempfile.TemporaryDirectory() as state:
+        tune_runtime_for_audio()
         engine = Engine(EngineConfig(state_dir=Path(state)), sink="sounddevice", device=jack)
         try:
             engine.open([Path({library!r})])

@@ -19,6 +19,7 @@ import psutil
 
 from engine import Engine, EngineConfig
 from engine.playback.feed import ServedRequest
+from engine.runtime import tune_runtime_for_audio
 from tui.app import TierplayApp
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
@@ -39,6 +40,7 @@ class SessionResult:
 
 
 def open_engine(sink: str, config: EngineConfig) -> Engine:
+    tune_runtime_for_audio()  # as `tierplay` does
     engine = Engine(config, sink=sink)
     engine.open([SAMPLE_AUDIO])
     engine.set_preset("warm")

@@ -56,8 +56,6 @@ class EngineConfig:
     kept_samples: int = 2
     """Track samples (the dry calibration windows, 8 MB each) kept decoded: the current
     track's and a neighbour's; a sample that was let go is decoded again when needed."""
-    tune_runtime: bool = True
-    """Apply the measured GC and GIL settings (gc.freeze, 1 ms switch interval) at start."""
     render_timeouts_seconds: tuple[float, float, float, float] = (2.0, 5.0, 10.0, 20.0)
     """Per priority (immediate, L1, L2, L3): a render waiting or running longer is abandoned."""
     switch_probability_per_chunk: float = 0.25

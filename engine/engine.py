@@ -8,10 +8,8 @@ memory pressure and notices files that changed on disk.
 
 from __future__ import annotations
 
-import gc
 import math
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -37,7 +35,6 @@ from engine.observe.memory import (
     MemoryMonitor,
     MemoryReading,
     give_back_free_memory,
-    limit_malloc_arenas,
     read_memory,
 )
 from engine.observe.monitor import (
@@ -94,16 +91,6 @@ preset then drifts by at most 0.7 x 0.3 = 0.2 LU (its slope is 0.3 to 1), and ha
 real tracks measured need no recalibration renders at all."""
 
 
-def tune_runtime_for_audio() -> None:
-    """GC and GIL settings measured to keep the feeder and the UI smooth, and malloc's arena
-    limit measured to keep the heap small (docs/architecture.md)."""
-    limit_malloc_arenas()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(700, 10, 10**9)
-    sys.setswitchinterval(0.001)
-
-
 class Engine:
     """Owns every part; every public method is thread-safe and returns quickly."""
 
@@ -124,8 +111,6 @@ class Engine:
         if self.sink.sample_rate != config.sample_rate:  # the device's rate wins
             config = EngineConfig(**{**config.__dict__, "sample_rate": self.sink.sample_rate})
         self.config = config
-        if config.tune_runtime:
-            tune_runtime_for_audio()
         self._clock = clock
         self._neighbour_tracks: list[Track] = []
         self._playing_track: Track | None = None

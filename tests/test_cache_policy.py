@@ -27,7 +27,7 @@ from engine.sim.timeline import LibraryTimeline, TimelineTrack, synthetic_timeli
 
 SESSION_SECONDS = 240.0
 SETTINGS = SimSettings()
-TIGHT = SimSettings(engine=EngineConfig(tune_runtime=False).with_total_budget(10.0))
+TIGHT = SimSettings(engine=EngineConfig().with_total_budget(10.0))
 """Six chunks in all (none fit L1): every policy has to evict all the time."""
 ORACLE_TOLERANCE = 0.02
 """The oracle is greedy under the render budget (it spends credit on whatever is needed

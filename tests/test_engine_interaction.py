@@ -59,7 +59,7 @@ def library(tmp_path: Path) -> Path:
 @pytest.fixture
 def engine(clock: FakeClock, library: Path) -> Iterator[Engine]:
     engine = Engine(
-        EngineConfig(tune_runtime=False),
+        EngineConfig(),
         sink=NullSink(44_100, 1024, speed=0),
         interaction_clock=clock,
     )

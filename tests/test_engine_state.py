@@ -67,7 +67,7 @@ def make_engine(
     made: list[Engine], state_dir: Path | None, clock: FakeClock, speed: float = 0.0
 ) -> Engine:
     engine = Engine(
-        EngineConfig(tune_runtime=False, state_dir=state_dir),
+        EngineConfig(state_dir=state_dir),
         sink=NullSink(44_100, 1024, speed=speed),
         interaction_clock=clock,
     )

@@ -137,6 +137,7 @@ def run_player(argv: Sequence[str]) -> int:
     # module, and so does every spawn child it starts, the audio process among them.
     from engine import Engine
     from engine.library.scan import scan
+    from engine.runtime import tune_runtime_for_audio
 
     found, _skipped = scan(paths)  # a walk, no file opened: quick for thousands of files
     if not found:
@@ -148,6 +149,7 @@ def run_player(argv: Sequence[str]) -> int:
         from api.address import open_listener
 
         listener = open_listener(settings.address, settings.allow_remote)
+    tune_runtime_for_audio()
     engine = Engine(config, sink=args.sink, device=parse_device(args.device))
     notice = budget_notice(config, args.budget_mb)
     if notice is not None:

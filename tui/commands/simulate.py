@@ -22,6 +22,7 @@ from typing import Any
 from engine.config import EngineConfig
 from engine.observe.stats import percentile
 from engine.persist.trace import read_trace
+from engine.runtime import tune_runtime_for_audio
 from engine.sim.replay import ReplayResult, replay
 from engine.vocabulary import TierName
 from tui.cli import DEFAULT_LIBRARY, CliError, add_common_options, config_from_args
@@ -43,6 +44,7 @@ def run_simulate(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_common_options(parser)
     args = parser.parse_args(argv)
+    tune_runtime_for_audio()  # as the player does: the replay runs the same engine
     if not args.library.is_dir():
         raise CliError(f"{args.library}: not a folder (--library)")
     if not args.speed == args.speed or args.speed <= 0:

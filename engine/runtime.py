@@ -1,0 +1,23 @@
+"""Process-wide settings for a process that plays audio, applied by its entry point.
+
+They change the whole interpreter (the garbage collector, the GIL's switch interval,
+malloc's arenas), so a library constructor must not apply them behind its host's back:
+`tierplay`, `tierplay simulate` and the benchmarks call this once, after their imports.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+from engine.observe.memory import limit_malloc_arenas
+
+
+def tune_runtime_for_audio() -> None:
+    """GC and GIL settings measured to keep the feeder and the UI smooth, and malloc's
+    arena limit measured to keep the heap small (docs/architecture.md, Audio rules)."""
+    limit_malloc_arenas()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(700, 10, 10**9)
+    sys.setswitchinterval(0.001)
