@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.geometry import Spacing
 from textual.visual import VisualType
 from textual.widget import Widget
 
@@ -22,6 +23,7 @@ from tui.widgets.event_log import EventLog, message_kind, unseen_messages
 from tui.widgets.health import HealthPanel
 from tui.widgets.now_playing import NowPlaying, format_clock, position_bar
 from tui.widgets.output_meter import OutputMeter, level_meter, spectrum_rows
+from tui.widgets.panel import Panel
 from tui.widgets.predictions import PredictionsPanel
 from tui.widgets.tier_panel import HISTORY_SAMPLES, TierPanel, hit_rate_sparkline
 
@@ -199,6 +201,56 @@ class PanelApp(App[None]):
 def panel_lines(panel: Widget) -> list[str]:
     """The panel as drawn, border included, one string per terminal row."""
     return [strip.text for strip in panel.render_lines(panel.region.reset_offset)]
+
+
+# -- every panel ----------------------------------------------------------------------------
+
+PANEL_TITLES: dict[type[Widget], str] = {
+    NowPlaying: "Now playing",
+    OutputMeter: "Output",
+    CacheMapPanel: "Cache map",
+    TierPanel: "Tiers",
+    PredictionsPanel: "Predictions",
+    HealthPanel: "Health",
+    EventLog: "Events",
+}
+"""The seven panels of the app and the title on each one's border."""
+
+
+class PanelsApp(App[None]):
+    """Every panel at once, one above the other."""
+
+    def __init__(self, panels: list[Widget]) -> None:
+        super().__init__()
+        self.panels = panels
+
+    def compose(self) -> ComposeResult:
+        yield from self.panels
+
+
+def app_panel_classes(base: type[Widget]) -> set[type[Widget]]:
+    """The app's subclasses of `base`, at any depth (those defined by tests left out)."""
+    found: set[type[Widget]] = set()
+    for subclass in base.__subclasses__():
+        if subclass.__module__.startswith("tui."):
+            found.add(subclass)
+        found |= app_panel_classes(subclass)
+    return found
+
+
+async def test_every_panel_is_framed_and_titled_by_its_border_title() -> None:
+    """A panel names itself by its own BORDER_TITLE alone (Textual applies it): one that
+    forgot would inherit an empty title. The frame comes from one place for all seven."""
+    assert app_panel_classes(Panel) <= set(PANEL_TITLES), "a new panel: add its title here"
+    panels = [panel_class() for panel_class in PANEL_TITLES]
+    async with PanelsApp(panels).run_test(size=(100, 80)) as pilot:
+        await pilot.pause()
+        for panel, title in zip(panels, PANEL_TITLES.values(), strict=True):
+            assert type(panel).__dict__.get("BORDER_TITLE") == title, type(panel).__name__
+            assert panel.border_title == title
+            assert title in panel_lines(panel)[0]
+            assert panel.styles.border_top[0] == "round"
+            assert panel.styles.padding == Spacing(0, 1, 0, 1)
 
 
 # -- now playing --------------------------------------------------------------------------

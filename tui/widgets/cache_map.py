@@ -9,7 +9,7 @@ from engine import EngineSnapshot
 from engine.config import PRESET_ORDER
 from engine.observe.monitor import CacheMap, MonitorSnapshot
 from tui.widgets.bars import TIER_COLOURS
-from tui.widgets.draws_on_change import DrawsOnChange
+from tui.widgets.panel import Panel
 
 CELL_WIDTH = 2
 """Cells per chunk column; one more cell separates columns."""
@@ -76,7 +76,7 @@ def columns_for_width(width: int) -> int:
     return max(1, (width - LABEL_WIDTH + 1) // COLUMN_STEP)
 
 
-class CacheMapPanel(DrawsOnChange):
+class CacheMapPanel(Panel):
     """Rows are presets, columns the chunks around the playhead, each cell where that
     chunk lives: the map shows whether the buffer holds what the listener may ask for next.
 
@@ -84,16 +84,7 @@ class CacheMapPanel(DrawsOnChange):
     playhead, so the playhead column always stays in view.
     """
 
-    DEFAULT_CSS = """
-    CacheMapPanel {
-        height: auto;
-        padding: 0 1;
-        border: round $panel;
-        border-title-color: $accent;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
+    BORDER_TITLE = "Cache map"
 
     cache_map: reactive[CacheMap | None] = reactive(None)
     """The latest map from the monitor, or None before there is a track."""
@@ -103,25 +94,6 @@ class CacheMapPanel(DrawsOnChange):
     """The preset asked for; differs from `active_preset` while a missed switch renders."""
     frame: reactive[int] = reactive(0)
     """Animation frame for rendering cells; advances only while some chunk is rendering."""
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
-        """An empty cache map; it fills on the first monitor reading with a track.
-
-        Args:
-            name: The name of the widget.
-            id: The ID of the widget in the DOM.
-            classes: The CSS classes of the widget.
-            disabled: Whether the widget is disabled or not.
-        """
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.border_title = "Cache map"
 
     @property
     def fitting_columns(self) -> int:

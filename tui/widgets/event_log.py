@@ -14,6 +14,7 @@ from textual.widgets import Log
 
 from engine import EngineSnapshot
 from engine.observe.monitor import MonitorSnapshot
+from tui.widgets.panel import framed_css
 
 MAX_LINES = 500
 """Lines kept on screen; the engine keeps fewer (200), the log outlives its window."""
@@ -87,7 +88,8 @@ class EventLog(Log):
     one snapshot period of when it was logged), coloured by kind.
 
     A `Log`, not a `RichLog`: lines stay plain strings, cheap to keep and to search, and the
-    colour is applied per visible line by the highlighter.
+    colour is applied per visible line by the highlighter. Framed like a `Panel`, which a
+    `Log` cannot derive from.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"event-log--time"} | {
@@ -100,11 +102,10 @@ class EventLog(Log):
     | `event-log--<kind>` | A message of that kind (see `KINDS`). |
     """
 
-    DEFAULT_CSS = """
-    EventLog {
-        border: round $panel;
-        border-title-color: $accent;
-        padding: 0 1;
+    BORDER_TITLE = "Events"
+    DEFAULT_CSS = framed_css(
+        "EventLog",
+        """
         & > .event-log--time { color: $foreground-darken-3; }
         & > .event-log--switch { color: $text-primary; }
         & > .event-log--seek { color: $text-secondary; }
@@ -117,8 +118,8 @@ class EventLog(Log):
         & > .event-log--output { color: $text-warning; }
         & > .event-log--error { color: $text-error; text-style: bold; }
         & > .event-log--info { color: $foreground; }
-    }
-    """
+        """,
+    )
 
     messages_shown: var[int] = var(0)
     """The engine's message count up to which messages are in the log."""
@@ -151,7 +152,6 @@ class EventLog(Log):
             classes=classes,
             disabled=disabled,
         )
-        self.border_title = "Events"
         self.highlighter = EventHighlighter(self._kind_style)
         self._clock = clock
 

@@ -12,7 +12,7 @@ from engine.cache.worker import WorkerMetrics
 from engine.observe.monitor import LatencyLine, MonitorSnapshot
 from engine.prediction.interaction import FilterCounters
 from tui.widgets.bars import NO_VALUE, horizontal_bar, megabytes
-from tui.widgets.draws_on_change import DrawsOnChange
+from tui.widgets.panel import Panel
 
 STATUS_STYLES = {"healthy": "$success", "warning": "$warning", "critical": "$error"}
 LEVEL_STYLES = {"normal": "$success", "elevated": "$warning", "high": "$warning"}
@@ -69,22 +69,13 @@ def status_badge(status: str) -> tuple[str, str]:
     return f" {status.upper()} ", f"bold reverse {STATUS_STYLES.get(status, '$error')}"
 
 
-class HealthPanel(DrawsOnChange):
+class HealthPanel(Panel):
     """Whether playback is safe and why not: the engine's health verdict with its reason,
     memory against budget, dropouts, measured switch latency per serving tier, the render
     workers, and what the input filter held back.
     """
 
-    DEFAULT_CSS = """
-    HealthPanel {
-        height: auto;
-        padding: 0 1;
-        border: round $panel;
-        border-title-color: $accent;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
+    BORDER_TITLE = "Health"
 
     figures: reactive[HealthFigures | None] = reactive(None)
     """The latest health figures from the monitor."""
@@ -92,25 +83,6 @@ class HealthPanel(DrawsOnChange):
     """The last failure (the error log's, else the render workers'), with the count of all
     failures, on a line of its own that exists only while there is one: a new layout when
     it comes or goes, not on every reading."""
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
-        """A health panel that fills on the first monitor reading.
-
-        Args:
-            name: The name of the widget.
-            id: The ID of the widget in the DOM.
-            classes: The CSS classes of the widget.
-            disabled: Whether the widget is disabled or not.
-        """
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.border_title = "Health"
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
         """Take the health figures from `monitor`; None (no new reading) keeps the last."""

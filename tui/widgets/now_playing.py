@@ -8,7 +8,7 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.library.tracks import Track
 from engine.observe.monitor import MonitorSnapshot
-from tui.widgets.draws_on_change import DrawsOnChange
+from tui.widgets.panel import Panel
 
 BAR_WIDTH = 40
 """Position bar length when the caller does not fit it to a panel."""
@@ -67,45 +67,22 @@ def track_name(track: Track) -> str:
     return f"{track.artist} — {track.title}" if track.artist else track.title
 
 
-class NowPlaying(DrawsOnChange):
+class NowPlaying(Panel):
     """What is playing, where, how loud, through which preset and which output.
 
     Fed engine snapshots at 10 Hz by the app; a frozen snapshot equal to the last one
     causes no repaint, so a paused player costs nothing.
     """
 
+    BORDER_TITLE = "Now playing"
     DEFAULT_CSS = """
     NowPlaying {
-        height: auto;
-        padding: 0 1;
         border: round $accent;
-        border-title-color: $accent;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     """
 
     snapshot: reactive[EngineSnapshot | None] = reactive(None)
     """The latest engine snapshot to show."""
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
-        """A now-playing panel with nothing to show until the first snapshot.
-
-        Args:
-            name: The name of the widget.
-            id: The ID of the widget in the DOM.
-            classes: The CSS classes of the widget.
-            disabled: Whether the widget is disabled or not.
-        """
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.border_title = "Now playing"
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
         """Show `snapshot`; the monitor adds nothing here (it is taken for a uniform call)."""

@@ -16,7 +16,7 @@ from engine.observe.monitor import (
     OutputLevels,
 )
 from tui.widgets.bars import horizontal_bar
-from tui.widgets.draws_on_change import DrawsOnChange
+from tui.widgets.panel import Panel
 
 METER_FLOOR_DB = -60.0
 """Bottom of the level meters: quieter than this is silence for a listener."""
@@ -106,45 +106,17 @@ def channel_labels(channels: int) -> list[str]:
     return [str(number) for number in range(1, channels + 1)]
 
 
-class OutputMeter(DrawsOnChange):
+class OutputMeter(Panel):
     """Peak and RMS per channel in dBFS and a 16-band spectrum of the audio leaving the
     output: a switch between presets is something to hear, and here also to see.
 
     Both scales are fixed, so loudness differences between presets show as they are.
     """
 
-    DEFAULT_CSS = """
-    OutputMeter {
-        height: auto;
-        padding: 0 1;
-        border: round $panel;
-        border-title-color: $accent;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
+    BORDER_TITLE = "Output"
 
     levels: reactive[OutputLevels] = reactive(OutputLevels.silent)
     """The latest output levels (silent until the first reading)."""
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
-        """A silent output meter.
-
-        Args:
-            name: The name of the widget.
-            id: The ID of the widget in the DOM.
-            classes: The CSS classes of the widget.
-            disabled: Whether the widget is disabled or not.
-        """
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.border_title = "Output"
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
         """Take the levels from `monitor`; None (no new reading) keeps the last."""

@@ -10,7 +10,7 @@ from engine.config import PRESET_ORDER
 from engine.observe.monitor import MonitorSnapshot
 from engine.prediction.predict import PredictionScore, PredictorView
 from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
-from tui.widgets.draws_on_change import DrawsOnChange
+from tui.widgets.panel import Panel
 
 NAME_WIDTH = max(len(preset) for preset in PRESET_ORDER) + 1
 MIN_BAR_WIDTH = 6
@@ -45,44 +45,16 @@ def score_text(score: PredictionScore) -> str:
     )
 
 
-class PredictionsPanel(DrawsOnChange):
+class PredictionsPanel(Panel):
     """The predictor's next-preset distribution as sorted bars, P(switch in the next chunk),
     its context, and its running accuracy next to the best single expert's: the buffer
     pre-renders by these numbers, so they explain its hits and misses.
     """
 
-    DEFAULT_CSS = """
-    PredictionsPanel {
-        height: auto;
-        padding: 0 1;
-        border: round $panel;
-        border-title-color: $accent;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
+    BORDER_TITLE = "Predictions"
 
     view: reactive[PredictorView | None] = reactive(None)
     """The latest predictor view from the monitor."""
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
-        """A predictions panel that fills on the first monitor reading.
-
-        Args:
-            name: The name of the widget.
-            id: The ID of the widget in the DOM.
-            classes: The CSS classes of the widget.
-            disabled: Whether the widget is disabled or not.
-        """
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.border_title = "Predictions"
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
         """Take the predictor view from `monitor`; None (no new reading) keeps the last."""

@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.observe.monitor import MonitorSnapshot, TierLine
 from tui.widgets.bars import TIER_COLOURS, horizontal_bar, megabytes
-from tui.widgets.draws_on_change import DrawsOnChange
+from tui.widgets.panel import Panel
 
 HISTORY_SAMPLES = 60
 """Hit-rate samples kept per tier (15-30 s at the monitor's 2-4 Hz)."""
@@ -37,7 +37,7 @@ def hit_rate_sparkline(rates: Sequence[float], width: int) -> str:
     return "".join(cells).rjust(width)
 
 
-class TierPanel(DrawsOnChange):
+class TierPanel(Panel):
     """Per tier: hit rate, hits and misses, entries, memory against budget, and a sparkline
     of the hit rate over the last HISTORY_SAMPLES monitor readings.
 
@@ -46,16 +46,7 @@ class TierPanel(DrawsOnChange):
     settling rather than the noise of the few lookups between two readings.
     """
 
-    DEFAULT_CSS = """
-    TierPanel {
-        height: auto;
-        padding: 0 1;
-        border: round $panel;
-        border-title-color: $accent;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
+    BORDER_TITLE = "Tiers"
 
     tiers: reactive[tuple[TierLine, ...]] = reactive(())
     """The latest figures per tier."""
@@ -79,7 +70,6 @@ class TierPanel(DrawsOnChange):
             disabled: Whether the widget is disabled or not.
         """
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.border_title = "Tiers"
         self._rates: dict[str, deque[float]] = {}
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
