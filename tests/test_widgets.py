@@ -13,11 +13,11 @@ from textual.widget import Widget
 
 from engine import EngineSnapshot
 from engine.cache.worker import WorkerMetrics
-from engine.config import PRESET_ORDER
 from engine.library.tracks import Track
 from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
+from engine.vocabulary import MB, PRESET_ORDER
 from tui.widgets.cache_map import LABEL_WIDTH, CacheMapPanel, caret_offset, cell_glyph
 from tui.widgets.event_log import EventLog, message_kind, unseen_messages
 from tui.widgets.health import HealthPanel
@@ -27,7 +27,6 @@ from tui.widgets.panel import Panel
 from tui.widgets.predictions import PredictionsPanel
 from tui.widgets.tier_panel import HISTORY_SAMPLES, TierPanel, hit_rate_sparkline
 
-MB = 1_000_000
 NOON = 1_700_000_000.0
 LOW_BANDS_DB = (-20.0, -14.0, -12.0, -16.0, -22.0, -25.0, -28.0, -30.0)
 HIGH_BANDS_DB = (-33.0, -36.0, -40.0, -45.0, -50.0, -58.0, -66.0, -79.0)

@@ -5,14 +5,15 @@ Pure functions of numbers to strings, so each panel's look can be tested without
 
 from __future__ import annotations
 
-MB = 1_000_000
+from engine.vocabulary import MB, TierName
+
 """Decimal megabytes, as the engine counts its budgets."""
 EIGHTHS = " ▏▎▍▌▋▊▉"
 """Partial blocks by eighths of a cell, left-aligned: a bar grows smoothly, not per cell."""
 TIER_COLOURS: dict[str, str] = {
-    "l1": "$success",
-    "l2": "$primary-lighten-1",
-    "l3": "$accent-darken-2",
+    TierName.L1: "$success",
+    TierName.L2: "$primary-lighten-1",
+    TierName.L3: "$accent-darken-2",
 }
 """One colour per tier (fastest green to slowest amber), the same in every panel."""
 NO_VALUE = "–"

@@ -6,8 +6,8 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
-from engine.config import PRESET_ORDER
 from engine.observe.monitor import CacheMap, MonitorSnapshot
+from engine.vocabulary import PRESET_ORDER
 from tui.widgets.bars import TIER_COLOURS
 from tui.widgets.panel import Panel
 

@@ -6,9 +6,9 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
-from engine.config import PRESET_ORDER
 from engine.observe.monitor import MonitorSnapshot
 from engine.prediction.predict import PredictionScore, PredictorView
+from engine.vocabulary import PRESET_ORDER
 from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
 from tui.widgets.panel import Panel
 

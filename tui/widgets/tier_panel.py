@@ -10,6 +10,7 @@ from textual.reactive import reactive
 
 from engine import EngineSnapshot
 from engine.observe.monitor import MonitorSnapshot, TierLine
+from engine.vocabulary import TIER_NAMES
 from tui.widgets.bars import TIER_COLOURS, horizontal_bar, megabytes
 from tui.widgets.panel import Panel
 
@@ -20,7 +21,6 @@ SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 INDENT = "    "
 MIN_SPARK_WIDTH = 8
 MEMORY_BAR_WIDTH = 10
-TIER_NAMES = ("l1", "l2", "l3")
 LINES_PER_TIER = 2
 
 
