@@ -912,8 +912,8 @@ class Engine:
             if not self._state_dirty and revision == self._saved_revision:
                 return True
             self._state_dirty, self._saved_revision = False, revision
-            muted = self._muted_volume
-        volume = muted if muted is not None else self.player.volume
+            muted = self._muted_volume  # read with the volume: a mute between is not saved
+            volume = muted if muted is not None else self.player.volume
         error = self.state.save(
             {
                 "predictor": self.predictor.state(),
