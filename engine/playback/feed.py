@@ -77,6 +77,16 @@ class _Held:
         return key == self.key and self.first_frame <= frame < self.first_frame + len(self.audio)
 
 
+@dataclass
+class _PendingSwitch:
+    """A request's lookup and render job, made once however often the feeder polls. Only
+    the feeder thread touches its fields; a new request replaces it whole, under the lock."""
+
+    lookup: Lookup | None = None
+    job: RenderJob | None = None
+    tier: str = ""
+
+
 @dataclass(frozen=True)
 class _Fade:
     """The old render to fade out after a switch: its audio, where it starts, the fade span."""
@@ -113,9 +123,10 @@ class PresetFeed:
         self.active = Setting(BYPASS, config.intensity_bucket(1.0))
         self.requested = self.active
         self._requested_at = 0.0
-        self._pending_lookup: Lookup | None = None
-        self._pending_job: RenderJob | None = None
-        self._pending_tier = ""
+        self._pending = _PendingSwitch()
+        """The requested switch's lookup and render job, made once per request."""
+        self._seeks = 0
+        """Seeks noted so far: a switch prepared across one is prepared again."""
         self._next_kind: RequestKind = "playback"
         self._held: _Held | None = None
         self.renderer = renderer_factory() if renderer_factory is not None else None
@@ -151,8 +162,7 @@ class PresetFeed:
         with self._lock:
             self.requested = Setting(preset, bucket)
             self._requested_at = self._clock()
-            self._pending_lookup = None
-            self._pending_job = None
+            self._pending = _PendingSwitch()
 
     def playback_starting(self) -> None:
         """A switch asked for while nothing played is heard when playback starts: its
@@ -166,6 +176,7 @@ class PresetFeed:
         with self._lock:
             self._next_kind = "seek"
             self._fade = None
+            self._seeks += 1
             preset = self.active.preset
             now = self._clock()
             self._unheard.append(
@@ -177,15 +188,23 @@ class PresetFeed:
         return ChunkKey(track.id, setting.preset, setting.bucket, frame // self.config.chunk_frames)
 
     def poll_switch(self, track: Track, frame: int) -> bool:
-        """True when the requested setting can start at `frame` (the player then flushes)."""
+        """True when the requested setting can start at `frame` (the player then flushes).
+
+        The new audio (a lookup that may decode an L3 chunk, or a head render) and the old
+        audio for the fade are found outside the lock, so a command never waits behind
+        them; the switch is made only if nothing was asked or sought meanwhile."""
         with self._lock:
             target, source = self.requested, self.active
             if target == source:
                 return False
-            held, tier = self._switch_audio(track, target, frame)
+            pending, seeks, playing = self._pending, self._seeks, self._held
+        held, tier = self._switch_audio(track, target, frame, pending)
+        old = self._audio_for_fade(track, source, frame, playing) if held is not None else None
+        with self._lock:
+            if (self.requested, self.active, self._seeks) != (target, source, seeks):
+                return False  # the next poll serves what was asked since
             if held is None:
                 return False
-            old = self._audio_for_fade(track, source, frame)
             self._held = held
             length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
             self._fade = self._fade_at(old, held, frame, length) if old is not None else None
@@ -201,22 +220,25 @@ class PresetFeed:
             self._unheard.append(record)
             return True
 
-    def _switch_audio(self, track: Track, target: Setting, frame: int) -> tuple[_Held | None, str]:
+    def _switch_audio(
+        self, track: Track, target: Setting, frame: int, pending: _PendingSwitch
+    ) -> tuple[_Held | None, str]:
         """The new setting's audio at `frame`: from the buffer, or on a miss the head of
-        the chunk rendered right here (the whole chunk follows from the worker)."""
+        the chunk rendered right here (the whole chunk follows from the worker). The lookup
+        and the render request are made once per request and kept in `pending`."""
         key = self.key_for(track, target, frame)
         if target.preset == BYPASS:
             stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
             return _Held(key, frame, self._original(track, frame, stop)), "source"
         first = key.chunk_index * self.config.chunk_frames
-        if self._pending_lookup is None:
-            self._pending_lookup = self.buffer.lookup(key, track.fingerprint, "switch")
-            self._pending_tier = self._pending_lookup.tier or "miss"
-            if not self._pending_lookup.hit:
-                self._pending_job = self.workers.request_now(key, track.fingerprint)
-        if self._pending_lookup.audio is not None:
-            return _Held(key, first, self._pending_lookup.audio), self._pending_tier
-        job = self._pending_job
+        if pending.lookup is None:
+            pending.lookup = self.buffer.lookup(key, track.fingerprint, "switch")
+            pending.tier = pending.lookup.tier or "miss"
+            if not pending.lookup.hit:
+                pending.job = self.workers.request_now(key, track.fingerprint)
+        if pending.lookup.audio is not None:
+            return _Held(key, first, pending.lookup.audio), pending.tier
+        job = pending.job
         if job is not None and job.done.is_set():
             audio = job.audio or self.buffer.lookup(key, track.fingerprint, "switch", False).audio
             if audio is not None:
@@ -312,17 +334,20 @@ class PresetFeed:
             # Past a head rendered after a miss: the same request, already counted.
             continuing = held is not None and held.key == key and not seeking
         fetched = self._fetch(track, key, kind, frame, count=not continuing)
+        arrived = held is not None and held.stand_in and not fetched.stand_in and continuing
+        fade = self._fade_from_source(track, fetched, frame) if arrived else None
         with self._lock:
-            if held is not None and held.stand_in and not fetched.stand_in and continuing:
-                self._fade_from_source(track, fetched, frame)
+            if fade is not None:
+                self._fade = fade
             self._held = fetched
         return fetched.first_frame, fetched.audio
 
-    def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> None:
-        """The render has arrived after a stand-in: fade from the source into it."""
+    def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> _Fade:
+        """The render has arrived after a stand-in: fade from the source into it (the
+        source is read here, outside the lock)."""
         length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
         source = self._original(track, frame, frame + length)
-        self._fade = self._fade_at((frame, source), rendered, frame, length)
+        return self._fade_at((frame, source), rendered, frame, length)
 
     def _fetch(
         self, track: Track, key: ChunkKey, kind: RequestKind, frame: int, count: bool = True
@@ -403,15 +428,15 @@ class PresetFeed:
                     record.tier = tier
 
     def _audio_for_fade(
-        self, track: Track, source: Setting, frame: int
+        self, track: Track, source: Setting, frame: int, held: _Held | None
     ) -> tuple[int, Audio] | None:
-        """The old setting's audio around `frame`: what is playing now, kept for the fade."""
+        """The old setting's audio around `frame`: what is playing now (`held`), kept for
+        the fade."""
         if source.preset == BYPASS:
             stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
             return frame, self._original(track, frame, stop)
         key = self.key_for(track, source, frame)
         start = key.chunk_index * self.config.chunk_frames
-        held = self._held
         if held is not None and held.covers(key, frame):
             return held.first_frame, held.audio
         found = self.buffer.lookup(key, track.fingerprint, "playback", count=False)

@@ -1,0 +1,80 @@
+"""The feed's switch: prepared outside its lock, made only if nothing changed meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.cache.buffer import Lookup
+from engine.config import EngineConfig
+from engine.library.scan import probe
+from engine.library.track_store import TrackStore
+from engine.playback.feed import PresetFeed
+from engine.vocabulary import TierName
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_audio" / "01_neon_drive.flac"
+
+
+class SlowBuffer:
+    """A buffer whose lookup (an L3 decode, say) holds until the test lets it go."""
+
+    def __init__(self, frames: int) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.audio = np.zeros((frames, 2), dtype=np.float32)
+
+    def lookup(self, *_args: Any, **_kwargs: Any) -> Lookup:
+        self.entered.set()
+        assert self.release.wait(10.0)
+        return Lookup(self.audio, TierName.L3)
+
+
+def feed_with(buffer: SlowBuffer) -> tuple[PresetFeed, Any]:
+    config = EngineConfig()
+    store = TrackStore(config.sample_rate)
+    track = probe(SAMPLE, config.sample_rate)
+    store.register([track])
+    feed = PresetFeed(config, buffer, workers=None, store=store)  # type: ignore[arg-type]
+    feed.start_with("warm", config.intensity_bucket(1.0))
+    return feed, track
+
+
+def polled(feed: PresetFeed, track: Any, frame: int) -> tuple[threading.Thread, list[bool]]:
+    result: list[bool] = []
+    thread = threading.Thread(target=lambda: result.append(feed.poll_switch(track, frame)))
+    thread.start()
+    return thread, result
+
+
+def test_a_command_never_waits_behind_a_switch_being_prepared() -> None:
+    buffer = SlowBuffer(EngineConfig().chunk_frames)
+    feed, track = feed_with(buffer)
+    bucket = feed.requested.bucket
+    feed.request("bright", bucket)
+    thread, result = polled(feed, track, 1000)
+    assert buffer.entered.wait(10.0)
+    asked = threading.Thread(target=feed.request, args=("punchy", bucket))
+    asked.start()
+    asked.join(5.0)
+    done_while_the_lookup_held = not asked.is_alive()
+    buffer.release.set()
+    thread.join(10.0)
+    assert done_while_the_lookup_held
+    assert result == [False]  # prepared for `bright`, but `punchy` was asked meanwhile
+    assert feed.active.preset == "warm" and feed.requested.preset == "punchy"
+
+
+def test_a_switch_prepared_across_a_seek_is_prepared_again() -> None:
+    buffer = SlowBuffer(EngineConfig().chunk_frames)
+    feed, track = feed_with(buffer)
+    feed.request("bright", feed.requested.bucket)
+    thread, result = polled(feed, track, 1000)
+    assert buffer.entered.wait(10.0)
+    feed.note_seek()
+    buffer.release.set()
+    thread.join(10.0)
+    assert result == [False] and feed.active.preset == "warm"
+    assert feed.poll_switch(track, 1000) is True  # the next poll makes it
+    assert feed.active.preset == "bright"
