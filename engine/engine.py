@@ -144,6 +144,9 @@ class Engine:
         maintenance thread saves them."""
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
+        self._failed_reads: queue.SimpleQueue[Track] = queue.SimpleQueue()
+        """Tracks the player could not read (feeder -> maintenance): checked on disk at the
+        next file check even if playback has moved past them."""
         self._ended: queue.SimpleQueue[tuple[Track, int, str]] = queue.SimpleQueue()
         self.store = TrackStore(
             config.sample_rate,
@@ -243,6 +246,7 @@ class Engine:
     def _on_track_error(self, track: Track, error: Exception) -> None:
         reason = error.reason if isinstance(error, TrackError) else f"playback failed ({error})"
         self._skip(SkippedFile(track.path, reason))
+        self._failed_reads.put(track)
 
     def _skip(self, item: SkippedFile, message: str | None = None) -> None:
         """A file that cannot be played: counted in the error log, listed once."""
@@ -611,13 +615,16 @@ class Engine:
         """A track modified or deleted on disk: drop its renders; never serve stale audio."""
         track, _position = self.player.position()
         following = self._next_track_position(track) if track is not None else None
-        candidates = [
-            t
-            for t in self.tracks()
-            if track is not None
-            and (t.id == track.id or (following is not None and t.id == following.track_id))
-        ]
-        for item in candidates:
+        watched = {track.id} if track is not None else set()
+        if following is not None:
+            watched.add(following.track_id)
+        while True:  # a file the player skipped may be behind the playhead by now
+            try:
+                watched.add(self._failed_reads.get_nowait().id)
+            except queue.Empty:
+                break
+        candidates = {t.id: t for t in self.tracks() if t.id in watched}
+        for item in candidates.values():
             try:
                 current = fingerprint_file(item.path)
             except OSError:
