@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
-from engine import Engine, EngineConfig
-from engine.library.scan import ScanProgress
-from engine.library.tracks import Track
-from engine.playback.sinks.output import NullSink
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_AUDIO = REPO / "sample_audio"
+from tests.helpers.audio_files import write_tone
+from tests.helpers.engines import GatedEngine
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +20,6 @@ def private_state_dir(
     directory = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("TIERPLAY_STATE_DIR", str(directory))
     return directory
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> None:
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def jack_available() -> bool:
@@ -66,36 +49,6 @@ def jack_device() -> Iterator[int]:
     yield index
 
 
-def write_tone(
-    path: Path,
-    seconds: float = 3.0,
-    rate: int = 44_100,
-    frequency: float = 440.0,
-    channels: int = 2,
-    level: float = 0.3,
-    subtype: str = "PCM_16",
-) -> Path:
-    """A short sine file; enough to exercise decoding and playback."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = level * np.sin(2 * np.pi * frequency * t)
-    data = np.repeat(tone[:, None], channels, axis=1)
-    sf.write(path, data, rate, subtype=subtype)
-    return path
-
-
-def write_quiet_in_half_the_windows(path: Path, rate: int = 44_100) -> Path:
-    """80 s of noise, 8 dB quieter in every other calibration sample window (5.5 s long,
-    10.6 s apart) and loud everywhere else: the sample reads it 1.2 LU quieter than it is."""
-    rng = np.random.default_rng(11)
-    frames = 80 * rate
-    level = np.full(frames, 0.05)
-    span = round(5.5 * rate)
-    for start in [round(k * (frames - span) / 7) for k in range(0, 8, 2)]:
-        level[start : start + span] /= 2.5
-    sf.write(path, (level[:, None] * rng.standard_normal((frames, 2))).astype(np.float32), rate)
-    return path
-
-
 @pytest.fixture
 def tone_library(tmp_path: Path) -> Path:
     """Three short tones in a folder, plus one garbage file the library must skip."""
@@ -115,33 +68,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     sounddevice = sys.modules.get("sounddevice")
     if sounddevice is not None:
         sounddevice._terminate()
-
-
-GATE_AT = 5_000
-"""The scan is held here until the test has used the engine (or the UI)."""
-GATE_SECONDS = 60.0
-
-
-class GatedEngine(Engine):
-    """An engine whose library scan stops half-way until `gate` is set, so a test can use
-    it while a scan is provably in progress (no race with a fast disk)."""
-
-    def __init__(self) -> None:
-        super().__init__(EngineConfig(), sink=NullSink(speed=1.0))
-        self.gate = threading.Event()
-        self.held = threading.Event()
-
-    def open(
-        self, paths: Iterable[str | Path], progress: ScanProgress | None = None
-    ) -> list[Track]:
-        def gated(done: int, total: int) -> None:
-            if progress is not None:
-                progress(done, total)
-            if done == GATE_AT:
-                self.held.set()
-                self.gate.wait(GATE_SECONDS)
-
-        return super().open(paths, gated)
 
 
 @pytest.fixture

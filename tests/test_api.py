@@ -25,10 +25,10 @@ from api.models import (
     TrackInfo,
 )
 from engine import PRESET_ORDER, Engine, EngineConfig
+from tests.helpers.audio_files import write_tone
 from tui.widgets.event_log import EventLog
 
 from .api_harness import EventReader, eventually, null_engine, running_app
-from .conftest import write_tone
 
 TIER_FIELDS = {"size_mb", "count", "hits", "misses", "hit_rate", "utilization", "max_mb"}
 ENTRY_FIELDS = {

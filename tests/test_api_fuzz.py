@@ -21,8 +21,9 @@ from schemathesis.checks import (
 )
 from schemathesis.schemas import BaseSchema
 
+from tests.helpers.audio_files import write_tone
+
 from .api_harness import app_in_thread, local_settings, null_engine
-from .conftest import write_tone
 
 EXAMPLES = 12
 """Per operation: enough to reach every validator, quick enough on two busy cores."""

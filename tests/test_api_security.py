@@ -20,11 +20,11 @@ from api.security import bearer_token, token_matches
 from api.server import ApiServer
 from api.settings import ApiSettings
 from engine import Engine
+from tests.helpers.audio_files import write_tone
 from tui.cli import main
 from tui.widgets.event_log import EventLog
 
 from .api_harness import eventually, local_settings, null_engine, running_app
-from .conftest import write_tone
 
 TOKEN = "a-token-of-thirty-two-characters"
 

@@ -21,6 +21,7 @@ from textual.widgets import Input
 
 from engine import PRESET_ORDER, Engine, EngineConfig
 from engine.playback.sinks.output import NullSink
+from tests.helpers.audio_files import write_tone
 from tui.app import HELP_GROUPS, TierplayApp, declared_bindings
 from tui.keymap import CONFIG_DIR_ENV, load_keymap
 from tui.palette import available_commands
@@ -30,8 +31,6 @@ from tui.screens.path_prompt import PathPrompt
 from tui.widgets.event_log import EventLog
 from tui.widgets.now_playing import NowPlaying
 from tui.widgets.tier_panel import TierPanel
-
-from .conftest import write_tone
 
 SIZE = (100, 40)
 TIMEOUT = 10.0

@@ -12,12 +12,13 @@ from textual.notifications import Notify
 
 from engine import Engine, EngineConfig
 from engine.playback.sinks.output import NullSink
+from tests.helpers.audio_files import write_tone
+from tests.helpers.engines import GATE_AT, GatedEngine
 from tui.app import TierplayApp
 from tui.screens.help import HelpScreen
 from tui.widgets.health import HealthPanel
 from tui.widgets.library_progress import LibraryProgress
 
-from .conftest import GATE_AT, GatedEngine, write_tone
 from .test_app import SIZE, log_text, wait_until
 from .test_chaos_library import (
     BROKEN_EVERY,

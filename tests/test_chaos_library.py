@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .conftest import GATE_AT, GATE_SECONDS, GatedEngine
+from tests.helpers.engines import GATE_AT, GATE_SECONDS, GatedEngine
 
 TRACKS = 10_000
 BROKEN_EVERY = 20

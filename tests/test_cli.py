@@ -12,9 +12,8 @@ from engine.config import EngineConfig
 from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
+from tests.helpers.audio_files import write_tone
 from tui.cli import budget_notice, main
-
-from .conftest import write_tone
 
 
 def test_render_writes_what_the_engine_renders(tmp_path: Path, capsys) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.endurance import EnduranceResult, report, run_endurance
-
-from .conftest import SAMPLE_AUDIO
+from tests.helpers.audio_files import SAMPLE_AUDIO
 
 MINUTES = 10.0
 SWITCHES_PER_MINUTE = 120.0

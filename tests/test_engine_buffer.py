@@ -16,9 +16,8 @@ from engine import Engine, EngineConfig
 from engine.errors import TierplayError
 from engine.observe.memory import MemoryReading
 from engine.playback.sinks.output import NullSink
-
-from .conftest import SAMPLE_AUDIO
-from .conftest import wait_for as poll_until
+from tests.helpers.audio_files import SAMPLE_AUDIO
+from tests.helpers.polling import wait_for as poll_until
 
 SPEED = 10.0
 

@@ -21,24 +21,11 @@ import pytest
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
 from engine.playback.sinks.output import NullSink
-
-from .conftest import wait_for as poll_until
-from .conftest import write_tone
+from tests.helpers.audio_files import write_tone
+from tests.helpers.clocks import FakeClock
+from tests.helpers.polling import wait_for as poll_until
 
 wait_for = partial(poll_until, timeout=5.0)
-
-
-class FakeClock:
-    """The listener's clock, moved by the test: windows pass without sleeping."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

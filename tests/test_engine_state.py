@@ -23,25 +23,12 @@ from engine.persist.state import STATE_FILENAME, STATE_VERSION
 from engine.persist.trace import read_trace
 from engine.playback.sinks.output import NullSink
 from engine.vocabulary import PRESET_ORDER
-
-from .conftest import SAMPLE_AUDIO, write_tone
-from .conftest import wait_for as poll_until
+from tests.helpers.audio_files import SAMPLE_AUDIO, write_tone
+from tests.helpers.clocks import FakeClock
+from tests.helpers.polling import wait_for as poll_until
 
 wait_for = partial(poll_until, timeout=5.0)
 SPEED = 10.0
-
-
-class FakeClock:
-    """The listener's clock, moved by the test: debounce windows pass without sleeping."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

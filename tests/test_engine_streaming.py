@@ -19,9 +19,8 @@ from engine.dsp.render import Renderer
 from engine.observe.memory import MemoryReading
 from engine.playback.sinks.output import NullSink
 from engine.vocabulary import PROCESSED_PRESETS
-
-from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows, write_tone
-from .conftest import wait_for as poll_until
+from tests.helpers.audio_files import SAMPLE_AUDIO, write_quiet_in_half_the_windows, write_tone
+from tests.helpers.polling import wait_for as poll_until
 
 RATE = 44_100
 SPEED = 8.0

@@ -8,27 +8,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.observe.error_log import MAX_ENTRIES, NEW_LINES_PER_WINDOW, REPEAT_SECONDS, ErrorLog
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clocks import FakeClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
-def make_log(clock: Clock) -> tuple[ErrorLog, list[str]]:
+def make_log(clock: FakeClock) -> tuple[ErrorLog, list[str]]:
     lines: list[str] = []
     return ErrorLog(lines.append, clock), lines
 
 
-def test_a_failure_is_told_once_then_its_repeats_with_their_count(clock: Clock) -> None:
+def test_a_failure_is_told_once_then_its_repeats_with_their_count(clock: FakeClock) -> None:
     log, lines = make_log(clock)
     assert log.report("track", "/a.wav", "skipped a.wav: bad") is True
     for _ in range(20):
@@ -41,7 +34,7 @@ def test_a_failure_is_told_once_then_its_repeats_with_their_count(clock: Clock) 
     assert lines == ["skipped a.wav: bad", "skipped a.wav: bad (22 times)"]
 
 
-def test_held_repeats_are_told_by_the_next_flush_after_their_window(clock: Clock) -> None:
+def test_held_repeats_are_told_by_the_next_flush_after_their_window(clock: FakeClock) -> None:
     log, lines = make_log(clock)
     log.report("output", "lost", "audio device lost")
     clock.now += 1
@@ -56,7 +49,7 @@ def test_held_repeats_are_told_by_the_next_flush_after_their_window(clock: Clock
     assert len(lines) == 2  # nothing new: nothing told
 
 
-def test_the_latest_message_is_told_for_a_subject(clock: Clock) -> None:
+def test_the_latest_message_is_told_for_a_subject(clock: FakeClock) -> None:
     log, lines = make_log(clock)
     log.report("engine", "KeyError", "engine maintenance failed: KeyError: 1")
     clock.now += REPEAT_SECONDS
@@ -65,7 +58,7 @@ def test_the_latest_message_is_told_for_a_subject(clock: Clock) -> None:
     assert log.entries()[0].message.endswith("KeyError: 2")
 
 
-def test_many_new_failures_are_told_one_by_one_then_summed_per_kind(clock: Clock) -> None:
+def test_many_new_failures_are_told_one_by_one_then_summed_per_kind(clock: FakeClock) -> None:
     log, lines = make_log(clock)
     for number in range(NEW_LINES_PER_WINDOW + 25):
         log.report("track", f"/{number}.wav", f"skipped {number}.wav: bad")
@@ -79,7 +72,7 @@ def test_many_new_failures_are_told_one_by_one_then_summed_per_kind(clock: Clock
     assert lines[-1] == "skipped new.wav: bad"
 
 
-def test_a_slow_repeat_interval_is_kept_per_failure(clock: Clock) -> None:
+def test_a_slow_repeat_interval_is_kept_per_failure(clock: FakeClock) -> None:
     log, lines = make_log(clock)
     log.report("state", "save", "state not saved: disk full", repeat_seconds=300)
     for _ in range(9):
@@ -92,7 +85,7 @@ def test_a_slow_repeat_interval_is_kept_per_failure(clock: Clock) -> None:
     assert lines[-1] == "state not saved: disk full (10 times)"
 
 
-def test_entries_are_bounded_and_the_most_recent_come_first(clock: Clock) -> None:
+def test_entries_are_bounded_and_the_most_recent_come_first(clock: FakeClock) -> None:
     log, _lines = make_log(clock)
     for number in range(MAX_ENTRIES + 50):
         clock.now += 0.001
@@ -121,7 +114,7 @@ def test_lines_are_bounded_and_every_occurrence_is_counted(
 ) -> None:
     """However failures arrive: every occurrence is counted, and one failure is told at most
     once at first sight plus once per window that has passed."""
-    clock = Clock()
+    clock = FakeClock()
     start = clock.now
     lines: list[str] = []
     log = ErrorLog(lines.append, clock)

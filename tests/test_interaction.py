@@ -17,16 +17,7 @@ from engine.prediction.interaction import (
     InteractionFilter,
     Switch,
 )
-
-
-class FakeClock:
-    """Time stands still until a test moves it."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clocks import FakeClock
 
 
 def make(clock: FakeClock, preset: str = "a") -> InteractionFilter:
@@ -41,12 +32,12 @@ def kinds(events: list[FilterEvent]) -> list[str]:
 
 
 def test_first_position_applies_at_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     assert make(clock).position(0.0) == 0.0
 
 
 def test_throttle_holds_the_latest_and_releases_it_after_the_window() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     assert flt.position(10.0) == 10.0
     clock.now = 0.03
@@ -66,7 +57,7 @@ def test_throttle_holds_the_latest_and_releases_it_after_the_window() -> None:
 
 
 def test_release_starts_a_new_window() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.position(1.0)
     clock.now = 0.05
@@ -80,7 +71,7 @@ def test_release_starts_a_new_window() -> None:
 
 
 def test_update_after_the_window_supersedes_the_held_one() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.position(1.0)
     clock.now = 0.05
@@ -93,7 +84,7 @@ def test_update_after_the_window_supersedes_the_held_one() -> None:
 
 def test_relative_seeks_accumulate_through_pending_position() -> None:
     """A seek key held at 30 Hz, +5 s per repeat: every step counts, none is lost."""
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     applied = 0.0
     for step in range(30):
@@ -113,7 +104,7 @@ def test_relative_seeks_accumulate_through_pending_position() -> None:
 
 
 def test_preset_and_intensity_inside_the_throttle_window_are_kept() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.position(5.0)
     clock.now = 0.01
@@ -133,7 +124,7 @@ def test_preset_and_intensity_inside_the_throttle_window_are_kept() -> None:
 
 
 def test_switch_is_learned_once_held_for_the_debounce() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.499
@@ -145,7 +136,7 @@ def test_switch_is_learned_once_held_for_the_debounce() -> None:
 
 
 def test_a_preset_left_within_the_debounce_is_not_learned() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.499
@@ -161,7 +152,7 @@ def test_a_preset_left_within_the_debounce_is_not_learned() -> None:
 
 
 def test_a_quick_return_learns_nothing() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.2
@@ -173,7 +164,7 @@ def test_a_quick_return_learns_nothing() -> None:
 
 
 def test_a_chain_of_settled_switches_learns_each() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.6
@@ -183,7 +174,7 @@ def test_a_chain_of_settled_switches_learns_each() -> None:
 
 
 def test_choosing_the_playing_preset_does_not_restart_the_debounce() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.4
@@ -193,7 +184,7 @@ def test_choosing_the_playing_preset_does_not_restart_the_debounce() -> None:
 
 
 def test_learning_does_not_depend_on_when_it_is_polled() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 30.0
@@ -213,7 +204,7 @@ def explore(clock: FakeClock, flt: InteractionFilter, presets: list[str], start:
 
 
 def test_ten_interactions_within_a_second_suspend_learning() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     explore(clock, flt, ["b", "c", "d", "e", "f", "b", "c", "d", "e", "f"], 0.0)
     assert flt.rapid()
@@ -224,7 +215,7 @@ def test_ten_interactions_within_a_second_suspend_learning() -> None:
 
 
 def test_nine_interactions_do_not() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     explore(clock, flt, ["b", "c", "d", "e", "f", "b", "c", "d", "e"], 0.0)
     assert not flt.rapid()
@@ -235,7 +226,7 @@ def test_nine_interactions_do_not() -> None:
 
 
 def test_the_preset_settled_on_after_exploring_is_learned_from_the_one_before() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     explore(clock, flt, ["b", "c", "d", "e", "f", "b", "c", "d", "e", "f", "c"], 0.0)
     flt.drain_events()
@@ -255,7 +246,7 @@ def test_the_preset_settled_on_after_exploring_is_learned_from_the_one_before() 
 
 
 def test_exploring_back_to_the_start_learns_nothing() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     explore(clock, flt, ["b", "c", "d", "e", "f", "b", "c", "d", "e", "a"], 0.0)
     clock.now = 5.0
@@ -265,7 +256,7 @@ def test_exploring_back_to_the_start_learns_nothing() -> None:
 
 def test_a_pending_switch_is_folded_into_the_episode() -> None:
     """A->B, then rapid seeking: B is not learned on its own, but kept after the episode."""
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     for step in range(10):
@@ -279,7 +270,7 @@ def test_a_pending_switch_is_folded_into_the_episode() -> None:
 
 
 def test_every_kind_of_interaction_counts_toward_exploration() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     for step in range(10):
         clock.now = step / 10
@@ -293,7 +284,7 @@ def test_every_kind_of_interaction_counts_toward_exploration() -> None:
 
 
 def test_each_episode_is_announced_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     explore(clock, flt, ["b", "c"] * 10, 0.0)
     explore(clock, flt, ["d", "e"] * 10, 10.0)
@@ -309,7 +300,7 @@ def test_each_episode_is_announced_once() -> None:
 
 
 def test_track_change_drops_the_held_seek_and_resets_the_throttle() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.position(100.0)
     clock.now = 0.05
@@ -324,7 +315,7 @@ def test_track_change_drops_the_held_seek_and_resets_the_throttle() -> None:
 
 
 def test_track_changes_are_not_interactions() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     for step in range(30):
         clock.now = step / 100
@@ -335,7 +326,7 @@ def test_track_changes_are_not_interactions() -> None:
 
 
 def test_an_unsettled_switch_at_a_track_change_is_not_learned() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.2
@@ -351,7 +342,7 @@ def test_an_unsettled_switch_at_a_track_change_is_not_learned() -> None:
 
 
 def test_a_switch_settled_before_the_track_change_stays_due() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     flt.preset("b")
     clock.now = 0.7
@@ -363,7 +354,7 @@ def test_a_switch_settled_before_the_track_change_stays_due() -> None:
 
 
 def test_a_held_seek_key_gives_one_throttle_event() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     for step in range(30):
         clock.now = step * 0.033
@@ -380,7 +371,7 @@ def test_a_held_seek_key_gives_one_throttle_event() -> None:
 
 
 def test_separate_bursts_give_separate_events() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     for start in (0.0, 5.0):
         clock.now = start
@@ -394,7 +385,7 @@ def test_separate_bursts_give_separate_events() -> None:
 
 
 def test_the_event_log_is_bounded() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     for step in range(EVENT_LOG_LENGTH + 50):
         clock.now = step * 0.2
@@ -404,7 +395,7 @@ def test_the_event_log_is_bounded() -> None:
 
 
 def test_counters_are_a_frozen_snapshot() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     snapshot = flt.counters()
     flt.position(1.0)
@@ -458,7 +449,7 @@ STEPS = st.lists(st.tuples(st.floats(0.0, 0.3), ACTIONS), max_size=80)
 def test_no_preset_or_final_position_is_ever_lost(
     steps: list[tuple[float, tuple[str, float]]],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     flt = make(clock)
     last_preset = "a"
     last_passed: float | None = None

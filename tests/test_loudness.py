@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.dsp.loudness import SILENCE_LUFS, LoudnessMeter, integrated_loudness
-
-from .conftest import SAMPLE_AUDIO
+from tests.helpers.audio_files import SAMPLE_AUDIO
 
 TRACKS = sorted(SAMPLE_AUDIO.glob("*.flac"))
 

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from engine import Engine, EngineConfig
 from engine.playback.sinks.audio_process import AudioProcessSink
 from engine.playback.sinks.output import OUTPUT_EVENTS_KEPT, OutputEvents
-
-from .conftest import wait_for as poll_until
+from tests.helpers.polling import wait_for as poll_until
 
 pytestmark = pytest.mark.jack
 

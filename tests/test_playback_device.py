@@ -15,9 +15,8 @@ from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.playback.feed import ServedRequest
+from tests.helpers.audio_files import SAMPLE_AUDIO
 from tui.app import TierplayApp
-
-from .conftest import SAMPLE_AUDIO
 
 pytestmark = pytest.mark.jack
 

@@ -17,8 +17,7 @@ from engine.library.tracks import Track, load_track
 from engine.playback import player as player_module
 from engine.playback.player import Player
 from engine.playback.sinks.output import NullSink
-
-from .conftest import wait_for as poll_until
+from tests.helpers.polling import wait_for as poll_until
 
 wait_until = partial(poll_until, timeout=5.0)
 

@@ -20,8 +20,7 @@ from engine.dsp.truepeak import true_peak_db
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.vocabulary import PRESET_ORDER
-
-from .conftest import SAMPLE_AUDIO, write_quiet_in_half_the_windows
+from tests.helpers.audio_files import SAMPLE_AUDIO, write_quiet_in_half_the_windows
 
 RATE = 44_100
 SAMPLE_TRACKS = sorted(SAMPLE_AUDIO.glob("*.flac"))

@@ -10,9 +10,8 @@ import pytest
 
 from engine.persist.trace import TraceEvent, read_trace, write_trace
 from engine.vocabulary import PRESET_ORDER
+from tests.helpers.audio_files import SAMPLE_AUDIO
 from tui.cli import main
-
-from .conftest import SAMPLE_AUDIO
 
 REPLAY = ("simulate", "--library", str(SAMPLE_AUDIO), "--speed", "5")
 TRACKS = sorted(p.name for p in SAMPLE_AUDIO.glob("*.flac"))

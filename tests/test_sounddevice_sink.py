@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, EngineConfig
-
-from .conftest import wait_for
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.jack
 

@@ -23,6 +23,7 @@ from engine.persist.trace import (
     write_trace,
 )
 from engine.persist.trace_recorder import TraceRecorder
+from tests.helpers.clocks import FakeClock
 
 EVERY_KIND = [
     TraceEvent.open(0.0, ["a.flac", "sub/b.ogg"]),
@@ -53,14 +54,6 @@ DESIGN_EXAMPLE = """\
 {"t": 80.0, "event": "prev"}
 {"t": 600.0, "event": "end"}
 """
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- the format --------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ from pathlib import Path
 from engine.library.scan import probe
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
-
-from .conftest import write_tone
+from tests.helpers.audio_files import write_tone
 
 RATE = 44_100
 

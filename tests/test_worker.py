@@ -20,9 +20,8 @@ from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.prediction.placement import PlacementPlan, PlannedChunk
-
-from .conftest import wait_for as poll_until
-from .conftest import write_tone
+from tests.helpers.audio_files import write_tone
+from tests.helpers.polling import wait_for as poll_until
 
 CONFIG = EngineConfig(chunk_seconds=1.0, render_threads=1)
 
