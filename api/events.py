@@ -128,6 +128,7 @@ class EventHub:
     def close(self) -> None:
         """End every stream (the server can then shut down) and the poller."""
         self._closed.set()
+        self.watch.close()
         for subscription in self._subscribers:
             subscription.offer(None)
 

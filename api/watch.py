@@ -1,10 +1,9 @@
 """`EngineWatch`: what changed in the engine since the last look, as event payloads.
 
-The engine keeps no event queue for outsiders, only state and bounded logs, so this reads
-them (from the app's event loop, a few times a second, never from the audio path) and
-turns differences into events: switches and seeks as they are heard, buffer hits and
-misses per request kind, worker progress and problems, health changes, transport changes
-and engine log lines.
+Switches and seeks as they are heard and the engine's log lines come from the engine's
+event stream (`Engine.subscribe`); state that moves without an event (the transport,
+buffer hits and misses per request kind, worker progress and problems, health) is read
+and compared, from the app's event loop a few times a second, never from the audio path.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 from engine import Engine
+from engine.observe.events import EngineEvent
 from engine.playback.feed import ServedRequest
 from engine.vocabulary import TIER_NAMES
 
@@ -33,8 +33,7 @@ class EngineWatch:
         self.engine = engine
         self._clock = clock
         self._player: dict[str, Any] = {}
-        self._messages_seen = 0
-        self._last_served: dict[str, ServedRequest | None] = {"switch": None, "seek": None}
+        self._events = engine.subscribe()
         self._lookups: dict[str, dict[str, int]] = {}
         self._worker: dict[str, Any] = {}
         self._worker_at = 0.0
@@ -42,9 +41,7 @@ class EngineWatch:
 
     def prime(self) -> None:
         """Forget the past: a first subscriber must not get a burst of old events."""
-        self._messages_seen = self.engine.snapshot().message_count
-        for kind, records in (("switch", self.engine.switches()), ("seek", self.engine.seeks())):
-            self._last_served[kind] = records[-1] if records else None
+        self._events.take()
         self._lookups = self._read_lookups()
         health = self.engine.health()
         self._worker, self._worker_at = dict(health["worker"]), self._clock()
@@ -56,15 +53,21 @@ class EngineWatch:
         return [("player", dict(self._player)), ("health", self.engine.health())]
 
     def changes(self) -> list[Event]:
+        streamed, dropped = self._events.take()
         events = self._player_events()
-        events += self._served_events("switch", self.engine.switches())
-        events += self._served_events("seek", self.engine.seeks())
+        events += [e for e in self._streamed(streamed) if e[0] in ("switch", "seek")]
         events += self._lookup_events()
         health = self.engine.health()
         events += self._worker_events(health["worker"])
         events += self._health_events(health)
-        events += self._log_events()
+        if dropped:
+            message = f"{dropped} engine events not sent: the stream was read too slowly"
+            events.append(("log", {"message": message}))
+        events += [e for e in self._streamed(streamed) if e[0] == "log"]
         return events
+
+    def close(self) -> None:
+        self._events.close()
 
     # -- sources ----------------------------------------------------------------------------
     def _read_player(self) -> dict[str, Any]:
@@ -89,17 +92,16 @@ class EngineWatch:
         self._player = player
         return [("player", dict(player))]
 
-    def _served_events(self, kind: str, records: list[ServedRequest]) -> list[Event]:
-        """Records heard since the last look, found by identity in the bounded log."""
-        last = self._last_served[kind]
-        start = 0
-        if last is not None:
-            start = next((i + 1 for i in range(len(records) - 1, -1, -1) if records[i] is last), 0)
-        fresh = records[start:]
-        if fresh:
-            self._last_served[kind] = fresh[-1]
+    def _streamed(self, events: list[EngineEvent]) -> list[Event]:
+        """The stream's switches, seeks and log lines as API events (others are not sent)."""
         rate = self.engine.config.sample_rate
-        return [(kind, served_payload(record, rate)) for record in fresh]
+        out: list[Event] = []
+        for event in events:
+            if event.kind in ("switch", "seek"):
+                out.append((event.kind, served_payload(event.payload, rate)))
+            elif event.kind == "log":
+                out.append(("log", {"message": event.payload}))
+        return out
 
     def _read_lookups(self) -> dict[str, dict[str, int]]:
         return {
@@ -134,12 +136,6 @@ class EngineWatch:
             return []
         self._health_key = key
         return [("health", health)]
-
-    def _log_events(self) -> list[Event]:
-        snapshot = self.engine.snapshot()
-        new = min(snapshot.message_count - self._messages_seen, len(snapshot.messages))
-        self._messages_seen = snapshot.message_count
-        return [("log", {"message": m}) for m in snapshot.messages[-new:]] if new > 0 else []
 
 
 def served_payload(record: ServedRequest, sample_rate: int) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from engine.library.scan import ScanProgress, SkippedFile, open_library, probe
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track, fingerprint_file
 from engine.observe.error_log import REPEAT_SECONDS, ErrorLog
+from engine.observe.events import SUBSCRIPTION_CAPACITY, EventStream, Subscription
 from engine.observe.memory import (
     MemoryMonitor,
     MemoryReading,
@@ -144,6 +145,8 @@ class Engine:
         maintenance thread saves them."""
         self._muted_volume: float | None = None
         self._gone: set[str] = set()
+        self.events = EventStream()
+        """What happened, for `subscribe` (the API's /api/events, tests, tools)."""
         self._failed_reads: queue.SimpleQueue[Track] = queue.SimpleQueue()
         """Tracks the player could not read (feeder -> maintenance): checked on disk at the
         next file check even if playback has moved past them."""
@@ -256,9 +259,11 @@ class Engine:
                 self._skipped.append(item)
 
     def _log(self, message: str) -> None:
-        """Record a message for the UI; the caller holds the lock."""
+        """Record a message for the UI and the subscribers; the caller holds the lock, so
+        lines are published in the order they are logged."""
         self._messages.append(message)
         self._message_count += 1
+        self.events.publish("log", self._clock(), message)
 
     def log(self, message: str) -> None:
         with self._lock:
@@ -484,6 +489,7 @@ class Engine:
         analysis of all of them."""
         requested = self.feed.requested.preset
         self._playing_track = track
+        self.events.publish("track", self._clock(), track)
         self._asked_on_track = frozenset({requested})
         likely = self._likely_presets()
         self.workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
@@ -540,7 +546,8 @@ class Engine:
                 continue
             mode = self.config.loudness_mode
             self.calibrations.install(track.fingerprint, preset, mode, gain)
-            self.buffer.drop_presets(track.id, [preset])
+            dropped = self.buffer.drop_presets(track.id, [preset])
+            self._invalidated(track.id, f"{preset} recalibrated", dropped)
             installed = True
         if installed:
             self._replan()
@@ -631,7 +638,8 @@ class Engine:
                 current = ""
             if current == item.fingerprint:
                 continue
-            self.buffer.invalidate_track(item.id, item.fingerprint)
+            dropped = self.buffer.invalidate_track(item.id, item.fingerprint)
+            self._invalidated(item.id, "file changed on disk", dropped)
             self.workers.cancel_track(item.id)
             self.calibrations.forget_track(item.fingerprint)
             self.store.forget(item.id)
@@ -699,6 +707,7 @@ class Engine:
         with self._lock:
             (self._switches if record.kind == "switch" else self._seeks).append(record)
             self._log(message)
+        self.events.publish("switch" if record.kind == "switch" else "seek", self._clock(), record)
 
     def _report_worker_problems(self) -> None:
         """Failed, timed-out or restarted renders and corrupt cached chunks: one line per
@@ -847,6 +856,16 @@ class Engine:
             output=output_levels(playing, self.config.sample_rate),
         )
 
+    def subscribe(self, capacity: int = SUBSCRIPTION_CAPACITY) -> Subscription:
+        """A queue of what happens from now on (`engine/observe/events.py`): `take()` it
+        as often as suits; a subscriber `capacity` behind loses its oldest events and is
+        told how many. Close it when done."""
+        return self.events.subscribe(capacity)
+
+    def _invalidated(self, track_id: str | None, reason: str, chunks: int) -> None:
+        payload = {"track_id": track_id, "reason": reason, "chunks": chunks}
+        self.events.publish("invalidated", self._clock(), payload)
+
     def switches(self) -> list[ServedRequest]:
         with self._lock:
             return list(self._switches)
@@ -859,6 +878,7 @@ class Engine:
         if tier not in (None, TierName.L1, TierName.L2, TierName.L3):
             raise TierplayError(f"unknown tier {tier!r}; use l1, l2 or l3")
         cleared = self.buffer.clear(tier)
+        self._invalidated(None, f"cleared {tier or 'all tiers'}", cleared)
         give_back_free_memory()
         which = tier or "all tiers"
         self._notices.report("clear", which, f"cleared {which}: {cleared} chunks")
