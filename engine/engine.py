@@ -55,8 +55,8 @@ from engine.observe.views import (
     predictions_view,
     stats_view,
 )
+from engine.persist.recording import CommandRecording
 from engine.persist.state import StateStore
-from engine.persist.trace_recorder import TraceRecorder
 from engine.playback.feed import PresetFeed, ServedRequest
 from engine.playback.player import Player
 from engine.playback.sinks.output import Sink, make_sink
@@ -184,7 +184,7 @@ class Engine:
         """Settings changed since the last save (the model has its own revision)."""
         self._saved_revision = 0
         self._last_save = clock()
-        self._recorder: TraceRecorder | None = None
+        self._recording = CommandRecording(self._interaction_clock, self.errors)
         self.memory = MemoryMonitor(int(config.memory_limit_mb * 1_000_000), memory_reader)
         self.feed = PresetFeed(
             config,
@@ -959,57 +959,28 @@ class Engine:
         return error is None
 
     def record_to(self, path: Path, library_root: Path | None = None) -> None:
-        """Record every command from now on as a trace (`--record`). A recording already
-        running is finished first, so its file ends cleanly; a file that cannot be opened is
-        reported once and nothing is recorded."""
-        previous, self._recorder = self._recorder, None
-        if previous is not None:
-            previous.close()
-        recorder = TraceRecorder(path, clock=self._interaction_clock, library_root=library_root)
-        if recorder.error is not None:
-            self.errors.report("trace", str(path), f"not recording to {path}: {recorder.error}")
-            return  # kept, it would report the same failure again as "recording stopped"
-        self._recorder = recorder
+        """Record every command from now on as a trace (`--record`), see
+        `engine/persist/recording.py`."""
+        self._recording.start(path, library_root)
 
     @property
     def recording(self) -> bool:
         """True while commands are being recorded as a trace."""
-        recorder = self._recorder
-        return recorder is not None and recorder.recording
+        return self._recording.recording
 
     def stop_recording(self) -> None:
         """End the trace now (with its `end` event); later commands are not recorded."""
-        recorder, self._recorder = self._recorder, None
-        if recorder is not None:
-            recorder.close()
+        self._recording.stop()
 
     def _record(self, event: str, **fields: Any) -> None:
-        recorder = self._recorder
-        if recorder is None:
-            return
-        recorder.record(event, **fields)
-        if recorder.error is not None:
-            self._trace_failed(recorder)
-
-    def _trace_failed(self, recorder: TraceRecorder) -> None:
-        """Every command after the failure is not recorded either: counted, retold rarely."""
-        self.errors.report(
-            "trace",
-            str(recorder.path),
-            f"trace recording stopped: {recorder.error}",
-            repeat_seconds=STATE_REPEAT_SECONDS,
-        )
+        self._recording.record(event, **fields)
 
     def close(self) -> None:
         self._stop.set()
         self._maintenance.join(timeout=2.0)
         self.planner.learn_settled()
         self.save_state()
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.close()  # writes `end`, which can fail like any other line
-            if recorder.error is not None:
-                self._trace_failed(recorder)
+        self._recording.stop(report=True)
         self.player.close()
         self.workers.close()
         self.analyses.close()

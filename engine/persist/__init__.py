@@ -1,2 +1,3 @@
 """What outlives a session: `state` (settings and the predictor's model, written safely),
-`trace` (the interaction trace format) and `trace_recorder` (records one while playing)."""
+`trace` (the interaction trace format), and `recording` (the engine's `--record`) over
+`trace_recorder` (writes one while playing)."""
