@@ -192,30 +192,31 @@ class PresetFeed:
 
         The new audio (a lookup that may decode an L3 chunk, or a head render) and the old
         audio for the fade are found outside the lock, so a command never waits behind
-        them; the switch is made only if nothing was asked or sought meanwhile."""
+        them. The switch prepared is made even if another was asked for meanwhile (the next
+        poll serves that one: requests faster than a preparation still get heard), but not
+        across a seek, which moved the frame it was prepared for."""
         with self._lock:
             target, source = self.requested, self.active
             if target == source:
                 return False
             pending, seeks, playing = self._pending, self._seeks, self._held
+            asked_at = self._requested_at
         held, tier = self._switch_audio(track, target, frame, pending)
         old = self._audio_for_fade(track, source, frame, playing) if held is not None else None
         with self._lock:
-            if (self.requested, self.active, self._seeks) != (target, source, seeks):
-                return False  # the next poll serves what was asked since
-            if held is None:
+            if (self.active, self._seeks) != (source, seeks) or held is None:
                 return False
             self._held = held
             length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
             self._fade = self._fade_at(old, held, frame, length) if old is not None else None
             self.active = target
             record = ServedRequest(
-                self._requested_at - self._started,
+                asked_at - self._started,
                 "switch",
                 source.preset,
                 target.preset,
                 tier,
-                asked_at=self._requested_at,
+                asked_at=asked_at,
             )
             self._unheard.append(record)
             return True
