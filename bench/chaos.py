@@ -36,13 +36,13 @@ from engine.cache.keys import ChunkKey
 from engine.cache.tier import TierEntry
 from engine.cache.worker import WorkerMetrics, render_key
 from engine.dsp.render import Renderer
+from engine.frames import Audio
 from engine.library.source import TrackSource
 from engine.library.tracks import Track
 from engine.observe.memory import MemoryReading
 from engine.persist.state import StateStore
 from engine.playback.sinks.output import NullSink
 from engine.runtime import tune_runtime_for_audio
-from engine.vocabulary import Audio
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 LIBRARY_FILES = (

@@ -1,4 +1,4 @@
-"""The engine's shared words, each with one home: preset and tier names, units, audio.
+"""The engine's shared words, each with one home: preset and tier names, units.
 
 Everything else imports them from here, so a name is never spelled out twice and a new
 tier or preset is added in one place. Presets stay plain strings: the six built-ins are
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import numpy as np
-import numpy.typing as npt
+# No numpy here: the audio process loads this through the config (engine/frames.py has Audio).
 
 BYPASS = "original"
 """The preset that plays the source untouched (apart from a hot master's plain gain)."""
@@ -32,6 +31,3 @@ TIER_NAMES: tuple[str, ...] = tuple(tier.value for tier in TierName)
 
 MB = 1_000_000
 """Bytes in a megabyte, as every figure and budget counts them (not MiB)."""
-
-Audio = npt.NDArray[np.float32]
-"""Interleaved stereo at the engine rate, shape (frames, 2)."""

@@ -24,8 +24,9 @@ from engine.cache.codecs import (
 )
 from engine.cache.keys import ChunkKey
 from engine.cache.tier import MEGABYTE, Tier, TierEntry
+from engine.frames import Audio
 from engine.prediction.placement import PlacementPlan
-from engine.vocabulary import TIER_NAMES, Audio, TierName
+from engine.vocabulary import TIER_NAMES, TierName
 
 MAX_STALE_VERSIONS = 10_000
 """Invalidated file versions remembered (a file changes on disk rarely)."""

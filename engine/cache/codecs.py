@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from engine.errors import TierplayError
-from engine.vocabulary import Audio
+from engine.frames import Audio
 
 INT16_FULL_SCALE = 32767.0
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from engine.cache.codecs import Codec, EncodedChunk
 from engine.cache.keys import ChunkKey
-from engine.vocabulary import Audio
+from engine.frames import Audio
 
 MEGABYTE = 1_000_000
 

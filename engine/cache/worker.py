@@ -24,9 +24,10 @@ from engine.cache.codecs import CorruptChunk
 from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer, chunk_count
+from engine.frames import Audio
 from engine.library.source import TrackSource
 from engine.prediction.placement import PlacementPlan
-from engine.vocabulary import TIER_NAMES, Audio, TierName
+from engine.vocabulary import TIER_NAMES, TierName
 
 PRIORITY_CLASSES = ("immediate", TierName.L1, TierName.L2, TierName.L3)
 PREPARE_TIMEOUT_FACTOR = 3.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from engine.vocabulary import Audio
+from engine.frames import Audio
 
 
 def correlation(old: Audio, new: Audio) -> float:

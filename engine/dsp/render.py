@@ -40,8 +40,8 @@ from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.presets import Preset, adaptive_preset, preset_named
 from engine.dsp.truepeak import Planar, window_true_peak
+from engine.frames import Audio
 from engine.library.source import TrackSource
-from engine.vocabulary import Audio
 
 MAX_WET_GAIN_DB = 18.0
 REFERENCE_MARGIN_DB = 0.05

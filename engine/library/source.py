@@ -28,6 +28,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from engine.errors import TrackError, TrackInvalid, TrackMissing
+from engine.frames import Audio
 from engine.library.tracks import (
     ABSURD_PEAK,
     MAX_NONFINITE_FRACTION,
@@ -39,7 +40,6 @@ from engine.library.tracks import (
     soundfile_reason,
     to_stereo,
 )
-from engine.vocabulary import Audio
 
 RESAMPLE_REACH_NATIVE = 16
 """Native frames either side of a window that the polyphase filter reads (its half length

@@ -26,7 +26,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
-from engine.vocabulary import Audio
+from engine.frames import Audio
 
 F = TypeVar("F", np.float32, np.float64)
 """Float32 samples shaped (frames, channels)."""

@@ -22,10 +22,11 @@ from engine.cache.worker import RenderJob, RenderWorkerPool
 from engine.config import EngineConfig
 from engine.dsp import crossfade
 from engine.dsp.render import Renderer
+from engine.frames import Audio
 from engine.library.source import CACHE_BLOCK_SECONDS
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
-from engine.vocabulary import BYPASS, Audio
+from engine.vocabulary import BYPASS
 
 HEAD_SECONDS = 1.0
 """On a missed switch, this much of the chunk is rendered at once on the feeder thread."""

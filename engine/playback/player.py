@@ -17,9 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from engine.dsp import crossfade
+from engine.frames import Audio
 from engine.library.tracks import Track
 from engine.playback.sinks.output import Sink
-from engine.vocabulary import Audio
 
 AudioSource = Callable[[Track, int, int], Audio]
 """(track, first_frame, frame_count) -> float32 stereo frames (fewer only at the track end)."""

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.frames import Audio
 from engine.playback.ring_layout import (
     ACTIVE,
     APPLIED_AT_NS,
@@ -45,7 +46,6 @@ from engine.playback.ring_layout import (
     W0,
     LockLike,
 )
-from engine.vocabulary import Audio
 
 CUT_MARGIN_NS = 4_000_000
 """Time the producer needs to write and publish the first block after a cut."""

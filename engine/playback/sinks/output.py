@@ -23,10 +23,10 @@ import numpy.typing as npt
 
 from engine.config import EngineConfig
 from engine.errors import TierplayError
+from engine.frames import Audio
 from engine.playback.ring_layout import HEARTBEAT_NS, lateness_percentile
 from engine.playback.rings import RingProducer, audio_array, header_array
 from engine.playback.sinks.ring_consumer import RingConsumer
-from engine.vocabulary import Audio
 
 
 class SinkError(TierplayError):
