@@ -82,3 +82,42 @@ def test_a_switch_prepared_across_a_seek_is_prepared_again() -> None:
     assert result == [False] and feed.active.preset == "warm"
     assert feed.poll_switch(track, 1000) is True  # the next poll makes it
     assert feed.active.preset == "bright"
+
+
+class ChunkBuffer:
+    """Misses chunk 0 and holds chunk 1, its frames set to the chunk's number."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.asked: list[int] = []
+
+    def lookup(self, key: Any, _fingerprint: str, kind: str, count: bool = True) -> Lookup:
+        if kind == "switch":
+            self.asked.append(key.chunk_index)
+        if key.chunk_index == 0:
+            return Lookup(None, None)
+        return Lookup(np.full((self.frames, 2), key.chunk_index, np.float32), TierName.L2)
+
+
+class SlowWorkers:
+    """A render asked for now that has not finished."""
+
+    def request_now(self, *_args: Any) -> Any:
+        return type("Job", (), {"done": threading.Event(), "audio": None})()
+
+
+def test_a_switch_waiting_on_a_miss_serves_the_chunk_the_playhead_is_in_by_then() -> None:
+    chunk = EngineConfig().chunk_frames
+    buffer = ChunkBuffer(chunk)
+    config = EngineConfig()
+    store = TrackStore(config.sample_rate)
+    track = probe(SAMPLE, config.sample_rate)
+    store.register([track])
+    feed = PresetFeed(config, buffer, SlowWorkers(), store)  # type: ignore[arg-type]
+    feed.start_with("warm", config.intensity_bucket(1.0))
+    feed.request("bright", feed.requested.bucket)
+    assert feed.poll_switch(track, chunk - 100) is False  # a miss, its render on the way
+    assert feed.poll_switch(track, chunk + 100) is True  # the playhead moved into chunk 1
+    assert buffer.asked == [0, 1]
+    held = feed._held
+    assert held is not None and held.key.chunk_index == 1 and float(held.audio[0, 0]) == 1.0

@@ -83,6 +83,9 @@ class _PendingSwitch:
     """A request's lookup and render job, made once however often the feeder polls. Only
     the feeder thread touches its fields; a new request replaces it whole, under the lock."""
 
+    key: ChunkKey | None = None
+    """The chunk the lookup and the job are for: a poll in another chunk (the playhead
+    moved on, or a seek landed) looks that one up instead of serving this one's audio."""
     lookup: Lookup | None = None
     job: RenderJob | None = None
     tier: str = ""
@@ -233,11 +236,15 @@ class PresetFeed:
             stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
             return _Held(key, frame, self._original(track, frame, stop)), "source"
         first = key.chunk_index * self.config.chunk_frames
-        if pending.lookup is None:
-            pending.lookup = self.buffer.lookup(key, track.fingerprint, "switch")
-            pending.tier = pending.lookup.tier or "miss"
+        if pending.key != key:  # first poll, or the playhead has since left that chunk
+            counted = pending.key is None
+            pending.key, pending.job = key, None
+            pending.lookup = self.buffer.lookup(key, track.fingerprint, "switch", counted)
+            if counted:
+                pending.tier = pending.lookup.tier or "miss"
             if not pending.lookup.hit:
                 pending.job = self.workers.request_now(key, track.fingerprint)
+        assert pending.lookup is not None
         if pending.lookup.audio is not None:
             return _Held(key, first, pending.lookup.audio), pending.tier
         job = pending.job
