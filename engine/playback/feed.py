@@ -230,7 +230,7 @@ class PresetFeed:
     ) -> tuple[_Held | None, str]:
         """The new setting's audio at `frame`: from the buffer, or on a miss the head of
         the chunk rendered right here (the whole chunk follows from the worker). The lookup
-        and the render request are made once per request and kept in `pending`."""
+        and the render request are made once per request and chunk, kept in `pending`."""
         key = self.key_for(track, target, frame)
         if target.preset == BYPASS:
             stop = frame + round(FADE_SOURCE_SECONDS * self.config.sample_rate)
