@@ -7,7 +7,7 @@ from textual.reactive import reactive
 
 from engine import EngineSnapshot
 from engine.observe.monitor import CacheMap, MonitorSnapshot
-from engine.vocabulary import PRESET_ORDER
+from engine.vocabulary import PRESET_ORDER, TIER_NAMES
 from tui.widgets.bars import TIER_COLOURS
 from tui.widgets.panel import Panel
 
@@ -17,9 +17,7 @@ COLUMN_STEP = CELL_WIDTH + 1
 LABEL_WIDTH = 2 + max(len(preset) for preset in PRESET_ORDER) + 1
 """Row marker, preset name and a space."""
 CELL_GLYPHS: dict[str, str] = {
-    "l1": "L1",
-    "l2": "L2",
-    "l3": "L3",
+    **{tier: tier.upper() for tier in TIER_NAMES},
     "queued": "░░",
     "missing": " ·",
     "source": "▬▬",
@@ -41,9 +39,7 @@ REQUESTED_MARK = "▷"
 """Marks a preset asked for but not heard yet (its chunk is being rendered)."""
 CARET = "▲"
 LEGEND: tuple[tuple[str, str], ...] = (
-    ("l1", ""),
-    ("l2", ""),
-    ("l3", ""),
+    *((tier, "") for tier in TIER_NAMES),
     ("rendering", "render"),
     ("queued", "queued"),
     ("missing", "missing"),
