@@ -53,9 +53,10 @@ class EngineWatch:
         return [("player", dict(self._player)), ("health", self.engine.health())]
 
     def changes(self) -> list[Event]:
-        streamed, dropped = self._events.take()
+        taken, dropped = self._events.take()
+        streamed = self._streamed(taken)
         events = self._player_events()
-        events += [e for e in self._streamed(streamed) if e[0] in ("switch", "seek")]
+        events += [e for e in streamed if e[0] in ("switch", "seek")]
         events += self._lookup_events()
         health = self.engine.health()
         events += self._worker_events(health["worker"])
@@ -63,7 +64,7 @@ class EngineWatch:
         if dropped:
             message = f"{dropped} engine events not sent: the stream was read too slowly"
             events.append(("log", {"message": message}))
-        events += [e for e in self._streamed(streamed) if e[0] == "log"]
+        events += [e for e in streamed if e[0] == "log"]
         return events
 
     def close(self) -> None:
