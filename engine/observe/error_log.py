@@ -15,9 +15,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 REPEAT_SECONDS = 5.0
 """At most one line per this many seconds for the repeats of one failure."""
+DISK_REPEAT_SECONDS = 300.0
+"""A write that keeps failing (read-only folder, full disk: the state file, a trace) is
+retold this rarely; its count goes on."""
 NEW_LINES_PER_WINDOW = 10
 """Distinct new failures told one by one per `REPEAT_SECONDS`; the rest are summed."""
 MAX_ENTRIES = 500
@@ -128,6 +132,21 @@ class ErrorLog:
         """Every failure kept, the most recent first."""
         with self._lock:
             return tuple(reversed(self._entries.values()))
+
+    def as_json(self) -> list[dict[str, Any]]:
+        """Each distinct failure, the most recent first, with its count and how long ago it
+        was first and last seen (the API's /api/errors)."""
+        now = self._clock()
+        return [
+            {
+                "kind": entry.kind,
+                "message": entry.message,
+                "count": entry.count,
+                "first_seen_seconds_ago": round(now - entry.first_seen, 3),
+                "last_seen_seconds_ago": round(now - entry.last_seen, 3),
+            }
+            for entry in self.entries()
+        ]
 
     def count(self, kind: str, subject: str) -> int:
         with self._lock:

@@ -14,11 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.observe.error_log import ErrorLog
+from engine.observe.error_log import DISK_REPEAT_SECONDS, ErrorLog
 from engine.persist.trace_recorder import TraceRecorder
-
-FAILURE_REPEAT_SECONDS = 300.0
-"""A recording that keeps failing is retold this rarely (its count goes on)."""
 
 
 class CommandRecording:
@@ -77,5 +74,5 @@ class CommandRecording:
             "trace",
             str(recorder.path),
             f"trace recording stopped: {recorder.error}",
-            repeat_seconds=FAILURE_REPEAT_SECONDS,
+            repeat_seconds=DISK_REPEAT_SECONDS,
         )
