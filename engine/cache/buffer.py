@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -46,6 +46,20 @@ class Lookup:
         return self.audio is not None
 
 
+@dataclass(frozen=True)
+class LookupRecord:
+    """One lookup, as the event stream tells it: the chunk asked for, of which file
+    version, for what, and the tier that served it (None: a miss)."""
+
+    key: ChunkKey
+    fingerprint: str
+    kind: RequestKind
+    tier: str | None
+
+
+LookupObserver = Callable[[LookupRecord], None]
+
+
 @dataclass
 class LookupCounters:
     """Hits per tier and misses, for one request kind."""
@@ -78,7 +92,11 @@ class TierFigures:
 class MultiTierBuffer:
     """The three tiers together. Every method is thread-safe."""
 
-    def __init__(self, l1_bytes: int, l2_bytes: int, l3_bytes: int) -> None:
+    def __init__(
+        self, l1_bytes: int, l2_bytes: int, l3_bytes: int, on_lookup: LookupObserver | None = None
+    ) -> None:
+        """`on_lookup` hears every lookup, on the thread that made it."""
+        self._on_lookup = on_lookup
         self.tiers: dict[str, Tier] = {
             TierName.L1: Tier(TierName.L1, Float32Codec(), l1_bytes),
             TierName.L2: Tier(TierName.L2, Int16Codec(), l2_bytes),
@@ -110,8 +128,11 @@ class MultiTierBuffer:
         """Evicted chunks kept one tier down instead of rendered again later."""
 
     @classmethod
-    def from_megabytes(cls, l1_mb: float, l2_mb: float, l3_mb: float) -> MultiTierBuffer:
-        return cls(int(l1_mb * MEGABYTE), int(l2_mb * MEGABYTE), int(l3_mb * MEGABYTE))
+    def from_megabytes(
+        cls, l1_mb: float, l2_mb: float, l3_mb: float, on_lookup: LookupObserver | None = None
+    ) -> MultiTierBuffer:
+        l1, l2, l3 = (int(mb * MEGABYTE) for mb in (l1_mb, l2_mb, l3_mb))
+        return cls(l1, l2, l3, on_lookup)
 
     # -- lookups --------------------------------------------------------------------------
     def lookup(
@@ -122,6 +143,12 @@ class MultiTierBuffer:
         `count=False` is for a second look at a request already counted (a miss whose
         render has since finished), so one request is never counted twice.
         """
+        found = self._find(key, fingerprint, kind, count)
+        if self._on_lookup is not None:
+            self._on_lookup(LookupRecord(key, fingerprint, kind, found.tier))
+        return found
+
+    def _find(self, key: ChunkKey, fingerprint: str, kind: RequestKind, count: bool) -> Lookup:
         for name in TIER_NAMES:
             tier = self.tiers[name]
             chunk = tier.fetch(key, fingerprint)

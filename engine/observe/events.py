@@ -1,9 +1,9 @@
 """The engine's event stream: what happened, pushed to each subscriber's bounded queue.
 
-Served switches and seeks, log lines, track changes and invalidated renders are published
-as they happen, on whatever thread they happen on. Publishing never waits on a subscriber:
-each has its own bounded queue, and when a slow one's queue is full its oldest event is
-dropped and counted, so it learns how many it lost. With no subscriber, publishing costs a
+Served switches and seeks, lookups, log lines, track changes and invalidated renders are
+published as they happen, on whatever thread they happen on. Publishing never waits on a
+subscriber: each has its own bounded queue, and when a slow one's queue is full its oldest
+event is dropped and counted, so it learns how many it lost. With no subscriber, publishing costs a
 lock and an empty loop.
 """
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-EventKind = Literal["switch", "seek", "log", "track", "invalidated"]
+EventKind = Literal["switch", "seek", "lookup", "log", "track", "invalidated"]
 SUBSCRIPTION_CAPACITY = 1000
 """Events a subscriber may fall behind by before the oldest are dropped."""
 
@@ -22,8 +23,9 @@ SUBSCRIPTION_CAPACITY = 1000
 @dataclass(frozen=True)
 class EngineEvent:
     """One thing that happened. `payload` by kind: `switch`/`seek` a `ServedRequest` (heard,
-    latency known), `log` the line, `track` the `Track` now playing (None: stopped),
-    `invalidated` a dict of `track_id`, `reason` and `chunks` dropped."""
+    latency known), `lookup` a `LookupRecord` (each look into the tiers), `log` the line,
+    `track` the `Track` now playing (None: stopped), `invalidated` a dict of `track_id`,
+    `reason` and `chunks` dropped."""
 
     kind: EventKind
     at: float
@@ -75,8 +77,13 @@ class EventStream:
         self._subscriptions: tuple[Subscription, ...] = ()
         self._lock = threading.Lock()
 
-    def subscribe(self, capacity: int = SUBSCRIPTION_CAPACITY) -> Subscription:
+    def subscribe(
+        self, capacity: int = SUBSCRIPTION_CAPACITY, backlog: Iterable[EngineEvent] = ()
+    ) -> Subscription:
+        """A new subscription, starting with `backlog` (what happened before it)."""
         subscription = Subscription(self, capacity)
+        for event in backlog:
+            subscription._put(event)
         with self._lock:
             self._subscriptions = (*self._subscriptions, subscription)
         return subscription
