@@ -85,6 +85,11 @@ class AnalysisPass:
         with self._cv:
             return self._results.get(content_key)
 
+    def whole_loudness(self, content_key: str) -> float | None:
+        """The integrated loudness, once the pass has read the whole track."""
+        found = self.result(content_key)
+        return found.loudness_lufs if found is not None and found.complete else None
+
     def idle(self) -> bool:
         """Nothing queued and nothing being read (tests and benchmarks wait for it)."""
         with self._cv:
