@@ -1,0 +1,136 @@
+"""`TrackPreparation`: what a track needs measured before its switches can be instant.
+
+When a track becomes current, its sample and the preset playing first are calibrated ahead
+of every render, the other presets in the background (a chunk's render calibrates its
+preset if it gets there first), and its neighbours' samples and likeliest presets next, so
+a skip or the next track starts with nothing left to measure. The streaming analysis reads
+all of them. Once a track's whole loudness is known, the presets not heard on it yet are
+calibrated again against the whole track and their chunks dropped.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from functools import partial
+
+from engine.cache.buffer import MultiTierBuffer
+from engine.cache.worker import RenderWorkerPool
+from engine.dsp.calibrations import LoudnessCalibrations
+from engine.library.analysis_pass import AnalysisPass
+from engine.library.playlist import Playlist
+from engine.library.track_store import TrackStore
+from engine.library.tracks import Track
+from engine.observe.journal import Journal
+from engine.vocabulary import BYPASS, TierName
+
+NEIGHBOUR_PRESETS = 2
+"""Likeliest switch targets calibrated ahead on the neighbouring tracks."""
+REFINE_MISS_LU = 0.3
+"""A track whose sample read its loudness this close is not recalibrated once analysed: a
+preset then drifts by at most 0.7 x 0.3 = 0.2 LU (its slope is 0.3 to 1), and half of the
+real tracks measured need no recalibration renders at all."""
+
+
+class TrackPreparation:
+    """`prepare` runs on whichever thread plans; `asked` on the UI thread; `refine` and
+    `install` on the maintenance thread. `_lock` guards the playing track, its neighbours
+    and the presets asked for on it."""
+
+    def __init__(
+        self,
+        loudness_mode: str,
+        playlist: Playlist,
+        store: TrackStore,
+        buffer: MultiTierBuffer,
+        workers: RenderWorkerPool,
+        calibrations: LoudnessCalibrations,
+        analyses: AnalysisPass,
+        journal: Journal,
+    ) -> None:
+        self._loudness_mode = loudness_mode
+        self._playlist = playlist
+        self._store = store
+        self._buffer = buffer
+        self._workers = workers
+        self._calibrations = calibrations
+        self._analyses = analyses
+        self._journal = journal
+        self._lock = threading.Lock()
+        self._playing: Track | None = None
+        self._neighbours: list[Track] = []
+        self._asked: frozenset[str] = frozenset()
+        """Presets asked for since the track began: heard, so they keep their gains."""
+        self._refined: set[str] = set()
+        """Tracks (fingerprints) whose calibrations were refined by their whole loudness."""
+        self._recalibrated: queue.SimpleQueue[tuple[Track, str, float]] = queue.SimpleQueue()
+        """Gains recalibrated by the workers, waiting to be put in use."""
+
+    def prepare(self, track: Track, requested: str, likely: tuple[str, ...]) -> None:
+        """`track` is now current, `requested` plays first, `likely` are the processed
+        presets, likeliest switch targets first."""
+        neighbours = self._playlist.neighbours(track)
+        with self._lock:
+            self._playing, self._neighbours = track, neighbours
+            self._asked = frozenset({requested})
+        self._journal.publish("track", track)
+        self._workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
+        self._workers.prepare_track(track.id, track.fingerprint, likely, TierName.L3)
+        self._analyses.request(self._store.get(track), urgent=True)
+        ahead = (BYPASS, requested, *likely[:NEIGHBOUR_PRESETS])
+        for neighbour in neighbours:
+            self._workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, TierName.L2)
+            self._analyses.request(self._store.get(neighbour))
+
+    def asked(self, preset: str) -> None:
+        """The listener asked for `preset` on the playing track."""
+        with self._lock:
+            self._asked = self._asked | {preset}
+
+    def refine(self) -> None:
+        """Queue the recalibration of the playing track's and its neighbours' presets not
+        asked for yet, once their whole loudness is known and their sample misread it."""
+        with self._lock:
+            playing, asked = self._playing, self._asked
+            tracks = [playing, *self._neighbours] if playing is not None else []
+        for track in tracks:
+            if track.fingerprint in self._refined:
+                continue
+            whole = self._calibrations.whole_loudness(track.fingerprint)
+            if whole is None:
+                continue
+            self._refined.add(track.fingerprint)
+            summary = self._calibrations.summary(track.fingerprint)
+            if summary is not None and abs(whole - summary.loudness_lufs) < REFINE_MISS_LU:
+                continue
+            heard = asked if track is playing else frozenset()
+            redo = [
+                p
+                for p in self._calibrations.provisional_presets(track.fingerprint)
+                if p not in heard
+            ]
+            deliver = partial(self._deliver, track)
+            self._workers.recalibrate_track(track.id, track.fingerprint, redo, deliver)
+
+    def install(self) -> bool:
+        """Put the recalibrated gains in use, each with its chunks dropped at once, unless
+        the preset was asked for on the playing track meanwhile: it was heard, it keeps its
+        gain. Returns whether any was installed (the plan is then stale)."""
+        installed = False
+        while True:
+            try:
+                track, preset, gain = self._recalibrated.get_nowait()
+            except queue.Empty:
+                return installed
+            with self._lock:
+                heard = self._playing is not None and self._playing.id == track.id
+                heard = heard and preset in self._asked
+            if heard:
+                continue
+            self._calibrations.install(track.fingerprint, preset, self._loudness_mode, gain)
+            dropped = self._buffer.drop_presets(track.id, [preset])
+            self._journal.invalidated(track.id, f"{preset} recalibrated", dropped)
+            installed = True
+
+    def _deliver(self, track: Track, preset: str, gain: float) -> None:
+        self._recalibrated.put((track, preset, gain))
