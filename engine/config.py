@@ -77,6 +77,11 @@ class EngineConfig:
     longer refuses long files: sources are streamed, so length costs no memory."""
     source_cache_mb: float = 4.0
     """Decoded source blocks kept for the original and for stand-ins (counted in the budget)."""
+    state_save_seconds: float = 30.0
+    """How often a changed predictor model and settings are written (and always on close)."""
+    problem_report_seconds: float = 5.0
+    """At most one log line per this many seconds for repeated render and cache failures:
+    a failing track fails every render, and one line each would bury the rest of the log."""
     state_dir: Path | None = None
     """Where predictor state and settings live; None means the platform's user state dir."""
     extra: dict[str, str] = field(default_factory=dict)

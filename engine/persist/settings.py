@@ -1,0 +1,164 @@
+"""`ListenerSettings`: the volume, mute and intensity the listener set, and what outlives
+the session (those settings, the preset and the predictor's model).
+
+The UI thread changes the settings; the maintenance thread saves them every
+`EngineConfig.state_save_seconds` when they or the model changed, and `close` saves them
+once more. A save that fails is reported and retried, and never stops playback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from engine.config import EngineConfig
+from engine.observe.error_log import DISK_REPEAT_SECONDS, ErrorLog
+from engine.persist.state import StateStore
+from engine.playback.feed import PresetFeed
+from engine.playback.player import Player
+from engine.prediction.predict import PresetPredictor
+from engine.vocabulary import PRESET_ORDER
+
+
+class ListenerSettings:
+    """Thread-safe: `_lock` guards the intensity, the mute and the unsaved mark."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        state: StateStore,
+        predictor: PresetPredictor,
+        feed: PresetFeed,
+        player: Player,
+        errors: ErrorLog,
+        clock: Callable[[], float],
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._predictor = predictor
+        self._feed = feed
+        self._player = player
+        self._errors = errors
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._intensity = 1.0
+        self._muted_volume: float | None = None
+        self._dirty = False
+        """Settings changed since the last save (the model has its own revision)."""
+        self._saved_revision = 0
+        self._last_save = clock()
+        self.preset_changes = 0
+        """Preset changes asked for in this session (the stats' switches)."""
+
+    @property
+    def intensity(self) -> float:
+        with self._lock:
+            return self._intensity
+
+    @property
+    def muted(self) -> bool:
+        with self._lock:
+            return self._muted_volume is not None
+
+    def set_volume(self, volume: float) -> float:
+        """Set (clamped) and returned; unmutes."""
+        with self._lock:
+            self._muted_volume = None
+            self._player.set_volume(volume)
+            self._dirty = True
+            return self._player.volume
+
+    def toggle_mute(self) -> bool:
+        """Mute (remembering the volume) or unmute; returns True when now muted."""
+        with self._lock:
+            if self._muted_volume is None:
+                self._muted_volume = self._player.volume
+                self._player.set_volume(0.0)
+                return True
+            self._player.set_volume(self._muted_volume)
+            self._muted_volume = None
+            return False
+
+    def set_intensity(self, value: float) -> float:
+        """Set (clamped) and returned."""
+        with self._lock:
+            self._intensity = min(max(float(value), 0.0), 1.0)
+            self._dirty = True
+            return self._intensity
+
+    def changed(self) -> None:
+        with self._lock:
+            self._dirty = True
+
+    def preset_changed(self) -> None:
+        """The listener asked for a preset other than the one asked for before."""
+        with self._lock:
+            self._dirty = True
+            self.preset_changes += 1
+
+    def restore(self, log: Callable[[str], None]) -> str | None:
+        """Adopt the last session's model and settings, and start the feed with them;
+        anything unusable is reported and the engine starts fresh. Returns the preset
+        restored, if any."""
+        loaded = self._state.load()
+        if loaded.warning:
+            log(loaded.warning)
+        data = loaded.data or {}
+        if "predictor" in data:
+            try:
+                self._predictor.load_state(data["predictor"])
+            except (ValueError, ArithmeticError) as error:  # a number too big for a float
+                log(f"predictor state not usable ({error}); learning afresh")
+        settings = data.get("settings")
+        return self._restore_settings(settings if isinstance(settings, dict) else {})
+
+    def save_when_due(self) -> None:
+        if self._clock() - self._last_save > self._config.state_save_seconds:
+            self.save()
+
+    def save(self) -> bool:
+        """Write the model and settings if they changed. Returns True when the file is up
+        to date."""
+        self._last_save = self._clock()
+        revision = self._predictor.revision
+        with self._lock:
+            if not self._dirty and revision == self._saved_revision:
+                return True
+            self._dirty, self._saved_revision = False, revision
+            muted = self._muted_volume  # read with the volume: a mute between is not saved
+            volume = muted if muted is not None else self._player.volume
+            intensity = self._intensity
+        error = self._state.save(
+            {
+                "predictor": self._predictor.state(),
+                "settings": {
+                    "preset": self._feed.requested.preset,
+                    "intensity": intensity,
+                    "volume": volume,
+                },
+            }
+        )
+        if error is not None:
+            self.changed()  # still not on disk: the next save tries again
+            # Each distinct reason is its own entry: a full disk after a read-only folder
+            # is news, the same failure again is a count.
+            self._errors.report("state", error, error, repeat_seconds=DISK_REPEAT_SECONDS)
+        return error is None
+
+    def _restore_settings(self, settings: dict[str, Any]) -> str | None:
+        preset, volume, intensity = (
+            settings.get("preset"),
+            settings.get("volume"),
+            settings.get("intensity"),
+        )
+        if isinstance(volume, int | float) and 0.0 <= volume <= 1.0:
+            self._player.set_volume(float(volume))
+        if isinstance(intensity, int | float) and 0.0 <= intensity <= 1.0:
+            self._intensity = float(intensity)
+        # The feed starts at the restored intensity even when the preset is not restored,
+        # so what is rendered matches the intensity the UI shows.
+        bucket = self._config.intensity_bucket(self._intensity)
+        restored = preset if isinstance(preset, str) and preset in PRESET_ORDER else None
+        self._feed.start_with(restored or self._feed.requested.preset, bucket)
+        return restored

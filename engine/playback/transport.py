@@ -1,0 +1,84 @@
+"""`Transport`: seeks and track changes, throttled and in order.
+
+A seek inside 100 ms of the last one is held by the interaction filter and the latest
+target applied when its window ends, so a held seek key never floods the feeder and its
+last position is never lost. One lock orders every move of the playhead: a held target
+released by the maintenance thread is on the player before anyone reads the position
+again, and cannot land in the next track after a skip.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from engine.playback.feed import PresetFeed
+from engine.playback.player import Player
+from engine.prediction.interaction import InteractionFilter
+from engine.prediction.planner import BufferPlanner
+
+
+class Transport:
+    """Moves the playhead; every method from any thread."""
+
+    def __init__(
+        self,
+        filter: InteractionFilter,
+        planner: BufferPlanner,
+        feed: PresetFeed,
+        player: Player,
+        log: Callable[[str], None],
+    ) -> None:
+        self._filter = filter
+        self._log = log
+        self._planner = planner
+        self._feed = feed
+        self._player = player
+        self._lock = threading.Lock()
+
+    def seek(self, seconds: float) -> None:
+        with self._lock:
+            self._seek_filtered(seconds)
+
+    def seek_relative(self, delta: float) -> None:
+        """Relative to a held seek target when there is one, so every step of a held key
+        counts."""
+        # Under the lock: a held target released between reading the base and applying it
+        # would otherwise be read as the old position, and the steps it carried lost.
+        with self._lock:
+            base = self._filter.pending_position()
+            if base is None:
+                _track, base = self._player.position()
+            self._seek_filtered(base + delta)
+
+    def change_track(self, step: int) -> None:
+        """Track changes bypass the filter; switches settled on the old track are learned
+        with its music first."""
+        with self._lock:
+            self._planner.track_changing()
+            self._feed.note_seek()
+            self._player.skip(step)
+
+    def follow_interactions(self) -> None:
+        """The filter's due work (the maintenance loop): a held seek whose window has
+        passed is applied, settled switches are learned, its events are told."""
+        with self._lock:
+            held = self._filter.due_position()
+            if held is not None:
+                self._apply(held)
+        self._planner.learn_settled()
+        for event in self._filter.drain_events():
+            if event.kind != "learned":
+                self._log(f"{event.kind.replace('_', ' ')}: {event.message}")
+
+    def seek_held(self) -> bool:
+        return self._filter.pending_position() is not None
+
+    def _seek_filtered(self, seconds: float) -> None:
+        target = self._filter.position(max(0.0, float(seconds)))
+        if target is not None:
+            self._apply(target)
+
+    def _apply(self, seconds: float) -> None:
+        self._feed.note_seek()
+        self._player.seek(seconds)
