@@ -128,6 +128,7 @@ class ChaosRig:
             plan_horizon_chunks=4,
             state_dir=self.state_dir,
             render_timeouts_seconds=(2.0, 3.0, 4.0, 6.0),
+            problem_report_seconds=1.0,  # a fault's line follows it within a second
         )
         sink = NullSink(44_100, 1024, speed=speed, ring_frames=10 * 44_100)
         self.engine = Engine(

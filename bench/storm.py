@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import Engine
-from engine.cache.buffer import Lookup, RequestKind
-from engine.cache.keys import ChunkKey
+from engine.cache.buffer import LookupRecord
 from engine.library.tracks import Track
+from engine.observe.events import EngineEvent
 from engine.observe.snapshot import EngineSnapshot
 from engine.vocabulary import PRESET_ORDER
 
@@ -37,6 +37,12 @@ HEARD_SECONDS = 0.5
 frames, a render served from the cache plays a whole chunk."""
 SETTLE_SECONDS = 15.0
 """How long the deletion checks wait for playback to move on, or for a report."""
+WATCH_CAPACITY = 100_000
+"""Events the deletion watch may fall behind by (it drains every 10 ms)."""
+LOOKUP_SECONDS = 0.05
+"""A lookup is published once it has found its chunk: one told this soon after the file
+check found the file gone may have begun before the renders were dropped (an L3 decode
+takes 9 to 17 ms), so only later ones count as served after."""
 
 
 @dataclass
@@ -118,58 +124,75 @@ def _check(engine: Engine, stop: threading.Event, result: StormResult) -> None:
 class DeletionWatch:
     """What the engine does about the library files in `tracks` once they are deleted: when
     its log first names each as unplayable, when its file check found each gone (and dropped
-    its renders), and every render of one the cache serves after that. Hooks the engine's
-    log (every line, however fast they come) and the buffer until `stop`."""
+    its renders), and every render of one the cache serves after that. Follows the engine's
+    event stream (log lines, invalidations, lookups) on a thread of its own until `stop`."""
 
     def __init__(self, engine: Engine, tracks: Sequence[Track]) -> None:
-        self.engine = engine
         self.tracks = {track.id: track for track in tracks}
-        self.reported: dict[str, float] = {}
+        self._reported: dict[str, float] = {}
         self.found_gone: dict[str, float] = {}
-        self.served_after: list[str] = []
-        self._log = engine._log
-        self._lookup = engine.buffer.lookup
-        self._invalidate = engine.buffer.invalidate_track
-        engine._log = self._watched_log  # type: ignore[method-assign]
-        engine.buffer.lookup = self._watched_lookup  # type: ignore[method-assign]
-        engine.buffer.invalidate_track = self._watched_invalidate  # type: ignore[method-assign]
+        self._served_after: list[str] = []
+        self._lock = threading.Lock()
+        self._events = engine.subscribe(capacity=WATCH_CAPACITY)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="deletion-watch", daemon=True)
+        self._thread.start()
 
-    def _watched_log(self, message: str) -> None:
-        now = time.monotonic()
-        for track in self.tracks.values():
-            if track.path.name not in message:
-                continue
-            if any(saying in message for saying in GONE_SAYINGS):
-                self.reported.setdefault(track.id, now)
-        self._log(message)
+    @property
+    def reported(self) -> dict[str, float]:
+        self._drain()
+        with self._lock:
+            return dict(self._reported)
 
-    def _watched_invalidate(self, track_id: str, fingerprint: str | None = None) -> int:
-        dropped = self._invalidate(track_id, fingerprint)
-        track = self.tracks.get(track_id)
-        if track is not None and not track.path.exists():  # dropped for good: found gone
-            self.found_gone.setdefault(track_id, time.monotonic())
-        return dropped
-
-    def _watched_lookup(
-        self, key: ChunkKey, fingerprint: str, kind: RequestKind, count: bool = True
-    ) -> Lookup:
-        asked = time.monotonic()
-        found = self._lookup(key, fingerprint, kind, count)
-        gone_at = self.found_gone.get(key.track_id)
-        track = self.tracks.get(key.track_id)
-        if found.audio is not None and gone_at is not None and asked > gone_at:
-            assert track is not None
-            if fingerprint == track.fingerprint and len(self.served_after) < 10:
-                self.served_after.append(
-                    f"{track.path.name}: chunk {key.chunk_index} served from {found.tier}"
-                    f" {asked - gone_at:.2f} s after the file check found it gone"
-                )
-        return found
+    @property
+    def served_after(self) -> list[str]:
+        self._drain()
+        with self._lock:
+            return list(self._served_after)
 
     def stop(self) -> None:
-        del self.engine._log  # the class's methods again
-        del self.engine.buffer.lookup
-        del self.engine.buffer.invalidate_track
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self._drain()
+        self._events.close()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(0.01):
+            self._drain()
+
+    def _drain(self) -> None:
+        events, dropped = self._events.take()
+        with self._lock:
+            if dropped:
+                self._served_after.append(f"the watch fell behind: {dropped} events lost")
+            for event in events:
+                self._note(event)
+
+    def _note(self, event: EngineEvent) -> None:
+        if event.kind == "log":
+            for track in self.tracks.values():
+                said = any(saying in event.payload for saying in GONE_SAYINGS)
+                if said and track.path.name in event.payload:
+                    self._reported.setdefault(track.id, event.at)
+        elif event.kind == "invalidated":
+            gone = self.tracks.get(event.payload["track_id"])
+            if gone is not None and not gone.path.exists():  # dropped for good: found gone
+                self.found_gone.setdefault(gone.id, event.at)
+        elif event.kind == "lookup":
+            self._check_lookup(event.payload, event.at)
+
+    def _check_lookup(self, record: LookupRecord, at: float) -> None:
+        track = self.tracks.get(record.key.track_id)
+        gone_at = self.found_gone.get(record.key.track_id)
+        if track is None or gone_at is None or record.tier is None:
+            return
+        late = at - gone_at
+        stale = record.fingerprint == track.fingerprint
+        if stale and late > LOOKUP_SECONDS and len(self._served_after) < 10:
+            self._served_after.append(
+                f"{track.path.name}: chunk {record.key.chunk_index} served from {record.tier}"
+                f" {late:.2f} s after the file check found it gone"
+            )
 
 
 def check_deleted(engine: Engine, watch: DeletionWatch, deleted: Sequence[Track]) -> list[str]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-import engine.engine as engine_module
 from engine import Engine, EngineConfig
 from engine.persist.state import STATE_FILENAME, STATE_VERSION
 from engine.persist.trace import read_trace
@@ -51,10 +50,14 @@ def engines() -> Iterator[list[Engine]]:
 
 
 def make_engine(
-    made: list[Engine], state_dir: Path | None, clock: FakeClock, speed: float = 0.0
+    made: list[Engine],
+    state_dir: Path | None,
+    clock: FakeClock,
+    speed: float = 0.0,
+    state_save_seconds: float = 30.0,
 ) -> Engine:
     engine = Engine(
-        EngineConfig(state_dir=state_dir),
+        EngineConfig(state_dir=state_dir, state_save_seconds=state_save_seconds),
         sink=NullSink(44_100, 1024, speed=speed),
         interaction_clock=clock,
     )
@@ -265,7 +268,7 @@ def test_a_failing_save_is_reported_once_and_playback_goes_on(
     reason: str,
 ) -> None:
     state_dir = make_state_dir(tmp_path, monkeypatch)
-    engine = make_engine(engines, state_dir, FakeClock(), speed=SPEED)
+    engine = make_engine(engines, state_dir, FakeClock(), speed=SPEED, state_save_seconds=1.0)
     attempts: list[object] = []
     save = engine.state.save
 
@@ -285,7 +288,6 @@ def test_a_failing_save_is_reported_once_and_playback_goes_on(
     assert len(failures) == 1 and reason in failures[0], engine.snapshot().messages
 
     # The maintenance thread's periodic save fails the same way, quietly after the first time.
-    monkeypatch.setattr(engine_module, "STATE_SAVE_SECONDS", 0.0)
     tried = len(attempts)
     wait_for(lambda: len(attempts) >= tried + 3)
     position = engine.snapshot().position_seconds

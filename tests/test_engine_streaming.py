@@ -110,12 +110,11 @@ def engine_with_analysis_held_back(
         memory_reader=lambda: MemoryReading(200_000_000, 0.6),
     )
     analysed = threading.Event()
-    known = engine._whole_loudness
+    known = engine.analyses.whole_loudness
 
     def held_back(content_key: str) -> float | None:
         return known(content_key) if analysed.is_set() else None
 
-    engine._whole_loudness = held_back  # type: ignore[method-assign]
     engine.calibrations.whole_loudness = held_back
     engine.set_preset("warm")
     return engine, analysed, known

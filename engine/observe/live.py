@@ -1,0 +1,127 @@
+"""`LiveViews`: the engine's state read for the screen and the API, from every part at once.
+
+`snapshot` is the cheap transport state (10 Hz); `monitor` walks the tiers, the worker queue
+and the output ring for the panels (2-4 Hz); `health` is the API's health view with the
+player-wide figures the buffer alone does not know. Each reads the engine's parts
+through their own thread-safe accessors; none holds a lock of its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.cache.worker import WorkerMetrics
+from engine.dsp.render import chunk_count
+from engine.observe.monitor import (
+    METER_FRAMES,
+    CacheMap,
+    MonitorSnapshot,
+    TierLine,
+    cache_map,
+    latency_lines,
+    output_levels,
+)
+from engine.observe.snapshot import EngineSnapshot
+from engine.observe.views import health_view
+from engine.vocabulary import MB
+
+if TYPE_CHECKING:
+    from engine.assembly import Parts
+
+
+class LiveViews:
+    """Reads only; every method from any thread."""
+
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
+
+    def snapshot(self) -> EngineSnapshot:
+        e = self._parts
+        track, position = e.player.position()
+        position = max(0.0, position - e.sink.latency_seconds)  # what is heard right now
+        index, count = e.playlist.place(track)
+        messages, message_count = e.journal.messages()
+        return EngineSnapshot(
+            track=track,
+            track_index=index,
+            track_count=count,
+            position_seconds=position,
+            duration_seconds=track.duration_seconds if track else 0.0,
+            playing=e.player.playing,
+            volume=e.player.volume,
+            muted=e.settings.muted,
+            preset=e.feed.active.preset,
+            requested_preset=e.feed.requested.preset,
+            intensity=e.settings.intensity,
+            output_name=e.sink.name,
+            output_notice=e.sink.notice,
+            underruns=e.sink.ring.underruns,
+            chunk_index=int(position * e.config.sample_rate) // e.config.chunk_frames,
+            skipped=e.playlist.skipped(),
+            messages=messages,
+            errors=e.errors.entries(),
+            error_total=e.errors.total,
+            message_count=message_count,
+            chunk_seconds=e.config.chunk_seconds,
+        )
+
+    def health(self, worker: WorkerMetrics | None = None) -> dict[str, Any]:
+        e = self._parts
+        worker = worker or e.workers.metrics()
+        underruns = e.sink.ring.underruns
+        view = health_view(e.buffer, e.predictor, worker, underruns, e.memory)
+        view["process_rss_limit_mb"] = round(self._rss_limit_bytes() / MB, 1)
+        view["process_budget_mb"] = round(e.config.process_budget_mb, 1)
+        working = e.store.blocks.size_bytes + e.calibrations.sample_bytes
+        view["working_memory_mb"] = round(working / MB, 2)
+        view["stand_ins"] = e.feed.stand_ins
+        view["render_fallbacks"] = e.feed.render_fallbacks
+        return view
+
+    def monitor(self, map_columns: int) -> MonitorSnapshot:
+        e = self._parts
+        worker = e.workers.metrics()
+        health = self.health(worker)
+        ring = e.sink.ring
+        playing = ring.peek(ring.read_index, METER_FRAMES) if e.player.playing else None
+        return MonitorSnapshot(
+            tiers=tuple(TierLine.of(f) for f in e.buffer.tier_figures()),
+            cache_map=self._cache_map(map_columns),
+            preset=e.feed.requested.preset,
+            predictor=e.replanner.predictor_view(),
+            health_status=health["status"],
+            health_message=health["message"],
+            underruns=ring.underruns,
+            latencies=latency_lines(e.journal.latencies),
+            worker=worker,
+            interactions=e.filter.counters(),
+            memory_level=e.memory.level_name,
+            rss_bytes=e.memory.last_reading.rss_bytes,
+            rss_limit_bytes=self._rss_limit_bytes(),
+            budget_bytes=e.buffer.total_budget_bytes(),
+            total_bytes=e.buffer.total_bytes(),
+            output=output_levels(playing, e.config.sample_rate),
+        )
+
+    def _cache_map(self, map_columns: int) -> CacheMap | None:
+        e = self._parts
+        track, position = e.player.position()
+        if track is None:
+            return None
+        chunk_frames = e.config.chunk_frames
+        frame = int(position * e.config.sample_rate)
+        return cache_map(
+            e.buffer,
+            e.workers.queued_keys(),
+            e.workers.running_keys(),
+            track.id,
+            chunk_count(track.frames, chunk_frames),
+            e.feed.requested.bucket,
+            frame // chunk_frames,
+            (frame % chunk_frames) / chunk_frames,
+            map_columns,
+        )
+
+    def _rss_limit_bytes(self) -> int:
+        e = self._parts
+        return e.memory.baseline_rss_bytes + int(e.config.process_budget_mb * MB)
