@@ -28,15 +28,13 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-import engine.sim.replay as replay_module
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.observe.stats import percentile
@@ -44,7 +42,7 @@ from engine.persist.trace import TraceEvent, read_trace, write_trace
 from engine.playback.feed import ServedRequest
 from engine.prediction.interaction import FilterCounters
 from engine.runtime import tune_runtime_for_audio
-from engine.sim.listeners import _Session
+from engine.sim.listeners import ListeningSession
 from engine.sim.replay import MAX_NULL_SPEED, MusicClock, ReplayResult, replay
 from engine.sim.timeline import LibraryTimeline, timeline_from_library
 from engine.vocabulary import BYPASS, MB, PRESET_ORDER
@@ -98,7 +96,7 @@ def endurance_trace(
     mix = mix or ListenerMix()
     if switches_per_minute <= 0:
         raise ValueError("switches per minute must be positive")
-    session = _Session(timeline, seed, seconds)
+    session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
     interval = 60.0 / switches_per_minute
     processed = [p for p in PRESET_ORDER if p != BYPASS]
@@ -288,21 +286,13 @@ class Watch:
         return (engine_time - anchor) * self.speed
 
 
-@contextmanager
-def capture_engine(watch: Watch) -> Iterator[None]:
-    """While inside, the engine `replay` makes is handed to `watch` as soon as it exists."""
-    original = replay_module.replay_engine
+def capture_engine(watch: Watch) -> Callable[[Engine, MusicClock], None]:
+    """`replay`'s `on_engine`: hands the engine it makes to `watch` as soon as it exists."""
 
-    def capturing(config: EngineConfig, speed: float, sink: str) -> tuple[Engine, MusicClock]:
-        engine, clock = original(config, speed, sink)
+    def capture(engine: Engine, clock: MusicClock) -> None:
         watch.engine, watch.clock = engine, clock
-        return engine, clock
 
-    replay_module.replay_engine = capturing
-    try:
-        yield
-    finally:
-        replay_module.replay_engine = original
+    return capture
 
 
 def harvest(watch: Watch, engine: Engine) -> None:
@@ -577,14 +567,14 @@ def run_endurance(
         thread.start()
         started = time.monotonic()
         try:
-            with capture_engine(watch):
-                result = replay(
-                    trace,
-                    library,
-                    config,
-                    speed=speed,
-                    on_event=event_hook(watch, trace.events[-2]),
-                )
+            result = replay(
+                trace,
+                library,
+                config,
+                speed=speed,
+                on_event=event_hook(watch, trace.events[-2]),
+                on_engine=capture_engine(watch),
+            )
         finally:
             watch.trace_done.set()
             thread.join(timeout=10.0)

@@ -57,7 +57,7 @@ def content_preset(features: Features) -> str:
 # -- the listener models ------------------------------------------------------------------------
 
 
-class _Session:
+class ListeningSession:
     """One listener at work: the clock, the playhead, the current settings, the events so far."""
 
     def __init__(self, timeline: LibraryTimeline, seed: int, seconds: float) -> None:
@@ -168,7 +168,7 @@ ListenerModel = Callable[[LibraryTimeline, int, float], list[TraceEvent]]
 
 def settled(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceEvent]:
     """Picks a preset in the first seconds and keeps it; a rare tweak, a rarer change."""
-    session = _Session(timeline, seed, seconds)
+    session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
     if session.wait(rng.uniform(2.0, 10.0)):
         session.switch(rng.choice(PRESET_ORDER[1:]))
@@ -187,7 +187,7 @@ def settled(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceE
 
 def toggler(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceEvent]:
     """A/B: flips between two presets (often original and punchy) every 5-25 s."""
-    session = _Session(timeline, seed, seconds)
+    session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
     pair = ("original", "punchy") if rng.random() < 0.5 else tuple(rng.sample(PRESET_ORDER, 2))
     side = 1 if pair[0] == session.preset else 0
@@ -207,7 +207,7 @@ def toggler(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceE
 
 def content_driven(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceEvent]:
     """Chooses for the music ahead, just before each chunk starts (now and then mid-chunk)."""
-    session = _Session(timeline, seed, seconds)
+    session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
     lead_seconds = (0.3, 1.5)
     alive = session.wait(rng.uniform(1.0, 4.0))
@@ -232,7 +232,7 @@ def content_driven(timeline: LibraryTimeline, seed: int, seconds: float) -> list
 
 def explorer(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceEvent]:
     """Bursts through presets (the first, and half the rest, at 10+ a second), then settles."""
-    session = _Session(timeline, seed, seconds)
+    session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
     alive, mash = session.wait(rng.uniform(3.0, 8.0)), True
     while alive:
@@ -258,7 +258,7 @@ def explorer(timeline: LibraryTimeline, seed: int, seconds: float) -> list[Trace
 def seeker(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceEvent]:
     """Jumps around the music: seeks by 5 and 30 s and to anywhere, skips tracks, rarely
     switches."""
-    session = _Session(timeline, seed, seconds)
+    session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
     while session.wait(min(max(rng.expovariate(1.0 / 6.0), 0.3), 20.0)):
         roll = rng.random()

@@ -105,10 +105,14 @@ def replay(
     sink: str = "null",
     on_event: Callable[[TraceEvent], None] | None = None,
     record: Path | None = None,
+    on_engine: Callable[[Engine, MusicClock], None] | None = None,
 ) -> ReplayResult:
     """Play the trace through a fresh engine and collect what it measured; `record`
-    writes the replayed commands as a new trace (on the engine's clock)."""
+    writes the replayed commands as a new trace (on the engine's clock); `on_engine` is
+    handed the engine and its music clock as soon as they exist (a watcher's seam)."""
     engine, clock = replay_engine(config, speed, sink)
+    if on_engine is not None:
+        on_engine(engine, clock)
     speed = clock.speed
     try:
         if record is not None:
