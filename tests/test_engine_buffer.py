@@ -176,6 +176,8 @@ def test_clear_empties_tiers_and_rejects_unknown_ones(engine: Engine) -> None:
     engine.play()
     wait_for(lambda: engine.contents()["total_entries"] >= 3)
     engine.pause()
+    engine.workers.pause()  # no render in flight lands after the clear
+    wait_for(lambda: not engine.workers.running_keys())
     engine.clear("l1")
     assert engine.stats()["l1"]["count"] == 0
     engine.clear()
