@@ -17,6 +17,7 @@ import pytest
 from engine import PRESET_ORDER, EngineSnapshot
 from engine.cache.worker import WorkerMetrics
 from engine.library.tracks import Track
+from engine.observe.events import EngineEvent, EventStream, Subscription
 from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
@@ -220,6 +221,12 @@ class FrozenEngine:
 
     def log(self, message: str) -> None:
         self.commands.append(f"log {message}")
+
+    def subscribe(self, capacity: int = 1000, log_history: bool = False) -> Subscription:
+        """The frozen snapshot's messages as the log's history; nothing happens after."""
+        history = SNAPSHOT.messages if log_history else ()
+        backlog = [EngineEvent("log", 0.0, message) for message in history]
+        return EventStream().subscribe(capacity, backlog)
 
     def open(self, paths: Iterable[str | Path]) -> list[Track]:
         self.commands.append("open")

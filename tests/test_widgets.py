@@ -14,12 +14,13 @@ from textual.widget import Widget
 from engine import EngineSnapshot
 from engine.cache.worker import WorkerMetrics
 from engine.library.tracks import Track
+from engine.observe.events import EventStream
 from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
 from engine.vocabulary import MB, PRESET_ORDER
 from tui.widgets.cache_map import LABEL_WIDTH, CacheMapPanel, caret_offset, cell_glyph
-from tui.widgets.event_log import EventLog, message_kind, unseen_messages
+from tui.widgets.event_log import EventLog, message_kind
 from tui.widgets.health import HealthPanel
 from tui.widgets.now_playing import NowPlaying, format_clock, position_bar
 from tui.widgets.output_meter import OutputMeter, level_meter, spectrum_rows
@@ -481,7 +482,7 @@ async def test_health_panel_shows_badge_memory_latency_worker_and_input() -> Non
 # -- event log ----------------------------------------------------------------------------
 
 
-def test_message_kinds_and_unseen_messages() -> None:
+def test_message_kinds() -> None:
     assert message_kind("skipped d.wav: not audio") == "skipped"
     assert message_kind("x.flac is no longer playable (gone); skipped") == "skipped"
     assert message_kind("throttled: seek held") == "throttled"
@@ -489,22 +490,25 @@ def test_message_kinds_and_unseen_messages() -> None:
     assert message_kind("memory pressure high: budgets resized, 3 evicted") == "memory"
     assert message_kind("engine maintenance failed: ValueError: x") == "error"
     assert message_kind("cleared all tiers: 3 chunks") == "info"
-    assert unseen_messages(("a", "b", "c"), 3, 1) == (["b", "c"], 0)
-    assert unseen_messages(("c", "d"), 4, 0) == (["c", "d"], 2)  # a and b already dropped
-    assert unseen_messages(("a",), 1, 5) == (["a"], 0)  # a new engine counts from zero
 
 
-async def test_event_log_appends_each_message_once_with_a_stamp() -> None:
-    log = EventLog(clock=lambda: NOON)
+def followed_log(stream: EventStream, **options: Any) -> EventLog:
+    log = EventLog(clock=lambda: NOON, **options)
+    log.follow(stream.subscribe(capacity=10))
+    return log
+
+
+async def test_event_log_appends_each_log_line_once_with_a_stamp() -> None:
+    stream = EventStream()
+    log = followed_log(stream)
     async with PanelApp(log).run_test(size=(100, 30)) as pilot:
-        first = make_snapshot(messages=("skipped d.wav: not audio",), message_count=1)
-        log.show(first, None)
-        log.show(first, None)
-        later = make_snapshot(
-            messages=("skipped d.wav: not audio", "throttled: seek held", "switch warm -> bright"),
-            message_count=3,
-        )
-        log.show(later, make_monitor())
+        stream.publish("log", 1.0, "skipped d.wav: not audio")
+        log.show(make_snapshot(), None)
+        log.show(make_snapshot(), None)
+        stream.publish("log", 2.0, "throttled: seek held")
+        stream.publish("invalidated", 2.5, {"track_id": None, "reason": "cleared", "chunks": 0})
+        stream.publish("log", 3.0, "switch warm -> bright")
+        log.show(make_snapshot(), make_monitor())
         await pilot.pause()
         assert [line[9:] for line in log.lines] == [
             "skipped d.wav: not audio",
@@ -517,11 +521,24 @@ async def test_event_log_appends_each_message_once_with_a_stamp() -> None:
 
 
 async def test_event_log_keeps_a_bounded_number_of_lines() -> None:
-    log = EventLog(max_lines=3, clock=lambda: NOON)
+    stream = EventStream()
+    log = followed_log(stream, max_lines=3)
     async with PanelApp(log).run_test(size=(100, 30)):
-        messages = tuple(f"render {n}" for n in range(5))
-        log.show(make_snapshot(messages=messages, message_count=5), None)
+        for n in range(5):
+            stream.publish("log", float(n), f"render {n}")
+        log.show(make_snapshot(), None)
         assert [line[9:] for line in log.lines] == ["render 2", "render 3", "render 4"]
+
+
+async def test_event_log_says_how_many_events_it_fell_behind_by() -> None:
+    stream = EventStream()
+    log = followed_log(stream)  # a subscription of 10 events
+    async with PanelApp(log).run_test(size=(100, 30)):
+        for n in range(12):
+            stream.publish("log", float(n), f"render {n}")
+        log.show(make_snapshot(), None)
+        lines = [line[9:] for line in log.lines]
+        assert lines == ["… 2 earlier events not shown", *(f"render {n}" for n in range(2, 12))]
 
 
 # -- output meter -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from engine import PRESET_ORDER, EngineSnapshot
 from engine.errors import TierplayError
 from engine.library.scan import ScanProgress, scan
 from engine.library.tracks import Track
+from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
 from tui.cli import library_root
 from tui.keymap import keymap_path, load_keymap
@@ -73,6 +74,7 @@ class PlayerEngine(Protocol):
     def snapshot(self) -> EngineSnapshot: ...
     def monitor(self, map_columns: int = 12) -> MonitorSnapshot: ...
     def log(self, message: str) -> None: ...
+    def subscribe(self, capacity: int = ..., log_history: bool = False) -> Subscription: ...
     def open(
         self, paths: Iterable[str | Path], progress: ScanProgress | None = None
     ) -> list[Track]: ...
@@ -333,6 +335,8 @@ class TierplayApp(App[None]):
         self.last_monitor: MonitorSnapshot | None = None
         self._panels: dict[str, Widget] = {}
         self._shows: dict[str, Show] = {}
+        self._events: Subscription | None = None
+        """The engine's event stream, which the event log shows."""
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -392,6 +396,8 @@ class TierplayApp(App[None]):
     # -- start-up -------------------------------------------------------------------------
     async def on_mount(self) -> None:
         self._apply_keymap()
+        self._events = self.engine.subscribe(log_history=True)
+        self.query_one(EventLog).follow(self._events)
         if self.api is not None:
             await self.api.start()
             self.engine.log(self.api.announcement)
@@ -409,6 +415,8 @@ class TierplayApp(App[None]):
             self.set_interval(1 / MONITOR_HZ, self.refresh_monitor)
 
     async def on_unmount(self) -> None:
+        if self._events is not None:
+            self._events.close()
         if self.api is not None:
             await self.api.stop()
 

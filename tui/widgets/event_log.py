@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
-from textual.reactive import var
 from textual.widgets import Log
 
 from engine import EngineSnapshot
+from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
 from tui.widgets.panel import framed_css
 
@@ -57,17 +57,6 @@ def message_kind(message: str) -> str:
     if any(words in lowered for words in OUTPUT_WORDS):
         return "output"
     return "info"
-
-
-def unseen_messages(
-    messages: Sequence[str], message_count: int, shown: int
-) -> tuple[list[str], int]:
-    """The messages logged since `shown` were, and how many of those the bounded tuple has
-    already dropped (oldest first). A count below `shown` means a new engine: all are new.
-    """
-    logged = message_count - shown if message_count >= shown else message_count
-    kept = min(logged, len(messages))
-    return list(messages[len(messages) - kept :]) if kept > 0 else [], logged - kept
 
 
 class EventHighlighter(Highlighter):
@@ -121,9 +110,6 @@ class EventLog(Log):
         """,
     )
 
-    messages_shown: var[int] = var(0)
-    """The engine's message count up to which messages are in the log."""
-
     def __init__(
         self,
         *,
@@ -154,17 +140,23 @@ class EventLog(Log):
         )
         self.highlighter = EventHighlighter(self._kind_style)
         self._clock = clock
+        self._events: Subscription | None = None
+
+    def follow(self, events: Subscription) -> None:
+        """Show the log lines of this event subscription (`Engine.subscribe`) from now on."""
+        self._events = events
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
-        """Append the messages logged since the last call; none twice, whatever the rate."""
-        new, dropped = unseen_messages(
-            snapshot.messages, snapshot.message_count, self.messages_shown
-        )
-        self.messages_shown = snapshot.message_count
+        """Append the log lines told since the last call; each once, whatever the rate. A
+        log that fell too far behind says how many events it lost."""
+        if self._events is None:
+            return
+        events, dropped = self._events.take()
+        new = [event.payload for event in events if event.kind == "log"]
         if not new and not dropped:
             return
         stamp = time.strftime(TIME_FORMAT, time.localtime(self._clock()))
-        lines = [f"{stamp} … {dropped} earlier messages not shown"] if dropped else []
+        lines = [f"{stamp} … {dropped} earlier events not shown"] if dropped else []
         self.write_lines(lines + [f"{stamp} {message}" for message in new])
 
     def _kind_style(self, kind: str) -> Style:
