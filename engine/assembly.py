@@ -127,7 +127,15 @@ def assemble(
     planner = BufferPlanner(config, predictor, filter, ChunkFeatureIndex(store, analyses))
     memory = MemoryMonitor(int(config.memory_limit_mb * 1e6), memory_reader)
     preparation = TrackPreparation(
-        config.loudness_mode, playlist, store, buffer, workers, calibrations, analyses, journal
+        config.loudness_mode,
+        playlist,
+        store,
+        buffer,
+        workers,
+        calibrations,
+        analyses,
+        journal,
+        requested=lambda: feed.requested.preset,
     )
     return Parts(
         config=config,

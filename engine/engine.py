@@ -144,8 +144,8 @@ class Engine:
             raise UnknownPreset(name, PRESET_ORDER)
         self._record("preset", preset=name)
         previous = self.feed.requested.preset
-        self._parts.preparation.asked(name)
         self.feed.request(name, self.feed.requested.bucket)
+        self._parts.preparation.asked(name)  # after the request: see TrackPreparation.prepare
         self.player.wake()
         self.planner.preset_chosen(name, self._parts.replanner.whereabouts())
         if name != previous:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from functools import partial
 
 from engine.cache.buffer import MultiTierBuffer
@@ -35,7 +36,7 @@ real tracks measured need no recalibration renders at all."""
 class TrackPreparation:
     """`prepare` runs on whichever thread plans; `asked` on the UI thread; `refine` and
     `install` on the maintenance thread. `_lock` guards the playing track, its neighbours
-    and the presets asked for on it."""
+    and the presets asked for on it, and is held while a recalibrated gain is installed."""
 
     def __init__(
         self,
@@ -47,7 +48,10 @@ class TrackPreparation:
         calibrations: LoudnessCalibrations,
         analyses: AnalysisPass,
         journal: Journal,
+        requested: Callable[[], str],
     ) -> None:
+        """`requested` is the preset asked for now (the feed's)."""
+        self._requested = requested
         self._loudness_mode = loudness_mode
         self._playlist = playlist
         self._store = store
@@ -66,11 +70,13 @@ class TrackPreparation:
         self._recalibrated: queue.SimpleQueue[tuple[Track, str, float]] = queue.SimpleQueue()
         """Gains recalibrated by the workers, waiting to be put in use."""
 
-    def prepare(self, track: Track, requested: str, likely: tuple[str, ...]) -> None:
-        """`track` is now current, `requested` plays first, `likely` are the processed
-        presets, likeliest switch targets first."""
+    def prepare(self, track: Track, likely: tuple[str, ...]) -> None:
+        """`track` is now current; `likely` are the processed presets, likeliest switch
+        targets first. The preset asked for is read under the lock: a command requests its
+        preset before it tells `asked`, so one that lands meanwhile is never lost."""
         neighbours = self._playlist.neighbours(track)
         with self._lock:
+            requested = self._requested()
             self._playing, self._neighbours = track, neighbours
             self._asked = frozenset({requested})
         self._journal.publish("track", track)
@@ -83,7 +89,7 @@ class TrackPreparation:
             self._analyses.request(self._store.get(neighbour))
 
     def asked(self, preset: str) -> None:
-        """The listener asked for `preset` on the playing track."""
+        """The listener asked for `preset` on the playing track (after requesting it)."""
         with self._lock:
             self._asked = self._asked | {preset}
 
@@ -122,13 +128,12 @@ class TrackPreparation:
                 track, preset, gain = self._recalibrated.get_nowait()
             except queue.Empty:
                 return installed
-            with self._lock:
+            with self._lock:  # held to the install: a preset asked for meanwhile keeps its gain
                 heard = self._playing is not None and self._playing.id == track.id
-                heard = heard and preset in self._asked
-            if heard:
-                continue
-            self._calibrations.install(track.fingerprint, preset, self._loudness_mode, gain)
-            dropped = self._buffer.drop_presets(track.id, [preset])
+                if heard and preset in self._asked:
+                    continue
+                self._calibrations.install(track.fingerprint, preset, self._loudness_mode, gain)
+                dropped = self._buffer.drop_presets(track.id, [preset])
             self._journal.invalidated(track.id, f"{preset} recalibrated", dropped)
             installed = True
 

@@ -82,7 +82,12 @@ class Replanner:
         return tuple(p for p in dict.fromkeys([*ranked, *PROCESSED_PRESETS]) if p != BYPASS)
 
     def prepare(self, track: Track) -> None:
-        self._preparation.prepare(track, self._feed.requested.preset, self.likely_presets())
+        """Prepare `track` as the current one (`Engine.open`), in turn with the plans."""
+        with self._lock:
+            self._prepare(track)
+
+    def _prepare(self, track: Track) -> None:
+        self._preparation.prepare(track, self.likely_presets())
 
     def install_recalibrations(self) -> None:
         """Put recalibrated gains in use; their chunks are dropped, so plan again."""
@@ -99,14 +104,15 @@ class Replanner:
             due = time.monotonic() - self._planned_at >= PLAN_REFRESH_SECONDS
             due = due or inputs != self._planned_inputs
         if due:
-            self.replan(where)
+            self.replan()
 
-    def replan(self, where: Whereabouts | None = None) -> None:
-        """Plan from where the playhead is, re-value the tiers, and queue the renders."""
-        where = where or self.whereabouts()
-        if where is None:
-            return
+    def replan(self) -> None:
+        """Plan from where the playhead is, re-value the tiers, and queue the renders. The
+        playhead is read under the lock, so no plan from an older position lands last."""
         with self._lock:
+            where = self.whereabouts()
+            if where is None:
+                return
             self._planned_inputs = self._plan_inputs(where)
             self._planned_at = time.monotonic()
             requested = self._feed.requested
@@ -120,7 +126,7 @@ class Replanner:
             if new_track:
                 track = self._playlist.find(where.track.track_id)
                 if track is not None:
-                    self.prepare(track)
+                    self._prepare(track)
             self._buffer.apply_plan(plan)
             self._workers.submit_plan(plan)
 
