@@ -11,7 +11,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from engine.errors import UnknownPreset
-from engine.vocabulary import PRESET_ORDER
+from engine.vocabulary import BYPASS, PRESET_ORDER
+
+ADAPTIVE = "adaptive"
+"""The one preset computed per track (`adaptive_preset`)."""
 
 if TYPE_CHECKING:  # analysis measures loudness with engine.dsp: no import cycle at run time
     from engine.library.analysis import TrackAnalysis
@@ -50,13 +53,18 @@ class Preset:
 
     @property
     def is_bypass(self) -> bool:
-        return self.name == "original"
+        return self.name == BYPASS
+
+    @property
+    def is_adaptive(self) -> bool:
+        """Computed per track from its analysis (`adaptive_preset`), not fixed."""
+        return self.name == ADAPTIVE
 
 
 PRESETS: dict[str, Preset] = {
-    "original": Preset("original", "the file as it is, untouched"),
-    "adaptive": Preset(
-        "adaptive",
+    BYPASS: Preset(BYPASS, "the file as it is, untouched"),
+    ADAPTIVE: Preset(
+        ADAPTIVE,
         "corrects this track's tonal balance and dynamics (derived from its analysis)",
         target_lufs=-14.0,
     ),
@@ -153,4 +161,4 @@ def adaptive_preset(analysis: TrackAnalysis) -> Preset:
         EqBand("high_shelf", 9_000.0, correction((8, 9)) + 1.5),
     )
     compressor = CompressorSettings(-30.0 + 10.0 * features.energy, ratio, 20.0, 180.0)
-    return replace(PRESETS["adaptive"], eq=eq, compressor=compressor, width=1.05)
+    return replace(PRESETS[ADAPTIVE], eq=eq, compressor=compressor, width=1.05)

@@ -211,7 +211,7 @@ class Renderer:
     # -- internals ------------------------------------------------------------------------
     def _resolve(self, source: TrackSource, preset: str) -> Preset:
         base = preset_named(preset)
-        if base.name != "adaptive":
+        if not base.is_adaptive:
             return base
         analysis = self.calibrations.analysis(
             source.content_key,
@@ -220,7 +220,7 @@ class Renderer:
         return adaptive_preset(analysis)
 
     def _chain(self, source: TrackSource, preset: Preset) -> PresetChain:
-        owner = source.content_key if preset.name == "adaptive" else ""
+        owner = source.content_key if preset.is_adaptive else ""
         key = (preset.name, owner)
         chain = self._chains.get(key)
         if chain is None or chain.preset != preset:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from engine.library.analysis import Features
 from engine.persist.trace import TraceEvent
 from engine.sim.timeline import LibraryTimeline, Playhead, to_ms
-from engine.vocabulary import PRESET_ORDER
+from engine.vocabulary import BYPASS, PRESET_ORDER
 
 CONTENT_NOISE_RATE = 0.15
 """Share of the content-driven listener's switches that go elsewhere than the rule says."""
@@ -67,7 +67,7 @@ class ListeningSession:
         self.timeline = timeline
         self.playhead = Playhead(timeline)
         self.events: list[TraceEvent] = []
-        self.preset = "original"
+        self.preset = BYPASS
         self.intensity = 1.0
         self.volume = 1.0
         self._now_ms = 0
@@ -189,7 +189,7 @@ def toggler(timeline: LibraryTimeline, seed: int, seconds: float) -> list[TraceE
     """A/B: flips between two presets (often original and punchy) every 5-25 s."""
     session = ListeningSession(timeline, seed, seconds)
     rng = session.rng
-    pair = ("original", "punchy") if rng.random() < 0.5 else tuple(rng.sample(PRESET_ORDER, 2))
+    pair = (BYPASS, "punchy") if rng.random() < 0.5 else tuple(rng.sample(PRESET_ORDER, 2))
     side = 1 if pair[0] == session.preset else 0
     if session.wait(rng.uniform(1.0, 4.0)):
         session.switch(pair[side])
