@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from engine import Engine, EngineConfig
 from engine.observe.events import EngineEvent, EventStream
 from engine.playback.sinks.output import NullSink
+from engine.vocabulary import TIER_NAMES
 from tests.helpers.audio_files import SAMPLE_AUDIO
 from tests.helpers.polling import wait_for
 
@@ -69,3 +70,36 @@ def test_the_engine_publishes_switches_log_lines_tracks_and_invalidations(engine
     wait_for(lambda: has("invalidated"), 5.0)
     cleared = next(e for e in seen if e.kind == "invalidated")
     assert cleared.payload["reason"] == "cleared all tiers"
+    assert cleared.payload["track_id"] is None
+
+
+def test_the_engine_publishes_each_lookup_with_the_tier_that_served_it(engine: Engine) -> None:
+    subscription = engine.subscribe()
+    seen: list[EngineEvent] = []
+
+    def looked_up(kind: str) -> bool:
+        seen.extend(e for e in subscription.take()[0] if e.kind == "lookup")
+        return any(e.payload.kind == kind for e in seen)
+
+    engine.set_preset("warm")
+    engine.play()
+    wait_for(lambda: looked_up("playback"), 30.0)
+    record = next(e.payload for e in seen if e.payload.kind == "playback")
+    track = engine.tracks()[0]
+    assert (record.key.track_id, record.fingerprint) == (track.id, track.fingerprint)
+    assert record.tier in (None, *TIER_NAMES)
+
+
+def test_a_subscription_with_the_log_history_misses_no_line_and_repeats_none(
+    engine: Engine,
+) -> None:
+    for number in range(5):
+        engine.log(f"before {number}")
+    with engine.subscribe(log_history=True) as subscription:
+        engine.log("after")
+        lines = [e.payload for e in subscription.take()[0] if e.kind == "log"]
+    kept = engine.snapshot().messages
+    last_before = lines.index("before 4")
+    assert lines[: last_before + 1] == list(kept[: kept.index("before 4") + 1])
+    assert lines.index("after") > last_before
+    assert all(lines.count(f"before {n}") == 1 for n in range(5))
