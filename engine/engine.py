@@ -144,7 +144,7 @@ class Engine:
             raise UnknownPreset(name, PRESET_ORDER)
         self._record("preset", preset=name)
         previous = self.feed.requested.preset
-        self.feed.request(name, self.feed.requested.bucket)
+        self.feed.request(preset=name)
         self._parts.preparation.asked(name)  # after the request: see TrackPreparation.prepare
         self.player.wake()
         self.planner.preset_chosen(name, self._parts.replanner.whereabouts())
@@ -156,7 +156,7 @@ class Engine:
         _number(value, "intensity must be a number between 0 and 1")
         intensity = self._parts.settings.set_intensity(value)
         self._record("intensity", value=intensity)
-        self.feed.request(self.feed.requested.preset, self.config.intensity_bucket(intensity))
+        self.feed.request(bucket=self.config.intensity_bucket(intensity))
         self.player.wake()
         self.planner.intensity_chosen(intensity)
         self._parts.replanner.replan()

@@ -162,8 +162,14 @@ class PresetFeed:
         with self._lock:
             self.active = self.requested = Setting(preset, bucket)
 
-    def request(self, preset: str, bucket: int) -> None:
+    def request(self, preset: str | None = None, bucket: int | None = None) -> None:
+        """Ask for `preset` and/or the intensity `bucket`; what is not given is kept, read
+        under the lock, so a preset and an intensity asked on two threads never undo each
+        other."""
         with self._lock:
+            kept = self.requested
+            preset = kept.preset if preset is None else preset
+            bucket = kept.bucket if bucket is None else bucket
             self.requested = Setting(preset, bucket)
             self._requested_at = self._clock()
             self._pending = _PendingSwitch()
@@ -458,7 +464,9 @@ class PresetFeed:
             return piece
         offset = frame - fade.fade_start
         if offset >= fade.length:
-            self._fade = None
+            with self._lock:  # a switch or seek may have set a new fade since it was read
+                if self._fade is fade:
+                    self._fade = None
             return piece
         if offset < 0:
             return piece
