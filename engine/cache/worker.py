@@ -394,9 +394,9 @@ class RenderWorkerPool:
             job.succeeded = self.buffer.store(
                 job.key, audio, job.fingerprint, job.tier, job.value, job.probability
             )
-            if not job.succeeded and job.priority == "immediate":
-                job.audio = audio
-                job.succeeded = True
+            if not job.succeeded:  # refused: a miss waiting on this job still gets its audio
+                job.audio = audio  # (even one upgraded by `request_now` after this check)
+                job.succeeded = job.priority == "immediate"
             with self._cv:
                 self.renders_total += 1
                 self._completed.append(self._clock())
