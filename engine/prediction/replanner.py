@@ -96,39 +96,40 @@ class Replanner:
 
     def replan_when_due(self) -> None:
         """Plan at once when an input changed, else every `PLAN_REFRESH_SECONDS`."""
-        where = self.whereabouts()
-        if where is None:
-            return
-        inputs = self._plan_inputs(where)
-        with self._lock:
-            due = time.monotonic() - self._planned_at >= PLAN_REFRESH_SECONDS
-            due = due or inputs != self._planned_inputs
-        if due:
-            self.replan()
-
-    def replan(self) -> None:
-        """Plan from where the playhead is, re-value the tiers, and queue the renders. The
-        playhead is read under the lock, so no plan from an older position lands last."""
         with self._lock:
             where = self.whereabouts()
             if where is None:
                 return
-            self._planned_inputs = self._plan_inputs(where)
-            self._planned_at = time.monotonic()
-            requested = self._feed.requested
-            plan, new_track = self.planner.plan(
-                where,
-                requested.preset,
-                requested.bucket,
-                self._buffer.estimated_chunk_bytes(self._config.chunk_frames),
-                {name: tier.budget_bytes for name, tier in self._buffer.tiers.items()},
-            )
-            if new_track:
-                track = self._playlist.find(where.track.track_id)
-                if track is not None:
-                    self._prepare(track)
-            self._buffer.apply_plan(plan)
-            self._workers.submit_plan(plan)
+            inputs = self._plan_inputs(where)
+            stale = time.monotonic() - self._planned_at >= PLAN_REFRESH_SECONDS
+            if stale or inputs != self._planned_inputs:
+                self._plan(where, inputs)
+
+    def replan(self) -> None:
+        """Plan now (a command changed what is asked for)."""
+        with self._lock:
+            where = self.whereabouts()
+            if where is not None:
+                self._plan(where, self._plan_inputs(where))
+
+    def _plan(self, where: Whereabouts, inputs: tuple[object, ...]) -> None:
+        """Plan from `where`, re-value the tiers, and queue the renders. The caller holds
+        the lock and read `where` under it, so no plan from an older position lands last."""
+        self._planned_inputs, self._planned_at = inputs, time.monotonic()
+        requested = self._feed.requested
+        plan, new_track = self.planner.plan(
+            where,
+            requested.preset,
+            requested.bucket,
+            self._buffer.estimated_chunk_bytes(self._config.chunk_frames),
+            {name: tier.budget_bytes for name, tier in self._buffer.tiers.items()},
+        )
+        if new_track:
+            track = self._playlist.find(where.track.track_id)
+            if track is not None:
+                self._prepare(track)
+        self._buffer.apply_plan(plan)
+        self._workers.submit_plan(plan)
 
     def _plan_inputs(self, where: Whereabouts) -> tuple[object, ...]:
         """What a new plan would differ by, beyond the position inside the chunk."""
