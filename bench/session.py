@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,7 +88,10 @@ def run_session(
     seek_every_seconds: float = 5.0,
     seed: int = 7,
 ) -> SessionResult:
-    config = EngineConfig()
+    # A fresh model each run: one kept in the user's state folder would carry what earlier
+    # runs (and earlier code) learned, and the figures would depend on that history.
+    state = tempfile.TemporaryDirectory(prefix="tierplay-session-")
+    config = EngineConfig(state_dir=Path(state.name))
     process = psutil.Process()
     engine = open_engine(sink, config)
     rss: list[float] = []
@@ -114,3 +118,4 @@ def run_session(
         )
     finally:
         engine.close()
+        state.cleanup()
