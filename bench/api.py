@@ -26,17 +26,19 @@ import asyncio
 import http.client
 import itertools
 import multiprocessing
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from api.address import open_listener
 from api.server import ApiServer
 from api.settings import ApiSettings
-from bench.session import SWITCH_PATTERN, open_engine
-from engine import Engine, EngineConfig
+from bench.session import SWITCH_PATTERN, fresh_model_config, open_engine
+from engine import Engine
 from engine.observe.stats import percentile
 from tui.app import SNAPSHOT_HZ, TierplayApp
 
@@ -217,7 +219,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = ApiSettings.from_options("127.0.0.1:0", allow_remote=False, token=None)
     listener = open_listener(settings.address, settings.allow_remote)
-    engine = open_engine(args.sink, EngineConfig())
+    state = tempfile.TemporaryDirectory(prefix="tierplay-api-")
+    engine = open_engine(args.sink, fresh_model_config(Path(state.name)))
     try:
         server = ApiServer(engine, settings, listener)
         phases = asyncio.run(drive(engine, server, args.seconds, args.connections))
@@ -225,6 +228,7 @@ def main() -> None:
     finally:
         listener.close()
         engine.close()
+        state.cleanup()
     report(phases, args.connections, output, args.seconds)
 
 

@@ -40,6 +40,13 @@ class SessionResult:
     budget_mb: float = 0.0
 
 
+def fresh_model_config(state_dir: Path) -> EngineConfig:
+    """The default settings with the state kept in `state_dir` (a new, empty folder): a
+    model kept in the user's state folder would carry what earlier runs (and earlier code)
+    learned, and a benchmark's figures would depend on that history."""
+    return EngineConfig(state_dir=state_dir)
+
+
 def open_engine(sink: str, config: EngineConfig) -> Engine:
     tune_runtime_for_audio()  # as `tierplay` does
     engine = Engine(config, sink=sink)
@@ -88,10 +95,8 @@ def run_session(
     seek_every_seconds: float = 5.0,
     seed: int = 7,
 ) -> SessionResult:
-    # A fresh model each run: one kept in the user's state folder would carry what earlier
-    # runs (and earlier code) learned, and the figures would depend on that history.
     state = tempfile.TemporaryDirectory(prefix="tierplay-session-")
-    config = EngineConfig(state_dir=Path(state.name))
+    config = fresh_model_config(Path(state.name))
     process = psutil.Process()
     engine = open_engine(sink, config)
     rss: list[float] = []
