@@ -234,7 +234,9 @@ class Renderer:
         """Wet gain that brings the limited, full-intensity render to the reference.
 
         One pass sets the gain from the wet path's loudness on the sample windows; further
-        passes correct for what the true-peak limiter took off. Silence keeps unity gain.
+        passes correct for what the true-peak limiter took off, on the wet windows kept from
+        the first (float16: half a render's scratch, and its -66 dB rounding moves no
+        loudness figure). Silence keeps unity gain.
         """
         rate = self.config.sample_rate
         sample = self.sample(source)
@@ -242,17 +244,17 @@ class Renderer:
         target = self._target_lufs(sample, preset)
         chain = self._chain(source, preset)
 
-        def wets() -> Iterator[Planar]:  # one window at a time: scratch stays one window
-            return (chain.process(window, rate) for window in sample.planar_windows())
-
         peaks: list[float] = []
+        kept: list[npt.NDArray[np.float16]] = []
 
-        def noting_peaks(windows: Iterator[Planar]) -> Iterator[Planar]:
-            for wet in windows:
+        def wets() -> Iterator[Planar]:  # one window at a time, kept at half width
+            for window in sample.planar_windows():
+                wet = chain.process(window, rate)
                 peaks.append(window_true_peak(wet))
+                kept.append(wet.astype(np.float16))
                 yield wet
 
-        meter = measure_windows(noting_peaks(wets()), settle, rate)
+        meter = measure_windows(wets(), settle, rate)
         measured = meter.integrated()
         if is_silent(target) or is_silent(measured):
             return 1.0
@@ -267,7 +269,10 @@ class Renderer:
             return float(10 ** (gain_db / 20))
         for _ in range(CALIBRATION_PASSES - 1):
             scale = np.float32(10 ** (gain_db / 20))
-            limited = (limit_true_peak(wet * scale, rate, ceiling) for wet in wets())
+            limited = (
+                limit_true_peak(np.multiply(wet, scale, dtype=np.float32), rate, ceiling)
+                for wet in kept
+            )
             error = target - measured_loudness(limited, settle, rate)
             if abs(error) < 0.05:
                 break
