@@ -330,16 +330,21 @@ class TrackSource:
 
 def _sanitised(path: Path, raw: Native) -> Native:
     """A few NaN/Inf become silence; a window of more, or of absurd level, means the file
-    is garbage (refused with the reason `load_track` gives)."""
+    is garbage (refused with the reason `load_track` gives).
+
+    The extremes come first: two passes that allocate nothing and, since NaN and Inf carry
+    into them, say whether the slower look at every sample is needed at all."""
     if raw.size == 0:
         return raw
-    finite = np.isfinite(raw)
-    if not finite.all():
+    low, high = float(raw.min()), float(raw.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
+        finite = np.isfinite(raw)
         bad = int(raw.size - np.count_nonzero(finite))
         if bad > MAX_NONFINITE_FRACTION * raw.size:
             raise TrackInvalid(path, f"{bad / raw.size:.0%} of samples are NaN/Inf (refused)")
         raw = np.where(finite, raw, raw.dtype.type(0.0))
-    peak = float(np.max(np.abs(raw)))
+        low, high = float(raw.min()), float(raw.max())
+    peak = max(-low, high)
     if peak > ABSURD_PEAK:
         raise TrackInvalid(path, f"absurd level: peak {20 * math.log10(peak):+.0f} dBFS")
     return raw
