@@ -27,6 +27,7 @@ from scipy.signal import resample_poly
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
 from engine.frames import Audio
+from engine.library.tags import Tags
 
 F = TypeVar("F", np.float32, np.float64)
 """Float32 samples shaped (frames, channels)."""
@@ -61,10 +62,13 @@ class Track:
     fingerprint: str
     """size + mtime + header hash: changes when the file is modified or replaced."""
     title: str
+    """The title tag, else the file name without its extension."""
     artist: str = ""
     format: str = ""
     warnings: tuple[str, ...] = field(default=())
     """What was repaired or cut on load (truncation, NaN, clipping), in one line each."""
+    tags: Tags = field(default=Tags())
+    """Everything the file's tags say (album, numbers, ReplayGain); empty when untagged."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,74 @@
+"""What a file's tags say about its music: title, artist, album, numbers and ReplayGain.
+
+Read with mediafile (beets' tag layer over mutagen), which maps ID3, Vorbis comments, MP4
+atoms and APE tags to the same fields, ReplayGain's several spellings included. Tags are
+the listener's data, often wrong or missing: nothing here raises, and a file whose tags
+cannot be read is simply untagged (its file name stands in for the title).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mediafile import MediaFile
+
+MAX_TAG_CHARS = 200
+"""Longer values are cut: a tag is shown on one line, and a broken file can hold megabytes."""
+
+
+@dataclass(frozen=True)
+class Tags:
+    """A file's tags; empty strings and None where the file has none."""
+
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    album_artist: str = ""
+    track_number: int | None = None
+    disc_number: int | None = None
+    replaygain_track_db: float | None = None
+    replaygain_album_db: float | None = None
+    replaygain_track_peak: float | None = None
+    replaygain_album_peak: float | None = None
+
+
+def read_tags(path: Path) -> Tags:
+    """The tags of `path`, or empty `Tags` when it has none or they cannot be read."""
+    try:
+        found = MediaFile(str(path))
+    except Exception:  # noqa: BLE001 - mediafile raises many kinds; an unreadable tag is no tag
+        return Tags()
+    return Tags(
+        title=_text(found.title),
+        artist=_text(found.artist),
+        album=_text(found.album),
+        album_artist=_text(found.albumartist),
+        track_number=_number(found.track),
+        disc_number=_number(found.disc),
+        replaygain_track_db=_finite(found.rg_track_gain),
+        replaygain_album_db=_finite(found.rg_album_gain),
+        replaygain_track_peak=_finite(found.rg_track_peak),
+        replaygain_album_peak=_finite(found.rg_album_peak),
+    )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    return " ".join(value.split())[:MAX_TAG_CHARS]
+
+
+def _number(value: Any) -> int | None:
+    """Track and disc numbers; 0 means unset in mediafile."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000:
+        return value
+    return None
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
