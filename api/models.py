@@ -197,7 +197,12 @@ class Cleared(BaseModel):
 class TrackInfo(BaseModel):
     id: str
     title: str
+    """The title tag, else the file's name without its extension."""
     artist: str
+    album: str
+    album_artist: str
+    track_number: int | None
+    disc_number: int | None
     file: str
     """The file's name only: the API never shows or takes a path."""
     duration_seconds: float

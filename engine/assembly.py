@@ -21,6 +21,7 @@ from engine.dsp.render import Renderer
 from engine.library.analysis_pass import AnalysisPass
 from engine.library.chunk_features import ChunkFeatureIndex
 from engine.library.file_watch import FileWatch
+from engine.library.index import LibraryIndex
 from engine.library.playlist import Playlist
 from engine.library.track_store import TrackStore
 from engine.maintenance import MaintenanceLoop
@@ -64,6 +65,7 @@ class Parts:
     """Routine lines a storm of commands repeats (clear, memory levels): the same counting,
     so they cannot push everything else out of the message log."""
     playlist: Playlist
+    index: LibraryIndex
     store: TrackStore
     analyses: AnalysisPass
     calibrations: LoudnessCalibrations
@@ -144,6 +146,7 @@ def assemble(
         errors=errors,
         notices=ErrorLog(journal.log, clock),
         playlist=playlist,
+        index=LibraryIndex.in_cache_dir(rate, config.cache_dir),
         store=store,
         analyses=analyses,
         calibrations=calibrations,

@@ -84,6 +84,8 @@ class EngineConfig:
     a failing track fails every render, and one line each would bury the rest of the log."""
     state_dir: Path | None = None
     """Where predictor state and settings live; None means the platform's user state dir."""
+    cache_dir: Path | None = None
+    """Where the library index lives; None means the platform's user cache folder."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -81,7 +81,11 @@ class Engine:
         the rest in one line: thousands of broken files must not flood the event log."""
         paths = list(paths)
         self._record("open", paths=[str(p) for p in paths])
-        tracks, skipped = open_library(paths, self.config.sample_rate, progress)
+        index = self._parts.index
+        tracks, skipped = open_library(paths, self.config.sample_rate, progress, index)
+        warning = index.take_warning()
+        if warning is not None:
+            self.errors.report("library index", warning, warning)
         self._parts.playlist.set(tracks)
         for item in skipped:
             self._parts.files.skip(item)
@@ -266,6 +270,7 @@ class Engine:
         self.workers.close()
         self.analyses.close()
         self.sink.close()
+        self._parts.index.close()
 
 
 def _number(value: float, message: str) -> None:

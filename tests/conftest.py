@@ -22,6 +22,16 @@ def private_state_dir(
     return directory
 
 
+@pytest.fixture(autouse=True)
+def private_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test's library index lives in its own folder, never the user's."""
+    directory = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("TIERPLAY_CACHE_DIR", str(directory))
+    return directory
+
+
 def jack_available() -> bool:
     """`make test` starts a JACK dummy server and sets TIERPLAY_JACK=1."""
     return os.environ.get("TIERPLAY_JACK") == "1"

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import soundfile as sf
 
 from engine.errors import TrackEmpty, TrackError, TrackUnreadable
+from engine.library.index import FileStamp, IndexEntry, LibraryIndex
+from engine.library.tags import read_tags
 from engine.library.tracks import (
     Track,
     check_path,
@@ -89,6 +91,7 @@ def probe(path: Path, sample_rate: int) -> Track:
         raise TrackEmpty(path, "no audio frames")
     check_rate_and_channels(path, int(info.samplerate), int(info.channels))
     duration = info.frames / info.samplerate if info.samplerate > 0 else 0.0
+    tags = read_tags(path)
     return Track(
         id=track_id_for(path),
         path=path,
@@ -97,23 +100,73 @@ def probe(path: Path, sample_rate: int) -> Track:
         channels=int(info.channels),
         frames=round(duration * sample_rate),
         fingerprint=fingerprint,
-        title=path.stem,
+        title=tags.title or path.stem,
+        artist=tags.artist,
         format=str(info.format),
+        tags=tags,
     )
 
 
 def open_library(
-    paths: Iterable[str | Path], sample_rate: int, progress: ScanProgress | None = None
+    paths: Iterable[str | Path],
+    sample_rate: int,
+    progress: ScanProgress | None = None,
+    index: LibraryIndex | None = None,
 ) -> tuple[list[Track], list[SkippedFile]]:
     """Scan and probe: the playable tracks in order, and what was skipped with why.
-    `progress` is called every `PROGRESS_EVERY_FILES` files and once at the end."""
+
+    With an `index`, a file whose size and modification time it knows is not probed
+    again, and what is probed is recorded in it. `progress` is called every
+    `PROGRESS_EVERY_FILES` files and once at the end."""
     files, skipped = scan(paths)
+    known = index.entries() if index is not None else {}
+    probed: list[IndexEntry] = []
     tracks: list[Track] = []
     for done, path in enumerate(files, start=1):
-        try:
-            tracks.append(probe(path, sample_rate))
-        except TrackError as error:
-            skipped.append(SkippedFile(path, error.reason))
+        entry = _indexed(path, known)
+        if entry is None:
+            entry = _probed(path, sample_rate)
+            if entry.stamp is not None:
+                probed.append(entry)
+        if entry.track is not None:
+            tracks.append(entry.track)
+        else:
+            skipped.append(SkippedFile(path, entry.reason))
         if progress is not None and (done % PROGRESS_EVERY_FILES == 0 or done == len(files)):
             progress(done, len(files))
+    if index is not None:
+        index.store(probed)
+        index.forget(_vanished(paths, files, known))
     return tracks, skipped
+
+
+def _indexed(path: Path, known: dict[str, IndexEntry]) -> IndexEntry | None:
+    """The index's entry for `path` if the file is still the one it probed."""
+    entry = known.get(os.path.abspath(path))
+    if entry is None or FileStamp.of(path) != entry.stamp:
+        return None
+    if entry.track is not None and entry.track.path != path:  # listed by another spelling
+        return IndexEntry(entry.path, entry.stamp, replace(entry.track, path=path))
+    return entry
+
+
+def _probed(path: Path, sample_rate: int) -> IndexEntry:
+    stamp = FileStamp.of(path)
+    key = Path(os.path.abspath(path))
+    try:
+        return IndexEntry(key, stamp, probe(path, sample_rate))
+    except TrackError as error:
+        return IndexEntry(key, stamp, None, error.reason)
+
+
+def _vanished(
+    roots: Iterable[str | Path], files: list[Path], known: dict[str, IndexEntry]
+) -> list[str]:
+    """Indexed files under the scanned folders that the scan no longer found."""
+    folders = [os.path.join(os.path.abspath(r), "") for r in roots if Path(r).is_dir()]
+    found = {os.path.abspath(f) for f in files}
+    return [
+        key
+        for key in known
+        if key not in found and any(key.startswith(folder) for folder in folders)
+    ]
