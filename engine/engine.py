@@ -133,6 +133,21 @@ class Engine:
         self._record("prev")
         self._parts.transport.change_track(-1)
 
+    def play_track(self, track_id: str) -> None:
+        """Play the playlist's track `track_id` from its start, as the library's Enter does
+        (playback starts if it was paused).
+
+        Raises:
+            TierplayError: no track with that id is in the playlist.
+        """
+        index = self._parts.playlist.index_of(track_id)
+        if index is None:
+            raise TierplayError(f"no track {track_id!r} in the playlist")
+        self._record("track", index=index)
+        self._parts.transport.play_index(index)
+        if not self.player.playing:
+            self.play()
+
     def set_volume(self, volume: float) -> None:
         _number(volume, "volume must be a number between 0 and 1")
         self._record("volume", value=min(max(float(volume), 0.0), 1.0))

@@ -13,6 +13,7 @@ import pytest
 
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
+from engine.errors import TierplayError
 from engine.library.tracks import Track, load_track
 from engine.playback import player as player_module
 from engine.playback.player import Player
@@ -85,6 +86,25 @@ def test_seek_next_prev_and_pause(stepped_engine, tone_library: Path) -> None:
     assert not engine.snapshot().playing
     sink.advance(4096)  # silence while paused is not an underrun
     assert engine.snapshot().underruns == 0
+
+
+def test_play_track_starts_the_chosen_track_and_playback(
+    stepped_engine, tone_library: Path
+) -> None:
+    engine, sink = stepped_engine
+    tracks = engine.open([tone_library])
+    engine.play_track(tracks[2].id)  # paused: the choice starts playback
+    capture(sink, 1024)
+    snap = engine.snapshot()
+    assert snap.playing and snap.track == tracks[2]
+    assert snap.position_seconds == pytest.approx(1024 / 44_100, abs=1e-6)
+    engine.seek(1.0)
+    engine.play_track(tracks[1].id)  # while playing: from the start of the chosen track
+    capture(sink, 2048)
+    assert engine.snapshot().track == tracks[1]
+    assert engine.snapshot().position_seconds < 0.1
+    with pytest.raises(TierplayError, match="no track"):
+        engine.play_track("not-a-track")
 
 
 def test_gapless_advance_and_end_of_library(stepped_engine, tone_library: Path) -> None:

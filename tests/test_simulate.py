@@ -13,12 +13,14 @@ from engine.vocabulary import PRESET_ORDER
 from tests.helpers.audio_files import SAMPLE_AUDIO
 from tui.cli import main
 
+GOOD_TRACK_PAST_THE_END = '{"t": 1, "event": "track", "index": 9}'
 REPLAY = ("simulate", "--library", str(SAMPLE_AUDIO), "--speed", "5")
 TRACKS = sorted(p.name for p in SAMPLE_AUDIO.glob("*.flac"))
 
 
 def short_session(path: Path) -> Path:
-    """20 s of listening: switches (one back to the source), a seek, intensity, a skip."""
+    """20 s of listening: switches (one back to the source), a seek, intensity, a skip, a
+    track chosen from the library."""
     write_trace(
         path,
         [
@@ -32,6 +34,7 @@ def short_session(path: Path) -> Path:
             TraceEvent.preset(13.0, "original"),
             TraceEvent.next(15.0),
             TraceEvent.preset(16.0, "punchy"),
+            TraceEvent.track(18.0, 0),
             TraceEvent.end(20.0),
         ],
     )
@@ -68,7 +71,7 @@ def test_simulate_json_has_the_documented_shape(tmp_path: Path, capsys) -> None:
         assert switch["latency_ms"] is not None and switch["latency_ms"] >= 0
         assert 0.0 <= switch["t"] <= 20.0
     assert [round(s["t"]) for s in result["switches"]][:3] == [2, 5, 9]
-    assert len(result["seeks"]) == 2  # the seek and the track change
+    assert len(result["seeks"]) == 3  # the seek, the skip and the track chosen
     assert result["underruns"] == 0
     assert result["renders"] > 0
     assert result["skipped"] == []
@@ -90,7 +93,8 @@ def test_simulate_prints_a_readable_summary_and_records_the_replay(tmp_path: Pat
     original = [e.event for e in read_trace(trace)]
     assert recorded == original
     times = [e.t for e in read_trace(again)]
-    assert times[-2] == pytest.approx(16.0, abs=1.0)  # recorded on the music's clock
+    assert times[-3] == pytest.approx(16.0, abs=1.0)  # recorded on the music's clock
+    assert times[-2] == pytest.approx(18.0, abs=1.0)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +106,11 @@ def test_simulate_prints_a_readable_summary_and_records_the_replay(tmp_path: Pat
         (['{"t": 0, "event": "play"}'], ["--speed", "0"], "--speed"),
         (['{"t": 0, "event": "play"}'], ["--speed", "500"], "--speed"),
         (['{"t": 0, "event": "open", "paths": ["nothing.flac"]}'], [], "no playable audio"),
+        (
+            [json.dumps({"t": 0, "event": "open", "paths": TRACKS}), GOOD_TRACK_PAST_THE_END],
+            [],
+            "past the 4 tracks open",
+        ),
     ],
 )
 def test_bad_traces_and_options_are_one_line_errors(

@@ -25,7 +25,7 @@ from engine.persist.trace import (
 from engine.persist.trace_recorder import TraceRecorder
 from tests.helpers.clocks import FakeClock
 
-EVERY_KIND = [
+DESIGN_EVENTS = [
     TraceEvent.open(0.0, ["a.flac", "sub/b.ogg"]),
     TraceEvent.play(0.0),
     TraceEvent.preset(12.5, "punchy"),
@@ -39,6 +39,9 @@ EVERY_KIND = [
     TraceEvent.prev(80.0),
     TraceEvent.end(600.0),
 ]
+"""The design's example, line for line."""
+EVERY_KIND = [*DESIGN_EVENTS[:-1], TraceEvent.track(90.0, 2), DESIGN_EVENTS[-1]]
+"""The example and the events added since (a track chosen in the library)."""
 
 DESIGN_EXAMPLE = """\
 {"t": 0.0, "event": "open", "paths": ["a.flac", "sub/b.ogg"]}
@@ -64,8 +67,9 @@ def test_every_event_kind_is_covered() -> None:
 
 
 def test_lines_are_exactly_the_documented_ones() -> None:
-    written = "".join(event.to_json_line() + "\n" for event in EVERY_KIND)
+    written = "".join(event.to_json_line() + "\n" for event in DESIGN_EVENTS)
     assert written == DESIGN_EXAMPLE
+    assert TraceEvent.track(90.0, 2).to_json_line() == '{"t": 90.0, "event": "track", "index": 2}'
 
 
 def test_write_then_read_gives_the_same_events(tmp_path: Path) -> None:
@@ -96,6 +100,9 @@ def test_json_shaped_values_are_normalised() -> None:
         (lambda: TraceEvent(1.0, "play", value=0.5), "unexpected key 'value'"),
         (lambda: TraceEvent(1.0, "seek"), "needs 'position'"),
         (lambda: TraceEvent(1.0, "rewind"), "unknown event"),
+        (lambda: TraceEvent.track(1.0, -1), "whole number >= 0"),
+        (lambda: TraceEvent.from_fields(1.0, "track", {"index": 1.5}), "whole number >= 0"),
+        (lambda: TraceEvent.from_fields(1.0, "track", {"index": True}), "whole number >= 0"),
     ],
 )
 def test_an_invalid_event_cannot_be_built(make: Any, fragment: str) -> None:
@@ -107,9 +114,9 @@ def test_an_invalid_event_cannot_be_built(make: Any, fragment: str) -> None:
 
 
 def test_the_design_example_reads_from_lines_and_bytes() -> None:
-    assert list(read_trace(DESIGN_EXAMPLE.splitlines())) == EVERY_KIND
+    assert list(read_trace(DESIGN_EXAMPLE.splitlines())) == DESIGN_EVENTS
     encoded = [line.encode() + b"\r\n" for line in DESIGN_EXAMPLE.splitlines()]
-    assert list(read_trace(encoded)) == EVERY_KIND
+    assert list(read_trace(encoded)) == DESIGN_EVENTS
 
 
 def test_blank_lines_are_allowed_and_still_counted() -> None:

@@ -36,6 +36,10 @@ class Playlist:
         with self._lock:
             return next((t for t in self._tracks if t.id == track_id), None)
 
+    def index_of(self, track_id: str) -> int | None:
+        with self._lock:
+            return next((i for i, t in enumerate(self._tracks) if t.id == track_id), None)
+
     def place(self, track: Track | None) -> tuple[int, int]:
         """The track's index (0 when it is not in the list) and the number of tracks."""
         with self._lock:

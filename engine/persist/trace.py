@@ -41,6 +41,7 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "volume": ("value",),
     "next": (),
     "prev": (),
+    "track": ("index",),
     "end": (),
 }
 """Every event a trace may hold, with the payload keys it requires (and allows)."""
@@ -71,6 +72,8 @@ class TraceEvent:
     """`seek_relative`: seconds to move, negative to go back."""
     value: float | None = None
     """`intensity` and `volume`: in [0, 1]."""
+    index: int | None = None
+    """`track`: the place in the playlist the listener chose to play (0 first)."""
 
     def __post_init__(self) -> None:
         problem = _time_problem(self.t) or _event_problem(self.event, self.payload())
@@ -105,6 +108,7 @@ class TraceEvent:
             "position": self.position,
             "delta": self.delta,
             "value": self.value,
+            "index": self.index,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -157,12 +161,16 @@ class TraceEvent:
         return cls(t, "prev")
 
     @classmethod
+    def track(cls, t: float, index: int) -> TraceEvent:
+        return cls(t, "track", index=index)
+
+    @classmethod
     def end(cls, t: float) -> TraceEvent:
         return cls(t, "end")
 
 
 _ATTRIBUTES = {"paths": "paths", "preset": "preset_name", "position": "position"}
-_ATTRIBUTES |= {"delta": "delta", "value": "value"}
+_ATTRIBUTES |= {"delta": "delta", "value": "value", "index": "index"}
 
 
 def _number(value: object) -> float | None:
@@ -220,6 +228,10 @@ def _field_problem(event: str, key: str, value: object) -> str | None:
     if key == "preset":
         if value not in PRESET_ORDER:
             return f"unknown preset {value!r} (known: {', '.join(PRESET_ORDER)})"
+        return None
+    if key == "index":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"'track' index must be a whole number >= 0, not {value!r}"
         return None
     number = _number(value)
     if number is None:

@@ -171,10 +171,20 @@ class Player:
         with self._lock:
             if self._tracks:
                 _at, heard, _frame = self._playhead_at_earliest_cut()  # heard, not written
-                cut = self._jump((heard + delta) % len(self._tracks), 0)
-                if self._hook is not None:
-                    self._hook.flushed(cut, 0)
+                self._start_track_locked((heard + delta) % len(self._tracks))
         self._wake.set()
+
+    def skip_to(self, index: int) -> None:
+        """Play the track at `index` in the list from its start (one the listener chose)."""
+        with self._lock:
+            if 0 <= index < len(self._tracks):
+                self._start_track_locked(index)
+        self._wake.set()
+
+    def _start_track_locked(self, index: int) -> None:
+        cut = self._jump(index, 0)
+        if self._hook is not None:
+            self._hook.flushed(cut, 0)
 
     def replace_track(self, stale: Track, fresh: Track) -> None:
         """The same file in a new version: swap it in without moving the playhead."""

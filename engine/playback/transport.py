@@ -54,10 +54,17 @@ class Transport:
     def change_track(self, step: int) -> None:
         """Track changes bypass the filter; switches settled on the old track are learned
         with its music first."""
+        self._change_track(lambda: self._player.skip(step))
+
+    def play_index(self, index: int) -> None:
+        """Start the track at `index` in the playlist (as `change_track` does a step)."""
+        self._change_track(lambda: self._player.skip_to(index))
+
+    def _change_track(self, move: Callable[[], None]) -> None:
         with self._lock:
             self._planner.track_changing()
             self._feed.note_seek()
-            self._player.skip(step)
+            move()
 
     def follow_interactions(self) -> None:
         """The filter's due work (the maintenance loop): a held seek whose window has

@@ -181,6 +181,15 @@ def dispatch(engine: Engine, event: TraceEvent, library: Path) -> None:
         engine.next_track()
     elif name == "prev":
         engine.prev_track()
+    elif name == "track":
+        _play_index(engine, event.index or 0)
+
+
+def _play_index(engine: Engine, index: int) -> None:
+    tracks = engine.tracks()
+    if index >= len(tracks):
+        raise ReplayError(f"'track' {index} is past the {len(tracks)} tracks open")
+    engine.play_track(tracks[index].id)
 
 
 def _served(records: list[ServedRequest], started: float, speed: float) -> list[dict[str, Any]]:

@@ -258,6 +258,10 @@ class Playhead:
             step = 1 if kind == "next" else -1
             self.track_index = (self.track_index + step) % len(self._durations_ms)
             self._position_ms = 0
+        elif kind == "track" and event.index is not None:
+            self.track_index = min(event.index, len(self._durations_ms) - 1)
+            self._position_ms = 0
+            self.playing = True
 
     def _seek_ms(self, position_ms: int) -> None:
         self._position_ms = min(max(position_ms, 0), self._durations_ms[self.track_index])
