@@ -29,5 +29,13 @@ class TierName(StrEnum):
 
 TIER_NAMES: tuple[str, ...] = tuple(tier.value for tier in TierName)
 
+
+def format_clock(seconds: float) -> str:
+    """`m:ss`, or `h:mm:ss` for long tracks (mixes, audiobooks)."""
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 MB = 1_000_000
 """Bytes in a megabyte, as every figure and budget counts them (not MiB)."""

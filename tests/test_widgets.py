@@ -18,11 +18,11 @@ from engine.observe.events import EventStream
 from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
-from engine.vocabulary import MB, PRESET_ORDER
+from engine.vocabulary import MB, PRESET_ORDER, format_clock
 from tui.widgets.cache_map import LABEL_WIDTH, CacheMapPanel, caret_offset, cell_glyph
 from tui.widgets.event_log import EventLog, message_kind
 from tui.widgets.health import HealthPanel
-from tui.widgets.now_playing import NowPlaying, format_clock, position_bar
+from tui.widgets.now_playing import NowPlaying, position_bar
 from tui.widgets.output_meter import OutputMeter, level_meter, spectrum_rows
 from tui.widgets.panel import Panel
 from tui.widgets.predictions import PredictionsPanel

@@ -8,6 +8,7 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.library.tracks import Track
 from engine.observe.monitor import MonitorSnapshot
+from engine.vocabulary import format_clock
 from tui.widgets.panel import Panel
 
 BAR_WIDTH = 40
@@ -20,13 +21,6 @@ LINES = 4
 PLAYED_STYLE = "$accent"
 UNPLAYED_STYLE = "$foreground-muted"
 WARNING_STYLE = "$warning"
-
-
-def format_clock(seconds: float) -> str:
-    """`m:ss`, or `h:mm:ss` for long tracks (mixes, audiobooks)."""
-    hours, rest = divmod(max(int(seconds), 0), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def position_bar(
