@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine import PRESET_ORDER, EngineSnapshot
 from engine.cache.worker import WorkerMetrics
+from engine.library.tags import Tags
 from engine.library.tracks import Track
 from engine.observe.events import EngineEvent, EventStream, Subscription
 from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
@@ -40,7 +42,23 @@ TRACK = Track(
     title="Neon Drive",
     artist="Sample Audio",
     format="FLAC",
+    tags=Tags(title="Neon Drive", artist="Sample Audio", album="Samples", track_number=1),
 )
+LIBRARY = [
+    TRACK,
+    *(
+        replace(
+            TRACK,
+            id=f"t-{number}",
+            path=Path(f"/music/Nadia/Dawn/{number:02d}.ogg"),
+            duration_seconds=200.0 + 17 * number,
+            title=title,
+            artist="Nadia",
+            tags=Tags(title=title, artist="Nadia", album="Dawn", track_number=number),
+        )
+        for number, title in enumerate(("Awakening", "Morning Light", "Long Shadows"), start=1)
+    ),
+]
 
 MESSAGES = (
     "skipped notes.wav: not a readable audio file",
@@ -185,10 +203,13 @@ class FrozenEngine:
         return MONITOR
 
     def tracks(self) -> list[Track]:
-        return [TRACK]
+        return list(LIBRARY)
 
     def play(self) -> None:
         self.commands.append("play")
+
+    def play_track(self, track_id: str) -> None:
+        self.commands.append(f"play_track {track_id}")
 
     def pause(self) -> None:
         self.commands.append("pause")
@@ -262,6 +283,10 @@ def frozen_app() -> TierplayApp:
 
 def test_main_screen(snap_compare: SnapCompare) -> None:
     assert snap_compare(frozen_app(), terminal_size=SIZE)
+
+
+def test_library_view(snap_compare: SnapCompare) -> None:
+    assert snap_compare(frozen_app(), press=["l"], terminal_size=SIZE)
 
 
 def test_help_screen(snap_compare: SnapCompare) -> None:

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from engine import PRESET_ORDER, EngineSnapshot
@@ -41,6 +41,7 @@ from tui.screens.path_prompt import PathPrompt
 from tui.widgets.cache_map import CacheMapPanel
 from tui.widgets.event_log import EventLog
 from tui.widgets.health import HealthPanel
+from tui.widgets.library import LibraryPanel, TrackList
 from tui.widgets.library_progress import LibraryProgress
 from tui.widgets.now_playing import NowPlaying
 from tui.widgets.output_meter import OutputMeter
@@ -79,6 +80,7 @@ class PlayerEngine(Protocol):
         self, paths: Iterable[str | Path], progress: ScanProgress | None = None
     ) -> list[Track]: ...
     def tracks(self) -> list[Track]: ...
+    def play_track(self, track_id: str) -> None: ...
     def record_to(self, path: Path, library_root: Path | None = None) -> None: ...
     def stop_recording(self) -> None: ...
 
@@ -148,9 +150,12 @@ HELP_GROUPS: dict[str, str] = {
         ),
         PRESETS,
     ),
-    **dict.fromkeys(("clear_caches", "help", "quit"), VIEW),
+    **dict.fromkeys(("library", "library_filter", "clear_caches", "help", "quit"), VIEW),
 }
 """Help screen section per binding id; ids not listed still appear, under VIEW."""
+
+LIBRARY_TAKES = ("buffer-row", "model-row")
+"""The rows the library view takes the place of."""
 
 PLAYER_ACTIONS = frozenset(
     {
@@ -166,6 +171,8 @@ PLAYER_ACTIONS = frozenset(
         "clear_caches",
         "help",
         "quit_player",
+        "library",
+        "library_filter",
     }
 )
 """Actions of the priority bindings: off while a modal screen is up, so its own keys
@@ -260,6 +267,15 @@ class TierplayApp(App[None]):
             show=False,
         ),
         Binding("m", "toggle_mute", "Mute", id="mute", priority=True),
+        Binding("l", "library", "Library", id="library", priority=True),
+        Binding(
+            "slash",
+            "library_filter",
+            "Filter library",
+            id="library_filter",
+            priority=True,
+            show=False,
+        ),
         Binding("c", "clear_caches", "Clear caches", id="clear_caches", priority=True, show=False),
         Binding("question_mark", "help", "Help", id="help", priority=True),
         Binding("q", "quit_player", "Quit", id="quit", priority=True),
@@ -351,6 +367,9 @@ class TierplayApp(App[None]):
         with Horizontal(id="model-row", classes="panel-row"):
             yield self._panel(PredictionsPanel(id="predictions"), PredictionsPanel.show)
             yield self._panel(HealthPanel(id="health"), HealthPanel.show)
+        self.library_panel = LibraryPanel(id="library")
+        self.library_panel.display = False
+        yield self.library_panel
         yield self._panel(EventLog(id="event-log", clock=self.clock), EventLog.show)
         yield LibraryProgress(id="library-progress")
         yield Footer()
@@ -385,13 +404,18 @@ class TierplayApp(App[None]):
         """Hide or show a panel; a shown panel is drawn at once from the last readings."""
         panel = self._panels[panel_id]
         panel.display = not panel.display
-        row = panel.parent
-        if isinstance(row, Widget) and row.has_class("panel-row"):
-            shown = sum(1 for child in row.children if child.display)
-            row.display = shown > 0
-            row.set_class(shown == 1, "-single")
+        self._lay_out_rows()
         if panel.display and self.last_snapshot is not None:
             self._shows[panel_id](self.last_snapshot, self.last_monitor)
+
+    def _lay_out_rows(self) -> None:
+        """A row shows while one of its panels does; the library view takes the buffer's
+        and the model's rows (their panels keep their own shown or hidden state)."""
+        library = self.library_panel.display
+        for row in self.query(".panel-row"):
+            shown = sum(1 for child in row.children if child.display)
+            row.display = shown > 0 and not (library and row.id in LIBRARY_TAKES)
+            row.set_class(shown == 1, "-single")
 
     # -- start-up -------------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -437,12 +461,17 @@ class TierplayApp(App[None]):
         snapshot = self.engine.snapshot()
         self.last_snapshot = snapshot
         self._show_panels(snapshot, fast=True)
+        if self.library_panel.display:
+            track = snapshot.track
+            self.library_panel.track_list.mark_playing(track.id if track else None)
 
     def refresh_monitor(self) -> None:
         """4 Hz: the panels that show the buffer, the predictor and the output."""
         self.last_monitor = self.engine.monitor(self._map_columns())
         snapshot = self.last_snapshot or self.engine.snapshot()
         self._show_panels(snapshot, fast=False)
+        if self.library_panel.display:  # files added, changed or removed meanwhile
+            self.library_panel.show_tracks(self.engine.tracks())
 
     def _map_columns(self) -> int:
         """As many chunks as the cache map can draw (the default before the first layout)."""
@@ -456,7 +485,11 @@ class TierplayApp(App[None]):
 
     # -- key actions ----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action not in PLAYER_ACTIONS or len(self.screen_stack) == 1
+        """Player keys work on the main screen only, and not while text is typed (the
+        library filter): there every key is the text's."""
+        if action not in PLAYER_ACTIONS:
+            return True
+        return len(self.screen_stack) == 1 and not isinstance(self.focused, Input)
 
     def action_toggle_play(self) -> None:
         if self.engine.snapshot().playing:
@@ -526,6 +559,31 @@ class TierplayApp(App[None]):
 
     def action_quit_player(self) -> None:
         self.exit()
+
+    def action_library(self) -> None:
+        """Show the library in place of the buffer panels, or the buffer panels again."""
+        self.show_library(not self.library_panel.display)
+
+    def action_library_filter(self) -> None:
+        self.show_library(True)
+        self.library_panel.open_filter()
+
+    def show_library(self, shown: bool) -> None:
+        panel = self.library_panel
+        panel.display = shown
+        self._lay_out_rows()
+        if shown:
+            panel.show_tracks(self.engine.tracks())
+            if self.last_snapshot is not None:
+                track = self.last_snapshot.track
+                panel.track_list.mark_playing(track.id if track else None)
+            panel.track_list.focus()
+
+    def on_track_list_chosen(self, message: TrackList.Chosen) -> None:
+        try:
+            self.engine.play_track(message.track.id)
+        except TierplayError as error:  # the playlist changed under the list
+            self.notify(str(error), title="Library", severity="warning", markup=False)
 
     # -- palette actions ------------------------------------------------------------------
     def action_open_path(self) -> None:

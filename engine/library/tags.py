@@ -56,9 +56,11 @@ def read_tags(path: Path) -> Tags:
 
 
 def _text(value: Any) -> str:
+    """One line of printable text: tags may hold newlines, NULs or terminal escapes."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.split())[:MAX_TAG_CHARS]
+    printable = "".join(char for char in value if char.isprintable() or char.isspace())
+    return " ".join(printable.split())[:MAX_TAG_CHARS]
 
 
 def _number(value: Any) -> int | None:

@@ -1,0 +1,322 @@
+"""The library panel: every track of the playlist by its tags, filtered as you type.
+
+A library can hold 10,000 tracks, so the list draws only the lines on screen (Textual's
+line API on a `ScrollView`): filtering or scrolling costs the same for ten tracks or ten
+thousand. Rows are sorted by artist (the album artist where tagged), album, disc, track
+number and title, so an album reads in its order; the playing track is marked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input
+
+from engine.library.tracks import Track
+from engine.vocabulary import format_clock
+from tui.widgets.panel import framed_css
+
+PLAYING_MARK = "▶ "
+MARK_WIDTH = len(PLAYING_MARK)
+DURATION_WIDTH = 7
+"""` 12:34` or `1:02:03`, right-aligned."""
+GAP = "  "
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    """One track as the library lists it: what it shows and what a filter searches."""
+
+    track: Track
+    artist: str
+    album: str
+    title: str
+    number: str
+    """`2-07` (disc-track) or `07`, empty when untagged."""
+    search: str
+    """Artist, album, title and file name, case-folded: what a filter's words must be in."""
+
+
+def library_rows(tracks: Sequence[Track]) -> list[LibraryRow]:
+    """The tracks as rows, in the library's order."""
+    rows = [_row(track) for track in tracks]
+    rows.sort(key=_order)
+    return rows
+
+
+def matching(rows: Sequence[LibraryRow], query: str) -> list[LibraryRow]:
+    """Rows with every word of `query` somewhere in artist, album, title or file name."""
+    words = query.casefold().split()
+    if not words:
+        return list(rows)
+    return [row for row in rows if all(word in row.search for word in words)]
+
+
+def _row(track: Track) -> LibraryRow:
+    tags = track.tags
+    artist = track.artist or tags.album_artist
+    number = f"{tags.track_number:02d}" if tags.track_number else ""
+    if number and tags.disc_number:
+        number = f"{tags.disc_number}-{number}"
+    search = " ".join((artist, tags.album_artist, tags.album, track.title, track.path.name))
+    return LibraryRow(track, artist, tags.album, track.title, number, search.casefold())
+
+
+def _order(row: LibraryRow) -> tuple[object, ...]:
+    tags = row.track.tags
+    untagged = not (row.artist or row.album)
+    return (
+        untagged,  # tagged music first, loose files after, by folder and name
+        (tags.album_artist or row.artist).casefold(),
+        row.album.casefold(),
+        tags.disc_number or 0,
+        tags.track_number or 0,
+        str(row.track.path.parent) if untagged else "",
+        row.title.casefold(),
+        str(row.track.path),
+    )
+
+
+def row_text(row: LibraryRow, width: int, playing: bool) -> str:
+    """One line of `width` cells (never fewer than the mark and the duration): mark, artist,
+    album, number and title, duration."""
+    mark = PLAYING_MARK if playing else " " * MARK_WIDTH
+    duration = format_clock(round(row.track.duration_seconds)).rjust(DURATION_WIDTH)
+    room = max(0, width - MARK_WIDTH - DURATION_WIDTH)
+    if room < 30:  # narrow: the title alone
+        return mark + _fit(row.title, room) + duration
+    artist_width = room * 3 // 10
+    album_width = room * 3 // 10
+    title_width = room - artist_width - album_width
+    title = f"{row.number} {row.title}" if row.number else row.title
+    return (
+        mark
+        + _fit(row.artist, artist_width)
+        + _fit(row.album, album_width)
+        + _fit(title, title_width)
+        + duration
+    )
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in `width` cells with a gap after it, cut with an ellipsis when too long."""
+    if width <= len(GAP):
+        return " " * width
+    room = width - len(GAP)
+    if cell_len(text) > room:
+        text = set_cell_size(text, room - 1) + "…"
+    return set_cell_size(text, room) + GAP
+
+
+class TrackList(ScrollView, can_focus=True):
+    """The rows, one line each, with a cursor; Enter or a double click plays a row."""
+
+    DEFAULT_CSS = """
+    TrackList {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    TrackList > .track-list--cursor {
+        background: $accent 30%;
+    }
+    TrackList:focus > .track-list--cursor {
+        background: $accent;
+        color: $text;
+    }
+    TrackList > .track-list--playing {
+        text-style: bold;
+        color: $success;
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"track-list--cursor", "track-list--playing"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "move_to(0)", "First", show=False),
+        Binding("end", "move_to(-1)", "Last", show=False),
+        Binding("enter", "choose", "Play", id="library_play"),
+    ]
+
+    class Chosen(Message):
+        """The listener chose `track` to play."""
+
+        def __init__(self, track: Track) -> None:
+            super().__init__()
+            self.track = track
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[LibraryRow] = []
+        self.cursor = 0
+        self.playing_id: str | None = None
+
+    def show_rows(self, rows: list[LibraryRow]) -> None:
+        """Show `rows`, keeping the cursor on the same track where it is still listed."""
+        current = self.current()
+        self.rows = rows
+        ids = [row.track.id for row in rows]
+        self.cursor = ids.index(current.track.id) if current and current.track.id in ids else 0
+        self.virtual_size = Size(self.size.width, len(rows))
+        self._keep_cursor_visible()
+        self.refresh()
+
+    def mark_playing(self, track_id: str | None) -> None:
+        if track_id != self.playing_id:
+            self.playing_id = track_id
+            self.refresh()
+
+    def current(self) -> LibraryRow | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if not 0 <= index < len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        row = self.rows[index]
+        playing = row.track.id == self.playing_id
+        style = self.rich_style
+        if playing:
+            style += self.get_component_rich_style("track-list--playing")
+        if index == self.cursor:
+            style += self.get_component_rich_style("track-list--cursor")
+        return Strip([Segment(row_text(row, width, playing), style)], width)
+
+    def action_move(self, step: int) -> None:
+        self._set_cursor(self.cursor + step)
+
+    def action_page(self, step: int) -> None:
+        self._set_cursor(self.cursor + step * max(1, self.scrollable_content_region.height - 1))
+
+    def action_move_to(self, index: int) -> None:
+        self._set_cursor(index if index >= 0 else len(self.rows) - 1)
+
+    def action_choose(self) -> None:
+        row = self.current()
+        if row is not None:
+            self.post_message(self.Chosen(row.track))
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.scroll_offset.y + event.y
+        if 0 <= index < len(self.rows):
+            self._set_cursor(index)
+            if event.chain >= 2:
+                self.action_choose()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.rows))
+
+    def _set_cursor(self, index: int) -> None:
+        self.cursor = max(0, min(index, len(self.rows) - 1))
+        self._keep_cursor_visible()
+        self.refresh()
+
+    def _keep_cursor_visible(self) -> None:
+        if self.rows:
+            self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, immediate=True)
+
+
+class LibraryPanel(Vertical):
+    """The track list under a filter line that `/` opens; Escape closes the filter."""
+
+    DEFAULT_CSS = framed_css(
+        "LibraryPanel",
+        """
+        height: 1fr;
+        """,
+    ) + (
+        """
+    LibraryPanel > #library-filter, LibraryPanel > #library-filter:focus {
+        display: none;
+        height: 1;
+        border: none;
+        padding: 0;
+        background: $boost;
+    }
+    LibraryPanel.-filtering > #library-filter {
+        display: block;
+    }
+    """
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close_filter", "Close filter", show=False),
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+    ]
+    BORDER_TITLE = "Library"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.all_rows: list[LibraryRow] = []
+        self._tracks: list[Track] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: words of artist, album or title", id="library-filter")
+        yield TrackList(id="library-list")
+
+    @property
+    def track_list(self) -> TrackList:
+        return self.query_one(TrackList)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one(Input)
+
+    def show_tracks(self, tracks: list[Track]) -> None:
+        """The playlist's tracks; nothing is redone when they are the same objects."""
+        if len(tracks) == len(self._tracks) and all(
+            a is b for a, b in zip(tracks, self._tracks, strict=True)
+        ):
+            return
+        self._tracks = list(tracks)
+        self.all_rows = library_rows(tracks)
+        self._apply_filter()
+
+    def open_filter(self) -> None:
+        self.add_class("-filtering")
+        self.filter_input.focus()
+
+    def action_close_filter(self) -> None:
+        if self.has_class("-filtering"):
+            self.remove_class("-filtering")
+            self.filter_input.value = ""
+            self.track_list.focus()
+
+    def action_move(self, step: int) -> None:
+        self.track_list.action_move(step)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._apply_filter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter plays the row under the cursor (the first match). Posted from
+        here: a message a child posts on its parent's behalf stops at that parent."""
+        event.stop()
+        row = self.track_list.current()
+        if row is not None:
+            self.post_message(TrackList.Chosen(row.track))
+
+    def _apply_filter(self) -> None:
+        query = self.filter_input.value if self.has_class("-filtering") else ""
+        rows = matching(self.all_rows, query)
+        self.track_list.show_rows(rows)
+        total = len(self.all_rows)
+        if query.strip():
+            self.border_title = f"Library: {len(rows):,} of {total:,} match “{query.strip()}”"
+        else:
+            self.border_title = f"Library: {total:,} tracks"
