@@ -30,7 +30,7 @@ from engine.observe.snapshot import EngineSnapshot
 from engine.observe.views import check_view, contents_view, predictions_view, stats_view
 from engine.playback.feed import ServedRequest
 from engine.playback.sinks.output import Sink
-from engine.vocabulary import PRESET_ORDER, TIER_NAMES
+from engine.vocabulary import PRESET_ORDER, TIER_NAMES, format_clock
 
 
 class Engine:
@@ -81,9 +81,9 @@ class Engine:
         the rest in one line: thousands of broken files must not flood the event log."""
         paths = list(paths)
         self._record("open", paths=[str(p) for p in paths])
-        index = self._parts.index
-        tracks, skipped = open_library(paths, self.config.sample_rate, progress, index)
-        warning = index.take_warning()
+        library = self._parts.index
+        tracks, skipped = open_library(paths, self.config.sample_rate, progress, library)
+        warning = library.take_warning()
         if warning is not None:
             self.errors.report("library index", warning, warning)
         self._parts.playlist.set(tracks)
@@ -92,8 +92,13 @@ class Engine:
         self.errors.flush(force=True)  # the sum of what was not told, now, not in 5 s
         self.store.set_library(tracks)
         self.player.set_tracks(tracks)
+        resume = self._parts.settings.take_resume(tracks)
+        if resume is not None:
+            place, seconds = resume
+            self._parts.transport.play_index(place, seconds)
+            self.log(f"resumed “{tracks[place].title}” at {format_clock(seconds)}")
         if tracks:  # its sample and first preset are measured before play is pressed
-            self._parts.replanner.prepare(tracks[0])
+            self._parts.replanner.prepare(tracks[resume[0] if resume else 0])
         return list(tracks)
 
     def tracks(self) -> list[Track]:

@@ -115,7 +115,13 @@ def test_the_model_and_settings_come_back_in_the_next_session(
     first.close()
     assert predictions_made(first) == 4
     saved = json.loads((state_dir / STATE_FILENAME).read_text(encoding="utf-8"))
-    assert saved["settings"] == {"preset": "gentle", "intensity": 0.65, "volume": 0.4}
+    assert saved["settings"] == {
+        "preset": "gentle",
+        "intensity": 0.65,
+        "volume": 0.4,
+        "track": str((library / "0_tone.wav").absolute()),
+        "position": 0.0,
+    }
 
     second_clock = FakeClock(50.0)
     second = make_engine(engines, state_dir, second_clock, speed=SPEED)
@@ -143,6 +149,53 @@ def test_the_model_and_settings_come_back_in_the_next_session(
     after = second.predictor.state()["experts"]["markov"]["counts"]["gentle"]["bright"]
     assert after > before
     assert_plays(second, library)
+
+
+def test_the_next_session_resumes_the_track_and_position_it_stopped_at(
+    tmp_path: Path, library: Path, engines: list[Engine]
+) -> None:
+    state_dir = tmp_path / "state"
+    first = make_engine(engines, state_dir, FakeClock())
+    tracks = first.open([library])
+    first.next_track()
+    first.seek(7.0)
+    wait_for(lambda: first.snapshot().position_seconds == pytest.approx(7.0, abs=0.05))
+    first.close()
+
+    second = make_engine(engines, state_dir, FakeClock(50.0))
+    again = second.open([library])
+    snapshot = second.snapshot()
+    assert snapshot.track is not None and snapshot.track.path == tracks[1].path
+    assert snapshot.position_seconds == pytest.approx(7.0, abs=0.05)
+    assert not snapshot.playing  # resumed where it was, waiting for play
+    assert messages(second, "resumed “1_tone” at 0:07")
+    second.play()
+    second.close()
+    assert again[1].path == tracks[1].path
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_tone(elsewhere / "other.wav", seconds=5.0)
+    third = make_engine(engines, state_dir, FakeClock(90.0))
+    third.open([elsewhere])  # the track left off is not here: play from the start
+    assert third.snapshot().position_seconds == 0.0
+    assert not messages(third, "resumed")
+
+
+@pytest.mark.parametrize("position", [-1.0, "7", None, True, float("inf")])
+def test_a_saved_position_that_makes_no_sense_is_not_resumed(
+    tmp_path: Path, library: Path, engines: list[Engine], position: object
+) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    track = str((library / "1_tone.wav").absolute())
+    settings = {"preset": "warm", "track": track, "position": position}
+    payload = {"version": STATE_VERSION, "saved_at": "2026-01-01T00:00:00Z", "settings": settings}
+    (state_dir / STATE_FILENAME).write_text(json.dumps(payload), encoding="utf-8")
+    engine = make_engine(engines, state_dir, FakeClock())
+    engine.open([library])
+    assert engine.snapshot().track == engine.tracks()[0]
+    assert engine.snapshot().position_seconds == 0.0
 
 
 # -- files that cannot be used ---------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`ListenerSettings`: the volume, mute and intensity the listener set, and what outlives
-the session (those settings, the preset and the predictor's model).
+the session (those settings, the preset, the predictor's model, and the track and position
+playing, where the next session resumes).
 
 The UI thread changes the settings; the maintenance thread saves them every
 `EngineConfig.state_save_seconds` when they or the model changed, and `close` saves them
@@ -8,17 +9,24 @@ once more. A save that fails is reported and retried, and never stops playback.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from engine.config import EngineConfig
+from engine.library.tracks import Track
 from engine.observe.error_log import DISK_REPEAT_SECONDS, ErrorLog
 from engine.persist.state import StateStore
 from engine.playback.feed import PresetFeed
 from engine.playback.player import Player
 from engine.prediction.predict import PresetPredictor
 from engine.vocabulary import PRESET_ORDER
+
+RESUME_STEP_SECONDS = 1.0
+"""The playhead moved this far from the saved position: worth writing the state again."""
+Whereabouts = tuple[str, float]
+"""(the playing file's absolute path, seconds into it): where a session resumes."""
 
 
 class ListenerSettings:
@@ -47,6 +55,9 @@ class ListenerSettings:
         self._dirty = False
         """Settings changed since the last save (the model has its own revision)."""
         self._saved_revision = 0
+        self._saved_where: Whereabouts | None = None
+        self._resume: Whereabouts | None = None
+        """Where the last session stopped, until the first library opened takes it."""
         self._last_save = clock()
         self.preset_changes = 0
         """Preset changes asked for in this session (the stats' switches)."""
@@ -113,6 +124,19 @@ class ListenerSettings:
         settings = data.get("settings")
         return self._restore_settings(settings if isinstance(settings, dict) else {})
 
+    def take_resume(self, tracks: list[Track]) -> tuple[int, float] | None:
+        """(index in `tracks`, seconds) where the last session stopped, if its track is
+        among them; asked once, by the first library opened."""
+        with self._lock:
+            resume, self._resume = self._resume, None
+        if resume is None:
+            return None
+        path, seconds = resume
+        for index, track in enumerate(tracks):
+            if _where_key(track) == path:
+                return index, seconds if seconds < track.duration_seconds - 1.0 else 0.0
+        return None
+
     def save_when_due(self) -> None:
         if self._clock() - self._last_save > self._config.state_save_seconds:
             self.save()
@@ -122,10 +146,13 @@ class ListenerSettings:
         to date."""
         self._last_save = self._clock()
         revision = self._predictor.revision
+        track, seconds = self._player.position()
+        where = (_where_key(track), round(seconds, 1)) if track is not None else None
         with self._lock:
-            if not self._dirty and revision == self._saved_revision:
+            if not self._dirty and revision == self._saved_revision and not self._moved(where):
                 return True
             self._dirty, self._saved_revision = False, revision
+            self._saved_where = where
             muted = self._muted_volume  # read with the volume: a mute between is not saved
             volume = muted if muted is not None else self._player.volume
             intensity = self._intensity
@@ -136,6 +163,7 @@ class ListenerSettings:
                     "preset": self._feed.requested.preset,
                     "intensity": intensity,
                     "volume": volume,
+                    **({"track": where[0], "position": where[1]} if where else {}),
                 },
             }
         )
@@ -145,6 +173,12 @@ class ListenerSettings:
             # is news, the same failure again is a count.
             self._errors.report("state", error, error, repeat_seconds=DISK_REPEAT_SECONDS)
         return error is None
+
+    def _moved(self, where: Whereabouts | None) -> bool:
+        saved = self._saved_where
+        if where is None or saved is None:
+            return where != saved
+        return where[0] != saved[0] or abs(where[1] - saved[1]) >= RESUME_STEP_SECONDS
 
     def _restore_settings(self, settings: dict[str, Any]) -> str | None:
         preset, volume, intensity = (
@@ -156,9 +190,25 @@ class ListenerSettings:
             self._player.set_volume(float(volume))
         if isinstance(intensity, int | float) and 0.0 <= intensity <= 1.0:
             self._intensity = float(intensity)
+        track, position = settings.get("track"), settings.get("position")
+        if isinstance(track, str) and _is_position(position):
+            self._resume = self._saved_where = (track, float(position))
         # The feed starts at the restored intensity even when the preset is not restored,
         # so what is rendered matches the intensity the UI shows.
         bucket = self._config.intensity_bucket(self._intensity)
         restored = preset if isinstance(preset, str) and preset in PRESET_ORDER else None
         self._feed.start_with(restored or self._feed.requested.preset, bucket)
         return restored
+
+
+def _where_key(track: Track) -> str:
+    return str(track.path.absolute())
+
+
+def _is_position(value: object) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0.0
+    )

@@ -174,17 +174,20 @@ class Player:
                 self._start_track_locked((heard + delta) % len(self._tracks))
         self._wake.set()
 
-    def skip_to(self, index: int) -> None:
-        """Play the track at `index` in the list from its start (one the listener chose)."""
+    def skip_to(self, index: int, seconds: float = 0.0) -> None:
+        """Go on at the track at `index` in the list (one the listener chose, or the one a
+        resumed session left), from `seconds` into it."""
         with self._lock:
             if 0 <= index < len(self._tracks):
-                self._start_track_locked(index)
+                track = self._tracks[index]
+                frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
+                self._start_track_locked(index, min(frame, max(track.frames - 1, 0)))
         self._wake.set()
 
-    def _start_track_locked(self, index: int) -> None:
-        cut = self._jump(index, 0)
+    def _start_track_locked(self, index: int, frame: int = 0) -> None:
+        cut = self._jump(index, frame)
         if self._hook is not None:
-            self._hook.flushed(cut, 0)
+            self._hook.flushed(cut, frame)
 
     def replace_track(self, stale: Track, fresh: Track) -> None:
         """The same file in a new version: swap it in without moving the playhead."""

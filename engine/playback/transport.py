@@ -56,9 +56,10 @@ class Transport:
         with its music first."""
         self._change_track(lambda: self._player.skip(step))
 
-    def play_index(self, index: int) -> None:
-        """Start the track at `index` in the playlist (as `change_track` does a step)."""
-        self._change_track(lambda: self._player.skip_to(index))
+    def play_index(self, index: int, seconds: float = 0.0) -> None:
+        """Go on at the track at `index` in the playlist, `seconds` into it (as
+        `change_track` does a step)."""
+        self._change_track(lambda: self._player.skip_to(index, seconds))
 
     def _change_track(self, move: Callable[[], None]) -> None:
         with self._lock:
