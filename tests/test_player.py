@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
@@ -118,6 +120,35 @@ def test_gapless_advance_and_end_of_library(stepped_engine, tone_library: Path) 
     wait_until(lambda: not engine.snapshot().playing)
     sink.advance(8192)
     assert engine.snapshot().underruns == 0
+
+
+def test_a_recording_split_into_tracks_plays_back_as_the_unsplit_original(
+    stepped_engine, tmp_path: Path
+) -> None:
+    """Gapless: one continuous recording (a sweep over noise) cut into three files at
+    frames no block boundary meets plays back sample for sample as the whole."""
+    rate = 44_100
+    rng = np.random.default_rng(5)
+    t = np.arange(3 * rate) / rate
+    sweep = 0.4 * np.sin(2 * np.pi * (100 * t + 400 * t**2))
+    whole = np.stack([sweep, sweep[::-1]], axis=1) + 0.05 * rng.standard_normal((3 * rate, 2))
+    cuts = [0, rate + 123, 2 * rate + 777, 3 * rate]
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for number, (start, stop) in enumerate(itertools.pairwise(cuts), start=1):
+        sf.write(folder / f"{number:02d}.flac", whole[start:stop], rate, subtype="PCM_16")
+    original = tmp_path / "whole.flac"
+    sf.write(original, whole, rate, subtype="PCM_16")
+    expected = load_track(original, rate).samples
+    engine, sink = stepped_engine
+    engine.open([folder])
+    engine.play()
+    played = capture(sink, expected.shape[0])
+    fade = 441  # the start's fade-in
+    for boundary in cuts[1:-1]:
+        around = slice(boundary - 2048, boundary + 2048)
+        assert np.max(np.abs(played[around] - expected[around])) == 0.0
+    np.testing.assert_array_equal(played[fade:], expected[fade:])
 
 
 def test_volume_is_ramped_not_stepped(stepped_engine, tone_library: Path) -> None:
