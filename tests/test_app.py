@@ -268,10 +268,10 @@ async def test_rapid_preset_keys_are_reported_and_the_last_one_wins(engine: Engi
 # -- keymap file ----------------------------------------------------------------------------
 async def test_keymap_file_remaps_a_binding(long_engine: Engine, config_dir: Path) -> None:
     engine = long_engine
-    (config_dir / "keymap.toml").write_text('[keys]\nseek_forward = "l"\nhelp = "h,f1"\n')
+    (config_dir / "keymap.toml").write_text('[keys]\nseek_forward = "f"\nhelp = "h,f1"\n')
     app = TierplayApp(engine, autoplay=False)
     async with app.run_test(size=SIZE) as pilot:
-        await seek_lands(pilot, engine, "l", 5.0)
+        await seek_lands(pilot, engine, "f", 5.0)
         await pilot.press("right")  # no longer bound
         await pilot.pause(0.15)
         assert position(engine) == pytest.approx(5.0, abs=0.01)
@@ -280,7 +280,7 @@ async def test_keymap_file_remaps_a_binding(long_engine: Engine, config_dir: Pat
         screen = app.screen
         assert isinstance(screen, HelpScreen)
         listed = {row.binding_id: row for s in screen.sections for row in s.rows}
-        assert listed["seek_forward"].keys == ("l",)
+        assert listed["seek_forward"].keys == ("f",)
         assert listed["help"].keys == ("h", "f1")
         assert not any("keymap" in m for m in engine.snapshot().messages)
 

@@ -5,8 +5,8 @@ by commas), for example:
 
 ```toml
 [keys]
-seek_forward = "l"
-seek_back = "h"
+seek_forward = "f"
+seek_back = "b"
 play_pause = "space,k"
 ```
 
