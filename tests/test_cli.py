@@ -73,3 +73,25 @@ def test_a_budget_below_the_working_memory_is_said_not_hidden() -> None:
 def test_devices_lists_outputs_or_says_none(capsys) -> None:
     assert main(["devices"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_check_config_names_each_keymap_problem_on_its_own_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("TIERPLAY_CONFIG_DIR", str(tmp_path))
+    keymap = tmp_path / "keymap.toml"
+    assert main(["--check-config"]) == 0
+    assert "not there, the default keys are in use" in capsys.readouterr().out
+    keymap.write_text('[keys]\nmute = "x"\n')
+    assert main(["--check-config"]) == 0
+    assert capsys.readouterr().out.strip() == f"{keymap}: ok, 1 binding remapped"
+    keymap.write_text('[keys]\nmute = "q"\nnot_an_id = "z"\nhelp = 3\n')
+    assert main(["--check-config"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{keymap}: ") for line in lines)
+    assert "q is bound to both mute and quit" in lines[2]
+    assert "unknown binding ids ignored: not_an_id" in lines[0]
+    assert "not a key, ignored: help = 3" in lines[1]
+    keymap.write_text("[keys\n")
+    assert main(["--check-config"]) == 1
+    assert "not valid TOML" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from engine.library.tracks import Track
 from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
 from tui.cli import library_root
-from tui.keymap import keymap_path, load_keymap
+from tui.keymap import LoadedKeymap, keymap_path, load_keymap
 from tui.palette import TierplayCommands
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, help_sections
@@ -446,10 +446,7 @@ class TierplayApp(App[None]):
 
     def _apply_keymap(self) -> None:
         """Key overrides from the config file; whatever is wrong in it is one log line."""
-        modal = [*HelpScreen.BINDINGS, *ConfirmScreen.BINDINGS, *PathPrompt.BINDINGS]
-        loaded = load_keymap(
-            self.keymap_file, declared_bindings(self.BINDINGS), declared_bindings(modal)
-        )
+        loaded = load_app_keymap(self.keymap_file)
         if loaded.keymap:
             self.set_keymap(loaded.keymap)
         if loaded.problem:
@@ -715,6 +712,18 @@ def describe_paths(paths: Sequence[Path]) -> str:
     if len(paths) == 1:
         return str(paths[0])
     return f"{paths[0]} and {len(paths) - 1} more"
+
+
+def load_app_keymap(path: Path) -> LoadedKeymap:
+    """`path` read against the app's bindings (checked for clashes) and those of its screens
+    and panels (which only need to exist: they answer where the player's keys are off)."""
+    local = [
+        *HelpScreen.BINDINGS,
+        *ConfirmScreen.BINDINGS,
+        *PathPrompt.BINDINGS,
+        *TrackList.BINDINGS,
+    ]
+    return load_keymap(path, declared_bindings(TierplayApp.BINDINGS), declared_bindings(local))
 
 
 def declared_bindings(declared: Iterable[BindingType]) -> list[Binding]:

@@ -126,9 +126,16 @@ def run_player(argv: Sequence[str]) -> int:
         f"Subcommands: {', '.join(SUBCOMMANDS)} (tierplay SUBCOMMAND --help).",
     )
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders to play")
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="check keymap.toml in the config folder, print each problem, and exit",
+    )
     add_common_options(parser)
     add_api_options(parser)
     args = parser.parse_args(argv)
+    if args.check_config:
+        return check_config()
     paths = args.paths or [DEFAULT_LIBRARY]
     for path in paths:
         if not path.exists():
@@ -173,6 +180,25 @@ def run_player(argv: Sequence[str]) -> int:
         if listener is not None:
             listener.close()  # the app has stopped the server; this is for early exits
         engine.close()
+
+
+def check_config() -> int:
+    """Each problem of the keymap on its own line naming the file; 1 if there is one."""
+    from tui.app import load_app_keymap  # Textual, for the app's bindings
+    from tui.keymap import keymap_path
+
+    path = keymap_path()
+    if not path.exists():
+        print(f"{path}: not there, the default keys are in use")
+        return 0
+    loaded = load_app_keymap(path)
+    for problem in loaded.problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if loaded.problems:
+        return 1
+    count = len(loaded.keymap)
+    print(f"{path}: ok, {count} binding{'' if count == 1 else 's'} remapped")
+    return 0
 
 
 def run_devices(argv: Sequence[str]) -> int:

@@ -50,6 +50,8 @@ class LoadedKeymap:
     """Binding id -> comma-separated keys, ready for `App.set_keymap`."""
     problem: str | None = None
     """One message for the event log, or None when the whole file applied."""
+    problems: tuple[str, ...] = ()
+    """The same, one line per problem (`tierplay --check-config`)."""
 
 
 def normalized_keys(keys: str) -> list[str]:
@@ -70,23 +72,25 @@ def load_keymap(
     except FileNotFoundError:
         return LoadedKeymap({})
     except (OSError, UnicodeDecodeError) as error:
-        return LoadedKeymap({}, f"keymap {path}: cannot be read ({error}); default keys in use")
+        return _unusable(path, f"cannot be read ({error})")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        return LoadedKeymap({}, f"keymap {path}: not valid TOML ({error}); default keys in use")
+        return _unusable(path, f"not valid TOML ({error})")
     table = document.get("keys")
     if not isinstance(table, dict):
-        return LoadedKeymap(
-            {}, f'keymap {path}: no [keys] table of binding_id = "key"; default keys in use'
-        )
+        return _unusable(path, 'no [keys] table of binding_id = "key"')
     bindings = list(bindings)
     known = {b.id for b in [*bindings, *screen_bindings] if b.id}
     keymap, problems = _usable_entries(table, known)
     problems.extend(_clashes(bindings, keymap))
     if not problems:
         return LoadedKeymap(keymap)
-    return LoadedKeymap(keymap, f"keymap {path}: " + "; ".join(problems))
+    return LoadedKeymap(keymap, f"keymap {path}: " + "; ".join(problems), tuple(problems))
+
+
+def _unusable(path: Path, reason: str) -> LoadedKeymap:
+    return LoadedKeymap({}, f"keymap {path}: {reason}; default keys in use", (reason,))
 
 
 def _usable_entries(
