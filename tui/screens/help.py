@@ -18,6 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 COLUMNS = 2
+"""Side by side when the terminal is wide enough for them, ids included; else one, scrolled."""
+FRAME_CHROME = 8
+"""Cells a column layout loses to the frame's border and padding and the columns' padding."""
 OTHER_GROUP = "View and app"
 """Where bindings not named in the group table go (focus, palette, ...)."""
 
@@ -80,12 +83,42 @@ def balanced_columns(sections: list[HelpSection], columns: int) -> list[list[Hel
     return split
 
 
-def render_section(section: HelpSection, key_width: int) -> Text:
+@dataclass(frozen=True)
+class ColumnWidths:
+    """Of the keys and the descriptions, so every row's id starts in the same place."""
+
+    keys: int
+    description: int
+    binding_id: int
+
+    @classmethod
+    def of(cls, sections: list[HelpSection]) -> ColumnWidths:
+        rows = [row for section in sections for row in section.rows]
+        return cls(
+            max((len(" / ".join(row.keys)) for row in rows), default=0),
+            max((len(row.description) for row in rows), default=0),
+            max((len(row.binding_id or "") for row in rows), default=0),
+        )
+
+    @property
+    def row(self) -> int:
+        return 2 + self.keys + 2 + self.description + 2 + self.binding_id
+
+
+def columns_that_fit(widths: ColumnWidths, width: int) -> int:
+    return COLUMNS if COLUMNS * (widths.row + 2) + FRAME_CHROME <= width else 1
+
+
+def render_section(section: HelpSection, widths: ColumnWidths) -> Text:
+    """Key, what it does, and (dim) the id keymap.toml knows it by."""
     text = Text()
     text.append(f"{section.title}\n", style="bold underline")
     for row in section.rows:
-        text.append(f"  {' / '.join(row.keys):<{key_width}}", style="bold")
-        text.append(f"  {row.description}\n")
+        text.append(f"  {' / '.join(row.keys):<{widths.keys}}", style="bold")
+        text.append(f"  {row.description:<{widths.description}}")
+        if row.binding_id:
+            text.append(f"  {row.binding_id}", style="dim")
+        text.append("\n")
     return text
 
 
@@ -95,7 +128,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen #help-frame {
-        width: 90%; max-width: 96; height: auto; max-height: 90%; padding: 0 1;
+        width: 96%; height: auto; max-height: 90%; padding: 0 1;
         border: round $accent; background: $surface;
     }
     HelpScreen #help-columns { height: auto; }
@@ -115,18 +148,17 @@ class HelpScreen(ModalScreen[None]):
         self.note = note
 
     def compose(self) -> ComposeResult:
-        key_width = max(
-            (len(" / ".join(row.keys)) for section in self.sections for row in section.rows),
-            default=0,
-        )
+        widths = ColumnWidths.of(self.sections)
+        columns = columns_that_fit(widths, self.app.size.width)
         with VerticalScroll(id="help-frame") as frame:
+            frame.styles.max_width = columns * (widths.row + 2) + FRAME_CHROME
             frame.border_title = "Keys"
             frame.border_subtitle = "escape, ? or q to close"
             with Horizontal(id="help-columns"):
-                for column in balanced_columns(self.sections, COLUMNS):
+                for column in balanced_columns(self.sections, columns):
                     with Vertical(classes="help-column"):
                         for section in column:
-                            yield Static(render_section(section, key_width), classes="help-section")
+                            yield Static(render_section(section, widths), classes="help-section")
             if self.note:
                 yield Static(self.note, id="help-note", markup=False)
 
