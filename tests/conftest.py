@@ -11,25 +11,21 @@ import pytest
 from tests.helpers.audio_files import write_tone
 from tests.helpers.engines import GatedEngine
 
-
-@pytest.fixture(autouse=True)
-def private_state_dir(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every test's engine keeps its learned state in its own folder, never the user's."""
-    directory = tmp_path_factory.mktemp("state")
-    monkeypatch.setenv("TIERPLAY_STATE_DIR", str(directory))
-    return directory
+PRIVATE_FOLDERS = {"state": "TIERPLAY_STATE_DIR", "cache": "TIERPLAY_CACHE_DIR"}
+"""The user folders the engine writes to, each overridden by its variable."""
 
 
 @pytest.fixture(autouse=True)
-def private_cache_dir(
+def private_folders(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every test's library index lives in its own folder, never the user's."""
-    directory = tmp_path_factory.mktemp("cache")
-    monkeypatch.setenv("TIERPLAY_CACHE_DIR", str(directory))
-    return directory
+) -> dict[str, Path]:
+    """Every test's engine keeps its learned state and its library index in folders of its
+    own, never the user's."""
+    folders = {}
+    for name, variable in PRIVATE_FOLDERS.items():
+        folders[name] = tmp_path_factory.mktemp(name)
+        monkeypatch.setenv(variable, str(folders[name]))
+    return folders
 
 
 def jack_available() -> bool:

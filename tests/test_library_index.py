@@ -164,7 +164,7 @@ def test_an_index_that_cannot_be_written_keeps_the_library_playing(tmp_path: Pat
 
 
 def test_the_engine_keeps_its_index_in_the_cache_folder_and_shows_the_tags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_cache_dir: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_folders: dict[str, Path]
 ) -> None:
     from api.transport import track_info
     from engine import Engine, EngineConfig
@@ -181,6 +181,6 @@ def test_the_engine_keeps_its_index_in_the_cache_folder_and_shows_the_tags(
         finally:
             engine.close()
         assert probed == []
-    assert (private_cache_dir / "library.sqlite").exists()
+    assert (private_folders["cache"] / "library.sqlite").exists()
     info = track_info(track, 44_100)
     assert (info["title"], info["artist"], info["album"]) == ("Awakening", "Nadia", "Dawn")
