@@ -234,3 +234,21 @@ async def test_a_double_click_plays_a_row(tagged_engine: Engine) -> None:
             ),
             "the double-clicked row to play",
         )
+
+
+async def test_a_filter_narrows_as_you_type_and_widens_as_you_delete(
+    tagged_engine: Engine,
+) -> None:
+    app = TierplayApp(tagged_engine, autoplay=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "n", "a", "d", "i", "a")
+        await wait_until(pilot, lambda: shown_titles(app) == ["Awakening", "Morning"], "nadia")
+        await pilot.press("space", "x")
+        await wait_until(pilot, lambda: shown_titles(app) == [], "no row has an x too")
+        await pilot.press("backspace")
+        await wait_until(pilot, lambda: len(shown_titles(app)) == 2, "back to nadia")
+        for _ in range(6):
+            await pilot.press("backspace")
+        await wait_until(pilot, lambda: len(shown_titles(app)) == 3, "every track again")
+        await pilot.press("z")
+        await wait_until(pilot, lambda: shown_titles(app) == ["Zero"], "a new word from all rows")
