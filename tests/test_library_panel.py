@@ -139,6 +139,16 @@ def tagged_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.close()
 
 
+def heard_title(engine: Engine) -> str | None:
+    track = engine.snapshot().track
+    return track.title if track is not None else None
+
+
+def playing_title(engine: Engine) -> str | None:
+    """The title heard while playing; None while paused."""
+    return heard_title(engine) if engine.snapshot().playing else None
+
+
 def shown_titles(app: TierplayApp) -> list[str]:
     return [row.title for row in app.query_one(TrackList).rows]
 
@@ -167,20 +177,12 @@ async def test_enter_plays_the_track_under_the_cursor_and_marks_it(tagged_engine
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "down", "down", "enter")
         await wait_until(
-            pilot,
-            lambda: (
-                tagged_engine.snapshot().track is not None
-                and tagged_engine.snapshot().track.title == "Morning"
-            ),  # type: ignore[union-attr]
-            "the chosen track to play",
+            pilot, lambda: playing_title(tagged_engine) == "Morning", "the chosen track to play"
         )
-        assert tagged_engine.snapshot().playing
+        track = tagged_engine.snapshot().track
         track_list = app.query_one(TrackList)
-        await wait_until(
-            pilot,
-            lambda: track_list.playing_id == tagged_engine.snapshot().track.id,  # type: ignore[union-attr]
-            "the playing mark",
-        )
+        assert track is not None
+        await wait_until(pilot, lambda: track_list.playing_id == track.id, "the playing mark")
 
 
 async def test_slash_filters_as_you_type_and_player_keys_become_text(
@@ -201,21 +203,14 @@ async def test_slash_filters_as_you_type_and_player_keys_become_text(
         await pilot.press("enter")
         await wait_until(
             pilot,
-            lambda: (
-                tagged_engine.snapshot().playing
-                and tagged_engine.snapshot().track.title == "Morning"
-            ),  # type: ignore[union-attr]
+            lambda: playing_title(tagged_engine) == "Morning",
             "Enter in the filter to play the first match",
         )
         await pilot.press("escape")
         await wait_until(pilot, lambda: len(shown_titles(app)) == 3, "the filter to close")
         assert isinstance(app.focused, TrackList)
         await pilot.press("n")  # a player key again
-        await wait_until(
-            pilot,
-            lambda: tagged_engine.snapshot().track.title != "Morning",  # type: ignore[union-attr]
-            "n to skip",
-        )
+        await wait_until(pilot, lambda: heard_title(tagged_engine) != "Morning", "n to skip")
 
 
 async def test_a_double_click_plays_a_row(tagged_engine: Engine) -> None:
@@ -227,11 +222,7 @@ async def test_a_double_click_plays_a_row(tagged_engine: Engine) -> None:
         await pilot.click(TrackList, offset=(4, 2), times=2)
         await wait_until(
             pilot,
-            lambda: (
-                tagged_engine.snapshot().track is not None
-                and tagged_engine.snapshot().track.title == "Morning"  # type: ignore[union-attr]
-                and tagged_engine.snapshot().playing
-            ),
+            lambda: playing_title(tagged_engine) == "Morning",
             "the double-clicked row to play",
         )
 
