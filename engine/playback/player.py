@@ -158,12 +158,7 @@ class Player:
             if not self._tracks:
                 return
             _at, heard, _frame = self._playhead_at_earliest_cut()  # feeder may be further
-            track = self._tracks[heard]
-            frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
-            frame = min(frame, max(track.frames - 1, 0))
-            cut = self._jump(heard, frame)
-            if self._hook is not None:
-                self._hook.flushed(cut, frame)
+            self._start_track_locked(heard, self._frame_at(heard, seconds))
         self._wake.set()
 
     def skip(self, delta: int) -> None:
@@ -179,12 +174,17 @@ class Player:
         resumed session left), from `seconds` into it."""
         with self._lock:
             if 0 <= index < len(self._tracks):
-                track = self._tracks[index]
-                frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
-                self._start_track_locked(index, min(frame, max(track.frames - 1, 0)))
+                self._start_track_locked(index, self._frame_at(index, seconds))
         self._wake.set()
 
+    def _frame_at(self, index: int, seconds: float) -> int:
+        """The frame `seconds` into the track at `index`, inside the track."""
+        track = self._tracks[index]
+        frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
+        return min(frame, max(track.frames - 1, 0))
+
     def _start_track_locked(self, index: int, frame: int = 0) -> None:
+        """Go on at (track `index`, `frame`) from the next block; the caller holds the lock."""
         cut = self._jump(index, frame)
         if self._hook is not None:
             self._hook.flushed(cut, frame)
