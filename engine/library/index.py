@@ -23,7 +23,7 @@ from typing import Any
 import platformdirs
 
 from engine.library.tags import Tags
-from engine.library.tracks import Track, track_id_for
+from engine.library.tracks import Track, listed_track
 
 INDEX_FILENAME = "library.sqlite"
 SCHEMA_VERSION = 1
@@ -217,20 +217,15 @@ class LibraryIndex:
         stamp = FileStamp(int(values["size"]), int(values["mtime_ns"]))
         if values["reason"] is not None:
             return IndexEntry(path, stamp, None, str(values["reason"]))
-        tags = Tags(**{name: values[name] for name in _TAG_COLUMNS})
-        duration = float(values["duration"])
-        track = Track(
-            id=track_id_for(path),
-            path=path,
-            duration_seconds=duration,
-            native_rate=int(values["native_rate"]),
-            channels=int(values["channels"]),
-            frames=round(duration * self._sample_rate),
-            fingerprint=str(values["fingerprint"]),
-            title=tags.title or path.stem,
-            artist=tags.artist,
-            format=str(values["format"]),
-            tags=tags,
+        track = listed_track(
+            path,
+            float(values["duration"]),
+            int(values["native_rate"]),
+            int(values["channels"]),
+            str(values["fingerprint"]),
+            str(values["format"]),
+            Tags(**{name: values[name] for name in _TAG_COLUMNS}),
+            self._sample_rate,
         )
         return IndexEntry(path, stamp, track)
 

@@ -21,9 +21,9 @@ from engine.library.tracks import (
     check_path,
     check_rate_and_channels,
     fingerprint_file,
+    listed_track,
     not_openable,
     not_readable,
-    track_id_for,
 )
 
 PROGRESS_EVERY_FILES = 100
@@ -91,19 +91,15 @@ def probe(path: Path, sample_rate: int) -> Track:
         raise TrackEmpty(path, "no audio frames")
     check_rate_and_channels(path, int(info.samplerate), int(info.channels))
     duration = info.frames / info.samplerate if info.samplerate > 0 else 0.0
-    tags = read_tags(path)
-    return Track(
-        id=track_id_for(path),
-        path=path,
-        duration_seconds=duration,
-        native_rate=int(info.samplerate),
-        channels=int(info.channels),
-        frames=round(duration * sample_rate),
-        fingerprint=fingerprint,
-        title=tags.title or path.stem,
-        artist=tags.artist,
-        format=str(info.format),
-        tags=tags,
+    return listed_track(
+        path,
+        duration,
+        int(info.samplerate),
+        int(info.channels),
+        fingerprint,
+        str(info.format),
+        read_tags(path),
+        sample_rate,
     )
 
 

@@ -80,6 +80,33 @@ class DecodedTrack:
     content_hash: str
 
 
+def listed_track(
+    path: Path,
+    duration_seconds: float,
+    native_rate: int,
+    channels: int,
+    fingerprint: str,
+    format: str,
+    tags: Tags,
+    sample_rate: int,
+) -> Track:
+    """A track as the library lists it, from its header's figures and its tags (probed now
+    or read back from the library index): titled by its tags, else its file name."""
+    return Track(
+        id=track_id_for(path),
+        path=path,
+        duration_seconds=duration_seconds,
+        native_rate=native_rate,
+        channels=channels,
+        frames=round(duration_seconds * sample_rate),
+        fingerprint=fingerprint,
+        title=tags.title or path.stem,
+        artist=tags.artist,
+        format=format,
+        tags=tags,
+    )
+
+
 def track_id_for(path: Path) -> str:
     """Stable id from the resolved path: the same file keeps its id across sessions."""
     try:
