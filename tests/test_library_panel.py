@@ -13,6 +13,7 @@ from mediafile import MediaFile
 from rich.cells import cell_len
 
 from engine import Engine
+from engine.library.order import sorted_by_tags
 from engine.library.tags import Tags
 from engine.library.tracks import Track
 from tests.helpers.audio_files import write_tone
@@ -68,7 +69,7 @@ def test_rows_follow_artist_album_disc_and_track_with_loose_files_last() -> None
         track("a.flac", artist="Abel", album="Zeal", title="Zero", track_number=1),
         track("b.flac", artist="Nadia", album="Dawn", title="First", track_number=1),
     ]
-    titles = [row.title for row in library_rows(tracks)]
+    titles = [row.title for row in library_rows(sorted_by_tags(tracks))]
     assert titles == ["Zero", "First", "Second", "Later disc", "loose"]
 
 

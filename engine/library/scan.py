@@ -15,6 +15,8 @@ import soundfile as sf
 
 from engine.errors import TrackEmpty, TrackError, TrackUnreadable
 from engine.library.index import FileStamp, IndexEntry, LibraryIndex
+from engine.library.m3u import PlaylistFileError, is_playlist, read_playlist
+from engine.library.order import sorted_by_tags
 from engine.library.tags import read_tags
 from engine.library.tracks import (
     Track,
@@ -43,19 +45,45 @@ class SkippedFile:
     reason: str
 
 
+@dataclass(frozen=True)
+class _Group:
+    """The files one path given to `open_library` stands for; a folder's are played in the
+    order their tags give, a file's and a playlist's as given."""
+
+    files: list[Path]
+    by_tags: bool
+
+
 def scan(paths: Iterable[str | Path]) -> tuple[list[Path], list[SkippedFile]]:
-    """Expand files and folders (recursively, sorted) into audio file paths."""
-    found: list[Path] = []
+    """Expand files, folders (recursively, sorted) and playlists into audio file paths."""
+    groups, skipped = _scan_groups(paths)
+    return [path for group in groups for path in group.files], skipped
+
+
+def _scan_groups(paths: Iterable[str | Path]) -> tuple[list[_Group], list[SkippedFile]]:
+    groups: list[_Group] = []
     skipped: list[SkippedFile] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(_walk(path, skipped))
+            groups.append(_Group(_walk(path, skipped), by_tags=True))
+        elif is_playlist(path):
+            groups.append(_Group(_listed(path, skipped), by_tags=False))
         elif os.path.lexists(path):
-            found.append(path)
+            groups.append(_Group([path], by_tags=False))
         else:
             skipped.append(SkippedFile(path, "file not found"))
-    return found, skipped
+    return groups, skipped
+
+
+def _listed(playlist: Path, skipped: list[SkippedFile]) -> list[Path]:
+    try:
+        found, missing = read_playlist(playlist)
+    except PlaylistFileError as error:
+        skipped.append(SkippedFile(playlist, str(error).removeprefix(f"{playlist.name}: ")))
+        return []
+    skipped.extend(SkippedFile(path, reason) for path, reason in missing)
+    return found
 
 
 def _walk(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
@@ -109,27 +137,35 @@ def open_library(
     progress: ScanProgress | None = None,
     index: LibraryIndex | None = None,
 ) -> tuple[list[Track], list[SkippedFile]]:
-    """Scan and probe: the playable tracks in order, and what was skipped with why.
+    """Scan and probe: the playable tracks in the library's order (`engine/library/order.py`),
+    and what was skipped with why.
 
     With an `index`, a file whose size and modification time it knows is not probed
     again, and what is probed is recorded in it. `progress` is called every
     `PROGRESS_EVERY_FILES` files and once at the end."""
-    files, skipped = scan(paths)
+    paths = list(paths)
+    groups, skipped = _scan_groups(paths)
+    files = [path for group in groups for path in group.files]
     known = index.entries() if index is not None else {}
     probed: list[IndexEntry] = []
     tracks: list[Track] = []
-    for done, path in enumerate(files, start=1):
-        entry = _indexed(path, known)
-        if entry is None:
-            entry = _probed(path, sample_rate)
-            if entry.stamp is not None:
-                probed.append(entry)
-        if entry.track is not None:
-            tracks.append(entry.track)
-        else:
-            skipped.append(SkippedFile(path, entry.reason))
-        if progress is not None and (done % PROGRESS_EVERY_FILES == 0 or done == len(files)):
-            progress(done, len(files))
+    done = 0
+    for group in groups:
+        found: list[Track] = []
+        for path in group.files:
+            entry = _indexed(path, known)
+            if entry is None:
+                entry = _probed(path, sample_rate)
+                if entry.stamp is not None:
+                    probed.append(entry)
+            if entry.track is not None:
+                found.append(entry.track)
+            else:
+                skipped.append(SkippedFile(path, entry.reason))
+            done += 1
+            if progress is not None and (done % PROGRESS_EVERY_FILES == 0 or done == len(files)):
+                progress(done, len(files))
+        tracks.extend(sorted_by_tags(found) if group.by_tags else found)
     if index is not None:
         index.store(probed)
         index.forget(_vanished(paths, files, known))
