@@ -34,6 +34,7 @@ from engine.persist.settings import ListenerSettings
 from engine.persist.state import StateStore
 from engine.playback.feed import PresetFeed
 from engine.playback.player import Player
+from engine.playback.queue import PlayQueue
 from engine.playback.sinks.output import Sink, make_sink
 from engine.playback.transport import Transport
 from engine.prediction.interaction import InteractionFilter
@@ -65,6 +66,7 @@ class Parts:
     """Routine lines a storm of commands repeats (clear, memory levels): the same counting,
     so they cannot push everything else out of the message log."""
     playlist: Playlist
+    queue: PlayQueue
     index: LibraryIndex
     store: TrackStore
     analyses: AnalysisPass
@@ -116,21 +118,22 @@ def assemble(
     renderer = partial(Renderer, config, calibrations)
     workers = RenderWorkerPool(config, buffer, store.resolve, renderer, render=render, clock=clock)
     playlist = Playlist()
-    files = FileWatch(rate, playlist, store, buffer, workers, calibrations, errors, journal)
+    queue = PlayQueue(playlist)
+    files = FileWatch(rate, playlist, queue, store, buffer, workers, calibrations, errors, journal)
     ended.append(files)
     feed = PresetFeed(config, buffer, workers, store, clock, journal.served, renderer)
-    player = Player(output, feed.read, files.track_failed, config.ring_seconds, feed)
+    player = Player(output, feed.read, files.track_failed, config.ring_seconds, feed, queue)
     predictor = PresetPredictor(
         clock=clock, prior_switch_probability=config.switch_probability_per_chunk
     )
     state = StateStore(config.state_dir)
-    settings = ListenerSettings(config, state, predictor, feed, player, errors, clock)
+    settings = ListenerSettings(config, state, predictor, feed, player, queue, errors, clock)
     filter = InteractionFilter(settings.restore(journal.log) or BYPASS, gestures)
     planner = BufferPlanner(config, predictor, filter, ChunkFeatureIndex(store, analyses))
     memory = MemoryMonitor(int(config.memory_limit_mb * 1e6), memory_reader)
     preparation = TrackPreparation(
         config.loudness_mode,
-        playlist,
+        queue,
         store,
         buffer,
         workers,
@@ -146,6 +149,7 @@ def assemble(
         errors=errors,
         notices=ErrorLog(journal.log, clock),
         playlist=playlist,
+        queue=queue,
         index=LibraryIndex.in_cache_dir(rate, config.cache_dir),
         store=store,
         analyses=analyses,
@@ -163,9 +167,9 @@ def assemble(
         memory=memory,
         preparation=preparation,
         replanner=Replanner(
-            config, planner, preparation, playlist, buffer, workers, memory, feed, player
+            config, planner, preparation, playlist, queue, buffer, workers, memory, feed, player
         ),
-        transport=Transport(filter, planner, feed, player, journal.log),
+        transport=Transport(filter, planner, feed, player, queue, journal.log),
         recording=CommandRecording(gestures, errors),
     )
 
@@ -186,7 +190,9 @@ def upkeep(parts: Parts, clock: Callable[[], float]) -> MaintenanceLoop:
     problems = WorkerProblems(p.workers, p.buffer, p.journal.log, clock, every)
     pressure = MemoryPressure(p.memory, p.buffer, p.workers, p.notices)
     loop = MaintenanceLoop(tick_seconds, clock, p.errors, flushed=(p.errors, p.notices))
-    loop.every_tick(p.transport.follow_interactions, p.replanner.replan_when_due)
+    loop.every_tick(
+        p.transport.follow_interactions, p.transport.follow_track, p.replanner.replan_when_due
+    )
     loop.every(MEMORY_CHECK_SECONDS, pressure.follow, clock=time.monotonic)
     loop.every_tick(
         report_output_events,

@@ -11,6 +11,8 @@ outlives the session (persist/). One maintenance thread runs the parts' upkeep
 
 from __future__ import annotations
 
+import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,7 +22,8 @@ from engine.assembly import assemble, upkeep
 from engine.cache.worker import RenderFunction, render_key
 from engine.config import EngineConfig
 from engine.errors import TierplayError, UnknownPreset
-from engine.library.scan import ScanProgress, open_library
+from engine.library.m3u import read_playlist, write_playlist
+from engine.library.scan import ScanProgress, SkippedFile, open_library
 from engine.library.tracks import Track
 from engine.observe.events import SUBSCRIPTION_CAPACITY, Subscription
 from engine.observe.live import LiveViews
@@ -29,8 +32,9 @@ from engine.observe.monitor import MonitorSnapshot
 from engine.observe.snapshot import EngineSnapshot
 from engine.observe.views import check_view, contents_view, predictions_view, stats_view
 from engine.playback.feed import ServedRequest
+from engine.playback.queue import QueueView
 from engine.playback.sinks.output import Sink
-from engine.vocabulary import PRESET_ORDER, TIER_NAMES, format_clock
+from engine.vocabulary import PRESET_ORDER, TIER_NAMES, format_clock, plural
 
 
 class Engine:
@@ -91,14 +95,17 @@ class Engine:
             self._parts.files.skip(item)
         self.errors.flush(force=True)  # the sum of what was not told, now, not in 5 s
         self.store.set_library(tracks)
-        self.player.set_tracks(tracks)
         resume = self._parts.settings.take_resume(tracks)
-        if resume is not None:
-            place, seconds = resume
-            self._parts.transport.play_index(place, seconds)
-            self.log(f"resumed “{tracks[place].title}” at {format_clock(seconds)}")
-        if tracks:  # its sample and first preset are measured before play is pressed
-            self._parts.replanner.prepare(tracks[resume[0] if resume else 0])
+        queue, transport = self._parts.queue, self._parts.transport
+        queue.reset(resume.queue if resume is not None else None)
+        order = queue.order(limit=1)
+        transport.start(order[0] if order else None)
+        if resume is not None and resume.track is not None:
+            told = f"resumed “{{title}}” at {format_clock(resume.seconds)}"
+            transport.play_track(resume.track, resume.seconds, told)
+        first, _position = self.player.position()
+        if first is not None:  # its sample and first preset are measured before play is pressed
+            self._parts.replanner.prepare(first)
         return list(tracks)
 
     def tracks(self) -> list[Track]:
@@ -140,18 +147,139 @@ class Engine:
 
     def play_track(self, track_id: str) -> None:
         """Play the playlist's track `track_id` from its start, as the library's Enter does
-        (playback starts if it was paused).
+        (playback starts if it was paused); the order goes on after it (the whole library
+        again if it is outside the album or folder being played).
 
         Raises:
             TierplayError: no track with that id is in the playlist.
         """
-        index = self._parts.playlist.index_of(track_id)
-        if index is None:
-            raise TierplayError(f"no track {track_id!r} in the playlist")
+        index, track = self._listed(track_id)
         self._record("track", index=index)
-        self._parts.transport.play_index(index)
+        queue = self._parts.queue
+        if queue.scope != "library" and track not in queue.order():
+            queue.set_scope("library", track)
+        queue.chose(track)
+        self._parts.transport.play_track(track)
         if not self.player.playing:
             self.play()
+
+    # -- the queue and its modes (engine/playback/queue.py) ---------------------------------
+    def set_repeat(self, mode: str) -> None:
+        """`off` (stop after the last track), `all` (play the order again) or `one`."""
+        self._parts.queue.set_repeat(mode)
+        self._record("repeat", mode=mode)
+        self.log(f"repeat {mode}")
+        self._parts.replanner.replan()
+
+    def set_shuffle(self, on: bool, seed: int | None = None) -> None:
+        """Shuffle the order (a new permutation each time it is turned on), or not."""
+        seed = random.randrange(2**31) if seed is None else seed
+        self._parts.queue.set_shuffle(on, seed)
+        self._record("shuffle", on=bool(on), seed=seed)
+        self.log("shuffle on" if on else "shuffle off")
+        self._parts.replanner.replan()
+
+    def play_scope(self, track_id: str, scope: str) -> None:
+        """Play only the album or folder of `track_id`, from its first track in the order;
+        `library` lets the order go on through the whole library after `track_id`, with
+        no jump."""
+        index, track = self._listed(track_id)
+        queue = self._parts.queue
+        queue.set_scope(scope, track)
+        first = queue.order(limit=1)
+        self._record("scope", mode=scope, index=index)
+        if scope == "library":
+            self.log("playing the whole library")
+            self._parts.replanner.replan()
+        elif first:
+            queue.chose(first[0])
+            what = {"album": "the album", "folder": "the folder"}.get(scope, "the library")
+            self._parts.transport.play_track(first[0], told=f"playing {what} from “{{title}}”")
+            if not self.player.playing:
+                self.play()
+
+    def enqueue(self, track_id: str, next: bool = False) -> None:
+        """Queue a track to play after the queue (`next`: before it, right after the one
+        playing); queuing a queued track moves it."""
+        index, track = self._listed(track_id)
+        self._parts.queue.enqueue(track, next)
+        self._record("enqueue", index=index, next=bool(next))
+        self.log(f"“{track.title}” {'plays next' if next else 'added to the queue'}")
+        self._parts.replanner.replan()
+
+    def dequeue(self, place: int) -> None:
+        """Take the track at `place` (0 first) out of the queue."""
+        track = self._parts.queue.remove(place)
+        self._record("dequeue", place=place)
+        self.log(f"“{track.title}” taken out of the queue")
+        self._parts.replanner.replan()
+
+    def move_queued(self, place: int, steps: int) -> int:
+        """Move the queued track at `place` by `steps` (negative: sooner); returns its
+        new place."""
+        moved = self._parts.queue.move(place, steps)
+        self._record("move", place=place, steps=steps)
+        self._parts.replanner.replan()
+        return moved
+
+    def queue(self, following: int = 20) -> QueueView:
+        """The queue's modes, the tracks queued and the next `following` tracks of the
+        order after them."""
+        return self._parts.queue.view(self.player.position()[0], following)
+
+    def save_playlist(self, path: str | Path) -> int:
+        """Write the queue (the playing track, then the tracks queued) or, when nothing is
+        queued, the whole order being played, as an M3U playlist; returns the tracks
+        written.
+
+        Raises:
+            TierplayError: the file cannot be written (the one-line reason).
+        """
+        tracks = self._parts.queue.up_next()
+        playing, _position = self.player.position()
+        if tracks:
+            tracks = [playing, *tracks] if playing is not None else tracks
+        else:
+            tracks = self._parts.queue.order()
+        write_playlist(Path(path), tracks)
+        self.log(f"saved {plural(len(tracks), 'track')} to {Path(path).name}")
+        return len(tracks)
+
+    def load_playlist(self, path: str | Path) -> int:
+        """Queue the library's tracks an M3U playlist lists, in its order; returns how many.
+        Entries that are not in the library are told as skipped.
+
+        Raises:
+            TierplayError: the playlist cannot be read.
+        """
+        files, missing = read_playlist(Path(path))
+        by_path = {os.path.abspath(t.path): t for t in self.tracks()}
+        found = [by_path[os.path.abspath(f)] for f in files if os.path.abspath(f) in by_path]
+        for file in files:
+            if os.path.abspath(file) not in by_path:
+                missing.append((file, f"listed in {Path(path).name} but not in the library"))
+        for item, reason in missing:
+            self._parts.files.skip(SkippedFile(item, reason))
+        self.errors.flush(force=True)
+        self._parts.queue.enqueue_many(found)
+        for track in found:
+            self._record("enqueue", index=self._listed(track.id)[0], next=False)
+        self.log(f"queued {plural(len(found), 'track')} from {Path(path).name}")
+        self._parts.replanner.replan()
+        return len(found)
+
+    def _listed(self, track_id: str) -> tuple[int, Track]:
+        """The playlist's place and track for `track_id`.
+
+        Raises:
+            TierplayError: no track with that id is in the playlist.
+        """
+        playlist = self._parts.playlist
+        index = playlist.index_of(track_id)
+        track = playlist.find(track_id)
+        if index is None or track is None:
+            raise TierplayError(f"no track {track_id!r} in the playlist")
+        return index, track
 
     def set_volume(self, volume: float) -> None:
         _number(volume, "volume must be a number between 0 and 1")

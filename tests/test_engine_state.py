@@ -121,6 +121,13 @@ def test_the_model_and_settings_come_back_in_the_next_session(
         "volume": 0.4,
         "track": str((library / "0_tone.wav").absolute()),
         "position": 0.0,
+        "queue": {
+            "repeat": "off",
+            "shuffle": False,
+            "scope": "library",
+            "scope_track": None,
+            "up_next": [],
+        },
     }
 
     second_clock = FakeClock(50.0)

@@ -320,12 +320,12 @@ def test_next_and_seek_near_a_tracks_end_act_on_the_track_heard() -> None:
                 sink.advance(1024)
 
         play_blocks(40)  # 44,100 - 40,960 frames of "a" left: "b" is already written
-        assert player.position()[0] is tracks[0] and player._track_index == 1
+        assert player.position()[0] is tracks[0] and player._track is tracks[1]
         player.skip(1)
         play_blocks(3)
         assert player.position()[0] is tracks[1]
         play_blocks(38)  # near the end of "b": "c" is written
-        assert player.position()[0] is tracks[1] and player._track_index == 2
+        assert player.position()[0] is tracks[1] and player._track is tracks[2]
         player.seek(0.5)  # in "b", heard now
         play_blocks(3)
         track, seconds = player.position()

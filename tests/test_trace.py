@@ -40,8 +40,18 @@ DESIGN_EVENTS = [
     TraceEvent.end(600.0),
 ]
 """The design's example, line for line."""
-EVERY_KIND = [*DESIGN_EVENTS[:-1], TraceEvent.track(90.0, 2), DESIGN_EVENTS[-1]]
-"""The example and the events added since (a track chosen in the library)."""
+ADDED_EVENTS = [
+    TraceEvent.track(90.0, 2),
+    TraceEvent(91.0, "repeat", mode="all"),
+    TraceEvent(92.0, "shuffle", on=True, seed=7),
+    TraceEvent(93.0, "scope", mode="album", index=1),
+    TraceEvent(94.0, "enqueue", index=3, play_next=True),
+    TraceEvent(95.0, "dequeue", place=0),
+    TraceEvent(96.0, "move", place=1, steps=-1),
+]
+"""The events added since the design's example: a track chosen in the library, and the
+queue and its modes."""
+EVERY_KIND = [*DESIGN_EVENTS[:-1], *ADDED_EVENTS, DESIGN_EVENTS[-1]]
 
 DESIGN_EXAMPLE = """\
 {"t": 0.0, "event": "open", "paths": ["a.flac", "sub/b.ogg"]}
@@ -93,6 +103,10 @@ def test_json_shaped_values_are_normalised() -> None:
     [
         (lambda: TraceEvent.preset(1.0, "loud"), "unknown preset"),
         (lambda: TraceEvent.volume(1.0, 1.5), "in [0, 1]"),
+        (lambda: TraceEvent(1.0, "repeat", mode="twice"), "mode must be one of off, all, one"),
+        (lambda: TraceEvent(1.0, "shuffle", on=1, seed=2), "on must be true or false"),  # type: ignore[arg-type]
+        (lambda: TraceEvent(1.0, "move", place=-1, steps=1), "place must be a whole number"),
+        (lambda: TraceEvent(1.0, "scope", mode="all", index=0), "one of library, album, folder"),
         (lambda: TraceEvent.seek(1.0, -2.0), ">= 0"),
         (lambda: TraceEvent.play(float("nan")), "finite"),
         (lambda: TraceEvent.play(-1.0), "negative"),

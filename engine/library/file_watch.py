@@ -22,6 +22,7 @@ from engine.library.tracks import Track, fingerprint_file
 from engine.observe.error_log import ErrorLog
 from engine.observe.journal import Journal
 from engine.playback.player import Player
+from engine.playback.queue import PlayQueue
 
 UNTOLD_SHORTFALL_SECONDS = 0.5
 """A file shorter than its header by less than this is corrected without a word: Ogg
@@ -36,6 +37,7 @@ class FileWatch:
         self,
         sample_rate: int,
         playlist: Playlist,
+        order: PlayQueue,
         store: TrackStore,
         buffer: MultiTierBuffer,
         workers: RenderWorkerPool,
@@ -45,6 +47,7 @@ class FileWatch:
     ) -> None:
         self._rate = sample_rate
         self._playlist = playlist
+        self._order = order
         self._store = store
         self._buffer = buffer
         self._workers = workers
@@ -78,7 +81,7 @@ class FileWatch:
         playing, _position = player.position()
         watched: set[str] = set()
         if playing is not None:
-            following = self._playlist.following(playing)
+            following = self._order.following(playing)
             watched = {playing.id} | ({following.id} if following is not None else set())
         while True:  # a file the player skipped may be behind the playhead by now
             try:

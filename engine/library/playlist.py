@@ -1,4 +1,6 @@
-"""`Playlist`: the tracks opened, in play order, and the files skipped.
+"""`Playlist`: the tracks opened, in the library's order, and the files skipped.
+
+The order they play in is `PlayQueue`'s (`engine/playback/queue.py`), read from here.
 
 `open` replaces it whole on the caller's thread; the maintenance thread replaces one track
 when its file changes or decodes shorter than its header said; the UI, the API and the
@@ -12,9 +14,6 @@ import threading
 from engine.library.scan import SkippedFile
 from engine.library.tracks import Track
 
-NEIGHBOUR_STEPS = (1, 2, -1)
-"""The neighbours a skip or a long seek lands on: the next two tracks and the previous."""
-
 
 class Playlist:
     """The tracks in order and the skipped files; thread-safe."""
@@ -23,10 +22,17 @@ class Playlist:
         self._lock = threading.Lock()
         self._tracks: list[Track] = []
         self._skipped: list[SkippedFile] = []
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a track is added, removed or replaced."""
+        return self._version
 
     def set(self, tracks: list[Track]) -> None:
         with self._lock:
             self._tracks = list(tracks)
+            self._version += 1
 
     def tracks(self) -> list[Track]:
         with self._lock:
@@ -46,19 +52,11 @@ class Playlist:
             index = self._tracks.index(track) if track in self._tracks else 0
             return index, len(self._tracks)
 
-    def neighbours(self, track: Track) -> list[Track]:
-        """The tracks `NEIGHBOUR_STEPS` away, those that exist."""
-        return self._at_steps(track, NEIGHBOUR_STEPS)
-
-    def following(self, track: Track) -> Track | None:
-        """The track after `track`, or None at the end (or for a track not listed)."""
-        found = self._at_steps(track, (1,))
-        return found[0] if found else None
-
     def replace(self, fresh: Track) -> None:
         """Put `fresh` where the track with its id is (a file's new version)."""
         with self._lock:
             self._tracks = [fresh if t.id == fresh.id else t for t in self._tracks]
+            self._version += 1
 
     def add_skipped(self, item: SkippedFile) -> None:
         with self._lock:
@@ -67,11 +65,3 @@ class Playlist:
     def skipped(self) -> tuple[SkippedFile, ...]:
         with self._lock:
             return tuple(self._skipped)
-
-    def _at_steps(self, track: Track, steps: tuple[int, ...]) -> list[Track]:
-        with self._lock:
-            if track not in self._tracks:
-                return []
-            index = self._tracks.index(track)
-            picks = [index + step for step in steps]
-            return [self._tracks[i] for i in picks if 0 <= i < len(self._tracks) and i != index]

@@ -41,6 +41,7 @@ class LiveViews:
         position = max(0.0, position - e.sink.latency_seconds)  # what is heard right now
         index, count = e.playlist.place(track)
         messages, message_count = e.journal.messages()
+        queue = e.queue
         return EngineSnapshot(
             track=track,
             track_index=index,
@@ -63,6 +64,10 @@ class LiveViews:
             error_total=e.errors.total,
             message_count=message_count,
             chunk_seconds=e.config.chunk_seconds,
+            repeat=queue.repeat,
+            shuffle=queue.shuffle,
+            scope=queue.scope,
+            queued=queue.queued,
         )
 
     def health(self, worker: WorkerMetrics | None = None) -> dict[str, Any]:

@@ -41,3 +41,10 @@ class EngineSnapshot:
     """Every distinct failure with its count, the most recent first (the error log)."""
     error_total: int = 0
     """Failures ever reported, repeats included (`errors` keeps the latest 500 kinds)."""
+    repeat: str = "off"
+    """The queue's modes (engine/playback/queue.py): repeat off, all or one;"""
+    shuffle: bool = False
+    scope: str = "library"
+    """what is played: the library, or one album or folder of it;"""
+    queued: int = 0
+    """and how many tracks are queued to play next."""

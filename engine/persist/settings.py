@@ -1,6 +1,6 @@
 """`ListenerSettings`: the volume, mute and intensity the listener set, and what outlives
-the session (those settings, the preset, the predictor's model, and the track and position
-playing, where the next session resumes).
+the session (those settings, the preset, the predictor's model, the track and position
+playing, where the next session resumes, and the queue with its modes).
 
 The UI thread changes the settings; the maintenance thread saves them every
 `EngineConfig.state_save_seconds` when they or the model changed, and `close` saves them
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from engine.config import EngineConfig
@@ -20,6 +21,7 @@ from engine.observe.error_log import DISK_REPEAT_SECONDS, ErrorLog
 from engine.persist.state import StateStore
 from engine.playback.feed import PresetFeed
 from engine.playback.player import Player
+from engine.playback.queue import PlayQueue, QueueState
 from engine.prediction.predict import PresetPredictor
 from engine.vocabulary import PRESET_ORDER
 
@@ -27,6 +29,16 @@ RESUME_STEP_SECONDS = 1.0
 """The playhead moved this far from the saved position: worth writing the state again."""
 Whereabouts = tuple[str, float]
 """(the playing file's absolute path, seconds into it): where a session resumes."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where the last session stopped, in the library just opened."""
+
+    track: Track | None
+    """The track playing then, if it is in this library."""
+    seconds: float
+    queue: QueueState
 
 
 class ListenerSettings:
@@ -39,6 +51,7 @@ class ListenerSettings:
         predictor: PresetPredictor,
         feed: PresetFeed,
         player: Player,
+        queue: PlayQueue,
         errors: ErrorLog,
         clock: Callable[[], float],
     ) -> None:
@@ -47,6 +60,7 @@ class ListenerSettings:
         self._predictor = predictor
         self._feed = feed
         self._player = player
+        self._queue = queue
         self._errors = errors
         self._clock = clock
         self._lock = threading.Lock()
@@ -58,6 +72,9 @@ class ListenerSettings:
         self._saved_where: Whereabouts | None = None
         self._resume: Whereabouts | None = None
         """Where the last session stopped, until the first library opened takes it."""
+        self._saved_queue: dict[str, Any] = {}
+        """The queue as saved (paths), until the first library opened takes it."""
+        self._written_queue: dict[str, Any] | None = None
         self._last_save = clock()
         self.preset_changes = 0
         """Preset changes asked for in this session (the stats' switches)."""
@@ -124,18 +141,20 @@ class ListenerSettings:
         settings = data.get("settings")
         return self._restore_settings(settings if isinstance(settings, dict) else {})
 
-    def take_resume(self, tracks: list[Track]) -> tuple[int, float] | None:
-        """(index in `tracks`, seconds) where the last session stopped, if its track is
-        among them; asked once, by the first library opened."""
+    def take_resume(self, tracks: list[Track]) -> Resume | None:
+        """Where the last session stopped and its queue, those of it in `tracks`; asked
+        once, by the first library opened."""
         with self._lock:
             resume, self._resume = self._resume, None
-        if resume is None:
+            saved, self._saved_queue = self._saved_queue, {}
+        if resume is None and not saved:
             return None
-        path, seconds = resume
-        for index, track in enumerate(tracks):
-            if _where_key(track) == path:
-                return index, seconds if seconds < track.duration_seconds - 1.0 else 0.0
-        return None
+        by_path = {_where_key(track): track for track in tracks}
+        track, seconds = None, 0.0
+        if resume is not None and resume[0] in by_path:
+            track = by_path[resume[0]]
+            seconds = resume[1] if resume[1] < track.duration_seconds - 1.0 else 0.0
+        return Resume(track, seconds, _queue_state(saved, by_path))
 
     def save_when_due(self) -> None:
         if self._clock() - self._last_save > self._config.state_save_seconds:
@@ -148,11 +167,13 @@ class ListenerSettings:
         revision = self._predictor.revision
         track, seconds = self._player.position()
         where = (_where_key(track), round(seconds, 1)) if track is not None else None
+        queue = self._queue_paths(self._queue.state())
         with self._lock:
-            if not self._dirty and revision == self._saved_revision and not self._moved(where):
+            unchanged = not self._dirty and queue == self._written_queue
+            if unchanged and revision == self._saved_revision and not self._moved(where):
                 return True
             self._dirty, self._saved_revision = False, revision
-            self._saved_where = where
+            self._saved_where, self._written_queue = where, queue
             muted = self._muted_volume  # read with the volume: a mute between is not saved
             volume = muted if muted is not None else self._player.volume
             intensity = self._intensity
@@ -164,6 +185,7 @@ class ListenerSettings:
                     "intensity": intensity,
                     "volume": volume,
                     **({"track": where[0], "position": where[1]} if where else {}),
+                    "queue": queue,
                 },
             }
         )
@@ -173,6 +195,18 @@ class ListenerSettings:
             # is news, the same failure again is a count.
             self._errors.report("state", error, error, repeat_seconds=DISK_REPEAT_SECONDS)
         return error is None
+
+    def _queue_paths(self, queue: QueueState) -> dict[str, Any]:
+        """The queue by file paths (ids are the library's, paths outlive it)."""
+        scope = self._queue.track(queue.scope_track) if queue.scope_track else None
+        queued = (self._queue.track(i) for i in queue.up_next)
+        return {
+            "repeat": queue.repeat,
+            "shuffle": queue.shuffle,
+            "scope": queue.scope,
+            "scope_track": _where_key(scope) if scope is not None else None,
+            "up_next": [_where_key(t) for t in queued if t is not None],
+        }
 
     def _moved(self, where: Whereabouts | None) -> bool:
         saved = self._saved_where
@@ -193,12 +227,32 @@ class ListenerSettings:
         track, position = settings.get("track"), settings.get("position")
         if isinstance(track, str) and _is_position(position):
             self._resume = self._saved_where = (track, float(position))
+        queue = settings.get("queue")
+        self._saved_queue = queue if isinstance(queue, dict) else {}
         # The feed starts at the restored intensity even when the preset is not restored,
         # so what is rendered matches the intensity the UI shows.
         bucket = self._config.intensity_bucket(self._intensity)
         restored = preset if isinstance(preset, str) and preset in PRESET_ORDER else None
         self._feed.start_with(restored or self._feed.requested.preset, bucket)
         return restored
+
+
+def _queue_state(saved: dict[str, Any], by_path: dict[str, Track]) -> QueueState:
+    """The saved queue in this library: unknown values and missing tracks are left out."""
+
+    def track_id(path: object) -> str | None:
+        track = by_path.get(path) if isinstance(path, str) else None
+        return track.id if track is not None else None
+
+    up_next = saved.get("up_next")
+    ids = [track_id(path) for path in up_next] if isinstance(up_next, list) else []
+    return QueueState(
+        repeat=str(saved.get("repeat", "off")),
+        shuffle=saved.get("shuffle") is True,
+        scope=str(saved.get("scope", "library")),
+        scope_track=track_id(saved.get("scope_track")),
+        up_next=tuple(i for i in ids if i is not None),
+    )
 
 
 def _where_key(track: Track) -> str:

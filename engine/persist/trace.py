@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from engine.errors import TierplayError
+from engine.playback.queue import REPEAT_MODES, SCOPES
 from engine.vocabulary import PRESET_ORDER
 
 EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -42,6 +43,12 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
     "next": (),
     "prev": (),
     "track": ("index",),
+    "repeat": ("mode",),
+    "shuffle": ("on", "seed"),
+    "scope": ("mode", "index"),
+    "enqueue": ("index", "next"),
+    "dequeue": ("place",),
+    "move": ("place", "steps"),
     "end": (),
 }
 """Every event a trace may hold, with the payload keys it requires (and allows)."""
@@ -73,7 +80,19 @@ class TraceEvent:
     value: float | None = None
     """`intensity` and `volume`: in [0, 1]."""
     index: int | None = None
-    """`track`: the place in the playlist the listener chose to play (0 first)."""
+    """`track`, `scope`, `enqueue`: a track's place in the playlist (0 first)."""
+    mode: str | None = None
+    """`repeat`: off, all or one; `scope`: library, album or folder."""
+    on: bool | None = None
+    """`shuffle`: on or off."""
+    seed: int | None = None
+    """`shuffle`: the seed of its permutation, so a replay shuffles alike."""
+    play_next: bool | None = None
+    """`enqueue`: queued to play next (JSON key `next`), else at the queue's end."""
+    place: int | None = None
+    """`dequeue`, `move`: a place in the queue (0 first)."""
+    steps: int | None = None
+    """`move`: places to move, negative towards the front."""
 
     def __post_init__(self) -> None:
         problem = _time_problem(self.t) or _event_problem(self.event, self.payload())
@@ -109,6 +128,12 @@ class TraceEvent:
             "delta": self.delta,
             "value": self.value,
             "index": self.index,
+            "mode": self.mode,
+            "on": self.on,
+            "seed": self.seed,
+            "next": self.play_next,
+            "place": self.place,
+            "steps": self.steps,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -171,6 +196,10 @@ class TraceEvent:
 
 _ATTRIBUTES = {"paths": "paths", "preset": "preset_name", "position": "position"}
 _ATTRIBUTES |= {"delta": "delta", "value": "value", "index": "index"}
+_ATTRIBUTES |= {"mode": "mode", "on": "on", "seed": "seed", "next": "play_next"}
+_ATTRIBUTES |= {"place": "place", "steps": "steps"}
+_COUNTS = ("index", "seed", "place")
+"""Keys that hold a whole number >= 0."""
 
 
 def _number(value: object) -> float | None:
@@ -229,9 +258,22 @@ def _field_problem(event: str, key: str, value: object) -> str | None:
         if value not in PRESET_ORDER:
             return f"unknown preset {value!r} (known: {', '.join(PRESET_ORDER)})"
         return None
-    if key == "index":
+    if key in _COUNTS:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"'track' index must be a whole number >= 0, not {value!r}"
+            return f"{event!r} {key} must be a whole number >= 0, not {value!r}"
+        return None
+    if key == "steps":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{event!r} steps must be a whole number, not {value!r}"
+        return None
+    if key in ("on", "next"):
+        if not isinstance(value, bool):
+            return f"{event!r} {key} must be true or false, not {value!r}"
+        return None
+    if key == "mode":
+        modes = REPEAT_MODES if event == "repeat" else SCOPES
+        if value not in modes:
+            return f"{event!r} mode must be one of {', '.join(modes)}, not {value!r}"
         return None
     number = _number(value)
     if number is None:

@@ -26,6 +26,46 @@ AudioSource = Callable[[Track, int, int], Audio]
 ErrorHandler = Callable[[Track, Exception], None]
 
 
+class TrackOrder(Protocol):
+    """Which track plays after which (`engine/playback/queue.py`)."""
+
+    def following(self, track: Track) -> Track | None:
+        """The track written right after `track` ends (None: playing stops). Asked again
+        for the same track when a cut lands before its end, so it must not move on."""
+        ...
+
+    def step(self, track: Track, delta: int) -> Track | None:
+        """Where `delta` next (or previous, < 0) presses go from `track`."""
+        ...
+
+    def first(self) -> Track | None:
+        """Where play starts again after playing stopped at the end."""
+        ...
+
+
+class ListOrder:
+    """The tracks in their list's order, wrapping on steps: for tools and tests."""
+
+    def __init__(self, tracks: list[Track]) -> None:
+        self._tracks = list(tracks)
+
+    def following(self, track: Track) -> Track | None:
+        place = self._place(track)
+        return (
+            self._tracks[place + 1] if place is not None and place + 1 < len(self._tracks) else None
+        )
+
+    def step(self, track: Track, delta: int) -> Track | None:
+        place = self._place(track)
+        return None if place is None else self._tracks[(place + delta) % len(self._tracks)]
+
+    def first(self) -> Track | None:
+        return self._tracks[0] if self._tracks else None
+
+    def _place(self, track: Track) -> int | None:
+        return next((i for i, t in enumerate(self._tracks) if t.id == track.id), None)
+
+
 class SwitchHook(Protocol):
     """Lets the audio source change what it plays at a point the player chooses."""
 
@@ -71,15 +111,15 @@ def _fade_curve(count: int, rising: bool) -> Audio:
 
 @dataclass(frozen=True)
 class _Segment:
-    """Ring index where audio from `track_index` starting at `track_frame` begins."""
+    """Ring index where audio from `track` starting at `track_frame` begins."""
 
     ring_index: int
-    track_index: int
+    track: Track
     track_frame: int
 
 
 class Player:
-    """Plays a list of tracks in order through a sink, gaplessly."""
+    """Plays tracks in the order a `TrackOrder` gives through a sink, gaplessly."""
 
     def __init__(
         self,
@@ -88,17 +128,20 @@ class Player:
         on_error: ErrorHandler | None = None,
         ring_seconds: float = 0.75,
         switch_hook: SwitchHook | None = None,
+        order: TrackOrder | None = None,
     ) -> None:
         self.sink = sink
+        self._order: TrackOrder = order or ListOrder([])
         self._source = source
         self._hook = switch_hook
         self._on_error = on_error
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._tracks: list[Track] = []
-        self._track_index = 0
+        self._track: Track | None = None
         self._write_frame = 0
+        self._ended = False
+        """Playing stopped after the last track of the order: play starts it again."""
         self._playing = False
         self._volume = 1.0
         self._applied_volume = 1.0
@@ -118,15 +161,27 @@ class Player:
 
     # -- commands -------------------------------------------------------------------------
     def set_tracks(self, tracks: list[Track]) -> None:
+        """Play `tracks` in their order (tools and tests; the engine gives a queue)."""
         with self._lock:
-            self._tracks = list(tracks)
-            self._jump(0, 0)
+            self._order = ListOrder(tracks)
+        self.start(tracks[0] if tracks else None)
+
+    def start(self, track: Track | None) -> None:
+        """A new library: stand at the start of `track` (None: nothing to play)."""
+        with self._lock:
+            self._track = None
+            if track is not None:
+                self._jump(track, 0)
 
     def play(self) -> None:
         with self._lock:
-            if self._playing or not self._tracks:
+            if self._playing or self._track is None:
                 return
-            self._continue_at_cut(blend=False)
+            first = self._order.first() if self._ended else None
+            if first is not None:
+                self._jump(first, 0, blend=False)  # played to the end: from the top again
+            else:
+                self._continue_at_cut(blend=False)
             self._fade_in = True  # resume without a click
             self._playing = True
         self._wake.set()
@@ -155,44 +210,53 @@ class Player:
 
     def seek(self, seconds: float) -> None:
         with self._lock:
-            if not self._tracks:
+            if self._track is None:
                 return
             _at, heard, _frame = self._playhead_at_earliest_cut()  # feeder may be further
             self._start_track_locked(heard, self._frame_at(heard, seconds))
         self._wake.set()
 
-    def skip(self, delta: int) -> None:
-        """Move `delta` tracks forward or back, wrapping at the ends of the list."""
+    def skip(self, delta: int) -> Track | None:
+        """Move `delta` tracks forward or back in the order (which wraps at its ends);
+        returns the track it moved to."""
+        target = None
         with self._lock:
-            if self._tracks:
+            if self._track is not None:
                 _at, heard, _frame = self._playhead_at_earliest_cut()  # heard, not written
-                self._start_track_locked((heard + delta) % len(self._tracks))
+                target = self._order.step(heard, delta)
+                if target is not None:
+                    self._start_track_locked(target)
         self._wake.set()
+        return target
 
-    def skip_to(self, index: int, seconds: float = 0.0) -> None:
-        """Go on at the track at `index` in the list (one the listener chose, or the one a
-        resumed session left), from `seconds` into it."""
+    def skip_to(self, track: Track, seconds: float = 0.0) -> Track:
+        """Go on at `track` (one the listener chose, or the one a resumed session left),
+        from `seconds` into it."""
         with self._lock:
-            if 0 <= index < len(self._tracks):
-                self._start_track_locked(index, self._frame_at(index, seconds))
+            self._start_track_locked(track, self._frame_at(track, seconds))
         self._wake.set()
+        return track
 
-    def _frame_at(self, index: int, seconds: float) -> int:
-        """The frame `seconds` into the track at `index`, inside the track."""
-        track = self._tracks[index]
+    def _frame_at(self, track: Track, seconds: float) -> int:
+        """The frame `seconds` into `track`, inside the track."""
         frame = int(np.clip(seconds, 0.0, track.duration_seconds) * self.sink.sample_rate)
         return min(frame, max(track.frames - 1, 0))
 
-    def _start_track_locked(self, index: int, frame: int = 0) -> None:
-        """Go on at (track `index`, `frame`) from the next block; the caller holds the lock."""
-        cut = self._jump(index, frame)
+    def _start_track_locked(self, track: Track, frame: int = 0) -> None:
+        """Go on at (`track`, `frame`) from the next block; the caller holds the lock."""
+        cut = self._jump(track, frame)
         if self._hook is not None:
             self._hook.flushed(cut, frame)
 
     def replace_track(self, stale: Track, fresh: Track) -> None:
         """The same file in a new version: swap it in without moving the playhead."""
         with self._lock:
-            self._tracks = [fresh if t == stale else t for t in self._tracks]
+            if self._track == stale:
+                self._track = fresh
+            self._segments = deque(
+                (_Segment(s.ring_index, fresh, s.track_frame) if s.track == stale else s)
+                for s in self._segments
+            )
 
     def set_volume(self, volume: float) -> None:
         with self._lock:
@@ -211,23 +275,24 @@ class Player:
         """The track being heard and the position in it, from frames the sink consumed.
         Never past the track's end: the silence after the last track is not more track."""
         with self._lock:
-            if not self._tracks:
+            if self._track is None:
                 return None, 0.0
-            index, frame = self._position_locked()
-            track = self._tracks[index]
+            track, frame = self._position_locked()
             return track, min(frame, track.frames) / self.sink.sample_rate
 
-    def _position_locked(self, ring_index: int | None = None) -> tuple[int, int]:
-        """(track index, frame) playing at `ring_index` (default: the consumer's position)."""
+    def _position_locked(self, ring_index: int | None = None) -> tuple[Track, int]:
+        """(track, frame) playing at `ring_index` (default: the consumer's position); the
+        caller holds the lock and has a track."""
         index = self.sink.ring.read_index if ring_index is None else ring_index
         for segment in reversed(self._segments):
             if segment.ring_index <= index:
-                return segment.track_index, segment.track_frame + index - segment.ring_index
-        return self._track_index, self._write_frame
+                return segment.track, segment.track_frame + index - segment.ring_index
+        assert self._track is not None
+        return self._track, self._write_frame
 
-    def _jump(self, track_index: int, frame: int, blend: bool = True) -> int:
+    def _jump(self, track: Track, frame: int, blend: bool = True) -> int:
         """Play (track, frame) from the consumer's next block: a seek or a track change."""
-        return self._cut_to(lambda _cut: (track_index, frame), blend)
+        return self._cut_to(lambda _cut: (track, frame), blend)
 
     def _continue_at_cut(self, blend: bool) -> int:
         """Cut at the consumer's next block and go on with what was meant to play there (a
@@ -235,32 +300,34 @@ class Player:
         segments give for the real cut, which may be past a track boundary."""
         return self._cut_to(self._position_locked, blend)
 
-    def _cut_to(self, target: Callable[[int], tuple[int, int]], blend: bool) -> int:
-        """Cut the ring at the earliest point and continue from `target(cut)` = (track
-        index, frame), via a ring handover. With `blend`, what would have played is faded
+    def _cut_to(self, target: Callable[[int], tuple[Track, int]], blend: bool) -> int:
+        """Cut the ring at the earliest point and continue from `target(cut)` = (track,
+        frame), via a ring handover. With `blend`, what would have played is faded
         out under the new audio; a preset switch brings its own crossfade. The caller
         holds the lock. Returns the ring index where the new audio starts.
         """
         ring = self.sink.ring
         cut = ring.cut(ring.earliest_cut())
-        track_index, frame = target(cut)
+        track, frame = target(cut)
         self._tail = ring.peek(cut, self._fade_frames) if blend else None
         self._last_cut_blends = blend
         if cut == ring.read_index:
             ring.set_expecting(False)  # the gap until new audio arrives is a seek, not a dropout
-        self._track_index = track_index
+        self._track = track
         self._write_frame = frame
+        self._ended = False
         self._segments = deque(
             (s for s in self._segments if s.ring_index < cut), maxlen=self._segments.maxlen
         )
-        self._segments.append(_Segment(cut, track_index, frame))
+        self._segments.append(_Segment(cut, track, frame))
         return cut
 
-    def _playhead_at_earliest_cut(self) -> tuple[int, int, int]:
-        """(ring index of the earliest cut, track index, frame playing there)."""
+    def _playhead_at_earliest_cut(self) -> tuple[int, Track, int]:
+        """(ring index of the earliest cut, track, frame playing there); the caller holds
+        the lock and has a track."""
         at = self.sink.ring.earliest_cut()
-        index, frame = self._position_locked(at)
-        return at, index, frame
+        track, frame = self._position_locked(at)
+        return at, track, frame
 
     # -- feeder ---------------------------------------------------------------------------
     def _feed_loop(self) -> None:
@@ -285,7 +352,7 @@ class Player:
     def _retry_missed_handover(self) -> None:
         """The consumer passed a cut before it saw it (it kept the old audio): cut again."""
         with self._lock:
-            if not self.sink.ring.handover_missed() or not self._tracks:
+            if not self.sink.ring.handover_missed() or self._track is None:
                 return
             # What was meant to play at the new cut: the segments written since the missed
             # one say it (the track whose audio was there, or the next one if a track
@@ -305,10 +372,9 @@ class Player:
         if hook is None:
             return
         with self._lock:
-            if not self._playing or not self._tracks:
+            if not self._playing or self._track is None:
                 return
-            _at, index, frame = self._playhead_at_earliest_cut()
-            track = self._tracks[index]
+            _at, track, frame = self._playhead_at_earliest_cut()
         if not hook.poll_switch(track, frame):
             return
         with self._lock:
@@ -332,17 +398,17 @@ class Player:
         while not (yield_to_commands and self._wake.is_set()):
             with self._lock:
                 ring = self.sink.ring
-                if not self._playing or not self._tracks:
+                track = self._track
+                if not self._playing or track is None:
                     return
                 if ring.queued_frames() >= target_frames:
                     return
                 if ring.free_frames() < block:
                     return
-                track = self._tracks[self._track_index]
                 start = self._write_frame
             frames = self._read(track, start, block)
             with self._lock:
-                if self._tracks[self._track_index] is not track or self._write_frame != start:
+                if self._track is not track or self._write_frame != start:
                     continue  # a command moved the transport while we read: read again
                 if len(frames):
                     ring.write(self._blend(self._apply_volume(frames)))
@@ -361,13 +427,16 @@ class Player:
 
     def _advance_track_locked(self) -> None:
         """Gapless: the next track's frames follow in the same ring; stop after the last."""
-        if self._track_index + 1 >= len(self._tracks):
+        assert self._track is not None
+        following = self._order.following(self._track)
+        if following is None:
             self._playing = False
+            self._ended = True
             self.sink.ring.set_expecting(True, end_index=self.sink.ring.write_index)
             return
-        self._track_index += 1
+        self._track = following
         self._write_frame = 0
-        self._segments.append(_Segment(self.sink.ring.write_index, self._track_index, 0))
+        self._segments.append(_Segment(self.sink.ring.write_index, following, 0))
 
     def _blend(self, frames: Audio) -> Audio:
         """Fade in after a resume; crossfade from the old audio after a seek or skip."""

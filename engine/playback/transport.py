@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from engine.library.tracks import Track
 from engine.playback.feed import PresetFeed
 from engine.playback.player import Player
+from engine.playback.queue import PlayQueue
 from engine.prediction.interaction import InteractionFilter
 from engine.prediction.planner import BufferPlanner
 
@@ -27,6 +29,7 @@ class Transport:
         planner: BufferPlanner,
         feed: PresetFeed,
         player: Player,
+        queue: PlayQueue,
         log: Callable[[str], None],
     ) -> None:
         self._filter = filter
@@ -34,7 +37,10 @@ class Transport:
         self._planner = planner
         self._feed = feed
         self._player = player
+        self._queue = queue
         self._lock = threading.Lock()
+        self._told: str | None = None
+        """The track a command moved to and told of: not told again when it is heard."""
 
     def seek(self, seconds: float) -> None:
         with self._lock:
@@ -54,18 +60,41 @@ class Transport:
     def change_track(self, step: int) -> None:
         """Track changes bypass the filter; switches settled on the old track are learned
         with its music first."""
-        self._change_track(lambda: self._player.skip(step))
+        told = "skipped to “{title}”" if step > 0 else "back to “{title}”"
+        self._change_track(lambda: self._player.skip(step), told)
 
-    def play_index(self, index: int, seconds: float = 0.0) -> None:
-        """Go on at the track at `index` in the playlist, `seconds` into it (as
-        `change_track` does a step)."""
-        self._change_track(lambda: self._player.skip_to(index, seconds))
+    def play_track(
+        self, track: Track, seconds: float = 0.0, told: str = "playing “{title}”"
+    ) -> None:
+        """Go on at `track`, `seconds` into it (as `change_track` does a step); the
+        event log says `told` with the track's title."""
+        self._change_track(lambda: self._player.skip_to(track, seconds), told)
 
-    def _change_track(self, move: Callable[[], None]) -> None:
+    def start(self, track: Track | None) -> None:
+        """A new library: stand at the start of `track`, paused, without a word."""
+        with self._lock:
+            self._told = track.id if track is not None else None
+            self._player.start(track)
+
+    def _change_track(self, move: Callable[[], Track | None], told: str) -> None:
         with self._lock:
             self._planner.track_changing()
             self._feed.note_seek()
-            move()
+            target = move()
+            if target is not None:
+                self._told = target.id
+        if target is not None:
+            self._log(told.format(title=target.title))
+
+    def follow_track(self) -> None:
+        """The maintenance loop: the queue learns the track heard, and a track that began
+        by itself (the last one ended) is told."""
+        heard, _position = self._player.position()
+        if heard is None or not self._queue.heard(heard):
+            return
+        if heard.id != self._told:
+            self._log(f"now playing “{heard.title}”")
+        self._told = None
 
     def follow_interactions(self) -> None:
         """The filter's due work (the maintenance loop): a held seek whose window has

@@ -19,10 +19,10 @@ from engine.cache.buffer import MultiTierBuffer
 from engine.cache.worker import RenderWorkerPool
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.library.analysis_pass import AnalysisPass
-from engine.library.playlist import Playlist
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
 from engine.observe.journal import Journal
+from engine.playback.queue import PlayQueue
 from engine.vocabulary import BYPASS, TierName
 
 NEIGHBOUR_PRESETS = 2
@@ -41,7 +41,7 @@ class TrackPreparation:
     def __init__(
         self,
         loudness_mode: str,
-        playlist: Playlist,
+        order: PlayQueue,
         store: TrackStore,
         buffer: MultiTierBuffer,
         workers: RenderWorkerPool,
@@ -53,7 +53,7 @@ class TrackPreparation:
         """`requested` is the preset asked for now (the feed's)."""
         self._requested = requested
         self._loudness_mode = loudness_mode
-        self._playlist = playlist
+        self._order = order
         self._store = store
         self._buffer = buffer
         self._workers = workers
@@ -74,7 +74,7 @@ class TrackPreparation:
         """`track` is now current; `likely` are the processed presets, likeliest switch
         targets first. The preset asked for is read under the lock: a command requests its
         preset before it tells `asked`, so one that lands meanwhile is never lost."""
-        neighbours = self._playlist.neighbours(track)
+        neighbours = self._order.neighbours(track)
         with self._lock:
             requested = self._requested()
             self._playing, self._neighbours = track, neighbours

@@ -20,6 +20,7 @@ from engine.library.tracks import Track
 from engine.observe.memory import MemoryMonitor
 from engine.playback.feed import PresetFeed
 from engine.playback.player import Player
+from engine.playback.queue import PlayQueue
 from engine.prediction.placement import TrackPosition
 from engine.prediction.planner import BufferPlanner, Whereabouts
 from engine.prediction.predict import PredictorView
@@ -41,6 +42,7 @@ class Replanner:
         planner: BufferPlanner,
         preparation: TrackPreparation,
         playlist: Playlist,
+        queue: PlayQueue,
         buffer: MultiTierBuffer,
         workers: RenderWorkerPool,
         memory: MemoryMonitor,
@@ -51,6 +53,7 @@ class Replanner:
         self.planner = planner
         self._preparation = preparation
         self._playlist = playlist
+        self._queue = queue
         self._buffer = buffer
         self._workers = workers
         self._memory = memory
@@ -65,7 +68,7 @@ class Replanner:
         track, position = self._player.position()
         if track is None:
             return None
-        following = self._playlist.following(track)
+        following = self._queue.following(track)
         after = self._position_of(following) if following is not None else None
         return Whereabouts(self._position_of(track), position, after)
 

@@ -182,14 +182,38 @@ def dispatch(engine: Engine, event: TraceEvent, library: Path) -> None:
     elif name == "prev":
         engine.prev_track()
     elif name == "track":
-        _play_index(engine, event.index or 0)
+        engine.play_track(_track_id(engine, event))
+    else:
+        _dispatch_queue(engine, event)
 
 
-def _play_index(engine: Engine, index: int) -> None:
-    tracks = engine.tracks()
+def _dispatch_queue(engine: Engine, event: TraceEvent) -> None:
+    """The queue and its modes; a place the queue does not have is the trace's error."""
+    name = event.event
+    try:
+        if name == "repeat":
+            engine.set_repeat(event.mode or "off")
+        elif name == "shuffle":
+            engine.set_shuffle(bool(event.on), event.seed)
+        elif name == "scope":
+            engine.play_scope(_track_id(engine, event), event.mode or "library")
+        elif name == "enqueue":
+            engine.enqueue(_track_id(engine, event), next=bool(event.play_next))
+        elif name == "dequeue":
+            engine.dequeue(event.place or 0)
+        elif name == "move":
+            engine.move_queued(event.place or 0, event.steps or 0)
+    except ReplayError:
+        raise
+    except TierplayError as error:
+        raise ReplayError(f"{name!r} at {event.t:g} s: {error}") from error
+
+
+def _track_id(engine: Engine, event: TraceEvent) -> str:
+    tracks, index = engine.tracks(), event.index or 0
     if index >= len(tracks):
-        raise ReplayError(f"'track' {index} is past the {len(tracks)} tracks open")
-    engine.play_track(tracks[index].id)
+        raise ReplayError(f"{event.event!r} {index} is past the {len(tracks)} tracks open")
+    return tracks[index].id
 
 
 def _served(records: list[ServedRequest], started: float, speed: float) -> list[dict[str, Any]]:
