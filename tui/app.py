@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
@@ -32,6 +33,8 @@ from engine.library.scan import ScanProgress, scan
 from engine.library.tracks import Track
 from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
+from engine.playback.queue import REPEAT_MODES, QueueView
+from engine.vocabulary import plural
 from tui.cli import library_root
 from tui.keymap import LoadedKeymap, keymap_path, load_keymap
 from tui.palette import TierplayCommands
@@ -46,6 +49,7 @@ from tui.widgets.library_progress import LibraryProgress
 from tui.widgets.now_playing import NowPlaying
 from tui.widgets.output_meter import OutputMeter
 from tui.widgets.predictions import PredictionsPanel
+from tui.widgets.queue import FOLLOWING_SHOWN, QueuePanel
 from tui.widgets.tier_panel import TierPanel
 
 SNAPSHOT_HZ = 10
@@ -56,6 +60,7 @@ VOLUME_STEP = 0.05
 INTENSITY_STEP = 0.05
 """One intensity bucket, so each key press is heard as a new render."""
 DEFAULT_TRACE_NAME = "tierplay-trace.jsonl"
+DEFAULT_PLAYLIST_NAME = "queue.m3u8"
 DEFAULT_MAP_COLUMNS = 12
 
 
@@ -81,6 +86,15 @@ class PlayerEngine(Protocol):
     ) -> list[Track]: ...
     def tracks(self) -> list[Track]: ...
     def play_track(self, track_id: str) -> None: ...
+    def set_repeat(self, mode: str) -> None: ...
+    def set_shuffle(self, on: bool, seed: int | None = None) -> None: ...
+    def play_scope(self, track_id: str, scope: str) -> None: ...
+    def enqueue(self, track_id: str, next: bool = False) -> None: ...
+    def dequeue(self, place: int) -> None: ...
+    def move_queued(self, place: int, steps: int) -> int: ...
+    def queue(self, following: int = 20) -> QueueView: ...
+    def save_playlist(self, path: str | Path) -> int: ...
+    def load_playlist(self, path: str | Path) -> int: ...
     def record_to(self, path: Path, library_root: Path | None = None) -> None: ...
     def stop_recording(self) -> None: ...
 
@@ -134,6 +148,8 @@ HELP_GROUPS: dict[str, str] = {
             "seek_forward_far",
             "next_track",
             "prev_track",
+            "repeat",
+            "shuffle",
             "volume_up",
             "volume_down",
             "mute",
@@ -150,12 +166,12 @@ HELP_GROUPS: dict[str, str] = {
         ),
         PRESETS,
     ),
-    **dict.fromkeys(("library", "library_filter", "clear_caches", "help", "quit"), VIEW),
+    **dict.fromkeys(("library", "library_filter", "queue", "clear_caches", "help", "quit"), VIEW),
 }
 """Help screen section per binding id; ids not listed still appear, under VIEW."""
 
 LIBRARY_TAKES = ("buffer-row", "model-row")
-"""The rows the library view takes the place of."""
+"""The rows the library and queue views take the place of."""
 
 PLAYER_ACTIONS = frozenset(
     {
@@ -173,6 +189,9 @@ PLAYER_ACTIONS = frozenset(
         "quit_player",
         "library",
         "library_filter",
+        "queue_view",
+        "cycle_repeat",
+        "toggle_shuffle",
     }
 )
 """Actions of the priority bindings: off while a modal screen is up, so its own keys
@@ -219,6 +238,8 @@ class TierplayApp(App[None]):
         ),
         Binding("n", "next_track", "Next track", id="next_track", priority=True),
         Binding("N", "prev_track", "Previous track", id="prev_track", priority=True, show=False),
+        Binding("r", "cycle_repeat", "Repeat", id="repeat", priority=True, show=False),
+        Binding("s", "toggle_shuffle", "Shuffle", id="shuffle", priority=True, show=False),
         *(
             Binding(
                 str(number),
@@ -268,6 +289,7 @@ class TierplayApp(App[None]):
         ),
         Binding("m", "toggle_mute", "Mute", id="mute", priority=True),
         Binding("l", "library", "Library", id="library", priority=True),
+        Binding("u", "queue_view", "Queue", id="queue", priority=True),
         Binding(
             "slash",
             "library_filter",
@@ -301,6 +323,14 @@ class TierplayApp(App[None]):
             super().__init__()
             self.done = done
             self.total = total
+
+    class PlaylistDone(Message):
+        """A thread worker saved or loaded a playlist (`text` says what), or failed to."""
+
+        def __init__(self, text: str, failed: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.failed = failed
 
     class RecordingChanged(Message):
         """A thread worker started (`path`) or stopped (None) a trace, or failed to."""
@@ -370,6 +400,9 @@ class TierplayApp(App[None]):
         self.library_panel = LibraryPanel(id="library")
         self.library_panel.display = False
         yield self.library_panel
+        self.queue_panel = QueuePanel(id="queue")
+        self.queue_panel.display = False
+        yield self.queue_panel
         yield self._panel(EventLog(id="event-log", clock=self.clock), EventLog.show)
         yield LibraryProgress(id="library-progress")
         yield Footer()
@@ -409,9 +442,9 @@ class TierplayApp(App[None]):
             self._shows[panel_id](self.last_snapshot, self.last_monitor)
 
     def _lay_out_rows(self) -> None:
-        """A row shows while one of its panels does; the library view takes the buffer's
-        and the model's rows (their panels keep their own shown or hidden state)."""
-        library = self.library_panel.display
+        """A row shows while one of its panels does; the library and queue views take the
+        buffer's and the model's rows (their panels keep their own shown or hidden state)."""
+        library = self.library_panel.display or self.queue_panel.display
         for row in self.query(".panel-row"):
             shown = sum(1 for child in row.children if child.display)
             row.display = shown > 0 and not (library and row.id in LIBRARY_TAKES)
@@ -458,9 +491,11 @@ class TierplayApp(App[None]):
         snapshot = self.engine.snapshot()
         self.last_snapshot = snapshot
         self._show_panels(snapshot, fast=True)
+        playing = snapshot.track.id if snapshot.track else None
         if self.library_panel.display:
-            track = snapshot.track
-            self.library_panel.track_list.mark_playing(track.id if track else None)
+            self.library_panel.track_list.mark_playing(playing)
+        if self.queue_panel.display:
+            self.queue_panel.track_list.mark_playing(playing)
 
     def refresh_monitor(self) -> None:
         """4 Hz: the panels that show the buffer, the predictor and the output."""
@@ -469,6 +504,8 @@ class TierplayApp(App[None]):
         self._show_panels(snapshot, fast=False)
         if self.library_panel.display:  # files added, changed or removed meanwhile
             self.library_panel.show_tracks(self.engine.tracks())
+        if self.queue_panel.display:  # tracks heard leave the queue
+            self.queue_panel.show_queue(self.engine.queue(FOLLOWING_SHOWN))
 
     def _map_columns(self) -> int:
         """As many chunks as the cache map can draw (the default before the first layout)."""
@@ -502,6 +539,16 @@ class TierplayApp(App[None]):
 
     def action_prev_track(self) -> None:
         self.engine.prev_track()
+
+    def action_cycle_repeat(self) -> None:
+        """Off, all, one, off: the mode shows on the transport line."""
+        current = REPEAT_MODES.index(self.engine.snapshot().repeat)
+        self.engine.set_repeat(REPEAT_MODES[(current + 1) % len(REPEAT_MODES)])
+        self._after_queue_change()
+
+    def action_toggle_shuffle(self) -> None:
+        self.engine.set_shuffle(not self.engine.snapshot().shuffle)
+        self._after_queue_change()
 
     def action_preset(self, name: str) -> None:
         self.engine.set_preset(name)
@@ -565,20 +612,71 @@ class TierplayApp(App[None]):
         self.show_library(True)
         self.library_panel.open_filter()
 
+    def action_queue_view(self) -> None:
+        """Show the queue in place of the buffer panels, or the buffer panels again."""
+        self.show_queue(not self.queue_panel.display)
+
     def show_library(self, shown: bool) -> None:
-        panel = self.library_panel
-        panel.display = shown
+        """The library view (it replaces the queue view)."""
+        self._show_view(self.library_panel, shown)
+        if shown:
+            self.library_panel.show_tracks(self.engine.tracks())
+
+    def show_queue(self, shown: bool) -> None:
+        """The queue view (it replaces the library view)."""
+        self._show_view(self.queue_panel, shown)
+        if shown:
+            self.queue_panel.show_queue(self.engine.queue(FOLLOWING_SHOWN))
+
+    def _show_view(self, panel: LibraryPanel | QueuePanel, shown: bool) -> None:
+        for view in (self.library_panel, self.queue_panel):
+            view.display = shown and view is panel
         self._lay_out_rows()
         if shown:
-            panel.show_tracks(self.engine.tracks())
             if self.last_snapshot is not None:
                 track = self.last_snapshot.track
                 panel.track_list.mark_playing(track.id if track else None)
             panel.track_list.focus()
 
     def on_track_list_chosen(self, message: TrackList.Chosen) -> None:
+        self._ask_engine(lambda: self.engine.play_track(message.track.id))
+
+    def on_track_list_asked(self, message: TrackList.Asked) -> None:
+        """A library row queued or its album or folder played; a queue row edited."""
+        track_id, place, what = message.track.id, message.place, message.what
+        queued = self.queue_panel.queued if message.list is self.queue_panel.track_list else 0
+        requests: dict[str, Callable[[], object]] = {
+            "queue": lambda: self.engine.enqueue(track_id),
+            "queue_next": lambda: self.engine.enqueue(track_id, next=True),
+            "album": lambda: self.engine.play_scope(track_id, "album"),
+            "folder": lambda: self.engine.play_scope(track_id, "folder"),
+        }
+        if place < queued:  # the rows after the queue show the order: not edited here
+            requests["remove"] = lambda: self.engine.dequeue(place)
+            requests["move_up"] = lambda: self._move_queued(message.list, place, -1)
+            requests["move_down"] = lambda: self._move_queued(message.list, place, 1)
+        request = requests.get(what)
+        if request is None:
+            self.notify("Only queued tracks (numbered) are edited", title="Queue", markup=False)
+            return
+        self._ask_engine(request)
+        self._after_queue_change()
+
+    def _move_queued(self, listing: TrackList, place: int, steps: int) -> None:
+        moved = self.engine.move_queued(place, steps)
+        self.queue_panel.show_queue(self.engine.queue(FOLLOWING_SHOWN))
+        listing.action_move_to(moved)
+
+    def _after_queue_change(self) -> None:
+        """The queue view and the transport line show a change at once, not at the next
+        reading."""
+        if self.queue_panel.display:
+            self.queue_panel.show_queue(self.engine.queue(FOLLOWING_SHOWN))
+        self.refresh_transport()
+
+    def _ask_engine(self, request: Callable[[], object]) -> None:
         try:
-            self.engine.play_track(message.track.id)
+            request()
         except TierplayError as error:  # the playlist changed under the list
             self.notify(str(error), title="Library", severity="warning", markup=False)
 
@@ -596,6 +694,55 @@ class TierplayApp(App[None]):
             ),
             chosen,
         )
+
+    def action_save_playlist(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.playlist_in_thread(path, save=True)
+
+        self.push_screen(
+            PathPrompt(
+                "Save the queue",
+                "Playlist file (.m3u8 or .m3u) for the queue, or the whole order when the "
+                "queue is empty:",
+                value=str(Path.cwd() / DEFAULT_PLAYLIST_NAME),
+            ),
+            chosen,
+        )
+
+    def action_load_playlist(self) -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.playlist_in_thread(path, save=False)
+
+        self.push_screen(
+            PathPrompt(
+                "Queue a playlist",
+                "Playlist file (.m3u8 or .m3u) whose tracks to queue, in its order:",
+                placeholder="~/Music/mix.m3u8",
+            ),
+            chosen,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="playlist")
+    def playlist_in_thread(self, path: Path, save: bool) -> None:
+        """Save the queue to, or queue the tracks of, the playlist `path`."""
+        try:
+            if save:
+                count = self.engine.save_playlist(path)
+                done = f"Saved {plural(count, 'track')} to {path}"
+            else:
+                count = self.engine.load_playlist(path)
+                done = f"Queued {plural(count, 'track')} from {path.name}"
+        except TierplayError as error:
+            self.post_message(self.PlaylistDone(str(error), failed=True))
+            return
+        self.post_message(self.PlaylistDone(done, failed=False))
+
+    def on_tierplay_app_playlist_done(self, message: PlaylistDone) -> None:
+        severity: SeverityLevel = "error" if message.failed else "information"
+        self.notify(message.text, title="Playlist", severity=severity, markup=False)
+        self._after_queue_change()
 
     def action_start_recording(self) -> None:
         def chosen(path: Path | None) -> None:
@@ -722,6 +869,8 @@ def load_app_keymap(path: Path) -> LoadedKeymap:
         *ConfirmScreen.BINDINGS,
         *PathPrompt.BINDINGS,
         *TrackList.BINDINGS,
+        *LibraryPanel.BINDINGS,
+        *QueuePanel.BINDINGS,
     ]
     return load_keymap(path, declared_bindings(TierplayApp.BINDINGS), declared_bindings(local))
 

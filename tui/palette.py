@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from engine import PRESET_ORDER
+from engine.playback.queue import REPEAT_MODES
+from engine.vocabulary import plural
 
 if TYPE_CHECKING:
     from tui.app import TierplayApp
@@ -40,6 +42,7 @@ def available_commands(app: TierplayApp) -> list[PaletteCommand]:
             "Replace the playlist with the audio files in a file or folder",
             app.action_open_path,
         ),
+        *_queue_commands(app),
         *_recording_commands(app),
         *_panel_commands(app),
     ]
@@ -63,7 +66,7 @@ def _clear_commands(app: TierplayApp) -> list[PaletteCommand]:
     commands = [
         PaletteCommand(
             f"Clear {tier.name.upper()}",
-            f"Drop the {tier.count} chunks ({tier.size_bytes / MEGABYTE:.1f} MB) "
+            f"Drop the {plural(tier.count, 'chunk')} ({tier.size_bytes / MEGABYTE:.1f} MB) "
             f"held in {tier.name.upper()}",
             partial(app.clear_tier, tier.name),
         )
@@ -74,11 +77,62 @@ def _clear_commands(app: TierplayApp) -> list[PaletteCommand]:
         commands.append(
             PaletteCommand(
                 "Clear all caches",
-                f"Drop all {chunks} cached chunks from every tier",
+                f"Drop {'the' if chunks == 1 else 'all'} {plural(chunks, 'cached chunk')} "
+                "from every tier",
                 partial(app.clear_tier, None),
             )
         )
     return commands
+
+
+def _queue_commands(app: TierplayApp) -> list[PaletteCommand]:
+    snapshot = app.engine.snapshot()
+    commands = [
+        PaletteCommand(
+            f"Repeat: {mode}",
+            REPEAT_HELP[mode],
+            partial(app.engine.set_repeat, mode),
+        )
+        for mode in REPEAT_MODES
+        if mode != snapshot.repeat
+    ]
+    commands.append(
+        PaletteCommand(
+            f"Shuffle: {'off' if snapshot.shuffle else 'on'}",
+            "Play in the library's order again"
+            if snapshot.shuffle
+            else "Play every track once in a random order, then (repeat all) shuffle again",
+            partial(app.engine.set_shuffle, not snapshot.shuffle),
+        )
+    )
+    if snapshot.scope != "library" and snapshot.track is not None:
+        commands.append(
+            PaletteCommand(
+                "Play the whole library",
+                f"Go on through the whole library, not only this {snapshot.scope}",
+                partial(app.engine.play_scope, snapshot.track.id, "library"),
+            )
+        )
+    commands += [
+        PaletteCommand(
+            "Save the queue as a playlist…",
+            "Write the queue (or, when it is empty, the whole order) to an .m3u8 file",
+            app.action_save_playlist,
+        ),
+        PaletteCommand(
+            "Queue a playlist…",
+            "Queue the tracks an .m3u or .m3u8 file lists, in its order",
+            app.action_load_playlist,
+        ),
+    ]
+    return commands
+
+
+REPEAT_HELP = {
+    "off": "Stop after the last track",
+    "all": "Play the order again after its last track",
+    "one": "Play the playing track again and again (next still moves on)",
+}
 
 
 def _recording_commands(app: TierplayApp) -> list[PaletteCommand]:

@@ -2,8 +2,10 @@
 
 A library can hold 10,000 tracks, so the list draws only the lines on screen (Textual's
 line API on a `ScrollView`): filtering or scrolling costs the same for ten tracks or ten
-thousand. Rows are sorted by artist (the album artist where tagged), album, disc, track
-number and title, so an album reads in its order; the playing track is marked.
+thousand. Rows are in the library's order (`engine/library/order.py`: a folder by album
+artist, album, disc and track number, so an album reads in its order); the playing track
+is marked. From a row the listener plays the track, queues it, or plays its album or
+folder.
 """
 
 from __future__ import annotations
@@ -50,10 +52,8 @@ class LibraryRow:
 
 
 def library_rows(tracks: Sequence[Track]) -> list[LibraryRow]:
-    """The tracks as rows, in the library's order."""
-    rows = [_row(track) for track in tracks]
-    rows.sort(key=_order)
-    return rows
+    """The tracks as rows, in their order."""
+    return [_row(track) for track in tracks]
 
 
 def matching(rows: Sequence[LibraryRow], query: str) -> list[LibraryRow]:
@@ -75,25 +75,10 @@ def _row(track: Track) -> LibraryRow:
     return LibraryRow(track, artist, tags.album, track.title, number, search.casefold())
 
 
-def _order(row: LibraryRow) -> tuple[object, ...]:
-    tags = row.track.tags
-    untagged = not (row.artist or row.album)
-    return (
-        untagged,  # tagged music first, loose files after, by folder and name
-        (tags.album_artist or row.artist).casefold(),
-        row.album.casefold(),
-        tags.disc_number or 0,
-        tags.track_number or 0,
-        str(row.track.path.parent) if untagged else "",
-        row.title.casefold(),
-        str(row.track.path),
-    )
-
-
-def row_text(row: LibraryRow, width: int, playing: bool) -> str:
+def row_text(row: LibraryRow, width: int, playing: bool, mark: str = "") -> str:
     """One line of `width` cells (never fewer than the mark and the duration): mark, artist,
-    album, number and title, duration."""
-    mark = PLAYING_MARK if playing else " " * MARK_WIDTH
+    album, number and title, duration. `mark` replaces the blank a row not playing has."""
+    mark = PLAYING_MARK if playing else (mark or " " * MARK_WIDTH)[:MARK_WIDTH].ljust(MARK_WIDTH)
     duration = format_clock(round(row.track.duration_seconds)).rjust(DURATION_WIDTH)
     room = max(0, width - MARK_WIDTH - DURATION_WIDTH)
     if room < 30:  # narrow: the title alone
@@ -140,8 +125,15 @@ class TrackList(ScrollView, can_focus=True):
         text-style: bold;
         color: $success;
     }
+    TrackList > .track-list--later {
+        color: $text-muted;
+    }
     """
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"track-list--cursor", "track-list--playing"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "track-list--cursor",
+        "track-list--playing",
+        "track-list--later",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -159,11 +151,25 @@ class TrackList(ScrollView, can_focus=True):
             super().__init__()
             self.track = track
 
+    class Asked(Message):
+        """The listener asked `what` of the track in row `place` (see `TRACK_REQUESTS`)."""
+
+        def __init__(self, list: TrackList, track: Track, what: str, place: int) -> None:
+            super().__init__()
+            self.list = list
+            self.track = track
+            self.what = what
+            self.place = place
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[LibraryRow] = []
         self.cursor = 0
         self.playing_id: str | None = None
+        self.marks: dict[int, str] = {}
+        """Row index -> the mark drawn before it (the queue numbers its rows)."""
+        self.dim_from: int | None = None
+        """Rows from here on are drawn dim: shown, not edited (what plays after the queue)."""
 
     def show_rows(self, rows: list[LibraryRow]) -> None:
         """Show `rows`, keeping the cursor on the same track where it is still listed."""
@@ -191,11 +197,14 @@ class TrackList(ScrollView, can_focus=True):
         row = self.rows[index]
         playing = row.track.id == self.playing_id
         style = self.rich_style
+        if self.dim_from is not None and index >= self.dim_from:
+            style += self.get_component_rich_style("track-list--later")
         if playing:
             style += self.get_component_rich_style("track-list--playing")
         if index == self.cursor:
             style += self.get_component_rich_style("track-list--cursor")
-        return Strip([Segment(row_text(row, width, playing), style)], width)
+        text = row_text(row, width, playing, self.marks.get(index, ""))
+        return Strip([Segment(text, style)], width)
 
     def action_move(self, step: int) -> None:
         self._set_cursor(self.cursor + step)
@@ -210,6 +219,12 @@ class TrackList(ScrollView, can_focus=True):
         row = self.current()
         if row is not None:
             self.post_message(self.Chosen(row.track))
+
+    def ask(self, what: str) -> None:
+        """Tell the app the listener asked `what` of the row under the cursor."""
+        row = self.current()
+        if row is not None:
+            self.post_message(self.Asked(self, row.track, what, self.cursor))
 
     def on_click(self, event: events.Click) -> None:
         index = self.scroll_offset.y + event.y
@@ -257,6 +272,10 @@ class LibraryPanel(Vertical):
         Binding("escape", "close_filter", "Close filter", show=False),
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
+        Binding("e", "ask('queue')", "Queue", id="library_queue"),
+        Binding("E", "ask('queue_next')", "Play next", id="library_play_next"),
+        Binding("a", "ask('album')", "Play album", id="library_play_album"),
+        Binding("d", "ask('folder')", "Play folder", id="library_play_folder"),
     ]
     BORDER_TITLE = "Library"
 
@@ -302,6 +321,9 @@ class LibraryPanel(Vertical):
 
     def action_move(self, step: int) -> None:
         self.track_list.action_move(step)
+
+    def action_ask(self, what: str) -> None:
+        self.track_list.ask(what)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -121,8 +121,10 @@ def _state_line(snap: EngineSnapshot) -> Content:
     """Transport, volume, and the preset heard; `→ requested` while a missed switch renders."""
     transport = ("▶ playing", "$success") if snap.playing else ("▌▌ paused", WARNING_STYLE)
     volume = ("muted", WARNING_STYLE) if snap.muted else (f"vol {snap.volume:.0%}", "")
-    parts: list[str | tuple[str, str]] = [
-        transport,
+    parts: list[str | tuple[str, str]] = [transport]
+    for mode in play_modes(snap):
+        parts += ["  ", (mode, "bold")]
+    parts += [
         "   ",
         volume,
         "   preset ",
@@ -132,6 +134,18 @@ def _state_line(snap: EngineSnapshot) -> Content:
     if snap.requested_preset != snap.preset:
         parts += [(f" → {snap.requested_preset}", WARNING_STYLE), (" rendering…", "dim")]
     return Content.assemble(*parts)
+
+
+def play_modes(snap: EngineSnapshot) -> list[str]:
+    """The queue's modes that are on, in words: `repeat all`, `shuffle`, `album`, `+2`."""
+    modes = [f"repeat {snap.repeat}"] if snap.repeat != "off" else []
+    if snap.shuffle:
+        modes.append("shuffle")
+    if snap.scope != "library":
+        modes.append(f"{snap.scope} only")
+    if snap.queued:
+        modes.append(f"+{snap.queued} queued")
+    return modes
 
 
 def _output_line(snap: EngineSnapshot) -> Content:
