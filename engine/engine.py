@@ -71,7 +71,7 @@ class Engine:
         self.workers, self.memory = parts.workers, parts.memory
         self.feed, self.player = parts.feed, parts.player
         self.predictor, self.filter, self.planner = parts.predictor, parts.filter, parts.planner
-        self._views = LiveViews(parts)
+        self._views = LiveViews(parts, clock)
         self._loop = upkeep(parts, clock)
         self.sink.start()
         self._loop.start()
@@ -308,6 +308,7 @@ class Engine:
         _number(value, "intensity must be a number between 0 and 1")
         intensity = self._parts.settings.set_intensity(value)
         self._record("intensity", value=intensity)
+        self.log(f"intensity {intensity:.0%}")
         self.feed.request(bucket=self.config.intensity_bucket(intensity))
         self.player.wake()
         self.planner.intensity_chosen(intensity)

@@ -37,9 +37,9 @@ def format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def plural(count: int, noun: str) -> str:
-    """`1 track`, `2 tracks`: counts the listener reads are grammatical."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, many: str = "") -> str:
+    """`1 track`, `2 tracks` (`many` when the plural is not the noun and an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {many or noun + 's'}"
 
 
 MB = 1_000_000

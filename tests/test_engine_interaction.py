@@ -242,7 +242,7 @@ def test_rapid_exploration_learns_only_the_preset_settled_on(
     for preset in tried:  # 12 changes in 0.88 s
         engine.set_preset(preset)
         clock.advance(0.08)
-    wait_for(lambda: len(messages(engine, "rapid start")) == 1)
+    wait_for(lambda: len(messages(engine, "rapid exploration:")) == 1)
     assert predictions_made(engine) == 0
     assert engine.filter.rapid()
     assert engine.stats()["prediction"]["switches_in_session"] == 12
@@ -250,7 +250,7 @@ def test_rapid_exploration_learns_only_the_preset_settled_on(
 
     clock.advance(1.0)  # calm, and the last preset held 500 ms
     wait_for(lambda: predictions_made(engine) == 1)
-    wait_for(lambda: len(messages(engine, "rapid end")) == 1)
+    wait_for(lambda: len(messages(engine, "rapid exploration over")) == 1)
     assert markov_count(engine, "original", tried[-1]) == pytest.approx(1.0)
     learned = {
         (source, target)
@@ -262,4 +262,4 @@ def test_rapid_exploration_learns_only_the_preset_settled_on(
     clock.advance(2.0)  # nothing more is learned later on
     wait_for(lambda: engine.filter.counters().learned == 1 and not engine.filter.rapid())
     assert predictions_made(engine) == 1
-    assert len(messages(engine, "rapid start")) == 1
+    assert len(messages(engine, "rapid exploration:")) == 1

@@ -65,7 +65,7 @@ def test_the_engine_publishes_switches_log_lines_tracks_and_invalidations(engine
     switch = next(e for e in seen if e.kind == "switch")
     assert (switch.payload.source, switch.payload.target) == ("original", "warm")
     assert switch.payload.latency_ms is not None  # published once heard
-    assert any(e.kind == "log" and e.payload.startswith("switch original -> warm") for e in seen)
+    assert any(e.kind == "log" and e.payload.startswith("switched original → warm") for e in seen)
     engine.clear()
     wait_for(lambda: has("invalidated"), 5.0)
     cleared = next(e for e in seen if e.kind == "invalidated")

@@ -367,7 +367,7 @@ def test_a_held_seek_key_gives_one_throttle_event() -> None:
     assert kinds(events).count("throttled") == 1
     assert sorted(kinds(events)) == ["rapid_end", "rapid_start", "throttled"]
     throttled = next(e for e in events if e.kind == "throttled")
-    assert f"{flt.counters().throttled} seek updates held" in throttled.message
+    assert f"throttled {flt.counters().throttled} seek updates" in throttled.message
 
 
 def test_separate_bursts_give_separate_events() -> None:

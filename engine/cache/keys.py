@@ -16,3 +16,7 @@ class ChunkKey(NamedTuple):
     preset: str
     intensity_bucket: int
     chunk_index: int
+
+    def describe(self) -> str:
+        """`chunk 3 in punchy`: how a log line names it (chunks count from 1 for people)."""
+        return f"chunk {self.chunk_index + 1} in {self.preset}"

@@ -454,7 +454,8 @@ class RenderWorkerPool:
                 else:
                     self._requeue(job, now)
             what = "stuck in a render past its timeout" if stuck else "died"
-            self.last_error = f"render thread {what}; replaced ({job.key if job else 'idle'})"
+            doing = f"rendering {job.key.describe()}" if job else "idle"
+            self.last_error = f"render thread {what} ({doing}); replaced"
             self.restarts += 1
             self._add_slot(index)
 

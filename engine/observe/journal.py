@@ -15,7 +15,16 @@ from typing import Any
 from engine.observe.events import EngineEvent, EventKind, EventStream, Subscription
 from engine.observe.views import LatencyBook
 from engine.playback.feed import ServedRequest
+from engine.vocabulary import format_clock
 
+SERVED_FROM = {
+    "l1": "from cache L1",
+    "l2": "from cache L2",
+    "l3": "from cache L3",
+    "miss": "rendered on the spot",
+    "pending": "render pending",
+}
+"""Where a switch or seek was served from, in the event log's words."""
 MESSAGES_KEPT = 200
 SERVED_KEPT = 2000
 """Switches and seeks heard that are kept for `Engine.switches` and `Engine.seeks`."""
@@ -50,12 +59,13 @@ class Journal:
     def served(self, record: ServedRequest) -> None:
         """A switch or seek was heard: keep it for the figures and say so in the log."""
         self.latencies.add(record)
+        how = SERVED_FROM.get(record.tier, record.tier)
         latency = "" if record.latency_ms is None else f", {record.latency_ms:.0f} ms"
         if record.kind == "switch":
-            message = f"switch {record.source} -> {record.target}: {record.tier}{latency}"
+            message = f"switched {record.source} → {record.target} ({how}{latency})"
         else:
             at = max(record.frame, 0) / self._sample_rate
-            message = f"seek to {at:.1f} s: {record.tier}{latency}"
+            message = f"seek to {format_clock(at)} ({how}{latency})"
         with self._lock:
             (self._switches if record.kind == "switch" else self._seeks).append(record)
             self._log(message)
@@ -73,6 +83,20 @@ class Journal:
             kept = self._messages if log_history else ()
             backlog = [EngineEvent("log", at, line) for at, line in kept]
             return self.events.subscribe(capacity, backlog)
+
+    def slow_serves(self, over_ms: float, within_seconds: float) -> int:
+        """Switches and seeks asked for in the last `within_seconds` that were heard more
+        than `over_ms` after the key: what a listener notices as a late switch."""
+        since = self._clock() - within_seconds
+        with self._lock:
+            served = (*self._switches, *self._seeks)
+        return sum(
+            1
+            for record in served
+            if record.asked_at >= since
+            and record.latency_ms is not None
+            and record.latency_ms > over_ms
+        )
 
     def switches(self) -> list[ServedRequest]:
         with self._lock:

@@ -8,10 +8,12 @@ through their own thread-safe accessors; none holds a lock of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.cache.worker import WorkerMetrics
 from engine.dsp.render import chunk_count
+from engine.library.tracks import Track
 from engine.observe.monitor import (
     METER_FRAMES,
     CacheMap,
@@ -22,8 +24,11 @@ from engine.observe.monitor import (
     output_levels,
 )
 from engine.observe.snapshot import EngineSnapshot
-from engine.observe.views import health_view
-from engine.vocabulary import MB
+from engine.observe.views import SLOW_SERVE_MS, TROUBLE_SECONDS, health_view
+from engine.vocabulary import MB, PROCESSED_PRESETS
+
+BUFFERING_SECONDS = 0.15
+"""Silence longer than this while playing is shown as buffering."""
 
 if TYPE_CHECKING:
     from engine.assembly import Parts
@@ -32,8 +37,11 @@ if TYPE_CHECKING:
 class LiveViews:
     """Reads only; every method from any thread."""
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Parts, clock: Callable[[], float]) -> None:
         self._parts = parts
+        self._clock = clock
+        self._starved_since: float | None = None
+        """When the output last ran out of audio to play, while it still has none."""
 
     def snapshot(self) -> EngineSnapshot:
         e = self._parts
@@ -42,6 +50,7 @@ class LiveViews:
         index, count = e.playlist.place(track)
         messages, message_count = e.journal.messages()
         queue = e.queue
+        ready, total = self._presets_ready(track)
         return EngineSnapshot(
             track=track,
             track_index=index,
@@ -68,13 +77,39 @@ class LiveViews:
             shuffle=queue.shuffle,
             scope=queue.scope,
             queued=queue.queued,
+            buffering=self._buffering(),
+            presets_ready=ready,
+            presets_total=total,
         )
+
+    def _presets_ready(self, track: Track | None) -> tuple[int, int]:
+        """(processed presets calibrated for `track`, processed presets): until all are, a
+        first switch to one waits for its calibration."""
+        renderer = self._parts.feed.renderer
+        if track is None or renderer is None:
+            return 0, 0
+        source = self._parts.store.get(track)
+        ready = sum(renderer.is_prepared(source, preset) for preset in PROCESSED_PRESETS)
+        return ready, len(PROCESSED_PRESETS)
+
+    def _buffering(self) -> bool:
+        """Playing, and the output has had nothing to play for `BUFFERING_SECONDS`: a seek
+        or a start whose audio is not there yet (a blink between two blocks is not)."""
+        e = self._parts
+        if not e.player.playing or e.sink.ring.queued_frames() >= e.sink.block_frames:
+            self._starved_since = None
+            return False
+        now = self._clock()
+        if self._starved_since is None:
+            self._starved_since = now
+        return now - self._starved_since >= BUFFERING_SECONDS
 
     def health(self, worker: WorkerMetrics | None = None) -> dict[str, Any]:
         e = self._parts
         worker = worker or e.workers.metrics()
         underruns = e.sink.ring.underruns
-        view = health_view(e.buffer, e.predictor, worker, underruns, e.memory)
+        slow = e.journal.slow_serves(SLOW_SERVE_MS, TROUBLE_SECONDS)
+        view = health_view(e.buffer, e.predictor, worker, underruns, e.memory, slow)
         view["process_rss_limit_mb"] = round(self._rss_limit_bytes() / MB, 1)
         view["process_budget_mb"] = round(e.config.process_budget_mb, 1)
         working = e.store.blocks.size_bytes + e.calibrations.sample_bytes

@@ -48,3 +48,9 @@ class EngineSnapshot:
     """what is played: the library, or one album or folder of it;"""
     queued: int = 0
     """and how many tracks are queued to play next."""
+    buffering: bool = False
+    """Playing, but the output has had no audio for a moment (a start or seek waiting)."""
+    presets_ready: int = 0
+    """Processed presets calibrated for the track, of `presets_total`: a first switch to
+    one not ready waits for its calibration."""
+    presets_total: int = 0

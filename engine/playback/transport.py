@@ -92,9 +92,10 @@ class Transport:
         heard, _position = self._player.position()
         if heard is None or not self._queue.heard(heard):
             return
-        if heard.id != self._told:
+        with self._lock:
+            told, self._told = self._told, None
+        if heard.id != told:
             self._log(f"now playing “{heard.title}”")
-        self._told = None
 
     def follow_interactions(self) -> None:
         """The filter's due work (the maintenance loop): a held seek whose window has
@@ -105,8 +106,10 @@ class Transport:
                 self._apply(held)
         self._planner.learn_settled()
         for event in self._filter.drain_events():
-            if event.kind != "learned":
-                self._log(f"{event.kind.replace('_', ' ')}: {event.message}")
+            if event.kind == "track_change" and event.message:
+                self._log(f"at the track change: {event.message}")
+            elif event.kind not in ("learned", "track_change"):
+                self._log(event.message)
 
     def seek_held(self) -> bool:
         return self._filter.pending_position() is not None

@@ -234,7 +234,7 @@ class InteractionFilter:
             now = self._clock()
             self._advance(now)
             self._tally.track_changes += 1
-            notes = ["track changed"]
+            notes = []
             if self._held is not None:
                 self._tally.positions_dropped += 1
                 notes.append(f"held seek to {self._held:.1f} s dropped")
@@ -314,7 +314,7 @@ class InteractionFilter:
         if burst is None or burst.held == 0:
             return
         message = (
-            f"{burst.held} seek updates held over {max(t - burst.started, 0.0):.2f} s "
+            f"throttled {burst.held} seek updates over {max(t - burst.started, 0.0):.2f} s "
             f"({burst.replaced} replaced by a newer target)"
         )
         self._log(t, "throttled", message)

@@ -21,6 +21,7 @@ MAX_LINES = 500
 TIME_FORMAT = "%H:%M:%S"
 STAMP_WIDTH = len("00:00:00")
 KINDS = (
+    "track",
     "switch",
     "seek",
     "skipped",
@@ -36,6 +37,8 @@ KINDS = (
 """Message kinds, each drawn with the component class `event-log--<kind>`."""
 PREFIX_KINDS = ("switch", "seek", "throttled", "debounced", "rapid", "render", "memory")
 """Kinds told by the message's first word, as the engine writes them."""
+TRACK_CHANGES = ("now playing “", "playing “", "skipped to “", "back to “", "resumed “")
+"""How the engine tells a track change (`skipped to “…”` is not a skipped file)."""
 ERROR_WORDS = ("failed", "error", "not usable", "could not", "cannot")
 OUTPUT_WORDS = ("audio output", "audio device")
 
@@ -47,6 +50,8 @@ def message_kind(message: str) -> str:
     their subject, so a failed render reads as red, not as routine render news.
     """
     lowered = message.lower()
+    if lowered.startswith(TRACK_CHANGES):
+        return "track"
     if lowered.startswith("skipped") or lowered.endswith("skipped"):
         return "skipped"
     if any(word in lowered for word in ERROR_WORDS):
@@ -96,6 +101,7 @@ class EventLog(Log):
         "EventLog",
         """
         & > .event-log--time { color: $foreground-darken-3; }
+        & > .event-log--track { color: $text-accent; text-style: bold; }
         & > .event-log--switch { color: $text-primary; }
         & > .event-log--seek { color: $text-secondary; }
         & > .event-log--skipped { color: $text-warning; }
