@@ -216,7 +216,8 @@ async def test_help_lists_every_binding_and_closes(engine: Engine) -> None:
         assert isinstance(screen, HelpScreen)
         listed = {row.binding_id: row for s in screen.sections for row in s.rows}
         assert set(HELP_GROUPS) - set(listed) == set()
-        assert [s.title for s in screen.sections][:3] == ["Transport", "Presets", "View and app"]
+        titles = [s.title for s in screen.sections][:4]
+        assert titles == ["Transport", "Presets", "Library and queue", "View and app"]
         assert listed["volume_up"].keys == ("+", "=")
         assert listed["seek_back_far"].keys == (",",)
         assert listed["preset_warm"].description == "Preset: warm"

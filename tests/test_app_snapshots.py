@@ -21,6 +21,7 @@ from engine.library.tags import Tags
 from engine.library.tracks import Track
 from engine.observe.events import EngineEvent, EventStream, Subscription
 from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
+from engine.playback.queue import QueueView
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
 from tui.app import TierplayApp
@@ -62,9 +63,12 @@ LIBRARY = [
 
 MESSAGES = (
     "skipped notes.wav: not a readable audio file",
-    "throttled: 19 seek updates held over 0.10 s (18 replaced by a newer target)",
-    "rapid start: rapid exploration: 10 interactions within 1 s; learning paused",
-    "rapid end: rapid exploration over after 1.6 s, 11 preset changes; settled on warm",
+    "now playing “Neon Drive”",
+    "switched original → warm (from cache L1, 23 ms)",
+    "seek to 0:12 (rendered on the spot, 41 ms)",
+    "throttled 19 seek updates over 0.10 s (18 replaced by a newer target)",
+    "rapid exploration: 10 interactions within 1 s; learning paused",
+    "rapid exploration over after 1.6 s, 11 preset changes; settled on warm",
     "cleared l1: 4 chunks",
 )
 
@@ -88,6 +92,11 @@ SNAPSHOT = EngineSnapshot(
     messages=MESSAGES,
     message_count=len(MESSAGES),
     chunk_seconds=10.0,
+    repeat="all",
+    shuffle=True,
+    queued=2,
+    presets_ready=5,
+    presets_total=5,
 )
 
 CELLS = {
@@ -214,8 +223,14 @@ class FrozenEngine:
     def pause(self) -> None:
         self.commands.append("pause")
 
+    def seek(self, seconds: float) -> None:
+        self.commands.append(f"seek {seconds}")
+
     def seek_relative(self, delta: float) -> None:
         self.commands.append(f"seek_relative {delta}")
+
+    def queue(self, following: int = 20) -> QueueView:
+        return QueueView("all", True, "library", LIBRARY[2:], [LIBRARY[1], LIBRARY[0]])
 
     def next_track(self) -> None:
         self.commands.append("next")
@@ -283,6 +298,23 @@ def frozen_app() -> TierplayApp:
 
 def test_main_screen(snap_compare: SnapCompare) -> None:
     assert snap_compare(frozen_app(), terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+def test_main_screen_at_each_size(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """At 80x24 the transport is whole and the panels scroll below it; wider, the output
+    meter joins it; taller, every panel shows."""
+    assert snap_compare(frozen_app(), terminal_size=size)
+
+
+def test_preparing_presets(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
+    preparing = replace(SNAPSHOT, presets_ready=3, repeat="off", shuffle=False, queued=0)
+    monkeypatch.setattr(FrozenEngine, "snapshot", lambda self: preparing)
+    assert snap_compare(frozen_app(), terminal_size=(80, 24))
+
+
+def test_queue_view(snap_compare: SnapCompare) -> None:
+    assert snap_compare(frozen_app(), press=["u"], terminal_size=SIZE)
 
 
 def test_library_view(snap_compare: SnapCompare) -> None:

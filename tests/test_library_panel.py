@@ -81,7 +81,7 @@ def test_a_filter_needs_every_word_in_artist_album_title_or_file_name() -> None:
             track("z.flac", artist="Abel", album="Zeal", title="Zeroth"),
         ]
     )
-    assert [r.title for r in matching(rows, "dawn")] == ["Zero", "Awakening"]
+    assert [r.title for r in matching(rows, "dawn")] == ["Awakening", "Zero"]
     assert [r.title for r in matching(rows, "ZERO abel")] == ["Zero", "Zeroth"]
     assert [r.title for r in matching(rows, "z.flac")] == ["Zeroth"]
     assert matching(rows, "  ") == rows

@@ -275,9 +275,20 @@ async def test_now_playing_shows_track_position_state_preset_and_output() -> Non
         assert "Miles Davis — Blue in Green  [2/9]" in lines[1]
         assert "1:35 ━" in lines[2] and lines[2].rstrip(" │").endswith("5:37")
         assert "┿" in lines[2] and "┼" in lines[2]
-        assert "▶ playing" in lines[3] and "vol 80%" in lines[3]
-        assert "preset warm @ 75% → bright" in lines[3]
+        assert lines[3].strip("│ ") == "▶ playing"
+        assert "preset warm @ 75% → bright" in lines[4] and "vol 80%" in lines[4]
         assert "output: JACK dummy" in lines[4]
+
+        panel.show(make_snapshot(presets_ready=3, presets_total=5), None)
+        await pilot.pause()
+        assert "▶ preparing presets (3 of 5)" in panel_lines(panel)[3]
+        modes = make_snapshot(repeat="one", shuffle=True, scope="album", queued=2)
+        panel.show(modes, None)
+        await pilot.pause()
+        assert "repeat one  shuffle  album only  +2 queued" in panel_lines(panel)[3]
+        panel.show(make_snapshot(buffering=True, presets_ready=3, presets_total=5), None)
+        await pilot.pause()
+        assert "… buffering" in panel_lines(panel)[3]
 
         panel.show(make_snapshot(playing=False, muted=True, volume=0.0), None)
         panel.show(make_snapshot(output_name="null", output_notice="no device found"), None)
@@ -484,6 +495,10 @@ async def test_health_panel_shows_badge_memory_latency_worker_and_input() -> Non
 
 def test_message_kinds() -> None:
     assert message_kind("skipped d.wav: not audio") == "skipped"
+    assert message_kind("skipped to “Awakening”") == "track", "a track change, not a bad file"
+    assert message_kind("now playing “Awakening”") == "track"
+    assert message_kind("switched warm → bright (from cache L1, 23 ms)") == "switch"
+    assert message_kind("seek to 1:25 (from cache L1, 23 ms)") == "seek"
     assert message_kind("x.flac is no longer playable (gone); skipped") == "skipped"
     assert message_kind("throttled: seek held") == "throttled"
     assert message_kind("rapid start: exploring presets") == "rapid"

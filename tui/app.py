@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
@@ -48,6 +48,7 @@ from tui.widgets.library import LibraryPanel, TrackList
 from tui.widgets.library_progress import LibraryProgress
 from tui.widgets.now_playing import NowPlaying
 from tui.widgets.output_meter import OutputMeter
+from tui.widgets.panel import PresetClicked
 from tui.widgets.predictions import PredictionsPanel
 from tui.widgets.queue import FOLLOWING_SHOWN, QueuePanel
 from tui.widgets.tier_panel import TierPanel
@@ -62,6 +63,9 @@ INTENSITY_STEP = 0.05
 DEFAULT_TRACE_NAME = "tierplay-trace.jsonl"
 DEFAULT_PLAYLIST_NAME = "queue.m3u8"
 DEFAULT_MAP_COLUMNS = 12
+NARROW_COLUMNS = 100
+"""Narrower than this, the now-playing panel takes the top row alone: its lines (status
+and modes, preset and volume) need most of an 80-column terminal."""
 
 
 class PlayerEngine(Protocol):
@@ -69,6 +73,7 @@ class PlayerEngine(Protocol):
 
     def play(self) -> None: ...
     def pause(self) -> None: ...
+    def seek(self, seconds: float) -> None: ...
     def seek_relative(self, delta: float) -> None: ...
     def next_track(self) -> None: ...
     def prev_track(self) -> None: ...
@@ -136,6 +141,7 @@ PANELS: tuple[PanelSpec, ...] = (
 )
 
 TRANSPORT, PRESETS, VIEW = "Transport", "Presets", "View and app"
+LISTS = "Library and queue"
 HELP_GROUPS: dict[str, str] = {
     **dict.fromkeys(
         (
@@ -165,6 +171,19 @@ HELP_GROUPS: dict[str, str] = {
             "intensity_up",
         ),
         PRESETS,
+    ),
+    **dict.fromkeys(
+        (
+            "library_play",
+            "library_queue",
+            "library_play_next",
+            "library_play_album",
+            "library_play_folder",
+            "queue_remove",
+            "queue_move_up",
+            "queue_move_down",
+        ),
+        LISTS,
     ),
     **dict.fromkeys(("library", "library_filter", "queue", "clear_caches", "help", "quit"), VIEW),
 }
@@ -204,7 +223,7 @@ class TierplayApp(App[None]):
     """The player. The engine is created by the caller and closed when the app exits."""
 
     TITLE = "Tierplay"
-    AUTO_FOCUS = "#event-log"
+    AUTO_FOCUS = "#now-playing"
     """The one panel where focus does something (its scroll keys) at start."""
     CSS_PATH = "tierplay.tcss"
     cache_map: CacheMapPanel
@@ -390,22 +409,30 @@ class TierplayApp(App[None]):
         with Horizontal(id="top-row", classes="panel-row"):
             yield self._panel(NowPlaying(id="now-playing"), NowPlaying.show)
             yield self._panel(OutputMeter(id="output-meter"), OutputMeter.show)
-        with Horizontal(id="buffer-row", classes="panel-row"):
-            self.cache_map = self._panel(CacheMapPanel(id="cache-map"), CacheMapPanel.show)
-            yield self.cache_map
-            yield self._panel(TierPanel(id="tiers"), TierPanel.show)
-        with Horizontal(id="model-row", classes="panel-row"):
-            yield self._panel(PredictionsPanel(id="predictions"), PredictionsPanel.show)
-            yield self._panel(HealthPanel(id="health"), HealthPanel.show)
-        self.library_panel = LibraryPanel(id="library")
-        self.library_panel.display = False
-        yield self.library_panel
-        self.queue_panel = QueuePanel(id="queue")
-        self.queue_panel.display = False
-        yield self.queue_panel
-        yield self._panel(EventLog(id="event-log", clock=self.clock), EventLog.show)
+        # The transport above stays put; on a short terminal the rest scrolls under it.
+        with VerticalScroll(id="panels", can_focus=False):
+            with Horizontal(id="buffer-row", classes="panel-row"):
+                self.cache_map = self._panel(CacheMapPanel(id="cache-map"), CacheMapPanel.show)
+                yield self.cache_map
+                yield self._panel(TierPanel(id="tiers"), TierPanel.show)
+            with Horizontal(id="model-row", classes="panel-row"):
+                yield self._panel(PredictionsPanel(id="predictions"), PredictionsPanel.show)
+                yield self._panel(HealthPanel(id="health"), HealthPanel.show)
+            self.library_panel = LibraryPanel(id="library")
+            self.library_panel.display = False
+            yield self.library_panel
+            self.queue_panel = QueuePanel(id="queue")
+            self.queue_panel.display = False
+            yield self.queue_panel
+            yield self._panel(EventLog(id="event-log", clock=self.clock), EventLog.show)
         yield LibraryProgress(id="library-progress")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below `NARROW_COLUMNS` the output meter gives the transport the whole width (a
+        listener can still show it from the palette)."""
+        self.set_class(event.size.width < NARROW_COLUMNS, "-narrow")
+        self._lay_out_rows()
 
     def _panel(
         self,
@@ -597,9 +624,26 @@ class TierplayApp(App[None]):
             for key, binding in self.screen.active_bindings.items()
             if binding.node in (self, self.screen)
         }
-        sections = help_sections(self, active, HELP_GROUPS, (TRANSPORT, PRESETS, VIEW))
+        active |= self._list_bindings()
+        order = (TRANSPORT, PRESETS, LISTS, VIEW)
+        sections = help_sections(self, active, HELP_GROUPS, order)
         note = f'Change keys in {self.keymap_file}: [keys] binding_id = "key", e.g. mute = "x"'
         self.push_screen(HelpScreen(sections, note))
+
+    def _list_bindings(self) -> dict[str, ActiveBinding]:
+        """The library's and the queue's own keys (as the keymap set them), which answer
+        only while their list has the focus: listed in help all the same."""
+        found: dict[str, ActiveBinding] = {}
+        lists: list[Widget] = [self.library_panel, self.queue_panel]
+        lists.append(self.library_panel.track_list)
+        for widget in lists:
+            bindings = widget._bindings.copy()
+            bindings.apply_keymap(self._keymap)
+            for key, each in bindings.key_to_bindings.items():
+                for binding in each:
+                    if binding.id in HELP_GROUPS:
+                        found[f"{widget.id}:{key}"] = ActiveBinding(widget, binding, True)
+        return found
 
     def action_quit_player(self) -> None:
         self.exit()
@@ -637,6 +681,12 @@ class TierplayApp(App[None]):
                 track = self.last_snapshot.track
                 panel.track_list.mark_playing(track.id if track else None)
             panel.track_list.focus()
+
+    def on_now_playing_seek_to(self, message: NowPlaying.SeekTo) -> None:
+        self.engine.seek(message.seconds)
+
+    def on_preset_clicked(self, message: PresetClicked) -> None:
+        self.engine.set_preset(message.preset)
 
     def on_track_list_chosen(self, message: TrackList.Chosen) -> None:
         self._ask_engine(lambda: self.engine.play_track(message.track.id))

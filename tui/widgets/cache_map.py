@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.content import Content
 from textual.reactive import reactive
 
@@ -9,7 +10,7 @@ from engine import EngineSnapshot
 from engine.observe.monitor import CacheMap, MonitorSnapshot
 from engine.vocabulary import PRESET_ORDER, TIER_NAMES
 from tui.widgets.bars import TIER_COLOURS
-from tui.widgets.panel import Panel
+from tui.widgets.panel import Panel, PresetClicked, clicked_name
 
 CELL_WIDTH = 2
 """Cells per chunk column; one more cell separates columns."""
@@ -122,6 +123,15 @@ class CacheMapPanel(Panel):
             lines.append(self._caret_line(chunks, columns))
         lines.append(_legend())
         return Content("\n").join(lines)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a preset's name switches to it."""
+        chunks = self.cache_map
+        presets = chunks.presets if chunks is not None else PRESET_ORDER
+        preset = clicked_name(event, self, dict(enumerate(presets)), LABEL_WIDTH)
+        if preset is not None and chunks is not None:
+            event.stop()
+            self.post_message(PresetClicked(preset))
 
     def _row(self, preset: str, states: tuple[str, ...]) -> Content:
         cells = [Content.styled(cell_glyph(s, self.frame), CELL_STYLES.get(s, "")) for s in states]

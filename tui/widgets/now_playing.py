@@ -1,8 +1,14 @@
-"""The now-playing panel: track, position, transport state, preset and output."""
+"""The now-playing panel: track, position, what the music is doing, preset, volume, output.
+
+It is the transport, so it stays on screen whatever the terminal's size; a click on its
+position bar seeks there.
+"""
 
 from __future__ import annotations
 
+from textual import events
 from textual.content import Content
+from textual.message import Message
 from textual.reactive import reactive
 
 from engine import EngineSnapshot
@@ -16,6 +22,8 @@ BAR_WIDTH = 40
 MIN_BAR_WIDTH = 10
 MIN_TICK_SPACING = 2
 """Cells between chunk ticks below which they would merge into a dashed line: left out."""
+POSITION_LINE = 1
+"""The line of the position bar (from 0)."""
 LINES = 4
 """Every state renders this many lines, so new snapshots repaint without a new layout."""
 PLAYED_STYLE = "$accent"
@@ -78,6 +86,13 @@ class NowPlaying(Panel):
     snapshot: reactive[EngineSnapshot | None] = reactive(None)
     """The latest engine snapshot to show."""
 
+    class SeekTo(Message):
+        """The listener clicked the position bar at `seconds` into the track."""
+
+        def __init__(self, seconds: float) -> None:
+            super().__init__()
+            self.seconds = seconds
+
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
         """Show `snapshot`; the monitor adds nothing here (it is taken for a uniform call)."""
         self.snapshot = snapshot
@@ -91,8 +106,8 @@ class NowPlaying(Panel):
             [
                 self._title_line(snap),
                 self._position_line(snap),
-                _state_line(snap),
-                _output_line(snap),
+                _status_line(snap),
+                _sound_line(snap),
             ]
         )
 
@@ -103,10 +118,29 @@ class NowPlaying(Panel):
             (f"  [{snap.track_index + 1}/{snap.track_count}]", "dim"),
         )
 
+    def _bar_span(self, snap: EngineSnapshot) -> tuple[int, int]:
+        """(first cell, width) of the position bar on its line."""
+        elapsed = format_clock(snap.position_seconds)
+        total = format_clock(snap.duration_seconds)
+        return len(elapsed) + 1, max(MIN_BAR_WIDTH, self.size.width - len(elapsed) - len(total) - 2)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on the bar seeks to where it points (the cell's start)."""
+        snap = self.snapshot
+        if snap is None or snap.track is None or snap.duration_seconds <= 0:
+            return
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y != POSITION_LINE:
+            return
+        first, width = self._bar_span(snap)
+        if first <= offset.x < first + width:
+            event.stop()
+            self.post_message(self.SeekTo(snap.duration_seconds * (offset.x - first) / width))
+
     def _position_line(self, snap: EngineSnapshot) -> Content:
         elapsed = format_clock(snap.position_seconds)
         total = format_clock(snap.duration_seconds)
-        width = max(MIN_BAR_WIDTH, self.size.width - len(elapsed) - len(total) - 2)
+        _first, width = self._bar_span(snap)
         bar = position_bar(snap.position_seconds, snap.duration_seconds, width, snap.chunk_seconds)
         head = playhead_cell(snap.position_seconds, snap.duration_seconds, width) + 1
         return Content.assemble(
@@ -117,23 +151,38 @@ class NowPlaying(Panel):
         )
 
 
-def _state_line(snap: EngineSnapshot) -> Content:
-    """Transport, volume, and the preset heard; `→ requested` while a missed switch renders."""
-    transport = ("▶ playing", "$success") if snap.playing else ("▌▌ paused", WARNING_STYLE)
-    volume = ("muted", WARNING_STYLE) if snap.muted else (f"vol {snap.volume:.0%}", "")
-    parts: list[str | tuple[str, str]] = [transport]
+def _status_line(snap: EngineSnapshot) -> Content:
+    """What the music is doing, and the queue's modes that are on."""
+    parts: list[str | tuple[str, str]] = [_status(snap)]
     for mode in play_modes(snap):
         parts += ["  ", (mode, "bold")]
-    parts += [
-        "   ",
-        volume,
-        "   preset ",
+    return Content.assemble(*parts)
+
+
+def _sound_line(snap: EngineSnapshot) -> Content:
+    """The preset heard (`→ requested` while a missed switch renders), the volume, and
+    the output last: on a narrow screen the output is what is cut."""
+    volume = ("muted", WARNING_STYLE) if snap.muted else (f"vol {snap.volume:.0%}", "")
+    parts: list[str | tuple[str, str]] = [
+        "preset ",
         (snap.preset, "bold $accent"),
         f" @ {snap.intensity:.0%}",
     ]
     if snap.requested_preset != snap.preset:
         parts += [(f" → {snap.requested_preset}", WARNING_STYLE), (" rendering…", "dim")]
-    return Content.assemble(*parts)
+    parts += ["   ", volume, "   "]
+    return Content.assemble(*parts) + _output(snap)
+
+
+def _status(snap: EngineSnapshot) -> tuple[str, str]:
+    """What the music is doing, in a word or three."""
+    if not snap.playing:
+        return "▌▌ paused", WARNING_STYLE
+    if snap.buffering:
+        return "… buffering", WARNING_STYLE
+    if snap.presets_ready < snap.presets_total:
+        return f"▶ preparing presets ({snap.presets_ready} of {snap.presets_total})", "$success"
+    return "▶ playing", "$success"
 
 
 def play_modes(snap: EngineSnapshot) -> list[str]:
@@ -148,7 +197,7 @@ def play_modes(snap: EngineSnapshot) -> list[str]:
     return modes
 
 
-def _output_line(snap: EngineSnapshot) -> Content:
+def _output(snap: EngineSnapshot) -> Content:
     """The output device, or why there is none (the null sink plays silently)."""
     line = Content.styled(f"output: {snap.output_name}", "dim")
     if snap.output_notice:

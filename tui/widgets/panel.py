@@ -6,6 +6,9 @@ A panel names itself with Textual's own `BORDER_TITLE` class variable, which
 
 from __future__ import annotations
 
+from textual import events
+from textual.message import Message
+
 from tui.widgets.draws_on_change import DrawsOnChange
 
 FRAME_RULES = """
@@ -23,6 +26,25 @@ def framed_css(type_name: str, rules: str = "") -> str:
     DEFAULT_CSS along first bases only, so the frame in a mixin's CSS would never load.
     """
     return f"{type_name} {{{FRAME_RULES}{rules}}}\n"
+
+
+class PresetClicked(Message):
+    """The listener clicked a preset's name in a panel: switch to it."""
+
+    def __init__(self, preset: str) -> None:
+        super().__init__()
+        self.preset = preset
+
+
+def clicked_name(
+    event: events.Click, widget: DrawsOnChange, names: dict[int, str], width: int
+) -> str | None:
+    """The name drawn at the click when it is on one: `names` maps a line (from 0) to the
+    name that starts it, `width` cells wide."""
+    offset = event.get_content_offset(widget)
+    if offset is None or offset.x >= width:
+        return None
+    return names.get(offset.y)
 
 
 class Panel(DrawsOnChange):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.content import Content
 from textual.reactive import reactive
 
@@ -10,7 +11,7 @@ from engine.observe.monitor import MonitorSnapshot
 from engine.prediction.predict import PredictionScore, PredictorView
 from engine.vocabulary import PRESET_ORDER
 from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
-from tui.widgets.panel import Panel
+from tui.widgets.panel import Panel, PresetClicked, clicked_name
 
 NAME_WIDTH = max(len(preset) for preset in PRESET_ORDER) + 1
 MIN_BAR_WIDTH = 6
@@ -69,6 +70,17 @@ class PredictionsPanel(Panel):
         return Content("\n").join(
             [_header_line(view), *self._distribution_lines(view), *_score_lines(view)]
         )
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a preset's name switches to it."""
+        if self.view is None:
+            return
+        rows = ranked(self.view.distribution)[:DISTRIBUTION_ROWS]
+        names = {line: preset for line, (preset, _p) in enumerate(rows, start=1)}
+        preset = clicked_name(event, self, names, NAME_WIDTH)
+        if preset is not None:
+            event.stop()
+            self.post_message(PresetClicked(preset))
 
     def _distribution_lines(self, view: PredictorView) -> list[Content]:
         bar_width = max(MIN_BAR_WIDTH, self.size.width - NAME_WIDTH - PERCENT_WIDTH - 1)
