@@ -13,7 +13,9 @@ import pytest
 from engine import Engine, EngineConfig
 from engine.errors import TierplayError
 from engine.observe.memory import MemoryReading
+from engine.persist.trace import read_trace
 from engine.playback.sinks.output import NullSink
+from engine.sim.replay import dispatch
 from tests.helpers.audio_files import write_tone
 from tests.helpers.polling import wait_for as poll_until
 
@@ -163,3 +165,35 @@ def test_a_playlist_opened_plays_in_its_order_and_says_what_it_lacks(
     reasons = [entry.message for entry in engine.errors.entries()]
     assert any("streams are not played" in reason for reason in reasons)
     assert any("list.m3u (line 4) but not found" in reason for reason in reasons)
+
+
+def test_a_recorded_session_replays_the_same_queue_and_modes(
+    tmp_path: Path, engine: Engine, folder: Path
+) -> None:
+    trace_path = tmp_path / "session.jsonl"
+    engine.record_to(trace_path, library_root=folder.parent)
+    engine.open([folder])
+    titles = ids(engine)
+    engine.set_repeat("all")
+    engine.set_shuffle(True)
+    engine.enqueue(titles["d"])
+    engine.enqueue(titles["b"], next=True)
+    engine.enqueue(titles["c"])
+    engine.move_queued(2, -1)
+    engine.dequeue(0)
+    engine.stop_recording()
+    recorded = engine.queue()
+
+    events = [event.event for event in read_trace(trace_path)]
+    queue_events = ["repeat", "shuffle", "enqueue", "enqueue", "enqueue", "move", "dequeue"]
+    assert events[-8:] == [*queue_events, "end"]
+    replayed = make_engine(tmp_path / "replay-state")
+    try:
+        for event in read_trace(trace_path):
+            if event.event != "end":
+                dispatch(replayed, event, folder.parent)
+        again = replayed.queue()
+        assert [t.title for t in again.up_next] == [t.title for t in recorded.up_next]
+        assert [t.title for t in again.then] == [t.title for t in recorded.then], "same shuffle"
+    finally:
+        replayed.close()
