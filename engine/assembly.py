@@ -21,6 +21,7 @@ from engine.dsp.render import Renderer
 from engine.library.analysis_pass import AnalysisPass
 from engine.library.chunk_features import ChunkFeatureIndex
 from engine.library.file_watch import FileWatch
+from engine.library.folder_watch import LibraryWatch
 from engine.library.index import LibraryIndex
 from engine.library.playlist import Playlist
 from engine.library.track_store import TrackStore
@@ -68,6 +69,7 @@ class Parts:
     playlist: Playlist
     queue: PlayQueue
     index: LibraryIndex
+    library_watch: LibraryWatch
     store: TrackStore
     analyses: AnalysisPass
     calibrations: LoudnessCalibrations
@@ -142,6 +144,10 @@ def assemble(
         journal,
         requested=lambda: feed.requested.preset,
     )
+    index = LibraryIndex.in_cache_dir(rate, config.cache_dir)
+    library_watch = LibraryWatch(
+        rate, playlist, store, index, files, errors, journal.log, config.library_watch_debounce_ms
+    )
     return Parts(
         config=config,
         sink=output,
@@ -150,7 +156,8 @@ def assemble(
         notices=ErrorLog(journal.log, clock),
         playlist=playlist,
         queue=queue,
-        index=LibraryIndex.in_cache_dir(rate, config.cache_dir),
+        index=index,
+        library_watch=library_watch,
         store=store,
         analyses=analyses,
         calibrations=calibrations,
@@ -202,5 +209,6 @@ def upkeep(parts: Parts, clock: Callable[[], float]) -> MaintenanceLoop:
         p.replanner.install_recalibrations,
     )
     loop.every(FILE_CHECK_SECONDS, partial(p.files.check, p.player), give_back_free_memory)
+    loop.every_tick(partial(p.library_watch.apply, p.player))
     loop.every_tick(p.settings.save_when_due)
     return loop

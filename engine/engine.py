@@ -91,6 +91,7 @@ class Engine:
         if warning is not None:
             self.errors.report("library index", warning, warning)
         self._parts.playlist.set(tracks)
+        self._parts.library_watch.follow(paths)
         for item in skipped:
             self._parts.files.skip(item)
         self.errors.flush(force=True)  # the sum of what was not told, now, not in 5 s
@@ -419,6 +420,7 @@ class Engine:
         self.workers.close()
         self.analyses.close()
         self.sink.close()
+        self._parts.library_watch.close()
         self._parts.index.close()
 
 

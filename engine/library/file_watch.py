@@ -100,6 +100,12 @@ class FileWatch:
             self._buffer.invalidate_track(gone)
             self._store.forget(gone)
 
+    def refresh(self, item: Track, player: Player) -> None:
+        """`item`'s file changed on disk (the library's watch saw it): its renders are
+        dropped and it is probed again, as `check` does for the playing track."""
+        self._drop(item)
+        self._reload(item, player)
+
     def follow_track_ends(self, player: Player) -> None:
         """A file that decodes shorter than its header said: its length becomes what
         decodes; told once per file."""

@@ -34,6 +34,16 @@ class Playlist:
             self._tracks = list(tracks)
             self._version += 1
 
+    def set_if(self, version: int, tracks: list[Track]) -> bool:
+        """Set `tracks` if the list is still at `version` (a whole library opened meanwhile
+        wins); returns whether it was set."""
+        with self._lock:
+            if self._version != version:
+                return False
+            self._tracks = list(tracks)
+            self._version += 1
+            return True
+
     def tracks(self) -> list[Track]:
         with self._lock:
             return list(self._tracks)
