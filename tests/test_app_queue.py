@@ -80,11 +80,21 @@ async def test_library_keys_queue_and_u_shows_the_queue_to_edit(engine: Engine) 
         await pilot.press("J")  # Awakening one down
         await wait_until(pilot, lambda: queued_titles(engine)[1] == "Awakening", "moved")
         assert panel.track_list.cursor == 1, "the cursor follows the moved track"
+        await pilot.press("K")
+        await wait_until(pilot, lambda: queued_titles(engine)[0] == "Awakening", "back up")
+        await pilot.press("shift+down")
+        await wait_until(pilot, lambda: queued_titles(engine)[1] == "Awakening", "down again")
+        await pilot.press("shift+up", "shift+down")
+        await wait_until(pilot, lambda: panel.track_list.cursor == 1, "the cursor at 1")
+        assert queued_titles(engine)[1] == "Awakening"
         await pilot.press("x")
         await wait_until(pilot, lambda: queued_titles(engine) == ["Morning", "Evening"], "gone")
         await wait_until(pilot, lambda: queue_rows(app)[:2] == ["Morning", "Evening"], "redrawn")
         await pilot.press("end", "x")  # a row after the queue: shown, not edited
         assert queued_titles(engine) == ["Morning", "Evening"]
+        await pilot.press("home", "down", "delete")
+        await wait_until(pilot, lambda: queued_titles(engine) == ["Morning"], "deleted")
+        engine.enqueue(next(t.id for t in engine.tracks() if t.title == "Evening"))
 
         await pilot.press("home", "enter")
         await wait_until(pilot, lambda: engine.snapshot().playing, "the queued track to play")

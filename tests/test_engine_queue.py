@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine, EngineConfig
+from engine import PRESET_ORDER, Engine, EngineConfig
 from engine.errors import TierplayError
 from engine.observe.memory import MemoryReading
 from engine.persist.trace import read_trace
@@ -197,3 +197,24 @@ def test_a_recorded_session_replays_the_same_queue_and_modes(
         assert [t.title for t in again.then] == [t.title for t in recorded.then], "same shuffle"
     finally:
         replayed.close()
+
+
+def test_the_queued_track_is_the_one_prepared_next(engine: Engine, tmp_path: Path) -> None:
+    """Its first chunk is rendered while the track before it plays, whatever the mode."""
+    music = tmp_path / "long"
+    music.mkdir()
+    for name in "abcd":
+        write_tone(music / f"{name}.wav", seconds=30.0)
+    engine.open([music])
+    titles = ids(engine)
+    engine.enqueue(titles["d"])
+    engine.play()
+
+    def ready(title: str) -> bool:
+        return any(engine.check(titles[title], p, 0)["is_cached"] for p in PRESET_ORDER)
+
+    wait_for(lambda: ready("d"))
+    engine.dequeue(0)
+    engine.set_shuffle(True, seed=3)
+    after = engine.queue(following=1).then[0]
+    wait_for(lambda: ready(after.title))
