@@ -7,6 +7,8 @@ engine's 100 ms throttle window are held and applied later, renders finish when 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -239,6 +241,17 @@ async def test_q_quits(engine: Engine) -> None:
     app = TierplayApp(engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit")
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGHUP, signal.SIGTERM])
+async def test_a_closed_terminal_quits_as_q_does(engine: Engine, signal_number: int) -> None:
+    """The terminal's window closed (SIGHUP) or a stop was asked (SIGTERM): the player
+    quits, rather than play on with no screen."""
+    app = TierplayApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        os.kill(os.getpid(), signal_number)
         await wait_until(pilot, lambda: not app.is_running, "the app to exit")
     assert app.return_code == 0
 

@@ -11,6 +11,9 @@ terminal.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -62,6 +65,7 @@ INTENSITY_STEP = 0.05
 """One intensity bucket, so each key press is heard as a new render."""
 DEFAULT_TRACE_NAME = "tierplay-trace.jsonl"
 DEFAULT_PLAYLIST_NAME = "queue.m3u8"
+QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 DEFAULT_MAP_COLUMNS = 12
 NARROW_COLUMNS = 100
 """Narrower than this, the now-playing panel takes the top row alone: its lines (status
@@ -479,6 +483,7 @@ class TierplayApp(App[None]):
 
     # -- start-up -------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._follow_hang_ups(True)
         self._apply_keymap()
         self._events = self.engine.subscribe(log_history=True)
         self.query_one(EventLog).follow(self._events)
@@ -499,10 +504,23 @@ class TierplayApp(App[None]):
             self.set_interval(1 / MONITOR_HZ, self.refresh_monitor)
 
     async def on_unmount(self) -> None:
+        self._follow_hang_ups(False)
         if self._events is not None:
             self._events.close()
         if self.api is not None:
             await self.api.stop()
+
+    def _follow_hang_ups(self, on: bool) -> None:
+        """The terminal closed (SIGHUP) or the player was told to stop (SIGTERM): quit as
+        `q` does, so the music stops with the window and the state is saved. Without this
+        the player went on playing, headless, after its terminal was gone."""
+        loop = asyncio.get_running_loop()
+        for signal_number in QUIT_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                if on:
+                    loop.add_signal_handler(signal_number, self.exit)
+                else:
+                    loop.remove_signal_handler(signal_number)
 
     def _apply_keymap(self) -> None:
         """Key overrides from the config file; whatever is wrong in it is one log line."""
