@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -105,15 +105,16 @@ class LibraryIndex:
             warning, self._warning = self._warning, None
         return warning
 
-    def entries(self) -> dict[str, IndexEntry]:
-        """Every file the index knows, by absolute path."""
+    def entries(self) -> Mapping[str, IndexEntry]:
+        """Every file the index knows, by absolute path. An entry becomes a `Track` only
+        when it is looked up: a small folder opened does not pay for a large index."""
         with self._lock:
             try:
                 rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files").fetchall()
             except sqlite3.Error as error:
                 self._start_again(error)
                 return {}
-        return {row[0]: self._entry(row) for row in rows}
+        return _Entries({row[0]: row for row in rows}, self._entry)
 
     def store(self, entries: Iterable[IndexEntry]) -> None:
         """Record probed files (replacing what was known of them)."""
@@ -228,6 +229,28 @@ class LibraryIndex:
             self._sample_rate,
         )
         return IndexEntry(path, stamp, track)
+
+
+class _Entries(Mapping[str, IndexEntry]):
+    """The index's rows by path, each made an `IndexEntry` when it is read."""
+
+    def __init__(
+        self, rows: dict[str, tuple[Any, ...]], make: Callable[[tuple[Any, ...]], IndexEntry]
+    ) -> None:
+        self._rows = rows
+        self._make = make
+
+    def __getitem__(self, path: str) -> IndexEntry:
+        return self._make(self._rows[path])
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def _sql_type(name: str) -> str:

@@ -7,7 +7,7 @@ reads only headers; full decoding and validation happen when a track is first re
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -172,7 +172,7 @@ def open_library(
     return tracks, skipped
 
 
-def _indexed(path: Path, known: dict[str, IndexEntry]) -> IndexEntry | None:
+def _indexed(path: Path, known: Mapping[str, IndexEntry]) -> IndexEntry | None:
     """The index's entry for `path` if the file is still the one it probed."""
     entry = known.get(os.path.abspath(path))
     if entry is None or FileStamp.of(path) != entry.stamp:
@@ -192,7 +192,7 @@ def _probed(path: Path, sample_rate: int) -> IndexEntry:
 
 
 def _vanished(
-    roots: Iterable[str | Path], files: list[Path], known: dict[str, IndexEntry]
+    roots: Iterable[str | Path], files: list[Path], known: Mapping[str, IndexEntry]
 ) -> list[str]:
     """Indexed files under the scanned folders that the scan no longer found."""
     folders = [os.path.join(os.path.abspath(r), "") for r in roots if Path(r).is_dir()]

@@ -10,6 +10,7 @@ the header declared is recovered from libsndfile's parse log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -109,11 +110,30 @@ def listed_track(
 
 def track_id_for(path: Path) -> str:
     """Stable id from the resolved path: the same file keeps its id across sessions."""
+    return hashlib.blake2b(_resolved(path).encode(), digest_size=6).hexdigest()
+
+
+def _resolved(path: Path) -> str:
+    """`path` with every symlink resolved. A library's files share a few folders, so each
+    folder is resolved once (a whole-path resolve costs a stat per component, and 10,000
+    of them were most of a library's reopening); a file that is itself a link is resolved
+    whole."""
+    absolute = os.path.abspath(path)
     try:
-        resolved = path.resolve()
+        if os.path.islink(absolute):
+            return str(path.resolve())
     except (OSError, RuntimeError):  # a symlink loop: fall back to the absolute path
-        resolved = path.absolute()
-    return hashlib.blake2b(str(resolved).encode(), digest_size=6).hexdigest()
+        return absolute
+    folder, name = os.path.split(absolute)
+    return os.path.join(_resolved_folder(folder), name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_folder(folder: str) -> str:
+    try:
+        return str(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return folder
 
 
 def fingerprint_file(path: Path) -> str:
