@@ -13,9 +13,11 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import watchfiles
 from mediafile import MediaFile
 
 from engine import Engine, EngineConfig
+from engine.library.tracks import fingerprint_file
 from engine.observe.memory import MemoryReading
 from engine.playback.sinks.output import NullSink
 from tests.helpers.audio_files import write_tone
@@ -108,3 +110,26 @@ def sqlite_paths(cache: Path) -> set[str]:
     (database,) = [p for p in cache.iterdir() if p.suffix == ".sqlite"]
     with sqlite3.connect(database) as connection:
         return {os.path.normpath(row[0]) for row in connection.execute("SELECT path FROM files")}
+
+
+def test_a_file_only_read_is_not_a_change(engine: Engine, folder: Path) -> None:
+    """Reading a file moves its access time, which inotify reports as a change of its
+    metadata: that must not drop a track's renders (they would be rendered again, and a
+    source forgotten under the feeder plays as silence)."""
+    path = tagged(folder / "d.flac", 4, "Four")  # neither playing nor next
+    engine.open([folder])
+    watch = engine._parts.library_watch
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns + 10**9, stat.st_mtime_ns))
+    watch._batches.put({(watchfiles.Change.modified, str(path))})
+    watch.apply(engine.player)
+    assert not any("changed on disk" in line for line in engine.snapshot().messages)
+    listed = engine.tracks()[2]
+    assert listed.path == path
+    assert listed.fingerprint == fingerprint_file(path)
+    tags = MediaFile(str(path))
+    tags.title = "Four, again"
+    tags.save()  # a real change, for contrast
+    watch._batches.put({(watchfiles.Change.modified, str(path))})
+    watch.apply(engine.player)
+    assert any("d.flac changed on disk" in line for line in engine.snapshot().messages)

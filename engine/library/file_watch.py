@@ -75,14 +75,18 @@ class FileWatch:
         """A decoder reached the file's real end at `frames`, before its header's."""
         self._ended.put((track, frames, why))
 
+    def watched(self, player: Player) -> set[str]:
+        """The ids of the tracks this watches on disk: the one playing and the next."""
+        playing, _position = player.position()
+        if playing is None:
+            return set()
+        following = self._order.following(playing)
+        return {playing.id} | ({following.id} if following is not None else set())
+
     def check(self, player: Player) -> None:
         """The playing track, the next one and any that failed to read: a file modified or
         deleted has its renders dropped and is probed again."""
-        playing, _position = player.position()
-        watched: set[str] = set()
-        if playing is not None:
-            following = self._order.following(playing)
-            watched = {playing.id} | ({following.id} if following is not None else set())
+        watched = self.watched(player)
         while True:  # a file the player skipped may be behind the playhead by now
             try:
                 watched.add(self._failed_reads.get_nowait().id)

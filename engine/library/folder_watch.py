@@ -27,7 +27,7 @@ from engine.library.order import sorted_by_tags
 from engine.library.playlist import Playlist
 from engine.library.scan import AUDIO_EXTENSIONS, open_library
 from engine.library.track_store import TrackStore
-from engine.library.tracks import Track
+from engine.library.tracks import Track, fingerprint_file
 from engine.observe.error_log import ErrorLog
 from engine.playback.player import Player
 from engine.vocabulary import plural
@@ -121,6 +121,10 @@ class LibraryWatch:
             for p, change in changes.items()
             if p in by_path and p not in gone and change != watchfiles.Change.deleted
         ]
+        # The playing and the next track are FileWatch's (checked every 2 s, its renders
+        # dropped there); a file only read (its access time moved) is not a change.
+        watched = self._files.watched(player)
+        changed = [t for t in changed if t.id not in watched and _content_changed(t)]
         new = sorted(p for p in changes if p not in by_path and os.path.isfile(p))
         added: list[Track] = []
         if new:
@@ -129,8 +133,7 @@ class LibraryWatch:
                 self._files.skip(item)
         self._index.forget(gone)
         for track in changed:
-            if track.id != getattr(heard, "id", None):
-                self._files.refresh(track, player)
+            self._files.refresh(track, player)
         if not (gone or added):
             return
         kept = [t for t in tracks if os.path.abspath(t.path) not in gone]
@@ -178,6 +181,13 @@ class LibraryWatch:
         if self._thread is not None:
             self._thread.join(timeout=1.0)
             self._thread = None
+
+
+def _content_changed(track: Track) -> bool:
+    try:
+        return fingerprint_file(track.path) != track.fingerprint
+    except OSError:
+        return True
 
 
 def _audio_file(change: watchfiles.Change, path: str) -> bool:
