@@ -40,6 +40,7 @@ from engine.frames import Audio
 from engine.library.source import TrackSource
 from engine.library.tracks import Track
 from engine.observe.memory import MemoryReading
+from engine.observe.problems import MESSAGES, PROBLEM_NAMES
 from engine.persist.state import StateStore
 from engine.playback.sinks.output import NullSink
 from engine.runtime import tune_runtime_for_audio
@@ -239,6 +240,10 @@ def _fault_counted(rig: ChaosRig, kind: str, before: WorkerMetrics) -> bool:
     return now.restarts > before.restarts
 
 
+RENDER_PROBLEM_LINES = tuple(MESSAGES)
+"""How the error log tells render and cache problems (engine/observe/problems.py)."""
+
+
 def _renders_past(rig: ChaosRig, renders: int) -> bool:
     return rig.engine.workers.metrics().renders_total > renders
 
@@ -268,7 +273,8 @@ def corrupt_entries(rig: ChaosRig, count: int) -> FaultResult:
             result.lost += 1  # a corrupt chunk was served
     dropped = buffer.corrupt_dropped - before_dropped
     result.recovered = min(dropped, corrupted) if rig.playing_on() else 0
-    if corrupted and wait_until(lambda: bool(rig.messages("corrupt cached chunks dropped"))):
+    told = rig.engine.errors.count
+    if corrupted and wait_until(lambda: told("render", PROBLEM_NAMES[-1]) >= corrupted):
         tiers = sorted({name for name, _entry in victims})
         result.note = f"in {', '.join(tiers)}; reported in the log"
     result.underruns = rig.underruns - before_underruns
@@ -658,7 +664,8 @@ def run(speed: float, rounds: int, storm_operations: int) -> list[FaultResult]:
             results.append(memory_pressure(rig, 1))
             results.append(state_write_faults(rig, errno.EROFS, rounds))
             results.append(state_write_faults(rig, errno.ENOSPC, rounds))
-            problems = rig.messages("renders: ")  # before the storm's lines push them out
+            # Before the storm's lines push them out of the kept log.
+            problems = [m for m in rig.messages("") if m.startswith(RENDER_PROBLEM_LINES)]
             for kind in ("rewritten", "truncated", "deleted"):
                 results.append(file_faults(rig, kind))
             results.append(command_storm(rig, storm_operations))

@@ -194,7 +194,7 @@ def upkeep(parts: Parts, clock: Callable[[], float]) -> MaintenanceLoop:
             p.errors.report("output", event, event)
 
     every = p.config.problem_report_seconds
-    problems = WorkerProblems(p.workers, p.buffer, p.journal.log, clock, every)
+    problems = WorkerProblems(p.workers, p.buffer, p.errors, every)
     pressure = MemoryPressure(p.memory, p.buffer, p.workers, p.notices)
     loop = MaintenanceLoop(tick_seconds, clock, p.errors, flushed=(p.errors, p.notices))
     loop.every_tick(

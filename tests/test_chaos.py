@@ -4,7 +4,6 @@ failure. Real renders and real files; a null sink at 4x real time."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,15 +31,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRig]:
     rig.close()
 
 
-def problem_counts(rig: ChaosRig, what: str) -> list[int]:
-    """The counts of `what` ("failed", "thread restarts", ...) in each render-problem line."""
-    pattern = re.compile(rf"(\d+) {what}")
-    counts = []
-    for message in rig.messages("renders: "):
-        found = pattern.search(message)
-        if found:
-            counts.append(int(found.group(1)))
-    return counts
+def problem_count(rig: ChaosRig, what: str) -> int:
+    """How many render problems of `what` ("failed", "thread restarts", ...) the error log
+    has counted: the one count the event log, the health panel and the API all tell."""
+    return rig.engine.errors.count("render", what)
+
+
+def problem_lines(rig: ChaosRig, message: str) -> int:
+    return len(rig.messages(message))
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
@@ -51,18 +49,21 @@ def problem_counts(rig: ChaosRig, what: str) -> list[int]:
 def test_a_render_fault_is_recovered_and_logged_with_its_count(
     rig: ChaosRig, kind: str, logged_as: str
 ) -> None:
-    before = sum(problem_counts(rig, logged_as))
+    before = problem_count(rig, logged_as)
     result = render_faults(rig, kind, rounds=1)
     assert (result.injected, result.recovered, result.lost) == (1, 1, 0)
-    assert wait_until(lambda: sum(problem_counts(rig, logged_as)) >= before + 1, timeout=10)
+    assert wait_until(lambda: problem_count(rig, logged_as) >= before + 1, timeout=10)
+    counted = problem_count(rig, logged_as)
+    told = [e["count"] for e in rig.engine.error_report() if e["kind"] == "render"]
+    assert counted in told, "the API tells the same count"
 
 
 def test_repeated_render_failures_are_summed_not_spammed(rig: ChaosRig) -> None:
     assert rig.engine.config.problem_report_seconds == 1.0
     rig.music_ahead()
     workers = rig.engine.workers
-    logged_before = sum(problem_counts(rig, "failed"))
-    lines_before = len(problem_counts(rig, "failed"))
+    logged_before = problem_count(rig, "failed")
+    lines_before = problem_lines(rig, "a render failed")
     failures_before = workers.metrics().failures
     rig.render.raise_next = 30
     deadline = time.monotonic() + 30
@@ -72,8 +73,8 @@ def test_repeated_render_failures_are_summed_not_spammed(rig: ChaosRig) -> None:
         wait_until(lambda: rig.render.raise_next == 0, timeout=0.5)
     failed = workers.metrics().failures - failures_before
     assert failed >= 30
-    assert wait_until(lambda: sum(problem_counts(rig, "failed")) - logged_before == failed)
-    lines = len(problem_counts(rig, "failed")) - lines_before
+    assert wait_until(lambda: problem_count(rig, "failed") - logged_before == failed)
+    lines = problem_lines(rig, "a render failed") - lines_before
     assert 1 <= lines < failed  # summed into a few lines, every failure counted
     assert rig.playing_on()
 
@@ -84,7 +85,7 @@ def test_a_corrupt_cache_entry_is_dropped_never_served_and_logged(rig: ChaosRig)
     assert result.lost == 0  # no corrupt chunk came back from a lookup
     assert result.recovered == result.injected
     assert wait_until(
-        lambda: sum(problem_counts(rig, "corrupt cached chunks dropped")) >= result.injected
+        lambda: problem_count(rig, "corrupt cached chunks dropped") >= result.injected
     )
 
 

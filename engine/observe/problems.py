@@ -1,19 +1,25 @@
-"""`WorkerProblems`: render and cache failures told as one counted line per batch.
+"""`WorkerProblems`: render and cache failures counted in the error log, like every other.
 
 Failed, timed-out or restarted renders and corrupt cached chunks are counted by the worker
-pool and the buffer; this turns their growth into a log line with the counts, never one
-line per job, and at most one line per `EngineConfig.problem_report_seconds` (a batch held
-back is reported, summed, at the next).
+pool and the buffer; each new batch of them is reported to the error log under its kind
+(`render`, `failed` ...) with its count, so the event log, the health panel and the API's
+`/api/errors` tell the same numbers. The error log says a failure the first time and sums
+its repeats into one line per `EngineConfig.problem_report_seconds`, never a line a job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.worker import RenderWorkerPool
+from engine.observe.error_log import ErrorLog
 
 PROBLEM_NAMES = ("failed", "timed out", "thread restarts", "corrupt cached chunks dropped")
+MESSAGES = (
+    "a render failed",
+    "a render timed out and was abandoned",
+    "a render thread was replaced",
+    "a corrupt cached chunk was dropped (it is rendered again)",
+)
 
 
 class WorkerProblems:
@@ -23,28 +29,27 @@ class WorkerProblems:
         self,
         workers: RenderWorkerPool,
         buffer: MultiTierBuffer,
-        log: Callable[[str], None],
-        clock: Callable[[], float],
+        errors: ErrorLog,
         every_seconds: float,
     ) -> None:
         self._workers = workers
         self._buffer = buffer
-        self._log = log
-        self._clock = clock
+        self._errors = errors
         self._every = every_seconds
         self._told = (0, 0, 0, 0)
-        self._told_at: float | None = None
 
     def report(self) -> None:
         metrics = self._workers.metrics()
         seen = (metrics.failures, metrics.timeouts, metrics.restarts, self._buffer.corrupt_dropped)
         if seen == self._told:
             return
-        now = self._clock()
-        if self._told_at is not None and now - self._told_at < self._every:
-            return
         new = [n - o for n, o in zip(seen, self._told, strict=True)]
-        self._told, self._told_at = seen, now
-        parts = [f"{count} {what}" for count, what in zip(new, PROBLEM_NAMES, strict=True) if count]
-        detail = f" (last: {metrics.last_error})" if metrics.last_error and any(new[:3]) else ""
-        self._log("renders: " + ", ".join(parts) + detail)
+        self._told = seen
+        for count, what, message in zip(new, PROBLEM_NAMES, MESSAGES, strict=True):
+            if count <= 0:
+                continue
+            last = metrics.last_error if what != PROBLEM_NAMES[-1] else ""
+            detail = f" ({last})" if last else ""
+            self._errors.report(
+                "render", what, message + detail, count=count, repeat_seconds=self._every
+            )
