@@ -245,6 +245,9 @@ class ErrorReport(BaseModel):
 
 
 class Problem(BaseModel):
+    """Every error but a 422: `message` in one line, `detail` the same line."""
+
+    message: str
     detail: str
 
 

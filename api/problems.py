@@ -1,5 +1,6 @@
-"""Every error the API answers is JSON: `{"detail": "..."}`, or for a 422 one readable
-`message` plus `detail` per field (a NaN, a number out of range, an unknown preset)."""
+"""Every error the API answers has one shape: JSON with `message`, one line for people and
+logs. `detail` is there too, as FastAPI clients expect it: the same line, or for a 422 the
+problem of each field (a NaN, a number out of range, an unknown preset)."""
 
 from __future__ import annotations
 
@@ -49,13 +50,18 @@ async def validation_failed(_request: Request, error: Exception) -> JSONResponse
 async def http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     return JSONResponse(
-        {"detail": str(error.detail)}, status_code=error.status_code, headers=error.headers
+        problem_body(str(error.detail)), status_code=error.status_code, headers=error.headers
     )
 
 
 async def engine_refused(_request: Request, error: Exception) -> JSONResponse:
     """An engine error raised on purpose is the client's mistake, in one line."""
-    return JSONResponse({"detail": str(error)}, status_code=400)
+    return JSONResponse(problem_body(str(error)), status_code=400)
+
+
+def problem_body(message: str) -> dict[str, str]:
+    """The body of every error but a 422's."""
+    return {"message": message, "detail": message}
 
 
 HANDLERS: dict[type[Exception], Any] = {

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.address import is_loopback_host
+from api.problems import problem_body
 
 TOKEN_BYTES = 24
 """Random bytes in a generated token (32 URL-safe characters)."""
@@ -55,7 +56,7 @@ class AccessGuard:
     """ASGI middleware applying the rules above to every HTTP request.
 
     Failures answer 401 (token missing or wrong) or 403 (not allowed from there) with a
-    JSON `{"detail": ...}`, like every other error of the API.
+    the JSON every other error of the API has (`api/problems.py`).
     """
 
     def __init__(self, app: ASGIApp, allow_remote: bool, token: str | None) -> None:
@@ -106,7 +107,7 @@ def _scheme(scope: Scope) -> str:
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps(problem_body(detail)).encode()
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -141,7 +141,7 @@ async def test_remote_mode_requires_the_token_it_shows(engine: Engine) -> None:
                     answer = await anonymous.request(method, path, headers=headers)
                     assert answer.status_code == 401, (method, path, headers)
                     assert answer.headers["www-authenticate"].startswith("Bearer")
-                    assert "token" in answer.json()["detail"]
+                    assert "token" in answer.json()["message"]
         assert not engine.snapshot().playing
         assert (await running.client.get("/api/cache/stats")).status_code == 200
         assert (await running.client.post("/api/player/play")).json()["playing"] is True
@@ -167,7 +167,7 @@ async def test_other_machines_are_refused_unless_remote_access_is_on(engine: Eng
     async with running_app(engine) as running:
         async with asgi_client(running.server, "192.0.2.10") as outsider:
             answer = await outsider.get("/api/cache/stats")
-        assert answer.status_code == 403 and "loopback clients only" in answer.json()["detail"]
+        assert answer.status_code == 403 and "loopback clients only" in answer.json()["message"]
         async with asgi_client(running.server, "127.0.0.1") as local:
             assert (await local.get("/api/cache/stats")).status_code == 200
     settings = local_settings(token=TOKEN, allow_remote=True)
