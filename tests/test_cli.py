@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from tests.helpers.audio_files import write_tone
-from tui.cli import budget_notice, main
+from tui.cli import add_common_options, budget_notice, device_notice, main
 
 
 def test_render_writes_what_the_engine_renders(tmp_path: Path, capsys) -> None:
@@ -68,6 +70,25 @@ def test_a_budget_below_the_working_memory_is_said_not_hidden() -> None:
     roomy = working + 50.0
     assert budget_notice(EngineConfig().with_process_budget(roomy), roomy) is None
     assert budget_notice(EngineConfig(), None) is None
+
+
+def test_a_device_with_the_null_sink_is_said_to_be_unused() -> None:
+    def args(*argv: str) -> argparse.Namespace:
+        parser = argparse.ArgumentParser()
+        add_common_options(parser)
+        return parser.parse_args(list(argv))
+
+    notice = device_notice(args("--sink", "null", "--device", "99"))
+    assert notice is not None and "--device 99 is not used" in notice
+    assert device_notice(args("--device", "99")) is None
+    assert device_notice(args("--sink", "null")) is None
+
+
+def test_version_names_the_package(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tierplay {metadata.version('tierplay')}"
 
 
 def test_devices_lists_outputs_or_says_none(capsys) -> None:

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = ("render", "simulate", "devices")
 API_TOKEN_ENV = "TIERPLAY_API_TOKEN"
-DEFAULT_LIBRARY = Path("sample_audio")
+DEFAULT_LIBRARY = Path(__file__).resolve().parent.parent / "sample_audio"
+"""The sample folder beside the package: played when no path is given, from any folder."""
 
 
 class CliError(Exception):
@@ -113,6 +115,13 @@ def budget_notice(config: EngineConfig, asked_mb: float | None) -> str | None:
     )
 
 
+def device_notice(args: argparse.Namespace) -> str | None:
+    """A device asked for with the null sink, which plays through none: say so."""
+    if args.device is None or args.sink != "null":
+        return None
+    return f"--device {args.device} is not used: --sink null plays silently, on no device"
+
+
 def parse_device(value: str | None) -> str | int | None:
     if value is None:
         return None
@@ -125,7 +134,13 @@ def run_player(argv: Sequence[str]) -> int:
         description="Terminal music player with a predictive multi-tier buffer. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (tierplay SUBCOMMAND --help).",
     )
-    parser.add_argument("paths", nargs="*", type=Path, help="files or folders to play")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="files, folders or .m3u/.m3u8 playlists to play (default: the sample folder)",
+    )
+    parser.add_argument("--version", action="version", version=f"tierplay {tierplay_version()}")
     parser.add_argument(
         "--check-config",
         action="store_true",
@@ -137,6 +152,8 @@ def run_player(argv: Sequence[str]) -> int:
     if args.check_config:
         return check_config()
     paths = args.paths or [DEFAULT_LIBRARY]
+    if not args.paths and not DEFAULT_LIBRARY.is_dir():
+        raise CliError("no path given and no sample folder installed: tierplay PATH ...")
     for path in paths:
         if not path.exists():
             raise CliError(f"{path}: no such file or folder")
@@ -158,9 +175,9 @@ def run_player(argv: Sequence[str]) -> int:
         listener = open_listener(settings.address, settings.allow_remote)
     tune_runtime_for_audio()
     engine = Engine(config, sink=args.sink, device=parse_device(args.device))
-    notice = budget_notice(config, args.budget_mb)
-    if notice is not None:
-        engine.log(notice)
+    for notice in (budget_notice(config, args.budget_mb), device_notice(args)):
+        if notice is not None:
+            engine.log(notice)
     server = None
     try:
         if settings is not None and listener is not None:
@@ -180,6 +197,13 @@ def run_player(argv: Sequence[str]) -> int:
         if listener is not None:
             listener.close()  # the app has stopped the server; this is for early exits
         engine.close()
+
+
+def tierplay_version() -> str:
+    try:
+        return metadata.version("tierplay")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
 
 
 def check_config() -> int:
