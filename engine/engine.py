@@ -34,7 +34,7 @@ from engine.observe.views import check_view, contents_view, predictions_view, st
 from engine.playback.feed import ServedRequest
 from engine.playback.queue import QueueView
 from engine.playback.sinks.output import Sink
-from engine.vocabulary import PRESET_ORDER, TIER_NAMES, format_clock, plural
+from engine.vocabulary import BYPASS, PRESET_ORDER, TIER_NAMES, format_clock, plural
 
 
 class Engine:
@@ -72,6 +72,8 @@ class Engine:
         self.feed, self.player = parts.feed, parts.player
         self.predictor, self.filter, self.planner = parts.predictor, parts.filter, parts.planner
         self._views = LiveViews(parts, clock)
+        self._opened: list[str] = []
+        """The paths of the library open, for a recording started later."""
         self._loop = upkeep(parts, clock)
         self.sink.start()
         self._loop.start()
@@ -84,7 +86,8 @@ class Engine:
         Skipped files go to the error log, which tells the first few one by one and sums
         the rest in one line: thousands of broken files must not flood the event log."""
         paths = list(paths)
-        self._record("open", paths=[str(p) for p in paths])
+        self._opened = [str(p) for p in paths]
+        self._record("open", paths=self._opened)
         library = self._parts.index
         tracks, skipped = open_library(paths, self.config.sample_rate, progress, library)
         warning = library.take_warning()
@@ -287,6 +290,14 @@ class Engine:
         self._record("volume", value=min(max(float(volume), 0.0), 1.0))
         self._parts.settings.set_volume(volume)
 
+    def view_settings(self) -> dict[str, Any]:
+        """What the screen asked to keep from the last session (its hidden panels ...)."""
+        return self._parts.settings.view
+
+    def set_view_settings(self, view: dict[str, Any]) -> None:
+        """Keep the screen's choices (JSON values) for the next session, with the settings."""
+        self._parts.settings.set_view(view)
+
     def toggle_mute(self) -> bool:
         """Mute (remembering the volume) or unmute; returns True when now muted."""
         return self._parts.settings.toggle_mute()
@@ -396,8 +407,29 @@ class Engine:
 
     def record_to(self, path: Path, library_root: Path | None = None) -> None:
         """Record every command from now on as a trace (`--record`), see
-        `engine/persist/recording.py`."""
+        `engine/persist/recording.py`. A recording started with a library open begins
+        with where the session is (the library, the track and position, the preset, the
+        modes), so that it replays from there."""
         self._parts.recording.start(path, library_root)
+        if self._opened:
+            self._record_where_we_are()
+
+    def _record_where_we_are(self) -> None:
+        self._record("open", paths=self._opened)
+        snapshot = self.snapshot()
+        queue = self._parts.queue
+        if queue.repeat != "off":
+            self._record("repeat", mode=queue.repeat)
+        if snapshot.requested_preset != BYPASS:
+            self._record("preset", preset=snapshot.requested_preset)
+        if snapshot.intensity != 1.0:
+            self._record("intensity", value=snapshot.intensity)
+        if snapshot.track is not None and (snapshot.track_index or snapshot.playing):
+            self._record("track", index=snapshot.track_index)  # plays it, as the app's Enter
+        if snapshot.position_seconds > 0:
+            self._record("seek", position=round(snapshot.position_seconds, 3))
+        if not snapshot.playing and snapshot.track_index:
+            self._record("pause")
 
     @property
     def recording(self) -> bool:

@@ -128,6 +128,7 @@ def test_the_model_and_settings_come_back_in_the_next_session(
             "scope_track": None,
             "up_next": [],
         },
+        "view": {},
     }
 
     second_clock = FakeClock(50.0)
@@ -406,6 +407,37 @@ def test_every_command_is_recorded_in_order_with_library_relative_paths(
     # Times are on the listener's clock, from when recording started.
     assert [event.t for event in trace] == [0.25 * n for n in range(len(events))]
     assert not any("record" in m for m in engine.snapshot().messages)
+
+
+def test_a_recording_started_mid_session_begins_where_the_session_is(
+    tmp_path: Path, engines: list[Engine]
+) -> None:
+    """Started from the palette after the library opened, a trace still replays: it
+    begins with the library, the track and position, the preset and the modes."""
+    clock = FakeClock()
+    engine = make_engine(engines, None, clock)
+    engine.open([SAMPLE_AUDIO])
+    engine.set_preset("warm")
+    engine.set_repeat("all")
+    engine.play_track(engine.tracks()[2].id)
+    engine.seek(12.5)
+    clock.advance(0.5)
+    engine.pause()
+    trace_path = tmp_path / "late.jsonl"
+    engine.record_to(trace_path, library_root=SAMPLE_AUDIO.parent)
+    engine.set_preset("bright")
+    engine.close()
+    events = [(e.event, e.payload()) for e in read_trace(trace_path)]
+    assert events[:6] == [
+        ("open", {"paths": ("sample_audio",)}),
+        ("repeat", {"mode": "all"}),
+        ("preset", {"preset": "warm"}),
+        ("track", {"index": 2}),
+        ("seek", {"position": events[4][1]["position"]}),
+        ("pause", {}),
+    ]
+    assert 12.0 <= float(events[4][1]["position"]) <= 13.0  # type: ignore[arg-type]
+    assert events[6:] == [("preset", {"preset": "bright"}), ("end", {})]
 
 
 def test_recording_again_finishes_the_first_trace(tmp_path: Path, engines: list[Engine]) -> None:

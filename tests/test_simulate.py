@@ -106,6 +106,9 @@ def test_simulate_prints_a_readable_summary_and_records_the_replay(tmp_path: Pat
         (['{"t": 0, "event": "play"}'], ["--speed", "0"], "--speed"),
         (['{"t": 0, "event": "play"}'], ["--speed", "500"], "--speed"),
         (['{"t": 0, "event": "open", "paths": ["nothing.flac"]}'], [], "no playable audio"),
+        (['{"t": 0, "event": "end"}'], [], "holds no commands"),
+        (['{"t": 0, "event": "preset", "preset": "warm"}'], [], "never opens a library"),
+        (['{"t": 0, "event": "play"}'], [], "'play' at 0 s comes before any 'open'"),
         (
             [json.dumps({"t": 0, "event": "open", "paths": TRACKS}), GOOD_TRACK_PAST_THE_END],
             [],

@@ -75,6 +75,8 @@ class ListenerSettings:
         self._saved_queue: dict[str, Any] = {}
         """The queue as saved (paths), until the first library opened takes it."""
         self._written_queue: dict[str, Any] | None = None
+        self._view: dict[str, Any] = {}
+        """The screen's own choices (hidden panels ...), kept for it, never read here."""
         self._last_save = clock()
         self.preset_changes = 0
         """Preset changes asked for in this session (the stats' switches)."""
@@ -114,6 +116,18 @@ class ListenerSettings:
             self._intensity = min(max(float(value), 0.0), 1.0)
             self._dirty = True
             return self._intensity
+
+    @property
+    def view(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._view)
+
+    def set_view(self, view: dict[str, Any]) -> None:
+        """Keep the screen's choices (JSON values) with the settings."""
+        with self._lock:
+            if view != self._view:
+                self._view = dict(view)
+                self._dirty = True
 
     def changed(self) -> None:
         with self._lock:
@@ -177,6 +191,7 @@ class ListenerSettings:
             muted = self._muted_volume  # read with the volume: a mute between is not saved
             volume = muted if muted is not None else self._player.volume
             intensity = self._intensity
+            view = dict(self._view)
         error = self._state.save(
             {
                 "predictor": self._predictor.state(),
@@ -186,6 +201,7 @@ class ListenerSettings:
                     "volume": volume,
                     **({"track": where[0], "position": where[1]} if where else {}),
                     "queue": queue,
+                    "view": view,
                 },
             }
         )
@@ -229,6 +245,8 @@ class ListenerSettings:
             self._resume = self._saved_where = (track, float(position))
         queue = settings.get("queue")
         self._saved_queue = queue if isinstance(queue, dict) else {}
+        view = settings.get("view")
+        self._view = view if isinstance(view, dict) else {}
         # The feed starts at the restored intensity even when the preset is not restored,
         # so what is rendered matches the intensity the UI shows.
         bucket = self._config.intensity_bucket(self._intensity)

@@ -86,8 +86,7 @@ def replay_engine(config: EngineConfig, speed: float, sink: str) -> tuple[Engine
     if sink != "null":
         clock = MusicClock(1.0)
         return Engine(config, sink=sink, interaction_clock=clock), clock
-    if not 0.0 < speed <= MAX_NULL_SPEED:
-        raise ReplayError(f"--speed must be in (0, {MAX_NULL_SPEED:g}] on the null sink")
+    check_speed(speed)
     # The feeder's lead must cover the same real time at any speed.
     ring_seconds = min(max(config.ring_seconds, 0.75 * speed), 16.0)
     config = EngineConfig(**{**config.__dict__, "ring_seconds": ring_seconds})
@@ -109,7 +108,15 @@ def replay(
 ) -> ReplayResult:
     """Play the trace through a fresh engine and collect what it measured; `record`
     writes the replayed commands as a new trace (on the engine's clock); `on_engine` is
-    handed the engine and its music clock as soon as they exist (a watcher's seam)."""
+    handed the engine and its music clock as soon as they exist (a watcher's seam).
+
+    Raises:
+        ReplayError: the trace cannot play (nothing in it, no library opened before its
+            first command that needs one) or a command fails.
+    """
+    if sink == "null":
+        check_speed(speed)
+    check_playable(trace)
     engine, clock = replay_engine(config, speed, sink)
     if on_engine is not None:
         on_engine(engine, clock)
@@ -141,6 +148,37 @@ def replay(
         return _result(engine, started, speed)
     finally:
         engine.close()
+
+
+def check_speed(speed: float) -> None:
+    if not 0.0 < speed <= MAX_NULL_SPEED:
+        raise ReplayError(f"--speed must be in (0, {MAX_NULL_SPEED:g}] on the null sink")
+
+
+LIBRARY_FREE_EVENTS = frozenset({"preset", "intensity", "volume", "repeat", "shuffle", "end"})
+"""Events that mean something before a library is open (the settings a session starts
+with); every other one needs the tracks an `open` gives."""
+
+
+def check_playable(trace: Trace) -> None:
+    """Refuse, with the reason, a trace that would replay nothing: a replay that prints
+    `renders 0` and exits 0 reads as a measurement when it is none.
+
+    Raises:
+        ReplayError: no commands, or one that needs a library before any `open`.
+    """
+    events = [event for event in trace if event.event != "end"]
+    if not events:
+        raise ReplayError("the trace holds no commands, only its end: nothing to replay")
+    for event in events:
+        if event.event == "open":
+            return
+        if event.event not in LIBRARY_FREE_EVENTS:
+            raise ReplayError(
+                f"{event.event!r} at {event.t:g} s comes before any 'open': the trace "
+                "does not say what was playing (record from the start, or add an 'open')"
+            )
+    raise ReplayError("the trace never opens a library ('open'): nothing to play")
 
 
 def _let_last_switch_be_heard(engine: Engine) -> None:
