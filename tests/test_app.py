@@ -19,7 +19,7 @@ from textual.command import CommandList
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input, Label
 
 from engine import PRESET_ORDER, Engine, EngineConfig
 from engine.playback.sinks.output import NullSink
@@ -193,6 +193,9 @@ async def test_clear_asks_first(engine: Engine) -> None:
         await wait_until(pilot, lambda: total_cached(engine) > 0, "cached chunks")
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        keys = str(app.screen.query_one("#keys", Label).render())
+        assert keys == "y: clear  ·  n or esc: cancel  ·  enter: the highlighted button"
+        assert str(app.screen.query_one("#confirm", Button).label) == "Clear (y)"
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "cancel")
         assert not any(m.startswith("cleared") for m in engine.snapshot().messages)
@@ -346,13 +349,13 @@ async def test_palette_offers_only_what_makes_sense(engine: Engine) -> None:
     app = TierplayApp(engine, autoplay=False)
     async with app.run_test(size=SIZE) as pilot:
         names = command_names(app)
-        assert "Preset: original" not in names  # already asked for
+        assert "Preset: original (current)" in names  # typing its name finds it
         assert {f"Preset: {p}" for p in PRESET_ORDER[1:]} <= set(names)
         assert "Start recording a trace…" in names and "Stop recording" not in names
         assert "Hide panel: Cache map" in names and "Show panel: Cache map" not in names
         run_command(app, "Preset: bright")
         assert engine.snapshot().requested_preset == "bright"
-        assert "Preset: bright" not in command_names(app)
+        assert "Preset: bright (current)" in command_names(app)
         assert "Preset: original" in command_names(app)
 
         run_command(app, "Hide panel: Cache map")
@@ -384,6 +387,23 @@ async def test_palette_offers_only_what_makes_sense(engine: Engine) -> None:
             lambda: any(m.startswith(f"cleared {tier}") for m in engine.snapshot().messages),
             f"{tier} to be cleared",
         )
+
+
+async def test_hidden_panels_are_kept_and_the_rest_widen(engine: Engine) -> None:
+    app = TierplayApp(engine, autoplay=False)
+    async with app.run_test(size=SIZE) as pilot:
+        run_command(app, "Hide panel: Tiers")
+        await pilot.pause()
+        row, cache_map = app.query_one("#buffer-row"), app.query_one("#cache-map")
+        await wait_until(
+            pilot, lambda: cache_map.outer_size.width == row.size.width, "the gap filled"
+        )
+    assert engine.view_settings() == {"hidden_panels": ["tiers"]}
+    again = TierplayApp(engine, autoplay=False)
+    async with again.run_test(size=SIZE) as pilot:
+        assert not again.panel_shown("tiers") and again.panel_shown("cache-map")
+        run_command(again, "Show panel: Tiers")
+    assert engine.view_settings() == {"hidden_panels": []}
 
 
 async def test_palette_typing_runs_a_command(engine: Engine) -> None:
@@ -458,7 +478,7 @@ async def test_palette_records_a_trace(engine: Engine, tmp_path: Path) -> None:
         run_command(app, "Stop recording")
         await wait_until(pilot, lambda: app.recording is None, "recording to stop")
     events = [json.loads(line)["event"] for line in trace.read_text().splitlines()]
-    assert events == ["preset", "end"]
+    assert events == ["open", "preset", "end"]  # it begins with the library open
 
 
 async def test_recording_to_a_folder_is_refused(engine: Engine, tmp_path: Path) -> None:

@@ -245,6 +245,12 @@ class FrozenEngine:
         self.commands.append("mute")
         return True
 
+    def view_settings(self) -> dict[str, object]:
+        return {}
+
+    def set_view_settings(self, view: dict[str, object]) -> None:
+        self.commands.append(f"view {view}")
+
     def set_preset(self, name: str) -> None:
         self.commands.append(f"preset {name}")
 

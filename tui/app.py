@@ -66,6 +66,8 @@ INTENSITY_STEP = 0.05
 DEFAULT_TRACE_NAME = "tierplay-trace.jsonl"
 DEFAULT_PLAYLIST_NAME = "queue.m3u8"
 QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+HIDDEN_PANELS = "hidden_panels"
+"""The view setting that keeps the panels hidden for the next session."""
 DEFAULT_MAP_COLUMNS = 12
 NARROW_COLUMNS = 100
 """Narrower than this, the now-playing panel takes the top row alone: its lines (status
@@ -83,6 +85,8 @@ class PlayerEngine(Protocol):
     def prev_track(self) -> None: ...
     def set_volume(self, volume: float) -> None: ...
     def toggle_mute(self) -> bool: ...
+    def view_settings(self) -> dict[str, Any]: ...
+    def set_view_settings(self, view: dict[str, Any]) -> None: ...
     def set_preset(self, name: str) -> None: ...
     def set_intensity(self, value: float) -> None: ...
     def clear(self, tier: str | None = None) -> int: ...
@@ -406,6 +410,8 @@ class TierplayApp(App[None]):
         self._shows: dict[str, Show] = {}
         self._events: Subscription | None = None
         """The engine's event stream, which the event log shows."""
+        self._hidden: set[str] = set()
+        """Panels the listener hid (not those a narrow terminal hides)."""
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -465,12 +471,27 @@ class TierplayApp(App[None]):
         return self._panels[panel_id].display
 
     def toggle_panel(self, panel_id: str) -> None:
-        """Hide or show a panel; a shown panel is drawn at once from the last readings."""
+        """Hide or show a panel; a shown panel is drawn at once from the last readings.
+        The panels hidden are kept for the next session."""
         panel = self._panels[panel_id]
         panel.display = not panel.display
         self._lay_out_rows()
         if panel.display and self.last_snapshot is not None:
             self._shows[panel_id](self.last_snapshot, self.last_monitor)
+        if panel.display:
+            self._hidden.discard(panel_id)
+        else:
+            self._hidden.add(panel_id)
+        hidden = [spec.id for spec in PANELS if spec.id in self._hidden]
+        self.engine.set_view_settings({**self.engine.view_settings(), HIDDEN_PANELS: hidden})
+
+    def _restore_hidden_panels(self) -> None:
+        hidden = self.engine.view_settings().get(HIDDEN_PANELS, [])
+        for panel_id in hidden if isinstance(hidden, list) else []:
+            if panel_id in self._panels and panel_id != "now-playing":  # the transport stays
+                self._panels[panel_id].display = False
+                self._hidden.add(panel_id)
+        self._lay_out_rows()
 
     def _lay_out_rows(self) -> None:
         """A row shows while one of its panels does; the library and queue views take the
@@ -485,6 +506,7 @@ class TierplayApp(App[None]):
     async def on_mount(self) -> None:
         self._follow_hang_ups(True)
         self._apply_keymap()
+        self._restore_hidden_panels()
         self._events = self.engine.subscribe(log_history=True)
         self.query_one(EventLog).follow(self._events)
         if self.api is not None:

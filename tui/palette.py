@@ -1,6 +1,6 @@
 """Command-palette commands: the player's actions that have no key of their own.
 
-Only what makes sense right now is offered: presets other than the one asked for, tiers
+Only what makes sense right now is offered: every preset (the one asked for marked), tiers
 that hold something to clear, "Show" for a hidden panel and "Hide" for a shown one, "Stop
 recording" only while a trace is being recorded. The state is read once when the palette
 opens, so the list does not shift under the listener while they type.
@@ -49,15 +49,17 @@ def available_commands(app: TierplayApp) -> list[PaletteCommand]:
 
 
 def _preset_commands(app: TierplayApp) -> list[PaletteCommand]:
+    """Every preset, the one asked for marked: typing its name finds it, and says so."""
     requested = app.engine.snapshot().requested_preset
     return [
         PaletteCommand(
-            f"Preset: {name}",
-            f"Switch to the {name} preset (key {number})",
+            f"Preset: {name}" + (" (current)" if name == requested else ""),
+            f"The {name} preset is playing (key {number})"
+            if name == requested
+            else f"Switch to the {name} preset (key {number})",
             partial(app.action_preset, name),
         )
         for number, name in enumerate(PRESET_ORDER, start=1)
-        if name != requested
     ]
 
 

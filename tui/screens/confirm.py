@@ -12,7 +12,8 @@ from textual.widgets import Button, Label
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Dismissed with True (confirm) or False (cancel); escape and `n` cancel."""
+    """Dismissed with True (confirm) or False (cancel); escape and `n` cancel. The keys
+    that answer it are named on it, as the keymap has them."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -21,6 +22,7 @@ class ConfirmScreen(ModalScreen[bool]):
         border: round $warning; background: $surface;
     }
     ConfirmScreen #question { width: 1fr; margin-bottom: 1; }
+    ConfirmScreen #keys { width: 1fr; margin-top: 1; color: $text-muted; }
     ConfirmScreen Horizontal { height: auto; align-horizontal: right; }
     ConfirmScreen Button { margin-left: 2; }
     """
@@ -43,10 +45,28 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self.confirm_label, id="confirm", variant="warning")
+            yield Label("", id="keys")
 
     def on_mount(self) -> None:
-        # Cancel has the focus, so a held Enter cannot confirm by accident.
+        # Cancel has the focus, so a held Enter cannot confirm by accident; the keys line
+        # says so.
         self.query_one("#cancel", Button).focus()
+        yes, no = self._keys("confirm_yes"), self._keys("confirm_no")
+        self.query_one("#confirm", Button).label = f"{self.confirm_label} ({yes[0]})"
+        self.query_one("#cancel", Button).label = f"Cancel ({no[0]})"
+        self.query_one("#keys", Label).update(
+            f"{' or '.join(yes)}: {self.confirm_label.lower()}  ·  "
+            f"{' or '.join(no)}: cancel  ·  enter: the highlighted button"
+        )
+
+    def _keys(self, binding_id: str) -> list[str]:
+        """The keys bound to `binding_id` now, as the footer names them."""
+        keys = [
+            self.app.get_key_display(active.binding)
+            for active in self.active_bindings.values()
+            if active.binding.id == binding_id
+        ]
+        return keys or ["?"]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
