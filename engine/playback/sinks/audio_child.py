@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
@@ -41,7 +42,7 @@ def run_audio_process(
     """Child process entry: open the stream, report, then only keep it running."""
     import sounddevice as sd
 
-    shm = SharedMemory(name=shm_name)
+    shm = _attach(shm_name)
     header_bytes, audio_bytes = shared_size(capacity)
     memory = byte_view(shm.buf)
     header = int64_words(memory[:header_bytes])
@@ -95,6 +96,20 @@ def _tap(capture: memoryview, capacity: int, read: int, count: int, played: memo
     rest = count * FRAME_BYTES - first
     if rest > 0:
         capture[:rest] = played[first : first + rest]
+
+
+def _attach(name: str) -> SharedMemory:
+    """The parent's shared block, not registered with the resource tracker. The parent
+    created it, owns it and unlinks it; before Python 3.13 attaching registers it again
+    with the tracker the parent shares, and a child still starting when the parent quits
+    re-registers a block already unlinked: the tracker then warns of a leaked
+    shared_memory object at exit."""
+    register = resource_tracker.register
+    resource_tracker.register = lambda *_args, **_kwargs: None  # this process only
+    try:
+        return SharedMemory(name=name)
+    finally:
+        resource_tracker.register = register
 
 
 def _release(shm: SharedMemory, consumer: RingConsumer | None, *views: Any) -> None:

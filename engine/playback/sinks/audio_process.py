@@ -55,7 +55,7 @@ class AudioProcessSink:
         self.capacity = ring_frames
         self._requested_rate = sample_rate
         self._context = multiprocessing.get_context("spawn")
-        self._lock = self._context.Lock()
+        self._lock: Any = self._context.Lock()
         header_bytes, audio_bytes = shared_size(ring_frames)
         self.capture_frames = int(capture_seconds * (sample_rate or 48_000))
         self._shm = SharedMemory(
@@ -221,6 +221,8 @@ class AudioProcessSink:
         self.ring = RingProducer(
             header_array(), audio_array(self.capacity), threading.Lock(), self.block_frames
         )
+        # The spawn lock is a named semaphore, unlinked when its last reference goes.
+        self._lock = threading.Lock()
         self.capture = None
         del self._rings
         self.header = header_array()
