@@ -1,0 +1,136 @@
+"""Launch to first sound, and quit, of the real `tierplay` command in a terminal.
+
+Each run starts `tierplay --sink null --api 127.0.0.1:PORT sample_audio/` in a pseudo
+terminal (the app draws as it would for a listener), reads the API until the playhead
+moves (the first sound), presses `q` and waits for the process to end. Printed as p50 and
+p90 over the runs, each against a baseline measured in the same run: a bare interpreter
+that imports the same libraries (numpy, scipy.signal, soundfile, pedalboard, textual) and
+exits. The API adds its own imports to every run; it is how the first sound is seen from
+outside.
+
+Run: .venv/bin/python -m bench.launch [--runs 10] [--library DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TIERPLAY = Path(sys.executable).parent / "tierplay"
+BASELINE_IMPORTS = "import numpy, scipy.signal, soundfile, pedalboard, textual.app"
+TIMEOUT_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def baseline_seconds() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", BASELINE_IMPORTS], check=True)
+    return time.perf_counter() - started
+
+
+def player_state(port: int) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/player", timeout=0.5) as got:
+            state: dict[str, object] = json.loads(got.read())
+            return state
+    except OSError:
+        return None
+
+
+def one_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
+    """(seconds to the first screen, to the first sound, to the end after `q`)."""
+    port = free_port()
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "TIERPLAY_STATE_DIR": str(state_dir)}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(TIERPLAY), "--sink", "null", "--api", f"127.0.0.1:{port}", str(library)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    screen = threading.Event()
+    drained = threading.Thread(target=_drain, args=(leader, screen), daemon=True)
+    drained.start()
+    first_screen = first_sound = float("nan")
+    try:
+        deadline = started + TIMEOUT_SECONDS
+        while time.perf_counter() < deadline:
+            if screen.is_set() and first_screen != first_screen:
+                first_screen = time.perf_counter() - started
+            state = player_state(port)
+            position = state.get("position_seconds") if state else None
+            if isinstance(position, int | float) and position > 0:
+                first_sound = time.perf_counter() - started
+                break
+            time.sleep(0.01)
+        asked = time.perf_counter()
+        os.write(leader, b"q")
+        process.wait(timeout=TIMEOUT_SECONDS)
+        quit_seconds = time.perf_counter() - asked
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    return first_screen, first_sound, quit_seconds
+
+
+def _drain(leader: int, screen: threading.Event) -> None:
+    """Read what the app draws (a full pseudo terminal would stop it); the first bytes
+    that name a panel are the first screen."""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        if b"Now playing" in data:
+            screen.set()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--library", type=Path, default=REPO / "sample_audio")
+    args = parser.parse_args()
+    baselines, screens, sounds, quits = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="tierplay-launch-") as state:
+        one_run(args.library, Path(state))  # the first run warms the page cache and index
+        for _ in range(args.runs):
+            baselines.append(baseline_seconds())
+            screen, sound, quit_seconds = one_run(args.library, Path(state))
+            screens.append(screen)
+            sounds.append(sound)
+            quits.append(quit_seconds)
+    base = statistics.median(baselines)
+    print(f"{args.runs} runs of tierplay on {args.library}")
+    print(f"  baseline (interpreter + the same imports): p50 {base:.2f} s")
+    for label, values in (("first screen", screens), ("first sound", sounds), ("quit", quits)):
+        p50 = statistics.median(values)
+        p90 = sorted(values)[min(len(values) - 1, int(0.9 * len(values)))]
+        print(f"  {label:<13} p50 {p50:5.2f} s  p90 {p90:5.2f} s  p50 x{p50 / base:.2f} baseline")
+
+
+if __name__ == "__main__":
+    main()
