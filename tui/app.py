@@ -772,47 +772,44 @@ class TierplayApp(App[None]):
 
     # -- palette actions ------------------------------------------------------------------
     def action_open_path(self) -> None:
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.open_library([path])
-
-        self.push_screen(
+        self._ask_path(
             PathPrompt(
                 "Open",
                 "File or folder to play (replaces the playlist):",
                 placeholder="~/Music/album",
             ),
-            chosen,
+            lambda path: self.open_library([path]),
         )
 
     def action_save_playlist(self) -> None:
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.playlist_in_thread(path, save=True)
-
-        self.push_screen(
+        self._ask_path(
             PathPrompt(
                 "Save the queue",
                 "Playlist file (.m3u8 or .m3u) for the queue, or the whole order when the "
                 "queue is empty:",
                 value=str(Path.cwd() / DEFAULT_PLAYLIST_NAME),
             ),
-            chosen,
+            lambda path: self.playlist_in_thread(path, save=True),
         )
 
     def action_load_playlist(self) -> None:
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.playlist_in_thread(path, save=False)
-
-        self.push_screen(
+        self._ask_path(
             PathPrompt(
                 "Queue a playlist",
                 "Playlist file (.m3u8 or .m3u) whose tracks to queue, in its order:",
                 placeholder="~/Music/mix.m3u8",
             ),
-            chosen,
+            lambda path: self.playlist_in_thread(path, save=False),
         )
+
+    def _ask_path(self, prompt: PathPrompt, then: Callable[[Path], object]) -> None:
+        """Show `prompt`; a path given (not escaped) goes to `then`."""
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                then(path)
+
+        self.push_screen(prompt, chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="playlist")
     def playlist_in_thread(self, path: Path, save: bool) -> None:
@@ -835,17 +832,13 @@ class TierplayApp(App[None]):
         self._after_queue_change()
 
     def action_start_recording(self) -> None:
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self.start_recording_to(path)
-
-        self.push_screen(
+        self._ask_path(
             PathPrompt(
                 "Record a trace",
                 "Trace file (JSON lines; replay it with `tierplay simulate --trace`):",
                 value=str(Path.cwd() / DEFAULT_TRACE_NAME),
             ),
-            chosen,
+            self.start_recording_to,
         )
 
     def stop_recording(self) -> None:
