@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mediafile import MediaFile
 
 from engine import Engine
-from tests.helpers.audio_files import write_tone
+from tests.helpers.audio_files import write_album
 from tui.app import TierplayApp
 from tui.widgets.library import LibraryPanel, TrackList
 from tui.widgets.now_playing import NowPlaying
@@ -30,14 +29,7 @@ SONGS = [
 
 @pytest.fixture
 def music(tmp_path: Path) -> Path:
-    folder = tmp_path / "music"
-    folder.mkdir()
-    for index, (artist, album, number, title) in enumerate(SONGS):
-        path = write_tone(folder / f"{index}.flac", seconds=3.0, frequency=300.0 + 50 * index)
-        found = MediaFile(str(path))
-        found.artist, found.album, found.track, found.title = artist, album, number, title
-        found.save()
-    return folder
+    return write_album(tmp_path / "music", SONGS)
 
 
 @pytest.fixture

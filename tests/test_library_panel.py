@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mediafile import MediaFile
 from rich.cells import cell_len
 
 from engine import Engine
 from engine.library.order import sorted_by_tags
 from engine.library.tags import Tags
 from engine.library.tracks import Track
-from tests.helpers.audio_files import write_tone
+from tests.helpers.audio_files import write_album
 from tui.app import TierplayApp
 from tui.widgets.library import (
     DURATION_WIDTH,
@@ -128,14 +127,7 @@ def test_a_row_shows_the_playing_mark_the_number_and_the_duration() -> None:
 
 @pytest.fixture
 def tagged_engine(tmp_path: Path) -> Iterator[Engine]:
-    folder = tmp_path / "music"
-    folder.mkdir()
-    for index, (artist, album, number, title) in enumerate(ALBUM):
-        path = write_tone(folder / f"{index}.flac", seconds=3.0, frequency=300.0 + 50 * index)
-        found = MediaFile(str(path))
-        found.artist, found.album, found.track, found.title = artist, album, number, title
-        found.save()
-    engine = make_engine(folder)
+    engine = make_engine(write_album(tmp_path / "music", ALBUM))
     yield engine
     engine.close()
 

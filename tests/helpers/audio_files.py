@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from mediafile import MediaFile
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SAMPLE_AUDIO = REPO / "sample_audio"
@@ -26,6 +28,18 @@ def write_tone(
     data = np.repeat(tone[:, None], channels, axis=1)
     sf.write(path, data, rate, subtype=subtype)
     return path
+
+
+def write_album(folder: Path, songs: Sequence[tuple[str, str, int, str]]) -> Path:
+    """Three-second tones in `folder`, `0.flac`, `1.flac`..., tagged with each song's
+    (artist, album, track number, title)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (artist, album, number, title) in enumerate(songs):
+        path = write_tone(folder / f"{index}.flac", seconds=3.0, frequency=300.0 + 50 * index)
+        tags = MediaFile(str(path))
+        tags.artist, tags.album, tags.track, tags.title = artist, album, number, title
+        tags.save()
+    return folder
 
 
 def write_quiet_in_half_the_windows(path: Path, rate: int = 44_100) -> Path:
