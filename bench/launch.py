@@ -69,20 +69,20 @@ def one_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
         close_fds=True,
     )
     os.close(follower)
-    screen = threading.Event()
+    screen: list[float] = []
     drained = threading.Thread(target=_drain, args=(leader, screen), daemon=True)
     drained.start()
-    first_screen = first_sound = float("nan")
+    first_sound = float("nan")
     try:
         deadline = started + TIMEOUT_SECONDS
         while time.perf_counter() < deadline:
-            if screen.is_set() and first_screen != first_screen:
-                first_screen = time.perf_counter() - started
             state = player_state(port)
             position = state.get("position_seconds") if state else None
             if isinstance(position, int | float) and position > 0:
                 first_sound = time.perf_counter() - started
                 break
+            time.sleep(0.01)
+        while not screen and time.perf_counter() < deadline:
             time.sleep(0.01)
         asked = time.perf_counter()
         os.write(leader, b"q")
@@ -92,12 +92,15 @@ def one_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
         if process.poll() is None:
             process.kill()
         os.close(leader)
+    first_screen = screen[0] - started if screen else float("nan")
     return first_screen, first_sound, quit_seconds
 
 
-def _drain(leader: int, screen: threading.Event) -> None:
+def _drain(leader: int, screen: list[float]) -> None:
     """Read what the app draws (a full pseudo terminal would stop it); the first bytes
-    that name a panel are the first screen."""
+    that name a panel are the first screen (looked for across reads: a frame comes in
+    pieces)."""
+    seen = b""
     while True:
         try:
             data = os.read(leader, 65536)
@@ -105,8 +108,9 @@ def _drain(leader: int, screen: threading.Event) -> None:
             return
         if not data:
             return
-        if b"Now playing" in data:
-            screen.set()
+        seen = seen[-64:] + data
+        if not screen and b"Now playing" in seen:
+            screen.append(time.perf_counter())
 
 
 def main() -> None:
