@@ -414,3 +414,22 @@ def test_the_feeder_rests_until_the_ring_drains_unless_something_is_in_flight() 
     finally:
         player.close()
         sink.close()
+
+
+def test_a_track_replaced_in_place_keeps_the_playhead_and_a_bounded_history() -> None:
+    """A file's new version (same id) is swapped in where it plays; the list of cut points
+    stays bounded, as it must over a long session of cuts."""
+    sink = NullSink(44_100, 1024, speed=0)
+    stale = _tone_track("a", 44_100)
+    player = Player(sink, lambda t, s, c: np.zeros((min(c, t.frames - s), 2), np.float32))
+    try:
+        player.set_tracks([stale])
+        fresh = Track("a", Path("a"), 0.5, 44_100, 2, 22_050, "a-new", "a")
+        player.replace_track(stale, fresh)
+        assert player.position()[0] is fresh
+        assert player._segments.maxlen == 64
+        for _ in range(100):
+            player.seek(0.1)
+        assert len(player._segments) <= 64
+    finally:
+        player.close()

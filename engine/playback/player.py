@@ -254,8 +254,11 @@ class Player:
             if self._track == stale:
                 self._track = fresh
             self._segments = deque(
-                (_Segment(s.ring_index, fresh, s.track_frame) if s.track == stale else s)
-                for s in self._segments
+                (
+                    _Segment(s.ring_index, fresh, s.track_frame) if s.track == stale else s
+                    for s in self._segments
+                ),
+                maxlen=self._segments.maxlen,  # a long session's cuts stay bounded
             )
 
     def set_volume(self, volume: float) -> None:
