@@ -257,7 +257,9 @@ class Engine:
             TierplayError: the playlist cannot be read.
         """
         files, missing = read_playlist(Path(path))
-        by_path = {os.path.abspath(t.path): t for t in self.tracks()}
+        tracks = self.tracks()
+        places = {t.id: place for place, t in enumerate(tracks)}
+        by_path = {os.path.abspath(t.path): t for t in tracks}
         found = [by_path[os.path.abspath(f)] for f in files if os.path.abspath(f) in by_path]
         for file in files:
             if os.path.abspath(file) not in by_path:
@@ -266,8 +268,8 @@ class Engine:
             self._parts.files.skip(SkippedFile(item, reason))
         self.errors.flush(force=True)
         self._parts.queue.enqueue_many(found)
-        for track in found:
-            self._record("enqueue", index=self._listed(track.id)[0], next=False)
+        for track in found:  # one lookup each: a playlist may list thousands
+            self._record("enqueue", index=places[track.id], next=False)
         self.log(f"queued {plural(len(found), 'track')} from {Path(path).name}")
         self._parts.replanner.replan()
         return len(found)
