@@ -104,6 +104,17 @@ class FileWatch:
             self._buffer.invalidate_track(gone)
             self._store.forget(gone)
 
+    def removed(self, item: Track) -> None:
+        """`item`'s file is gone and it left the library (the library's watch): its
+        renders, calibrations and source are dropped now, and dropped again if a render in
+        flight lands later. It may have left before `check` saw it."""
+        self._drop(item)
+        self._gone.add(item.id)
+
+    def returned(self, item: Track) -> None:
+        """A file that was gone is back in the library (the same path): its renders stay."""
+        self._gone.discard(item.id)
+
     def refresh(self, item: Track, player: Player) -> None:
         """`item`'s file changed on disk (the library's watch saw it): its renders are
         dropped and it is probed again, as `check` does for the playing track."""

@@ -140,6 +140,10 @@ class LibraryWatch:
         updated = self._placed(kept, added)
         if self._playlist.set_if(version, updated):
             self._store.set_library(updated)
+            for path in gone:
+                self._files.removed(by_path[path])
+            for track in added:
+                self._files.returned(track)
             self._log(_told(len(added), len(gone)))
 
     def _placed(self, tracks: list[Track], added: list[Track]) -> list[Track]:
