@@ -262,13 +262,6 @@ class PlayQueue:
             self._built_from = ()
             self._anchor, self._from_queue = track.id, None
 
-    def scope_tracks(self, scope: str, track: Track) -> list[Track]:
-        """The tracks of `track`'s album or folder (the library for "library"), in order."""
-        with self._lock:
-            self._refresh()
-            ids = self._scope_ids(scope, track.id)
-            return [self._by_id[i] for i in ids]
-
     def order(self, limit: int | None = None) -> list[Track]:
         """The order as it stands (shuffled when shuffling), the first `limit` tracks."""
         with self._lock:
@@ -312,10 +305,6 @@ class PlayQueue:
             target = max(0, min(len(self._up_next) - 1, position + delta))
             self._up_next.insert(target, self._up_next.pop(position))
             return target
-
-    def clear(self) -> None:
-        with self._lock:
-            self._up_next.clear()
 
     def _check_position(self, position: int) -> None:
         if not 0 <= position < len(self._up_next):
