@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from engine.runtime import tune_runtime_for_audio
 from tests.helpers.audio_files import write_tone
 from tests.helpers.engines import GatedEngine
 
@@ -34,8 +37,25 @@ def jack_available() -> bool:
 
 
 @pytest.fixture
-def jack_device() -> Iterator[int]:
-    """Index of the JACK output device; in CI its absence is a failure, not a skip."""
+def audio_runtime() -> Iterator[None]:
+    """The interpreter tuned as `tierplay` tunes it (no gen-2 sweeps over a frozen heap,
+    a 1 ms switch interval), then as it was. Without it a real-device test plays in a
+    process whose heap holds every earlier test's objects and whose GIL changes hands
+    every 5 ms: a stall the player never has."""
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    tune_runtime_for_audio()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
+
+
+@pytest.fixture
+def jack_device(audio_runtime: None) -> Iterator[int]:
+    """Index of the JACK output device, in the player's runtime; in CI its absence is a
+    failure, not a skip."""
     if not jack_available():
         if os.environ.get("CI"):
             pytest.fail("CI must run the real-device tests: start them with `make test`")
