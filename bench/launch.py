@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import pty
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from bench.terminal import Terminal
 
 REPO = Path(__file__).resolve().parent.parent
 TIERPLAY = Path(sys.executable).parent / "tierplay"
@@ -57,21 +56,11 @@ def player_state(port: int) -> dict[str, object] | None:
 def one_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
     """(seconds to the first screen, to the first sound, to the end after `q`)."""
     port = free_port()
-    leader, follower = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "TIERPLAY_STATE_DIR": str(state_dir)}
-    started = time.perf_counter()
-    process = subprocess.Popen(
+    terminal = Terminal(
         [str(TIERPLAY), "--sink", "null", "--api", f"127.0.0.1:{port}", str(library)],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-        close_fds=True,
+        env={"TIERPLAY_STATE_DIR": str(state_dir)},
     )
-    os.close(follower)
-    screen: list[float] = []
-    drained = threading.Thread(target=_drain, args=(leader, screen), daemon=True)
-    drained.start()
+    started = terminal.started
     first_sound = float("nan")
     try:
         deadline = started + TIMEOUT_SECONDS
@@ -82,35 +71,14 @@ def one_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
                 first_sound = time.perf_counter() - started
                 break
             time.sleep(0.01)
-        while not screen and time.perf_counter() < deadline:
-            time.sleep(0.01)
+        terminal.wait_for_screen(max(0.0, deadline - time.perf_counter()))
         asked = time.perf_counter()
-        os.write(leader, b"q")
-        process.wait(timeout=TIMEOUT_SECONDS)
+        terminal.quit(TIMEOUT_SECONDS)
         quit_seconds = time.perf_counter() - asked
     finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
-    first_screen = screen[0] - started if screen else float("nan")
+        terminal.close()
+    first_screen = terminal.first_screen - started if terminal.first_screen else float("nan")
     return first_screen, first_sound, quit_seconds
-
-
-def _drain(leader: int, screen: list[float]) -> None:
-    """Read what the app draws (a full pseudo terminal would stop it); the first bytes
-    that name a panel are the first screen (looked for across reads: a frame comes in
-    pieces)."""
-    seen = b""
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            return
-        if not data:
-            return
-        seen = seen[-64:] + data
-        if not screen and b"Now playing" in seen:
-            screen.append(time.perf_counter())
 
 
 def main() -> None:
