@@ -52,12 +52,13 @@ def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float
     pair = envelope.copy()
     pair[:-1] = np.maximum(envelope[:-1], envelope[1:])
     candidates = np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM)
-    reach = -int(truepeak.TAP_OFFSETS[0])
-    padded = np.pad(planar, ((0, 0), (reach, int(truepeak.TAP_OFFSETS[-1]))))
+    tap_offsets, kernels = truepeak.reference_phase_kernels()
+    reach = -int(tap_offsets[0])
+    padded = np.pad(planar, ((0, 0), (reach, int(tap_offsets[-1]))))
     between = np.zeros(candidates.size, dtype=np.float32)
     for channel in padded:
-        phases = np.zeros((truepeak.KERNELS.shape[1], candidates.size), dtype=np.float32)
-        for tap, weights in enumerate(truepeak.KERNELS):
+        phases = np.zeros((kernels.shape[1], candidates.size), dtype=np.float32)
+        for tap, weights in enumerate(kernels):
             samples = channel[tap:][candidates]
             for phase, weight in enumerate(weights):
                 phases[phase] += samples * weight

@@ -47,9 +47,18 @@ def test_the_audio_process_imports_neither_numpy_nor_dsp_nor_ui_nor_web() -> Non
 
 
 def test_the_tierplay_scripts_audio_process_stays_lean_too() -> None:
-    """The script's one import (`from tui.cli import main`) is re-run in the child."""
-    statement = "from tui.cli import main\nimport engine.playback.sinks.audio_child"
+    """The script's one import (`from tui.cli import script`) is re-run in the child."""
+    statement = "from tui.cli import script\nimport engine.playback.sinks.audio_child"
     assert loaded_after(statement, NUMPY + DSP + UI + WEB) == []
+
+
+def test_the_player_reaches_its_first_sound_without_scipy() -> None:
+    """scipy's imports take 0.6 s: they load in a render thread at the first measurement,
+    while the source already plays, not before the engine, the app or the renderer."""
+    statement = "from tui.cli import script\nfrom engine import Engine\nimport tui.app\n" + (
+        "import engine.dsp.render\nimport engine.library.analysis"
+    )
+    assert loaded_after(statement, ("scipy",)) == []
 
 
 def test_the_audio_process_runs_the_numpy_free_entry() -> None:
@@ -74,7 +83,7 @@ def test_the_engine_names_still_import_from_the_package() -> None:
         "assert EngineConfig().sample_rate > 0 and 'original' in PRESET_ORDER\n"
         "assert EngineSnapshot.__module__ == 'engine.observe.snapshot'"
     )
-    assert loaded_after(statement, DSP + TEST_ONLY) == list(DSP)
+    assert loaded_after(statement, DSP + TEST_ONLY) == ["pedalboard"]  # scipy: on first use
 
 
 SIMULATION = ("engine.sim", "engine.sim.timeline", "engine.sim.listeners", "engine.sim.replay")

@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from engine.dsp.truepeak import Planar, true_peak_envelope
 
@@ -79,6 +78,9 @@ def _smooth_block_gain(
     grid = np.ones(blocks * BLOCK_FRAMES, dtype=np.float32)
     grid[lead : lead + frames] = needed
     block_gain = grid.reshape(blocks, BLOCK_FRAMES).min(axis=1).astype(np.float64)
+    # scipy loads on first use (in a render thread), not at start: 0.6 s
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
     block_gain = minimum_filter1d(block_gain, 3, mode="nearest")
     for seconds in STAGE_SECONDS:
         width = 2 * _stage_blocks(seconds, sample_rate) + 1

@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import sosfilt
 
 SILENCE_LUFS = -70.0
 ABSOLUTE_GATE_LUFS = -70.0
@@ -97,6 +96,9 @@ class LoudnessMeter:
             return
         if self._state is None or self._state.shape[2] != audio.shape[1]:
             self._state = np.zeros((self._sos.shape[0], 2, audio.shape[1]), dtype=np.float32)
+        # scipy loads on first use (in a render thread), not at start: 0.6 s
+        from scipy.signal import sosfilt
+
         weighted, self._state = sosfilt(
             self._sos, np.asarray(audio, dtype=np.float32), axis=0, zi=self._state
         )

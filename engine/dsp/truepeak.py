@@ -8,11 +8,11 @@ ceiling, so quiet passages cost nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import resample_poly
 
 Planar = npt.NDArray[np.float32]
 """Channel-major float32 audio shaped (channels, frames), as pedalboard uses it."""
@@ -31,17 +31,24 @@ def true_peak_db(audio: npt.NDArray[np.floating]) -> float:
     planar = audio if audio.shape[0] <= 8 else audio.T
     if planar.size == 0:
         return -math.inf
+    # scipy loads on first use (in a render thread), not at start: 0.6 s
+    from scipy.signal import resample_poly
+
     oversampled = resample_poly(np.asarray(planar, dtype=np.float64), OVERSAMPLING, 1, axis=1)
     peak = float(np.max(np.abs(oversampled)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
-def _reference_phase_kernels() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+@functools.cache
+def reference_phase_kernels() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The exact weights `true_peak_db`'s 4x polyphase filter gives x[n + d] at n + p/4.
 
     Taken from resample_poly's impulse response, so the limiter's estimate and the reference
     measurement agree to float precision. Returns (offsets d, weights shaped (taps, 3)).
     """
+    # scipy loads on first use (in a render thread), not at start: 0.6 s
+    from scipy.signal import resample_poly
+
     centre = 64
     impulse = np.zeros(2 * centre + 1)
     impulse[centre] = 1.0
@@ -55,9 +62,6 @@ def _reference_phase_kernels() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.fl
     )
     used = np.flatnonzero(np.abs(weights).max(axis=1) > 1e-7)
     return offsets[used], weights[used].astype(np.float32)
-
-
-TAP_OFFSETS, KERNELS = _reference_phase_kernels()
 
 
 def true_peak_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float32]:
@@ -85,11 +89,12 @@ def _between_samples(planar: Planar, candidates: npt.NDArray[np.intp]) -> npt.ND
     """The largest inter-sample value after each candidate frame, over the channels."""
     between = np.zeros(candidates.size, dtype=np.float32)
     frames = planar.shape[1]
+    tap_offsets, kernels = reference_phase_kernels()
     for channel in planar:
         # Tap by tap (no BLAS call: its own threads would fight the render threads).
-        phases = np.zeros((KERNELS.shape[1], candidates.size), dtype=np.float32)
+        phases = np.zeros((kernels.shape[1], candidates.size), dtype=np.float32)
         scratch = np.empty(candidates.size, dtype=np.float32)
-        for offset, weights in zip(TAP_OFFSETS, KERNELS, strict=True):
+        for offset, weights in zip(tap_offsets, kernels, strict=True):
             samples = _taps_at(channel, candidates + offset, frames)
             for phase, weight in enumerate(weights):
                 np.multiply(samples, weight, out=scratch)

@@ -27,8 +27,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
-from scipy.ndimage import uniform_filter1d
 
 from engine.dsp.loudness import integrated_loudness
 from engine.library.tracks import MAX_NATIVE_RATE, MIN_NATIVE_RATE, to_stereo
@@ -416,6 +414,9 @@ def _power_spectra(frames: Samples, window: Samples) -> Samples:
     size = frames.shape[1]
     centred = frames - frames.mean(axis=1, keepdims=True, dtype=np.float32)
     centred *= window
+    # scipy loads on first use (in a worker thread), not at start: 0.6 s
+    import scipy.fft
+
     spectrum: npt.NDArray[np.complex64] = scipy.fft.rfft(centred, axis=1)
     power = np.square(spectrum.real)
     power += np.square(spectrum.imag)
@@ -499,6 +500,10 @@ def _harmonicity(voice_power: npt.NDArray[np.float32], bin_hz: float) -> FloatAr
         return np.full(frame_count, np.nan)
     log_power = 10.0 * np.log10(voice_power.astype(np.float64) + _TINY)
     log_power = np.maximum(log_power, log_power.max(axis=1, keepdims=True) - LOG_SPECTRUM_RANGE_DB)
+    # scipy loads on first use (in a worker thread), not at start: 0.6 s
+    import scipy.fft
+    from scipy.ndimage import uniform_filter1d
+
     residual = log_power - uniform_filter1d(log_power, 2 * longest + 1, axis=1, mode="nearest")
     size = scipy.fft.next_fast_len(2 * bin_count)
     autocorr = scipy.fft.irfft(np.abs(scipy.fft.rfft(residual, size, axis=1)) ** 2, size, axis=1)

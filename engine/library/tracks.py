@@ -24,7 +24,6 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
 from engine.frames import Audio
@@ -441,6 +440,9 @@ def resample_to(audio: npt.NDArray[np.float64], native_rate: int, rate: int) -> 
     if native_rate != rate:
         up, down = resample_ratio(native_rate, rate)
         if up != down:
+            # scipy loads on first use (only for another rate), not at start: 0.6 s
+            from scipy.signal import resample_poly
+
             audio = resample_poly(audio, up, down, axis=0)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
