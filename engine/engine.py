@@ -445,14 +445,20 @@ class Engine:
     def _record(self, event: str, **fields: Any) -> None:
         self._parts.recording.record(event, **fields)
 
-    def close(self) -> None:
+    def close(self, wait_for_renders: bool = True) -> None:
+        """Save what the listener set up, stop the sound and every thread.
+
+        `wait_for_renders=False` is for a process about to exit: renders and analyses
+        still running are left to die with it (a render in progress can take half a
+        second, an import of scipy in a render thread more) instead of being waited for.
+        """
         self._loop.stop()
         self.planner.learn_settled()
         self._parts.settings.save()
         self._parts.recording.stop(report=True)
         self.player.close()
-        self.workers.close()
-        self.analyses.close()
+        self.workers.close(wait_for_renders)
+        self.analyses.close(wait_for_renders)
         self.sink.close()
         self._parts.library_watch.close()
         self._parts.index.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.terminal import Terminal
 from engine import Engine, EngineConfig
 from tests.helpers.audio_files import SAMPLE_AUDIO
 
@@ -75,3 +76,35 @@ def test_a_process_that_plays_and_quits_says_nothing_at_exit(jack_device: int) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""
+
+
+def test_the_tierplay_command_quits_on_q_and_leaves_nothing(
+    jack_device: int, tmp_path: Path
+) -> None:
+    """The `tierplay` script ends its process at once after closing the engine (no
+    interpreter teardown): its audio process and shared memory must still be gone, and
+    the state saved, from the first seconds on (renders still running) and later."""
+    blocks = shared_blocks()
+    tierplay = Path(sys.executable).parent / "tierplay"
+    children: list[psutil.Process] = []
+    for settle in (0.0, 1.0, 3.0):
+        terminal = Terminal(
+            [str(tierplay), "--sink", "sounddevice", "--device", str(jack_device), str(TRACK)],
+            env={"TIERPLAY_STATE_DIR": str(tmp_path)},
+        )
+        try:
+            assert terminal.wait_for_screen(60), terminal.text()[-2000:]
+            time.sleep(settle)
+            children += psutil.Process(terminal.process.pid).children(recursive=True)
+            assert terminal.quit(60) == 0, terminal.text()[-2000:]
+        finally:
+            terminal.close()
+        assert "Traceback" not in terminal.text()
+        assert "resource_tracker" not in terminal.text()  # nothing leaked at exit
+        assert (tmp_path / "state.json").is_file()
+    assert children, "the player started no audio process"
+    assert shared_blocks() - blocks == set()
+    deadline = time.monotonic() + 5  # reaped a moment after the exit
+    while any(child.is_running() for child in children):
+        assert time.monotonic() < deadline, [c.pid for c in children if c.is_running()]
+        time.sleep(0.05)

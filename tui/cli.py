@@ -6,12 +6,13 @@ User mistakes print one line and exit non-zero; never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from engine.config import EngineConfig
 from engine.errors import TierplayError
@@ -128,7 +129,9 @@ def parse_device(value: str | None) -> str | int | None:
     return int(value) if value.isdigit() else value
 
 
-def run_player(argv: Sequence[str]) -> int:
+def run_player(argv: Sequence[str], exiting: bool = False) -> int:
+    """The player; `exiting`: the process ends when this returns, so renders still
+    running are not waited for."""
     parser = argparse.ArgumentParser(
         prog="tierplay",
         description="Terminal music player with a predictive multi-tier buffer. "
@@ -196,7 +199,7 @@ def run_player(argv: Sequence[str]) -> int:
     finally:
         if listener is not None:
             listener.close()  # the app has stopped the server; this is for early exits
-        engine.close()
+        engine.close(wait_for_renders=not exiting)
 
 
 def tierplay_version() -> str:
@@ -245,21 +248,43 @@ def run_devices(argv: Sequence[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from tui.commands.render import run_render
-    from tui.commands.simulate import run_simulate
+COMMAND_FUNCTIONS = {
+    "devices": "tui.cli:run_devices",
+    "render": "tui.commands.render:run_render",
+    "simulate": "tui.commands.simulate:run_simulate",
+}
+"""Each subcommand's function, imported only when it is asked for: the player does not
+load the simulation rigs or the offline renderer."""
 
-    commands = {"devices": run_devices, "render": run_render, "simulate": run_simulate}
+
+def subcommand(name: str) -> Callable[[Sequence[str]], int]:
+    module, function = COMMAND_FUNCTIONS[name].split(":")
+    run: Callable[[Sequence[str]], int] = getattr(importlib.import_module(module), function)
+    return run
+
+
+def main(argv: Sequence[str] | None = None, exiting: bool = False) -> int:
+    """`exiting`: the process ends when this returns (the `tierplay` script)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in commands:
-            return commands[argv[0]](argv[1:])
-        return run_player(argv)
+        if argv and argv[0] in SUBCOMMANDS:
+            return subcommand(argv[0])(argv[1:])
+        return run_player(argv, exiting)
     except (CliError, TierplayError) as error:
         print(f"tierplay: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def script() -> NoReturn:
+    """The `tierplay` command. Once `main` has saved the state, stopped the sound and closed
+    every file, the process ends at once: the interpreter's teardown of a few hundred
+    modules, and renders left mid-chunk, would add half a second to every quit."""
+    code = main(exiting=True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -508,12 +508,16 @@ class RenderWorkerPool:
         with self._cv:
             return set(self._queued) | set(self._running)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the threads; `wait`: until each has finished its render (daemon threads
+        that a process about to exit can leave mid-render)."""
         with self._cv:
             self._stop = True
             for job in self._queued.values():
                 job.done.set()
             self._cv.notify_all()
+        if not wait:
+            return
         for slot in self._slots:
             slot.thread.join(timeout=2.0)
         self._watchdog.join(timeout=2.0)

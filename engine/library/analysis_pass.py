@@ -95,11 +95,13 @@ class AnalysisPass:
         with self._cv:
             return not self._queue and not self._busy
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the thread; `wait`: until its current analysis ends (see RenderWorkers)."""
         with self._cv:
             self._stop = True
             self._cv.notify_all()
-        self._thread.join(timeout=2.0)
+        if wait:
+            self._thread.join(timeout=2.0)
 
     # -- the thread -----------------------------------------------------------------------
     _busy = False
