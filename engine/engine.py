@@ -445,20 +445,22 @@ class Engine:
     def _record(self, event: str, **fields: Any) -> None:
         self._parts.recording.record(event, **fields)
 
-    def close(self, wait_for_renders: bool = True) -> None:
+    def close(self, wait_for_work: bool = True) -> None:
         """Save what the listener set up, stop the sound and every thread.
 
-        `wait_for_renders=False` is for a process about to exit: renders and analyses
-        still running are left to die with it (a render in progress can take half a
-        second, an import of scipy in a render thread more) instead of being waited for.
+        `wait_for_work=False` is for a process about to exit: renders, analyses and the
+        feeder's limiting of a source block still running are left to die with it (each
+        can take half a second at start, while scipy loads) instead of being waited for.
+        The sink is closed all the same: the feeder then writes into a ring nobody reads.
         """
         self._loop.stop()
         self.planner.learn_settled()
         self._parts.settings.save()
         self._parts.recording.stop(report=True)
-        self.player.close()
-        self.workers.close(wait_for_renders)
-        self.analyses.close(wait_for_renders)
+        self.workers.stop()  # the feeder may be waiting for a render
+        self.player.close(wait_for_work)
+        self.workers.close(wait_for_work)
+        self.analyses.close(wait_for_work)
         self.sink.close()
         self._parts.library_watch.close()
         self._parts.index.close()

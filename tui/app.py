@@ -24,6 +24,7 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.driver import Driver
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
@@ -378,6 +379,7 @@ class TierplayApp(App[None]):
         clock: Callable[[], float] = time.time,
         api: RemoteApi | None = None,
         library: Sequence[Path] = (),
+        driver_class: type[Driver] | None = None,
     ) -> None:
         """The player around an engine, open already or opened here from `library`.
 
@@ -393,8 +395,9 @@ class TierplayApp(App[None]):
             library: Files and folders to open once the screen is up, in a thread with a
                 progress bar (then `autoplay` starts them); nothing playable there ends
                 the app with return code 2 and the reason.
+            driver_class: Textual's driver to use instead of the platform's.
         """
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.engine = engine
         self.autoplay = autoplay
         self.live = live

@@ -193,13 +193,18 @@ def run_player(argv: Sequence[str], exiting: bool = False) -> int:
         recording = args.record if engine.recording else None
         # The app opens the library (headers of every file) behind a progress bar; with
         # nothing playable there it ends with return code 2 and prints why.
-        app = TierplayApp(engine, recording=recording, api=server, library=paths)
+        from tui.quick_exit import quick_exit_driver
+
+        driver = quick_exit_driver() if exiting else None  # the process ends right after
+        app = TierplayApp(
+            engine, recording=recording, api=server, library=paths, driver_class=driver
+        )
         app.run()
         return app.return_code or 0
     finally:
         if listener is not None:
             listener.close()  # the app has stopped the server; this is for early exits
-        engine.close(wait_for_renders=not exiting)
+        engine.close(wait_for_work=not exiting)
 
 
 def tierplay_version() -> str:

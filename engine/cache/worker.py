@@ -179,8 +179,13 @@ class RenderWorkerPool:
     def request_now(
         self, key: ChunkKey, fingerprint: str, value: float = 1.0, tier: str = TierName.L1
     ) -> RenderJob:
-        """Render `key` before anything else (a miss the listener is waiting for)."""
+        """Render `key` before anything else (a miss the listener is waiting for); once
+        stopped, a job already done and without audio."""
         with self._cv:
+            if self._stop:
+                job = self._job(key, fingerprint, tier, "immediate", value, 1.0, self._clock())
+                job.done.set()
+                return job
             running = self._running.get(key)
             if running is not None:  # already rendering: wait for it, do not render it twice
                 running.priority = "immediate"  # its audio is handed over even if not stored
@@ -508,14 +513,20 @@ class RenderWorkerPool:
         with self._cv:
             return set(self._queued) | set(self._running)
 
+    def stop(self) -> None:
+        """Take no more renders and release whoever waits for one, even one rendering
+        now (the feeder then plays the source): a closing engine must not wait for a
+        render to stop its feeder."""
+        with self._cv:
+            self._stop = True
+            for job in (*self._queued.values(), *self._running.values()):
+                job.done.set()
+            self._cv.notify_all()
+
     def close(self, wait: bool = True) -> None:
         """Stop the threads; `wait`: until each has finished its render (daemon threads
         that a process about to exit can leave mid-render)."""
-        with self._cv:
-            self._stop = True
-            for job in self._queued.values():
-                job.done.set()
-            self._cv.notify_all()
+        self.stop()
         if not wait:
             return
         for slot in self._slots:

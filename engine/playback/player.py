@@ -464,7 +464,10 @@ class Player:
         self._applied_volume = target
         return frames * ramp[:, None]
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the feeder; `wait`: until it has (the feeder is a daemon thread that a
+        process about to exit can leave mid-block)."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=2.0)
+        if wait:
+            self._thread.join(timeout=2.0)
