@@ -144,3 +144,20 @@ def test_a_loud_chunk_is_limited_in_slices_exactly() -> None:
     got = limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=12_345)
     assert np.array_equal(got, expected)
     assert truepeak.true_peak_db(got) <= -1.0 + 0.01
+
+
+def test_the_limiters_kernels_are_resample_polys_own_filter() -> None:
+    """Built with numpy (the feeder must not wait for scipy), equal to the weights read
+    off scipy's 4x polyphase impulse response, which the reference measurement uses."""
+    from scipy.signal import resample_poly
+
+    centre = 64
+    impulse = np.zeros(2 * centre + 1)
+    impulse[centre] = 1.0
+    response = resample_poly(impulse, truepeak.OVERSAMPLING, 1)
+    offsets = np.arange(-12, 13)
+    weights = np.array([[response[4 * (centre - d) + p] for p in range(1, 4)] for d in offsets])
+    used = np.flatnonzero(np.abs(weights).max(axis=1) > 1e-7)
+    tap_offsets, kernels = truepeak.reference_phase_kernels()
+    assert np.array_equal(tap_offsets, offsets[used])
+    assert np.array_equal(kernels, weights[used].astype(np.float32))

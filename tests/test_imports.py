@@ -113,3 +113,17 @@ def test_every_runtime_module_stays_clear_of_the_simulation_rigs() -> None:
     statement = "\n".join(f"import {module}" for module in modules)
     assert len(modules) > 30
     assert loaded_after(statement, SIMULATION) == []
+
+
+def test_the_feeder_limits_the_original_without_scipy() -> None:
+    """The feeder plays the original through the true-peak limiter before its track is
+    sampled; if that needed scipy, it would wait out scipy's import in a render thread
+    (0.6 s, most of the ring) at every start."""
+    statement = (
+        "import numpy as np\n"
+        "from engine.dsp.limiter import limit_true_peak\n"
+        "t = np.arange(44100 * 2) / 44100\n"
+        "hot = np.stack([np.sin(2 * np.pi * 11025 * t + 0.7)] * 2).astype(np.float32) * 1.2\n"
+        "assert np.abs(limit_true_peak(hot, 44100, -1.0)).max() < 1.0"
+    )
+    assert loaded_after(statement, ("scipy",)) == []

@@ -78,13 +78,19 @@ def _smooth_block_gain(
     grid = np.ones(blocks * BLOCK_FRAMES, dtype=np.float32)
     grid[lead : lead + frames] = needed
     block_gain = grid.reshape(blocks, BLOCK_FRAMES).min(axis=1).astype(np.float64)
-    # scipy loads on first use (in a render thread), not at start: 0.6 s
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
-    block_gain = minimum_filter1d(block_gain, 3, mode="nearest")
+    block_gain = _centred_windows(block_gain, 3).min(axis=1)
     for seconds in STAGE_SECONDS:
         width = 2 * _stage_blocks(seconds, sample_rate) + 1
-        block_gain = minimum_filter1d(block_gain, width, mode="nearest")
-        block_gain = uniform_filter1d(block_gain, width, mode="nearest")
+        block_gain = _centred_windows(block_gain, width).min(axis=1)
+        block_gain = _centred_windows(block_gain, width).mean(axis=1)
     centres = np.arange(blocks) * BLOCK_FRAMES + (BLOCK_FRAMES - 1) / 2 - lead
     return centres, block_gain
+
+
+def _centred_windows(values: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.float64]:
+    """Each value's window of odd `width` centred on it, the ends repeated (scipy.ndimage's
+    `mode="nearest"`): a moving minimum or mean over a few thousand blocks, in numpy
+    because the feeder limits the original and must not wait for scipy to load."""
+    half = width // 2
+    padded = np.pad(values, half, mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, width)

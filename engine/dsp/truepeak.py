@@ -43,23 +43,22 @@ def true_peak_db(audio: npt.NDArray[np.floating]) -> float:
 def reference_phase_kernels() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The exact weights `true_peak_db`'s 4x polyphase filter gives x[n + d] at n + p/4.
 
-    Taken from resample_poly's impulse response, so the limiter's estimate and the reference
-    measurement agree to float precision. Returns (offsets d, weights shaped (taps, 3)).
+    They are resample_poly's own filter (firwin: 81 taps, cutoff a quarter of Nyquist,
+    Kaiser beta 5, times the factor), so the limiter's estimate and the reference
+    measurement agree to float precision (a test checks them against scipy's impulse
+    response). Built with numpy: the feeder limits the original and must not wait for scipy
+    to load. Returns (offsets d, weights shaped (taps, 3)).
     """
-    # scipy loads on first use (in a render thread), not at start: 0.6 s
-    from scipy.signal import resample_poly
-
-    centre = 64
-    impulse = np.zeros(2 * centre + 1)
-    impulse[centre] = 1.0
-    response = resample_poly(impulse, OVERSAMPLING, 1)
+    half = 10 * OVERSAMPLING
+    taps = np.arange(2 * half + 1) - half
+    cutoff = 1 / OVERSAMPLING
+    fir = cutoff * np.sinc(cutoff * taps) * np.kaiser(2 * half + 1, 5.0)
+    fir *= OVERSAMPLING / fir.sum()
     offsets = np.arange(-12, 13)
-    weights = np.array(
-        [
-            [response[OVERSAMPLING * (centre - d) + p] for p in range(1, OVERSAMPLING)]
-            for d in offsets
-        ]
-    )
+    # x[n + d] reaches the point n + p/4 through the filter's tap half + p - 4d.
+    index = half - OVERSAMPLING * offsets[:, None] + np.arange(1, OVERSAMPLING)[None, :]
+    inside = (index >= 0) & (index < fir.size)
+    weights = np.where(inside, fir[np.clip(index, 0, fir.size - 1)], 0.0)
     used = np.flatnonzero(np.abs(weights).max(axis=1) > 1e-7)
     return offsets[used], weights[used].astype(np.float32)
 
