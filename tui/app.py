@@ -856,6 +856,8 @@ class TierplayApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="library")
     def _open_in_thread(self, paths: list[Path], first: bool) -> None:
         count, error = self._open(paths)
+        if count and first and self.autoplay:
+            self.engine.play()  # here, not after the message: the first frame is drawing
         self.post_message(self.LibraryOpened(paths, count, error, first))
 
     def _open(self, paths: list[Path]) -> tuple[int, str | None]:
@@ -892,8 +894,6 @@ class TierplayApp(App[None]):
             self.notify(message.error, title="Open", severity="error", markup=False)
         else:
             self.notify(f"Playing {message.count} tracks from {what}", title="Open", markup=False)
-            if message.first and self.autoplay:
-                self.engine.play()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recording")
     def start_recording_to(self, path: Path) -> None:
