@@ -33,7 +33,7 @@ from textual.worker import Worker, WorkerState
 
 from engine import PRESET_ORDER, EngineSnapshot
 from engine.errors import TierplayError
-from engine.library.scan import ScanProgress, scan
+from engine.library.scan import ScanProgress
 from engine.library.tracks import Track
 from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
@@ -41,6 +41,7 @@ from engine.playback.queue import REPEAT_MODES, QueueView
 from engine.vocabulary import plural
 from tui.cli import library_root
 from tui.keymap import LoadedKeymap, keymap_path, load_keymap
+from tui.library_opening import LibraryOpening, OpeningState, describe_paths
 from tui.palette import TierplayCommands
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, help_sections
@@ -379,6 +380,7 @@ class TierplayApp(App[None]):
         clock: Callable[[], float] = time.time,
         api: RemoteApi | None = None,
         library: Sequence[Path] = (),
+        opening: LibraryOpening | None = None,
         driver_class: type[Driver] | None = None,
     ) -> None:
         """The player around an engine, open already or opened here from `library`.
@@ -395,6 +397,8 @@ class TierplayApp(App[None]):
             library: Files and folders to open once the screen is up, in a thread with a
                 progress bar (then `autoplay` starts them); nothing playable there ends
                 the app with return code 2 and the reason.
+            opening: That opening, started before the app (the command line starts it
+                before Textual loads, so the music does not wait for the screen).
             driver_class: Textual's driver to use instead of the platform's.
         """
         super().__init__(driver_class=driver_class)
@@ -407,6 +411,7 @@ class TierplayApp(App[None]):
         """The trace being recorded, so the palette offers Start or Stop."""
         self.api = api
         self.library = tuple(library)
+        self.opening = opening
         self.last_snapshot: EngineSnapshot | None = None
         self.last_monitor: MonitorSnapshot | None = None
         self._panels: dict[str, Widget] = {}
@@ -518,8 +523,10 @@ class TierplayApp(App[None]):
             self.notify(self.api.announcement, title="Remote API", timeout=20, markup=False)
         if self.recording is not None:
             self.sub_title = f"recording to {self.recording.name}"
-        if self.library:
-            self.open_library(self.library, first=True)
+        if self.opening is None and self.library:
+            self.opening = LibraryOpening(self.engine, self.library, play=self.autoplay)
+        if self.opening is not None:
+            self._follow_opening(self.opening, first=True)
         elif self.autoplay:
             self.engine.play()
         self.refresh_monitor()
@@ -848,38 +855,23 @@ class TierplayApp(App[None]):
         self.stop_recording_in_thread()
 
     # -- thread workers: file system work never runs on the UI thread ----------------------
-    def open_library(self, paths: Sequence[Path], first: bool = False) -> None:
+    def open_library(self, paths: Sequence[Path]) -> None:
         """Open files and folders in a thread, the progress bar following the scan."""
-        self.query_one(LibraryProgress).begin(describe_paths(paths))
-        self._open_in_thread(list(paths), first)
+        self._follow_opening(LibraryOpening(self.engine, paths, play=False), first=False)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="library")
-    def _open_in_thread(self, paths: list[Path], first: bool) -> None:
-        count, error = self._open(paths)
-        if count and first and self.autoplay:
-            self.engine.play()  # here, not after the message: the first frame is drawing
-        self.post_message(self.LibraryOpened(paths, count, error, first))
+    def _follow_opening(self, opening: LibraryOpening, first: bool) -> None:
+        """The progress bar and, at the end, a notice (or, for the library the player was
+        started with and nothing playable there, the exit) follow `opening`."""
+        self.query_one(LibraryProgress).begin(describe_paths(opening.paths))
 
-    def _open(self, paths: list[Path]) -> tuple[int, str | None]:
-        what = describe_paths(paths)
-        missing = [path for path in paths if not path.exists()]
-        if missing:
-            return 0, f"{missing[0]}: no such file or folder"
-        found, _skipped = scan(paths)
-        if not found:
-            return 0, f"{what}: no audio files (wav, flac, ogg, opus, mp3, aiff)"
-        previous = [track.path for track in self.engine.tracks()]
+        def changed(state: OpeningState) -> None:
+            if state.finished:
+                opened = self.LibraryOpened(opening.paths, state.count, state.error, first)
+                self.post_message(opened)
+            elif state.total:
+                self.post_message(self.LibraryScanned(state.done, state.total))
 
-        def progress(done: int, total: int) -> None:
-            self.post_message(self.LibraryScanned(done, total))
-
-        tracks = self.engine.open(paths, progress)
-        if not tracks:
-            if previous:
-                self.engine.open(previous)  # an unplayable folder must not leave silence
-                return 0, f"{what}: nothing playable (see the event log); playlist unchanged"
-            return 0, f"no playable audio files in {what}"
-        return len(tracks), None
+        opening.follow(changed)
 
     def on_tierplay_app_library_scanned(self, message: LibraryScanned) -> None:
         self.query_one(LibraryProgress).advance(message.done, message.total)
@@ -938,13 +930,6 @@ class TierplayApp(App[None]):
                 text = str(error)
             self.notify(text, title="Error", severity="error", markup=False)
             self.engine.log(text)
-
-
-def describe_paths(paths: Sequence[Path]) -> str:
-    """One path as it is, several as the first and a count: what a one-line message names."""
-    if len(paths) == 1:
-        return str(paths[0])
-    return f"{paths[0]} and {len(paths) - 1} more"
 
 
 def load_app_keymap(path: Path) -> LoadedKeymap:

@@ -188,16 +188,20 @@ def run_player(argv: Sequence[str], exiting: bool = False) -> int:
 
             server = ApiServer(engine, settings, listener)
         start_recording(engine, args, paths)
+        from tui.library_opening import LibraryOpening
+
+        # The library opens (headers of every file) and starts playing in a thread while
+        # Textual loads and draws; the app's progress bar follows it, and with nothing
+        # playable there the app ends with return code 2 and says why.
+        opening = LibraryOpening(engine, paths, play=True)
         from tui.app import TierplayApp  # Textual loads only when the UI is wanted
 
         recording = args.record if engine.recording else None
-        # The app opens the library (headers of every file) behind a progress bar; with
-        # nothing playable there it ends with return code 2 and prints why.
         from tui.quick_exit import quick_exit_driver
 
         driver = quick_exit_driver() if exiting else None  # the process ends right after
         app = TierplayApp(
-            engine, recording=recording, api=server, library=paths, driver_class=driver
+            engine, recording=recording, api=server, opening=opening, driver_class=driver
         )
         app.run()
         return app.return_code or 0
