@@ -59,6 +59,8 @@ system-audio:
 
 system-test-audio:
 	@command -v jackd >/dev/null 2>&1 || { $(call apt_install,jackd2); }
+	@command -v dbus-daemon >/dev/null 2>&1 || { $(call apt_install,dbus); }
+	@command -v playerctl >/dev/null 2>&1 || { $(call apt_install,playerctl); }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .jackd.log

@@ -75,6 +75,11 @@ def test_the_web_stack_loads_only_with_api(module: str) -> None:
     assert loaded_after(f"import {module}", WEB) == []
 
 
+@pytest.mark.parametrize("module", ["tui.cli", "tui.app", "engine.playback.sinks.audio_child"])
+def test_dbus_loads_only_when_mpris_starts(module: str) -> None:
+    assert loaded_after(f"import {module}", ("dbus_fast", "desktop")) == []
+
+
 def test_the_engine_names_still_import_from_the_package() -> None:
     statement = (
         "from engine import PRESET_ORDER, Engine, EngineConfig, EngineSnapshot\n"

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from textual import events, work
 from textual.app import App, ComposeResult
@@ -74,6 +74,10 @@ DEFAULT_MAP_COLUMNS = 12
 NARROW_COLUMNS = 100
 """Narrower than this, the now-playing panel takes the top row alone: its lines (status
 and modes, preset and volume) need most of an 80-column terminal."""
+
+
+if TYPE_CHECKING:
+    from desktop.mpris import MprisServer
 
 
 class PlayerEngine(Protocol):
@@ -381,6 +385,7 @@ class TierplayApp(App[None]):
         api: RemoteApi | None = None,
         library: Sequence[Path] = (),
         opening: LibraryOpening | None = None,
+        mpris: bool = False,
         driver_class: type[Driver] | None = None,
     ) -> None:
         """The player around an engine, open already or opened here from `library`.
@@ -399,6 +404,8 @@ class TierplayApp(App[None]):
                 the app with return code 2 and the reason.
             opening: That opening, started before the app (the command line starts it
                 before Textual loads, so the music does not wait for the screen).
+            mpris: Serve the player over MPRIS on the D-Bus session bus while it runs
+                (media keys, desktop widgets); without a bus the event log says so.
             driver_class: Textual's driver to use instead of the platform's.
         """
         super().__init__(driver_class=driver_class)
@@ -412,6 +419,8 @@ class TierplayApp(App[None]):
         self.api = api
         self.library = tuple(library)
         self.opening = opening
+        self.mpris: MprisServer | None = None
+        self._wants_mpris = mpris
         self.last_snapshot: EngineSnapshot | None = None
         self.last_monitor: MonitorSnapshot | None = None
         self._panels: dict[str, Widget] = {}
@@ -523,6 +532,11 @@ class TierplayApp(App[None]):
             self.notify(self.api.announcement, title="Remote API", timeout=20, markup=False)
         if self.recording is not None:
             self.sub_title = f"recording to {self.recording.name}"
+        if self._wants_mpris:
+            from desktop.mpris import MprisServer  # dbus-fast loads only when wanted
+
+            self.mpris = MprisServer(self.engine, self.exit)
+            self.engine.log(await self.mpris.start())
         if self.opening is None and self.library:
             self.opening = LibraryOpening(self.engine, self.library, play=self.autoplay)
         if self.opening is not None:
@@ -541,6 +555,8 @@ class TierplayApp(App[None]):
             self._events.close()
         if self.api is not None:
             await self.api.stop()
+        if self.mpris is not None:
+            await self.mpris.stop()
 
     def _follow_hang_ups(self, on: bool) -> None:
         """The terminal closed (SIGHUP) or the player was told to stop (SIGTERM): quit as
@@ -568,6 +584,8 @@ class TierplayApp(App[None]):
         snapshot = self.engine.snapshot()
         self.last_snapshot = snapshot
         self._show_panels(snapshot, fast=True)
+        if self.mpris is not None:
+            self.mpris.refresh(snapshot)
         playing = snapshot.track.id if snapshot.track else None
         if self.library_panel.display:
             self.library_panel.track_list.mark_playing(playing)

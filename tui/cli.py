@@ -201,7 +201,12 @@ def run_player(argv: Sequence[str], exiting: bool = False) -> int:
 
         driver = quick_exit_driver() if exiting else None  # the process ends right after
         app = TierplayApp(
-            engine, recording=recording, api=server, opening=opening, driver_class=driver
+            engine,
+            recording=recording,
+            api=server,
+            opening=opening,
+            mpris=True,
+            driver_class=driver,
         )
         app.run()
         return app.return_code or 0
