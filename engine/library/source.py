@@ -2,10 +2,12 @@
 
 A render needs `[chunk start - warm-up, chunk end + look-ahead)` and the original needs a few
 seconds around the playhead, so `TrackSource.read` decodes just that span (seeking in the
-file), maps it to stereo and resamples it to the engine rate. Resampling is exact at seams:
+file), maps it to stereo and resamples it to the engine rate (soxr). Windows join at seams:
 a window starts on a native frame whose position at the engine rate is a whole number, and
 is padded by more than the filter's reach, so every frame equals the one a resampling of the
-whole file gives. A 3-hour mix therefore costs what a 3-minute song costs.
+whole file gives, to float rounding (at most one float32 step apart, below -150 dB, where
+a polyphase filter of scipy's was bit-exact but aliased at -11 dB near Nyquist). A 3-hour
+mix therefore costs what a 3-minute song costs.
 
 A track's length is what actually decodes: a header may promise more than a truncated or
 damaged file holds. The first read that meets the real end records it (`decodable_frames`)
@@ -37,14 +39,15 @@ from engine.library.tracks import (
     not_openable,
     not_readable,
     resample_ratio,
+    resampled,
     soundfile_reason,
     to_stereo,
 )
 
-RESAMPLE_REACH_NATIVE = 16
-"""Native frames either side of a window that the polyphase filter reads (its half length
-is 10 x max(up, down) taps at the up-sampled rate, so at most ~10 native frames; 16 to spare),
-counted in addition to a whole period of the ratio."""
+RESAMPLE_REACH_NATIVE = 1024
+"""Native frames of padding either side of a window, more than soxr's filter reads (windows
+then match the whole file resampled to float rounding from 256 on), counted in addition
+to a whole period of the ratio."""
 CACHE_BLOCK_SECONDS = 2.0
 """Reads no longer than this are served from aligned blocks of this length, kept in a small
 shared cache: the original plays block by block instead of reopening the file per write."""
@@ -200,9 +203,7 @@ class TrackSource:
         raw = self._read_native(span.first, span.last)
         stereo = to_stereo(raw)
         if (self._up, self._down) != (1, 1):
-            from scipy.signal import resample_poly  # only for sources at another rate
-
-            stereo = resample_poly(stereo, self._up, self._down, axis=0)
+            stereo = resampled(stereo, self._up, self._down)
         wanted = stereo[span.skip : span.skip + (stop - start)]
         return np.ascontiguousarray(wanted, dtype=np.float32)
 
