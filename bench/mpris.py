@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 from dbus_fast.aio import MessageBus
 
+from bench.session_bus import start_session_bus, stop_session_bus
 from desktop.mpris import BUS_NAME, OBJECT_PATH, PLAYER_INTERFACE, MprisServer
 from engine import Engine, EngineConfig
 from engine.observe.stats import percentile
@@ -37,22 +37,6 @@ POLL_SECONDS = 0.002
 TIMEOUT_SECONDS = 10.0
 
 Toggle = Callable[[], Awaitable[None]]
-
-
-def start_bus(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    daemon = subprocess.Popen(
-        [
-            "dbus-daemon",
-            "--session",
-            "--nofork",
-            "--print-address=1",
-            f"--address=unix:path={folder / 'bus'}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert daemon.stdout is not None
-    return daemon, daemon.stdout.readline().strip()
 
 
 async def heard_after(engine: Engine, toggle: Toggle) -> float:
@@ -96,7 +80,7 @@ async def measure(engine: Engine, player: Any, rounds: int) -> dict[str, list[fl
 
 async def run(rounds: int, sink: str) -> None:
     with tempfile.TemporaryDirectory(prefix="tierplay-mpris-") as folder:
-        daemon, address = start_bus(Path(folder))
+        daemon, address = start_session_bus(Path(folder))
         os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
         engine = Engine(EngineConfig(state_dir=Path(folder) / "state"), sink=sink)
         server = MprisServer(engine, lambda: None)
@@ -125,8 +109,7 @@ async def run(rounds: int, sink: str) -> None:
         finally:
             await server.stop()
             engine.close()
-            daemon.terminate()
-            daemon.wait(timeout=10)
+            stop_session_bus(daemon)
 
 
 def main() -> None:

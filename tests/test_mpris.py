@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from dbus_fast import DBusError, Variant
 from dbus_fast.aio import MessageBus, ProxyInterface
 
+from bench.session_bus import start_session_bus, stop_session_bus
 from desktop.mpris import BUS_NAME, MICROSECONDS, OBJECT_PATH, PLAYER_INTERFACE, MprisServer
 from engine import Engine, EngineConfig
 from tui.app import TierplayApp
@@ -31,24 +31,10 @@ def session_bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         if os.environ.get("CI"):
             pytest.fail("CI must run the MPRIS tests: install dbus-daemon (`make test` does)")
         pytest.skip("no dbus-daemon on this machine")
-    daemon = subprocess.Popen(
-        [
-            "dbus-daemon",
-            "--session",
-            "--nofork",
-            "--print-address=1",
-            f"--address=unix:path={tmp_path / 'bus'}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert daemon.stdout is not None
-    address = daemon.stdout.readline().strip()
-    assert address, "dbus-daemon printed no address"
+    daemon, address = start_session_bus(tmp_path)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
     yield address
-    daemon.terminate()
-    daemon.wait(timeout=10)
+    stop_session_bus(daemon)
 
 
 @pytest.fixture
@@ -80,6 +66,14 @@ async def client(session_bus: str) -> AsyncIterator[MessageBus]:
 async def interface(bus: MessageBus, name: str = PLAYER_INTERFACE) -> ProxyInterface:
     introspection = await bus.introspect(BUS_NAME, OBJECT_PATH)
     return bus.get_proxy_object(BUS_NAME, OBJECT_PATH, introspection).get_interface(name)
+
+
+async def playing_track_id(player: Any, engine: Engine) -> str:
+    """The MPRIS id the player gives the track the engine plays."""
+    assert engine.snapshot().track is not None
+    metadata = await player.get_metadata()
+    track_id: str = metadata["mpris:trackid"].value
+    return track_id
 
 
 async def eventually(condition: Any, timeout: float = TIMEOUT) -> None:
@@ -117,10 +111,7 @@ async def test_seek_and_set_position_move_the_playhead(
     served: MprisServer, client: MessageBus, engine: Engine
 ) -> None:
     player: Any = await interface(client)
-    track = engine.snapshot().track
-    assert track is not None
-    metadata = await player.get_metadata()
-    track_id = metadata["mpris:trackid"].value
+    track_id = await playing_track_id(player, engine)
     await player.call_set_position(track_id, 2 * MICROSECONDS)
     await eventually(lambda: abs(engine.snapshot().position_seconds - 2.0) < 0.05)
     await player.call_seek(MICROSECONDS // 2)
@@ -132,9 +123,9 @@ async def test_bad_calls_get_dbus_errors_and_change_nothing(
     served: MprisServer, client: MessageBus, engine: Engine
 ) -> None:
     player: Any = await interface(client)
+    track_id = await playing_track_id(player, engine)
     track = engine.snapshot().track
     assert track is not None
-    track_id = (await player.get_metadata())["mpris:trackid"].value
     calls = [
         player.call_set_position("/org/tierplay/track/nosuchtrack", 0),
         player.call_set_position(track_id, round((track.duration_seconds + 1) * MICROSECONDS)),
@@ -174,8 +165,8 @@ async def test_metadata_names_the_track(
     player: Any = await interface(client)
     track = engine.snapshot().track
     assert track is not None
+    assert await playing_track_id(player, engine) == f"/org/tierplay/track/{track.id}"
     metadata = await player.get_metadata()
-    assert metadata["mpris:trackid"].value == f"/org/tierplay/track/{track.id}"
     assert metadata["xesam:title"].value == track.title
     assert metadata["mpris:length"].value == round(track.duration_seconds * MICROSECONDS)
     assert metadata["xesam:url"].value == track.path.resolve().as_uri()
