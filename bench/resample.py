@@ -12,21 +12,30 @@ device), and for each resampler:
   at once. The streaming engine needs 0: chunks are rendered from windows and must join
   sample for sample.
 
-Run: .venv/bin/python -m bench.resample
+With `--library DIR` (the corpus: `python -m bench.corpus`), each track at another rate is
+also read whole, window by window, through the engine's `TrackSource`, with soxr and with
+resample_poly in its place: seconds per minute of music, and their ratio.
+
+Run: .venv/bin/python -m bench.resample [--library DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import numpy.typing as npt
 import soxr
 from scipy.signal import resample_poly
 
-from engine.library.source import RESAMPLE_REACH_NATIVE
+from engine.library import source as source_module
+from engine.library.scan import probe, scan
+from engine.library.source import RESAMPLE_REACH_NATIVE, TrackSource
 from engine.library.tracks import resample_ratio
 
 OUT_RATE = 44_100
@@ -175,7 +184,44 @@ def seam_error(resample: Resampler, rate: int) -> float:
     return worst
 
 
+def read_whole(path: Path) -> float:
+    """Seconds to read a track window by window (12 s each) through TrackSource."""
+    track = probe(path, OUT_RATE)
+    started = time.perf_counter()
+    reader = TrackSource(track, OUT_RATE)
+    window = round(WINDOW_SECONDS * OUT_RATE)
+    for start in range(0, reader.frames, window):
+        reader.read(start, start + window)
+    return time.perf_counter() - started
+
+
+def poly_in_place(audio: npt.NDArray[np.floating], up: int, down: int) -> Signal:
+    """resample_poly where the engine calls soxr, with the same length rule."""
+    out = np.asarray(resample_poly(np.asarray(audio, dtype=np.float64), up, down, axis=0))
+    return out[: math.ceil(audio.shape[0] * up / down)]
+
+
+def library_reads(folder: Path) -> None:
+    found, _skipped = scan([folder])
+    other = [path for path in found if probe(path, OUT_RATE).native_rate != OUT_RATE]
+    print(f"\n{len(other)} tracks of {folder} at another rate, read whole in 12 s windows")
+    print(f"{'track':<36}{'rate':>7}{'min':>6}{'soxr s/min':>12}{'poly s/min':>12}{'ratio':>7}")
+    for path in other:
+        track = probe(path, OUT_RATE)
+        minutes = track.duration_seconds / 60
+        with_soxr = read_whole(path)
+        with mock.patch.object(source_module, "resampled", poly_in_place):
+            with_poly = read_whole(path)
+        print(
+            f"{path.name[:35]:<36}{track.native_rate:>7}{minutes:>6.1f}"
+            f"{with_soxr / minutes:>12.3f}{with_poly / minutes:>12.3f}{with_soxr / with_poly:>7.2f}"
+        )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--library", type=Path, default=None)
+    args = parser.parse_args()
     print(f"to {OUT_RATE} Hz; speed: one {WINDOW_SECONDS:g} s stereo window, x real time")
     header = (
         f"{'from':>7} {'resampler':<14}{'multitone':>10}{'ripple':>8}{'alias':>8}"
@@ -194,6 +240,8 @@ def main() -> None:
                 f"{'-' if alias is None else f'{alias:.1f}':>8}"
                 f"{speed:>8.0f}{speed / base_speed:>8.2f}{seam_error(resample, rate):>10.2e}"
             )
+    if args.library is not None:
+        library_reads(args.library)
 
 
 if __name__ == "__main__":
