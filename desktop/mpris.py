@@ -11,6 +11,7 @@ No `from __future__ import annotations` here: dbus-fast reads the D-Bus types fr
 annotations, and a postponed `-> None` reads as a signature of None.
 """
 
+import asyncio
 import contextlib
 import math
 import os
@@ -46,6 +47,8 @@ REPEAT = {loop: repeat for repeat, loop in LOOP_STATUS.items()}
 SEEK_JUMP_SECONDS = 0.5
 """A playhead that moved this much further (or back) than the clock did was seeked."""
 MICROSECONDS = 1_000_000
+CONNECT_SECONDS = 2.0
+"""A session bus that has not answered by then is taken as absent (the app waits for it)."""
 DBusStringList = Annotated[list[str], DBusSignature("as")]
 Playhead = tuple[float, float, bool, str]
 """(clock, position, playing, track path) at a refresh."""
@@ -68,7 +71,6 @@ class MprisEngine(PlaybackControls, Protocol):
     def set_repeat(self, mode: str) -> None: ...
     def set_shuffle(self, on: bool, seed: int | None = None) -> None: ...
     def snapshot(self) -> EngineSnapshot: ...
-    def log(self, message: str) -> None: ...
 
 
 def track_path(snapshot: EngineSnapshot) -> str:
@@ -85,7 +87,7 @@ def track_metadata(snapshot: EngineSnapshot) -> dict[str, Variant]:
         "mpris:trackid": Variant("o", track_path(snapshot)),
         "mpris:length": Variant("x", round(track.duration_seconds * MICROSECONDS)),
         "xesam:title": Variant("s", track.title),
-        "xesam:url": Variant("s", track.path.resolve().as_uri()),
+        "xesam:url": Variant("s", track.path.absolute().as_uri()),  # no file system call
     }
     artist = track.tags.artist or track.artist
     if artist:
@@ -104,7 +106,7 @@ def invalid(message: str) -> DBusError:
 
 
 class PlayerInterface(ServiceInterface):
-    """org.mpris.MediaPlayer2.Player over an engine. `announce` is what `refresh` last
+    """org.mpris.MediaPlayer2.Player over an engine. `announced` is what `refresh` last
     told the bus (property name to value), so only changes are sent."""
 
     def __init__(self, engine: MprisEngine) -> None:
@@ -360,7 +362,10 @@ class MprisServer:
         if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             return "no D-Bus session bus: media keys and desktop widgets are off"
         try:
-            bus = await MessageBus(bus_type=BusType.SESSION).connect()
+            connecting = MessageBus(bus_type=BusType.SESSION).connect()
+            bus = await asyncio.wait_for(connecting, CONNECT_SECONDS)
+        except TimeoutError:
+            return "the D-Bus session bus did not answer: media keys are off"
         except (OSError, ValueError, DBusError) as error:
             return f"the D-Bus session bus refused a connection ({error}): media keys are off"
         bus.export(OBJECT_PATH, self.root)

@@ -526,17 +526,17 @@ class TierplayApp(App[None]):
             self.notify(self.api.announcement, title="Remote API", timeout=20, markup=False)
         if self.recording is not None:
             self.sub_title = f"recording to {self.recording.name}"
-        if self._wants_mpris:
-            from desktop.mpris import MprisServer  # dbus-fast loads only when wanted
-
-            self.mpris = MprisServer(self.engine, self.exit)
-            self.engine.log(await self.mpris.start())
         if self.opening is None and self.library:
             self.opening = LibraryOpening(self.engine, self.library, play=self.autoplay)
         if self.opening is not None:
             self._follow_opening(self.opening, first=True)
         elif self.autoplay:
             self.engine.play()
+        if self._wants_mpris:
+            from desktop.mpris import MprisServer  # dbus-fast loads only when wanted
+
+            self.mpris = MprisServer(self.engine, self.exit)
+            self.engine.log(await self.mpris.start())
         self.refresh_monitor()
         self.refresh_transport()
         if self.live:
