@@ -533,15 +533,18 @@ class TierplayApp(App[None]):
         elif self.autoplay:
             self.engine.play()
         if self._wants_mpris:
-            from desktop.mpris import MprisServer  # dbus-fast loads only when wanted
-
-            self.mpris = MprisServer(self.engine, self.exit)
-            self.engine.log(await self.mpris.start())
+            self.call_after_refresh(self._start_mpris)  # the first frame does not wait
         self.refresh_monitor()
         self.refresh_transport()
         if self.live:
             self.set_interval(1 / SNAPSHOT_HZ, self.refresh_transport)
             self.set_interval(1 / MONITOR_HZ, self.refresh_monitor)
+
+    async def _start_mpris(self) -> None:
+        from desktop.mpris import MprisServer  # dbus-fast loads only when wanted
+
+        self.mpris = MprisServer(self.engine, self.exit)
+        self.engine.log(await self.mpris.start())
 
     async def on_unmount(self) -> None:
         self._follow_hang_ups(False)
