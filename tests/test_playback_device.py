@@ -103,12 +103,16 @@ async def test_switches_and_seeks_on_a_real_device(jack_device: int) -> None:
         new = renderer.render_range(decoded, record.target, 1.0, f - RATE, f + RATE)
         old = renderer.render_range(decoded, record.source, 1.0, f - RATE, f + RATE)
         heard = audio[p - RATE : p + window + fade]
+        # Which switch, served from where, if it fails: the record says where to look.
+        said = f"{record} (switch {checked + 1} checked, seeks in between: {seeks})"
         # Sample-aligned: after the crossfade, exactly the new render (int16 in L2: 1e-4).
         np.testing.assert_allclose(
-            heard[RATE + fade :], new[RATE + fade : RATE + fade + window], atol=1e-4
+            heard[RATE + fade :], new[RATE + fade : RATE + fade + window], atol=1e-4, err_msg=said
         )
         # Before the cut, exactly the old render.
-        np.testing.assert_allclose(heard[RATE - 2048 : RATE], old[RATE - 2048 : RATE], atol=1e-4)
+        np.testing.assert_allclose(
+            heard[RATE - 2048 : RATE], old[RATE - 2048 : RATE], atol=1e-4, err_msg=said
+        )
         # No click: the biggest step near the switch is no bigger than either render's, but
         # for the fade's own slope (the two renders differ by at most |new - old| over it).
         near = heard[RATE - 220 : RATE + fade + 220]
