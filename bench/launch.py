@@ -79,7 +79,6 @@ def _timed_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
         env={"TIERPLAY_STATE_DIR": str(state_dir), "PYTHONDONTWRITEBYTECODE": ""},
     )
     started = terminal.started
-    first_sound = float("nan")
     try:
         deadline = started + TIMEOUT_SECONDS
         bounds: list[float] = []

@@ -7,19 +7,18 @@ from "another" terminal. README's keymap example must pass `--check-config`."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bench.launch import player_state
 from bench.terminal import Terminal
 from tests.helpers.audio_files import SAMPLE_AUDIO
 
@@ -132,12 +131,9 @@ def quit_player(line: str, terminal: Terminal) -> None:
 def wait_until_serving(port: int) -> None:
     deadline = time.monotonic() + SERVER_TIMEOUT
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/player", timeout=1) as got:
-                json.loads(got.read())
-                return
-        except OSError:
-            time.sleep(0.05)
+        if player_state(port) is not None:
+            return
+        time.sleep(0.05)
     pytest.fail(f"nothing serves port {port}")
 
 
