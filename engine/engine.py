@@ -310,8 +310,7 @@ class Engine:
             raise UnknownPreset(name, PRESET_ORDER)
         self._record("preset", preset=name)
         previous = self.feed.requested.preset
-        self.feed.request(preset=name)
-        self._parts.preparation.asked(name)  # after the request: see TrackPreparation.prepare
+        self._parts.preparation.ask(name, lambda: self.feed.request(preset=name))
         self.player.wake()
         self.planner.preset_chosen(name, self._parts.replanner.whereabouts())
         if name != previous:

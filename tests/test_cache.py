@@ -670,6 +670,23 @@ def test_lookup_without_counting_leaves_counters_alone() -> None:
     assert all(c.lookups == 0 for c in buffer.counters().values())
 
 
+def test_a_render_whose_gain_was_set_again_is_refused_under_the_drop_lock() -> None:
+    """`current` is asked while the buffer's lock is held, so a gain set again (then its
+    preset dropped) between a worker's last look and its store never leaves a chunk at the
+    old gain behind the drop."""
+    buffer = MultiTierBuffer(100_000, 100_000, 100_000)
+    asked_locked: list[bool] = []
+
+    def gain_set_again() -> bool:
+        asked_locked.append(buffer._moves.locked())
+        return False
+
+    assert not buffer.store(KEYS[0], noise(1), "a-v1", "l2", 1.0, current=gain_set_again)
+    assert asked_locked == [True]
+    assert buffer.lookup(KEYS[0], "a-v1", "switch", count=False).tier is None
+    assert buffer.store(KEYS[0], noise(1), "a-v1", "l2", 1.0, current=lambda: True)
+
+
 # -- 4. concurrent stress -----------------------------------------------------------------
 def test_concurrent_use_never_exceeds_budgets_and_counters_add_up() -> None:
     frames = 2_000

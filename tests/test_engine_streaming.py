@@ -183,3 +183,34 @@ def test_a_track_started_at_once_is_recalibrated_for_the_presets_not_asked_for(
             )
     finally:
         engine.close()
+
+
+def test_a_gain_recalibrated_while_its_preset_is_asked_for_is_not_put_in_use(
+    quiet_in_half_the_windows: Path,
+) -> None:
+    """A recalibrated gain that arrives while the listener switches to its preset waits
+    for the switch to be marked heard, then is let go: the feed may already have taken the
+    preset's chunk at the old gain, and the next chunk must not come at another level."""
+    engine, _analysed, _known = engine_with_analysis_held_back()
+    try:
+        engine.open([quiet_in_half_the_windows])
+        assert engine.wait_until_prepared(timeout=180.0)
+        track = engine.tracks()[0]
+        key = (engine.store.get(track).content_key, "punchy", "matched")
+        gain = engine.calibrations.get(key)
+        preparation = engine._parts.preparation
+        installing: list[threading.Thread] = []
+
+        def request_with_a_gain_arriving() -> None:
+            engine.feed.request(preset="punchy")
+            preparation._deliver(track, "punchy", 2.0 * (gain or 1.0))
+            installer = threading.Thread(target=preparation.install)
+            installer.start()
+            installer.join(timeout=0.5)  # blocked until the switch is marked heard
+            installing.append(installer)
+
+        preparation.ask("punchy", request_with_a_gain_arriving)
+        installing[0].join()
+        assert engine.calibrations.get(key) == gain
+    finally:
+        engine.close()

@@ -244,15 +244,17 @@ class MultiTierBuffer:
         tier: str,
         value: float,
         probability: float = 0.0,
+        current: Callable[[], bool] = lambda: True,
     ) -> bool:
         """Encode and insert into `tier` (admission may refuse); drop copies in other tiers.
         A render of a file version invalidated meanwhile is refused: it was started before
-        the file changed or went away, and must not outlive the drop."""
+        the file changed or went away, and must not outlive the drop. So is one for which
+        `current` (asked under the lock `drop_presets` takes) says its gain was set again."""
         target = self.tiers[tier]
         chunk = target.codec.encode(audio)
         self._learn_ratio(tier, chunk.size_bytes, audio.nbytes)
         with self._moves:
-            if (key.track_id, fingerprint) in self._stale:
+            if (key.track_id, fingerprint) in self._stale or not current():
                 return False
             evicted = target.admit(TierEntry(key, chunk, fingerprint, value, probability))
             if evicted is None:

@@ -396,9 +396,16 @@ class RenderWorkerPool:
                 with self._cv:
                     self.abandoned += 1
                 return
+            calibrations = renderer.calibrations
+
+            def current() -> bool:
+                return calibrations.epoch(content, preset) == epoch
+
             job.succeeded = self.buffer.store(
-                job.key, audio, job.fingerprint, job.tier, job.value, job.probability
+                job.key, audio, job.fingerprint, job.tier, job.value, job.probability, current
             )
+            if not job.succeeded and not current():
+                return  # its gain was set again as it was stored (the store asks atomically)
             if not job.succeeded:  # refused: a miss waiting on this job still gets its audio
                 job.audio = audio  # (even one upgraded by `request_now` after this check)
                 job.succeeded = job.priority == "immediate"

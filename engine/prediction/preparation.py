@@ -88,9 +88,13 @@ class TrackPreparation:
             self._workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, TierName.L2)
             self._analyses.request(self._store.get(neighbour))
 
-    def asked(self, preset: str) -> None:
-        """The listener asked for `preset` on the playing track (after requesting it)."""
+    def ask(self, preset: str, request: Callable[[], None]) -> None:
+        """The listener asked for `preset` on the playing track: `request` it from the feed
+        and mark it heard in one step under the lock that `install` holds, so a gain is
+        never replaced between the feed taking the preset's chunk and the mark (the next
+        chunk would come at another level)."""
         with self._lock:
+            request()
             self._asked = self._asked | {preset}
 
     def refine(self) -> None:
