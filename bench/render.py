@@ -33,7 +33,8 @@ from engine.dsp.chain import build_board
 from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_count
 from engine.dsp.truepeak import true_peak_db
-from engine.library.scan import AUDIO_EXTENSIONS, probe
+from engine.library.decoders import AUDIO_EXTENSIONS
+from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.vocabulary import PRESET_ORDER
 

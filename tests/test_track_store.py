@@ -3,8 +3,10 @@ go of the tracks a new playlist no longer holds (and of their decoded blocks).""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from engine.library.decoders.pool import IDLE_READERS
 from engine.library.scan import probe
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
@@ -56,3 +58,36 @@ def test_decoded_blocks_stay_within_their_budget(tmp_path: Path) -> None:
     for start in range(0, source.frames, 1_000):
         source.read(start, start + 1_000)
         assert store.blocks.size_bytes <= 20_000
+
+
+def open_files_under(folder: Path) -> list[str]:
+    """Files of `folder` this process holds open (its descriptors, as the system has them)."""
+    held = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            held.append(target)
+    return held
+
+
+def test_a_long_session_keeps_only_a_few_files_open(tmp_path: Path) -> None:
+    """Readers stay open between reads (an MP3's seek index is built once per open), but
+    only the last few used: a library played through does not pile up open files."""
+    tracks = tracks_in(tmp_path / "a", 12)
+    store = TrackStore(RATE, cache_bytes=0)
+    store.set_library(tracks)
+    for track in tracks:
+        source = store.get(track)
+        source.read(0, 1000)
+        source.read(2000, 3000)  # the same reader, given back and borrowed again
+    held = open_files_under(tmp_path)
+    assert len(held) == IDLE_READERS
+    assert len(set(held)) == len(held)  # one reader per track at most
+    last = tracks[-1]
+    store.forget(last.id)
+    assert str(last.path) not in open_files_under(tmp_path)
+    store.set_library(tracks[:2])
+    assert open_files_under(tmp_path) == []

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import watchfiles
 
+from engine.library.decoders import AUDIO_EXTENSIONS
 from engine.library.file_watch import FileWatch
 from engine.library.index import LibraryIndex
 from engine.library.order import sorted_by_tags
 from engine.library.playlist import Playlist
-from engine.library.scan import AUDIO_EXTENSIONS, open_library
+from engine.library.scan import open_library
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track, fingerprint_file
 from engine.observe.error_log import ErrorLog

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import soundfile as sf
-
-from engine.errors import TrackEmpty, TrackError, TrackUnreadable
+from engine.errors import TrackEmpty, TrackError
+from engine.library.decoders import AUDIO_EXTENSIONS, DecodeError, open_reader
 from engine.library.index import FileStamp, IndexEntry, LibraryIndex
 from engine.library.m3u import PlaylistFileError, is_playlist, read_playlist
 from engine.library.order import sorted_by_tags
@@ -24,17 +23,14 @@ from engine.library.tracks import (
     check_rate_and_channels,
     fingerprint_file,
     listed_track,
+    not_decodable,
     not_openable,
-    not_readable,
 )
 
 PROGRESS_EVERY_FILES = 100
 """How often `open_library` reports progress: often enough for a bar, cheap for 10,000 files."""
 ScanProgress = Callable[[int, int], None]
 """(files probed, files found): a long scan shows it is moving."""
-AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".w64"}
-)
 
 
 @dataclass(frozen=True)
@@ -107,25 +103,24 @@ def probe(path: Path, sample_rate: int) -> Track:
     give, so the listener learns it when the folder opens, not when the track comes up."""
     check_path(path)
     try:
-        info = sf.info(str(path))
+        with open_reader(path) as reader:
+            info = reader.info
         fingerprint = fingerprint_file(path)
-    except sf.LibsndfileError as error:
-        raise not_readable(path, error) from error
-    except (RuntimeError, ValueError) as error:
-        raise TrackUnreadable(path, "not a readable audio file") from error
+    except DecodeError as error:
+        raise not_decodable(path, error) from error
     except OSError as error:
         raise not_openable(path, error) from error
-    if info.frames <= 0 and info.format not in ("MPEG", "MP3"):
+    if info.frames <= 0 and info.length_known:
         raise TrackEmpty(path, "no audio frames")
-    check_rate_and_channels(path, int(info.samplerate), int(info.channels))
-    duration = info.frames / info.samplerate if info.samplerate > 0 else 0.0
+    check_rate_and_channels(path, info.samplerate, info.channels)
+    duration = info.frames / info.samplerate
     return listed_track(
         path,
         duration,
-        int(info.samplerate),
-        int(info.channels),
+        info.samplerate,
+        info.channels,
         fingerprint,
-        str(info.format),
+        info.format,
         read_tags(path),
         sample_rate,
     )

@@ -23,24 +23,22 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-import soundfile as sf
 
-from engine.errors import TrackError, TrackInvalid, TrackMissing
+from engine.errors import TrackInvalid, TrackMissing
 from engine.frames import Audio
+from engine.library.decoders import DecodeError, Native, open_reader
+from engine.library.decoders.pool import ReaderPool
 from engine.library.tracks import (
     ABSURD_PEAK,
     MAX_NONFINITE_FRACTION,
     Track,
     check_path,
+    not_decodable,
     not_openable,
-    not_readable,
     resample_ratio,
     resampled,
-    soundfile_reason,
     to_stereo,
 )
 
@@ -57,8 +55,6 @@ SALVAGE_FRAMES = 4096
 SCAN_STEP_FRAMES = 64
 """The last block before a file's decodable end is stepped through this finely."""
 
-Native = npt.NDArray[Any]
-"""Decoded frames at the file's rate, float32 or float64."""
 CACHED_READ_BLOCKS = 2
 """Reads up to two blocks long go through the cache (a block plus a limiter's reach)."""
 
@@ -128,6 +124,7 @@ class TrackSource:
         sample_rate: int,
         cache: BlockCache | None = None,
         on_end: EndListener | None = None,
+        readers: ReaderPool | None = None,
     ) -> None:
         self.track = track
         self.sample_rate = sample_rate
@@ -138,6 +135,7 @@ class TrackSource:
         self._native_end: int | None = None
         """Native frames that really decode, once a read has met the end early."""
         self._lock = threading.Lock()
+        self._readers = readers if readers is not None else ReaderPool(1)
         self._block_frames = max(1, round(CACHE_BLOCK_SECONDS * sample_rate))
 
     @property
@@ -239,8 +237,13 @@ class TrackSource:
         with self._lock:
             known_end = self._native_end
         if known_end is None:
-            # A read that came up short without an error ended where the audio ends.
-            known_end = first + raw.shape[0] if raw is not None else self._scan_end(claimed)
+            # A read that came up short without an error ended where the audio ends; one
+            # that found nothing at all may have started past it (FFmpeg seeks there
+            # without a word), so the end is looked for.
+            found = raw is not None and (raw.shape[0] > 0 or first == 0)
+            known_end = (
+                first + raw.shape[0] if found and raw is not None else self._scan_end(claimed)
+            )
             if known_end < claimed:
                 self._met_end(known_end, failure)
         stop = min(last, known_end)
@@ -249,24 +252,31 @@ class TrackSource:
         return _sanitised(self.track.path, self._salvage(first, stop))
 
     def _try_read(self, first: int, count: int) -> tuple[Native | None, str]:
-        """Frames from `first`, or None and libsndfile's reason when the read fails."""
+        """Frames from `first`, or None and the decoder's reason when the read fails.
+
+        The file is checked on disk first, so a deleted file stops playing; the reader is
+        borrowed from the pool (kept open between reads: an MP3's seek index is built once)."""
         path = self.track.path
+        check_path(path)
+        key = (self.track.id, self.track.fingerprint)
+        reader = self._readers.borrow(key)
+        if reader is None:
+            try:
+                reader = open_reader(path)
+            except DecodeError as error:
+                raise not_decodable(path, error) from error
+            except OSError as error:
+                raise not_openable(path, error) from error
         try:
-            check_path(path)
-            with sf.SoundFile(path) as handle:
-                if first:
-                    handle.seek(first)
-                return handle.read(count, dtype=self._native_dtype, always_2d=True), ""
-        except TrackError:
+            audio = reader.read(first, count, self._native_dtype)
+        except DecodeError as error:
+            reader.close()  # a decoder that failed may fail its next seek too
+            return None, error.reason
+        except BaseException:
+            reader.close()
             raise
-        except sf.LibsndfileError as error:
-            if first == 0 and count == 0:
-                raise not_readable(path, error) from error
-            return None, soundfile_reason(error)
-        except OSError as error:
-            raise not_openable(path, error) from error
-        except (RuntimeError, ValueError) as error:
-            return None, " ".join(str(error).split())[:100]
+        self._readers.give_back(key, reader)
+        return audio, ""
 
     def _scan_end(self, claimed: int) -> int:
         """The first native frame that does not decode: bisect to a block, then step."""
@@ -284,19 +294,17 @@ class TrackSource:
         return good + self._frames_readable(good, bad - good)
 
     def _frames_readable(self, first: int, count: int) -> int:
-        """How many of `count` frames from `first` decode, read in small steps from one
-        seek (a seek near the end of a long Ogg file alone takes 0.1 s)."""
+        """How many of `count` frames from `first` decode: all at once where the read
+        succeeds (a short read ends where the audio does), else in small steps."""
+        whole, _ = self._try_read(first, count)
+        if whole is not None:
+            return int(whole.shape[0])
         done = 0
-        try:
-            with sf.SoundFile(self.track.path) as handle:
-                handle.seek(first)
-                while done < count:
-                    step = handle.read(min(SCAN_STEP_FRAMES, count - done), dtype="float32")
-                    if step.shape[0] == 0:
-                        break
-                    done += step.shape[0]
-        except (sf.LibsndfileError, OSError, RuntimeError, ValueError):
-            pass
+        while done < count:
+            step, _ = self._try_read(first + done, min(SCAN_STEP_FRAMES, count - done))
+            if step is None or step.shape[0] == 0:
+                break
+            done += step.shape[0]
         return done
 
     def _salvage(self, first: int, stop: int) -> Native:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 
+from engine.library.decoders import warm_up
+from engine.library.decoders.pool import ReaderPool
 from engine.library.source import BlockCache, EndListener, TrackSource
 from engine.library.tracks import Track
 
@@ -21,17 +23,20 @@ class TrackStore:
     ) -> None:
         self._sample_rate = sample_rate
         self.blocks = BlockCache(cache_bytes)
+        self.readers = ReaderPool()
         self._on_end = on_end
         self._sources: dict[str, TrackSource] = {}
         self._lock = threading.Lock()
 
     def register(self, tracks: list[Track]) -> None:
+        warm_up(track.path for track in tracks)
         with self._lock:
             for track in tracks:
                 self._put(track)
 
     def set_library(self, tracks: list[Track]) -> None:
         """The playlist changed: know only these tracks (their sources kept where the same)."""
+        warm_up(track.path for track in tracks)
         with self._lock:
             old = self._sources
             self._sources = {}
@@ -43,14 +48,19 @@ class TrackStore:
                     self._put(track)
         for track_id in old.keys() - {track.id for track in tracks}:
             self.blocks.forget(track_id)
+            self.readers.forget(track_id)
 
     def _put(self, track: Track) -> None:
-        self._sources[track.id] = TrackSource(track, self._sample_rate, self.blocks, self._on_end)
+        self._sources[track.id] = self._source(track)
+
+    def _source(self, track: Track) -> TrackSource:
+        return TrackSource(track, self._sample_rate, self.blocks, self._on_end, self.readers)
 
     def forget(self, track_id: str) -> None:
         with self._lock:
             self._sources.pop(track_id, None)
         self.blocks.forget(track_id)
+        self.readers.forget(track_id)
 
     def track(self, track_id: str) -> Track | None:
         with self._lock:
@@ -63,7 +73,7 @@ class TrackStore:
             source = self._sources.get(track.id)
             if source is not None and source.track.fingerprint == track.fingerprint:
                 return source
-        return TrackSource(track, self._sample_rate, self.blocks, self._on_end)
+        return self._source(track)
 
     def resolve(self, track_id: str, fingerprint: str) -> TrackSource | None:
         """For the render workers: None if the track is unknown or has changed."""

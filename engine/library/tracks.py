@@ -1,11 +1,11 @@
 """Tracks: decoding, validation, resampling and channel mapping.
 
 Everything the engine plays passes through `load_track`, which returns float32 stereo at the
-engine rate or raises a `TrackError` whose message is one line. Damaged files do not always
-raise in libsndfile (a half MP3 reports its full length), so we count the frames we actually
-read and report a truncation instead of trusting the header. The reverse happens too: libsndfile
-quietly shortens a WAV/AIFF whose header declares more data than the file holds, so the length
-the header declared is recovered from libsndfile's parse log.
+engine rate or raises a `TrackError` whose message is one line; `decoders/` reads the file.
+Damaged files do not always raise (a half MP3 reports its full length), so we count the
+frames we actually read and report a truncation instead of trusting the header, and the
+length a WAV/AIFF header declared (libsndfile quietly shortens the file to what it holds)
+counts too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import functools
 import hashlib
 import math
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,10 +22,16 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import soundfile as sf
 
 from engine.errors import TrackEmpty, TrackError, TrackInvalid, TrackMissing, TrackUnreadable
 from engine.frames import Audio
+from engine.library.decoders import (
+    DecodeError,
+    SourceReader,
+    StreamInfo,
+    open_reader,
+    short_reason,
+)
 from engine.library.tags import Tags
 
 F = TypeVar("F", np.float32, np.float64)
@@ -45,6 +50,7 @@ SALVAGE_BLOCK_FRAMES = 64
 MAX_POLYPHASE_FACTOR = 4096
 """Odd native rates (44101 Hz) would need a huge polyphase filter; the ratio is approximated."""
 HEADER_BYTES_FOR_FINGERPRINT = 65_536
+END_SLACK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -182,19 +188,6 @@ def load_track(path: str | Path, sample_rate: int, max_seconds: float = 3600.0) 
     return DecodedTrack(track=track, samples=samples, content_hash=content_hash)
 
 
-@dataclass(frozen=True)
-class _FileInfo:
-    samplerate: int
-    channels: int
-    frames_claimed: int
-    """Frames libsndfile reports (already shortened to the data present for a cut WAV/AIFF)."""
-    frames_declared: int | None
-    """Frames the header declared, when it declared more than the file holds."""
-    format: str
-    title: str
-    artist: str
-
-
 def check_path(path: Path) -> None:
     """The file itself, before any decoder opens it: missing, a loop, a FIFO, unreadable."""
     if not os.path.lexists(path):
@@ -215,32 +208,25 @@ def check_path(path: Path) -> None:
         raise TrackEmpty(path, "empty file (0 bytes)")
 
 
-def _open(path: Path) -> sf.SoundFile:
+def _open(path: Path) -> SourceReader:
     try:
-        return sf.SoundFile(path)
-    except sf.LibsndfileError as error:
-        raise not_readable(path, error) from error
-    except (OSError, RuntimeError, ValueError) as error:
-        raise TrackUnreadable(path, f"cannot be opened ({_short(error)})") from error
+        return open_reader(path)
+    except DecodeError as error:
+        raise not_decodable(path, error) from error
+    except OSError as error:
+        raise not_openable(path, error) from error
 
 
-def _decode(path: Path, max_seconds: float) -> tuple[npt.NDArray[np.float64], _FileInfo, list[str]]:
+def _decode(
+    path: Path, max_seconds: float
+) -> tuple[npt.NDArray[np.float64], StreamInfo, list[str]]:
     """Read the whole file block by block, keeping whatever decodes before a failure."""
     warnings: list[str] = []
-    with _open(path) as handle:
-        frames_claimed = max(int(handle.frames), 0)
-        info = _FileInfo(
-            samplerate=int(handle.samplerate),
-            channels=int(handle.channels),
-            frames_claimed=frames_claimed,
-            frames_declared=_declared_frames(_parse_log(handle), frames_claimed),
-            format=str(handle.format),
-            title=_tag(handle, "title"),
-            artist=_tag(handle, "artist"),
-        )
-        _check_format(path, info, max_seconds)
+    with _open(path) as reader:
+        info = reader.info
+        _check_format(path, info)
         limit = int(max_seconds * info.samplerate) + 1
-        blocks, frames_read, failure = _read_blocks(handle, limit, 0)
+        blocks, frames_read, failure = _read_blocks(reader, limit, 0)
     if failure is not None and frames_read < limit:
         blocks, frames_read = _salvage(path, blocks, frames_read, limit)
     if frames_read == 0:
@@ -250,7 +236,7 @@ def _decode(path: Path, max_seconds: float) -> tuple[npt.NDArray[np.float64], _F
     if frames_read >= limit:
         limit_text = f"{max_seconds / 60:g} min" if max_seconds >= 60 else f"{max_seconds:g} s"
         raise TrackInvalid(path, f"longer than the {limit_text} limit")
-    expected = max(info.frames_claimed, info.frames_declared or 0)
+    expected = max(info.frames, info.frames_declared or 0)
     rate = info.samplerate
     if failure is not None:
         of = f" of {_seconds(expected, rate, frames_read)}" if expected > frames_read else ""
@@ -258,7 +244,7 @@ def _decode(path: Path, max_seconds: float) -> tuple[npt.NDArray[np.float64], _F
             f"truncated: {_seconds(frames_read, rate, expected)}{of} playable "
             f"(decoding failed: {failure})"
         )
-    elif frames_read < expected:
+    elif expected - frames_read > (0 if info.exact_length else end_slack(rate)):
         warnings.append(
             f"truncated: {_seconds(frames_read, rate, expected)} of "
             f"{_seconds(expected, rate, frames_read)} playable"
@@ -266,14 +252,20 @@ def _decode(path: Path, max_seconds: float) -> tuple[npt.NDArray[np.float64], _F
     return np.concatenate(blocks, axis=0), info, warnings
 
 
+def end_slack(native_rate: int) -> int:
+    """Native frames a header may claim beyond the decodable end without the file being
+    cut: an Opus header counts its pre-skip, an MP3's its last frame's padding."""
+    return round(END_SLACK_SECONDS * native_rate)
+
+
 def _read_blocks(
-    handle: sf.SoundFile, limit: int, salvage_from: int
+    reader: SourceReader, limit: int, salvage_from: int
 ) -> tuple[list[npt.NDArray[np.float64]], int, str | None]:
     """Read up to `limit` frames; blocks shrink to SALVAGE_BLOCK_FRAMES from `salvage_from` on.
 
-    A failing `read` loses the whole block it was asked for (soundfile raises and drops the
-    frames libsndfile did decode), so a salvage pass replays the good part and then reads in
-    small blocks. Returns the blocks, the frame count and the first error, if any.
+    A failing `read` loses the whole block it was asked for, so a salvage pass replays the
+    good part and then reads in small blocks. Returns the blocks, the frame count and the
+    first error, if any.
     """
     blocks: list[npt.NDArray[np.float64]] = []
     frames_read = 0
@@ -284,15 +276,15 @@ def _read_blocks(
         elif salvage_from:
             size = SALVAGE_BLOCK_FRAMES
         try:
-            block = handle.read(size, dtype="float64", always_2d=True)
-        except sf.LibsndfileError as error:
-            return blocks, frames_read, soundfile_reason(error)
-        except (RuntimeError, ValueError, OSError) as error:
-            return blocks, frames_read, _short(error)
+            block = reader.read(frames_read, size, dtype="float64")
+        except DecodeError as error:
+            return blocks, frames_read, error.reason
         if block.shape[0] == 0:
             break
         blocks.append(block)
         frames_read += block.shape[0]
+        if block.shape[0] < size:
+            break
     return blocks, frames_read, None
 
 
@@ -301,50 +293,13 @@ def _salvage(
 ) -> tuple[list[npt.NDArray[np.float64]], int]:
     """Re-decode a file whose read failed, keeping the frames of the block that failed."""
     try:
-        with _open(path) as handle:
-            again, frames_again, _ = _read_blocks(handle, limit, max(frames_read, 1))
+        with _open(path) as reader:
+            again, frames_again, _ = _read_blocks(reader, limit, max(frames_read, 1))
     except TrackError:
         return blocks, frames_read
     if frames_again > frames_read:
         return again, frames_again
     return blocks, frames_read
-
-
-_LOG_DATA_SIZE = re.compile(
-    r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
-)
-_LOG_BLOCK_ALIGN = re.compile(r"^\s*Block Align\s*:\s*(\d+)", re.MULTILINE)
-_LOG_FRAME_COUNT = re.compile(
-    r"(?:Frame count read from 'COMM' chunk \(|does not match value from 'ds64' chunk of )(\d+)"
-)
-_STREAMING_SIZE = 0xFFFFFFFF
-"""A data size written by streaming encoders that never went back to fill it in."""
-
-
-def _parse_log(handle: sf.SoundFile) -> str:
-    try:
-        return str(handle.extra_info)
-    except (RuntimeError, ValueError, UnicodeDecodeError):
-        return ""
-
-
-def _declared_frames(log: str, frames_claimed: int) -> int | None:
-    """Frames the header declared, if libsndfile logged that the file holds less than that."""
-    counted = _LOG_FRAME_COUNT.search(log)
-    if counted and int(counted.group(1)) > frames_claimed:
-        return int(counted.group(1))
-    size = _LOG_DATA_SIZE.search(log)
-    if not size:
-        return None
-    declared, present = int(size.group(1)), int(size.group(2))
-    if declared <= present or declared >= _STREAMING_SIZE:
-        return None
-    align = _LOG_BLOCK_ALIGN.search(log)
-    if align and int(align.group(1)) > 0:
-        return declared // int(align.group(1))
-    if present > 0 and frames_claimed > 0:
-        return declared * frames_claimed // present
-    return None
 
 
 def _seconds(frames: int, rate: int, other: int) -> str:
@@ -364,9 +319,9 @@ def check_rate_and_channels(path: Path, samplerate: int, channels: int) -> None:
         raise TrackInvalid(path, f"absurd channel count {channels}")
 
 
-def _check_format(path: Path, info: _FileInfo, max_seconds: float) -> None:
+def _check_format(path: Path, info: StreamInfo) -> None:
     check_rate_and_channels(path, info.samplerate, info.channels)
-    if info.frames_claimed == 0 and info.format not in ("MPEG", "MP3"):
+    if info.frames == 0 and info.length_known:
         if info.frames_declared:
             declared = f"{info.frames_declared / info.samplerate:.1f} s"
             raise TrackEmpty(
@@ -474,12 +429,9 @@ def resample_ratio(native_rate: int, rate: int) -> tuple[int, int]:
     return max(approx.numerator, 1), approx.denominator
 
 
-def _tag(handle: sf.SoundFile, name: str) -> str:
-    try:
-        value = getattr(handle, name, "")
-    except (RuntimeError, sf.LibsndfileError):
-        return ""
-    return " ".join(str(value or "").split())  # one line: no newlines or tabs from tags
+def not_decodable(path: Path, error: DecodeError) -> TrackUnreadable:
+    """The one error for a file no decoder reads, with the decoder's reason."""
+    return TrackUnreadable(path, f"not a readable audio file ({error.reason})")
 
 
 def not_openable(path: Path, error: OSError) -> TrackUnreadable:
@@ -487,25 +439,5 @@ def not_openable(path: Path, error: OSError) -> TrackUnreadable:
     return TrackUnreadable(path, f"cannot be opened ({_os_reason(error)})")
 
 
-def not_readable(path: Path, error: sf.LibsndfileError) -> TrackUnreadable:
-    """The one error for a file libsndfile refuses, with its reason (probe and decode)."""
-    return TrackUnreadable(path, f"not a readable audio file ({soundfile_reason(error)})")
-
-
-def soundfile_reason(error: sf.LibsndfileError) -> str:
-    """libsndfile's own message, without soundfile's "Error opening '/long/path': " prefix."""
-    try:
-        text = str(error.error_string)
-    except (AttributeError, RuntimeError, ValueError):
-        text = str(error)
-    text = text.strip().removeprefix("Error : ").removesuffix(".")
-    return _short(RuntimeError(text)) if text else _short(error)
-
-
 def _os_reason(error: OSError) -> str:
-    return _short(RuntimeError(error.strerror)) if error.strerror else _short(error)
-
-
-def _short(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 100 else text[:97] + "..."
+    return short_reason(RuntimeError(error.strerror)) if error.strerror else short_reason(error)

@@ -1,0 +1,359 @@
+"""`FfmpegReader`: MP3, AAC and ALAC (.m4a), Opus, WavPack, WMA... through FFmpeg (PyAV).
+
+FFmpeg seeks to a packet at or before a time, and a lossy decoder's first frames after a
+seek are wrong until its state has caught up (MP3's bit reservoir and overlap, Opus's
+80 ms pre-roll): a read seeks `PREROLL_FRAMES` before its first frame, and again from
+further back where the seek landed too late to warm the decoder up. Positions come from
+the frames' timestamps (less the stream's start, which is where an MP3's encoder delay or
+an AAC edit list puts the first frame), so a damaged packet leaves silence in its place
+rather than shifting what follows.
+
+Decoders whose state is made of the last few frames alone (MP3 and the lossless ones) then
+give the samples a whole-file decode gives, from any seek. Others never converge to the
+same samples: AAC's perceptual noise substitution draws from a generator seeded when the
+decoder opens (a flush does not reseed it), and Opus's prediction drifts by 1e-6. Those
+are decoded on a fixed grid: segment k (native frames [k*S, (k+1)*S)) always by a fresh
+decoder from the same seek, whatever read asked for it, so two reads of a frame agree and
+windows join exactly.
+
+The file stays open between reads: FFmpeg seeks in an MP3 by reading it from the start
+(25 ms at ten minutes in), once, and then from the index that left.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.library.decoders import DecodeError, Native, StreamInfo, short_reason
+
+if TYPE_CHECKING:
+    from av.audio.frame import AudioFrame
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
+
+SEGMENT_FRAMES = 1 << 16
+"""The decoding grid of drifting decoders (1.5 s at 44.1 kHz)."""
+PREROLL_FRAMES = 1 << 14
+"""How far before a read its seek aims (0.37 s at 44.1 kHz): MP3 needed more than 8192
+where its seek landed late, Opus needs 80 ms."""
+WARM_FRAMES = 4096
+"""Frames a decoder must have decoded before the first one a read keeps; a seek that
+lands later is made again from further back."""
+EXACT_CODECS = frozenset(
+    {"mp3float", "mp3", "mp2float", "mp2", "flac", "alac", "wavpack", "ape", "tta", "tak"}
+)
+"""Decoders whose output from any warm seek equals a whole-file decode's."""
+FORMAT_NAMES = {
+    "mp3float": "MP3",
+    "mp3": "MP3",
+    "mp2float": "MP2",
+    "aac": "AAC",
+    "alac": "ALAC",
+    "opus": "OPUS",
+    "libopus": "OPUS",
+    "vorbis": "VORBIS",
+    "flac": "FLAC",
+    "wavpack": "WAVPACK",
+    "wmav1": "WMA",
+    "wmav2": "WMA",
+    "wmapro": "WMA",
+    "ape": "APE",
+}
+INTEGER_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63}
+
+_JITTER_FRAMES = 64
+"""How far a frame's timestamp may stray from right after the frame before (Matroska
+rounds to the millisecond) before it means a gap."""
+_import_lock = threading.Lock()
+
+
+class FfmpegReader:
+    """A file FFmpeg reads; see `SourceReader`. Not for two threads at once."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._container = self._open()
+        try:
+            self.info = self._stream_info()
+        except (AttributeError, TypeError, ValueError, ZeroDivisionError) as error:
+            self._container.close()  # FFmpeg found a stream but not what it is made of
+            raise DecodeError(f"unreadable audio stream ({short_reason(error)})") from None
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _stream_info(self) -> StreamInfo:
+        stream = self._container.streams.audio[0]
+        context = stream.codec_context
+        rate, channels = int(context.sample_rate or 0), int(context.channels or 0)
+        if rate <= 0 or channels <= 0:
+            raise DecodeError("no sample rate or channel count in the audio stream")
+        self._rate = rate
+        self._time_base = Fraction(stream.time_base or Fraction(1, rate))
+        self._start = int(stream.start_time or 0)
+        self._exact = context.name in EXACT_CODECS
+        self._coarse = self._time_base > Fraction(1, rate)
+        """Timestamps coarser than a frame (Matroska's milliseconds): a seek's first frame
+        cannot be placed to the frame, so such a file is decoded on from its start."""
+        self._run: _Run | None = None
+        claimed = self._claimed_frames(self._container, stream)
+        self._end = claimed if "mp4" in self._container.format.name else None
+        """Where an MP4's edit list ends the audio: FFmpeg leaves an AAC encoder's
+        padding after it."""
+        metadata = {key.lower(): value for key, value in self._container.metadata.items()}
+        return StreamInfo(
+            samplerate=rate,
+            channels=channels,
+            frames=claimed,
+            format=FORMAT_NAMES.get(context.name, context.name.upper()),
+            title=" ".join(str(metadata.get("title", "")).split()),
+            artist=" ".join(str(metadata.get("artist", "")).split()),
+            exact_length=False,
+        )
+
+    def read(self, first: int, count: int, dtype: str = "float32") -> Native:
+        first, count = max(0, first), max(0, count)
+        if self._end is not None:
+            count = max(0, min(count, self._end - first))
+        out = np.zeros((count, self.info.channels), dtype=dtype)
+        stop, position = first + count, first
+        while position < stop:
+            origin, high = self._origin(position, stop)
+            run = self._run_for(origin, position)
+            reached = run.serve(position, high, out, first)
+            if reached < high:  # the audio ends here
+                return out[: max(reached - first, 0)]
+            position = reached
+        return out
+
+    def close(self) -> None:
+        self._drop_run()
+        self._container.close()
+
+    def __enter__(self) -> FfmpegReader:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- decoding runs --------------------------------------------------------------------
+    def _origin(self, position: int, stop: int) -> tuple[tuple[str, int], int]:
+        """Which run may decode `position`, and up to where: any warm one for an exact
+        decoder, the one of its segment for a drifting one, the one from the file's start
+        where timestamps are too coarse to place a seek's first frame."""
+        if self._coarse:
+            return ("start", 0), stop
+        if self._exact:
+            return ("seek", 0), stop
+        segment = position // SEGMENT_FRAMES
+        return ("segment", segment), min(stop, (segment + 1) * SEGMENT_FRAMES)
+
+    def _run_for(self, origin: tuple[str, int], position: int) -> _Run:
+        """The run going on, where it has not passed `position` and is not far behind it
+        (decoding on is cheaper than a seek for a preroll's length), else a new one."""
+        run = self._run
+        if run is not None and run.origin == origin and run.covers(position):
+            near = origin[0] != "seek" or position - run.reached <= PREROLL_FRAMES
+            if near:
+                return run
+        self._drop_run()
+        kind, number = origin
+        anchor = number * SEGMENT_FRAMES if kind == "segment" else position
+        if kind == "start":
+            anchor = 0
+        self._run = self._start_run(origin, anchor)
+        return self._run
+
+    def _start_run(self, origin: tuple[str, int], anchor: int) -> _Run:
+        """A run whose decoder is warm by `anchor`: seeked `PREROLL_FRAMES` before it, or
+        from further back where the seek landed late. A drifting decoder starts fresh."""
+        aim = anchor - PREROLL_FRAMES
+        for attempt in (aim, aim - 4 * PREROLL_FRAMES, 0):
+            attempt = max(attempt, 0)
+            shared = origin[0] == "seek" and attempt > 0  # from the start: a fresh open
+            container = self._container if shared else self._open()
+            run = _Run(origin, container, shared, self._placement())
+            if run.begin(self._timestamp(attempt) if attempt else None, anchor - WARM_FRAMES):
+                return run
+            run.close()
+        raise DecodeError("cannot seek in the file")  # a decode from its start is warm
+
+    def _drop_run(self) -> None:
+        if self._run is not None:
+            self._run.close()
+            self._run = None
+
+    def _placement(self) -> Callable[[AudioFrame], int | None]:
+        start, scale = self._start, self._time_base * self._rate
+
+        def place(frame: AudioFrame) -> int | None:
+            return None if frame.pts is None else round((frame.pts - start) * scale)
+
+        return place
+
+    def _timestamp(self, native_frame: int) -> int:
+        return self._start + int(Fraction(native_frame, self._rate) / self._time_base)
+
+    def _claimed_frames(self, container: InputContainer, stream: AudioStream) -> int:
+        """The header's length; where it gives none, the packets' durations added up (a
+        demux decodes nothing: 0.1 s for an hour of MP3)."""
+        if stream.duration:
+            return round(stream.duration * self._time_base * self._rate)
+        if container.duration:
+            return round(Fraction(container.duration, 1_000_000) * self._rate)
+        total = sum(packet.duration or 0 for packet in container.demux(stream))
+        return round(total * self._time_base * self._rate)
+
+    def _open(self) -> InputContainer:
+        av = _av()
+        try:
+            container: InputContainer = av.open(str(self._path), metadata_errors="ignore")
+        except av.error.FFmpegError as error:
+            if isinstance(error, FileNotFoundError):  # gone since it was checked
+                raise
+            # Not the system's verdict (the file was checked readable): FFmpeg says EPERM
+            # or EIO of data it cannot make sense of.
+            raise DecodeError(_reason(error)) from None
+        if not container.streams.audio:
+            container.close()
+            raise DecodeError("no audio stream")
+        return container
+
+
+class _Run:
+    """One decoder's way through the file from one start: each frame placed right after
+    the one before (a timestamp further off than its own rounding means packets were
+    lost there, and the frame goes where it says), the last one kept for the next read."""
+
+    def __init__(
+        self,
+        origin: tuple[str, int],
+        container: InputContainer,
+        shared: bool,
+        place: Callable[[AudioFrame], int | None],
+    ) -> None:
+        self.origin = origin
+        self._container = container
+        self._shared = shared
+        self._place = place
+        self._stream = container.streams.audio[0]
+        self._frames: Iterator[AudioFrame | str] = iter(())
+        self._piece: tuple[int, Native] | None = None
+        self.reached = 0
+        """The frame after the last one decoded."""
+        self._failure = ""
+
+    def begin(self, timestamp: int | None, warm_by: int) -> bool:
+        """Seek (from the start when None) and decode the first frame; False when that
+        frame comes after `warm_by`, too late for the decoder to be warm."""
+        if timestamp is not None:
+            try:
+                self._container.seek(timestamp, stream=self._stream, backward=True)
+            except Exception:  # noqa: BLE001 - an unseekable file is read from its start
+                return False
+            self._stream.codec_context.flush_buffers()
+        self._frames = _frames(self._container, self._stream)
+        if not self._next():
+            return True  # nothing decodes from here: the reads find the end
+        assert self._piece is not None
+        return timestamp is None or self._piece[0] <= max(warm_by, 0)
+
+    def covers(self, position: int) -> bool:
+        return self._piece is not None and self._piece[0] <= position
+
+    def serve(self, low: int, high: int, out: Native, base: int) -> int:
+        """Copy [low, high) into `out` (row 0 is frame `base`); the frame reached, short
+        of `high` where the audio ends."""
+        reached = low
+        while self._piece is not None:
+            at, samples = self._piece
+            start, stop = max(at, low), min(at + samples.shape[0], high)
+            if stop > start:
+                out[start - base : stop - base] = samples[start - at : stop - at]
+                reached = max(reached, stop)
+            if at + samples.shape[0] >= high or not self._next():
+                break
+        if reached == low and self._piece is None and self._failure:
+            raise DecodeError(self._failure)
+        return min(reached, high)
+
+    def _next(self) -> bool:
+        """Decode the next frame into `_piece`; False at the end of the audio."""
+        for frame in self._frames:
+            if isinstance(frame, str):
+                self._failure = self._failure or frame
+                continue
+            stamped = self._place(frame)
+            at = self.reached if self._piece is not None else (stamped or 0)
+            if stamped is not None and abs(stamped - at) > _JITTER_FRAMES:
+                at = stamped
+            samples = _samples(frame)
+            self._piece = (at, samples)
+            self.reached = at + samples.shape[0]
+            return True
+        return False
+
+    def close(self) -> None:
+        if not self._shared:
+            self._container.close()
+
+
+def _frames(container: InputContainer, stream: AudioStream) -> Iterator[AudioFrame | str]:
+    """Decoded frames in order; a packet that fails to decode yields its reason instead,
+    and a container that fails to demux ends the stream (its audio ends there)."""
+    av = _av()
+    try:
+        for packet in container.demux(stream):
+            try:
+                yield from packet.decode()
+            except (av.error.FFmpegError, ValueError) as error:
+                yield _reason(error)
+    except (av.error.FFmpegError, ValueError) as error:
+        yield _reason(error)
+
+
+def _samples(frame: AudioFrame) -> Native:
+    """A frame as (frames, channels) float, integer formats scaled to [-1, 1)."""
+    array = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    data = array.T if frame.format.is_planar else array.reshape(-1, channels)
+    kind = frame.format.name.removesuffix("p")
+    if kind in INTEGER_SCALE:
+        scaled = data.astype(np.float64)
+        if kind == "u8":
+            scaled -= 128.0
+        return scaled / INTEGER_SCALE[kind]
+    return data
+
+
+def _reason(error: BaseException) -> str:
+    """FFmpeg's message without its errno and path: "invalid data found when processing
+    input" rather than "[Errno 1094995529] Invalid data found ...: '/long/path'"."""
+    text = getattr(error, "strerror", None) or str(error)
+    return short_reason(RuntimeError(text[:1].lower() + text[1:]))
+
+
+def import_pyav() -> None:
+    """Import PyAV now (see `warm_up`)."""
+    _av()
+
+
+def _av() -> Any:
+    """PyAV, imported on first use (0.1 s), with FFmpeg's logging kept off the terminal."""
+    with _import_lock:
+        import av
+
+        av.logging.set_level(None)
+        return av
