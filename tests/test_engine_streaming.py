@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.formats import FORMATS, encode, noisy
 from engine import Engine, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer
@@ -212,5 +213,27 @@ def test_a_gain_recalibrated_while_its_preset_is_asked_for_is_not_put_in_use(
         preparation.ask("punchy", request_with_a_gain_arriving)
         installing[0].join()
         assert engine.calibrations.get(key) == gain
+    finally:
+        engine.close()
+
+
+def test_an_mp3_then_an_m4a_play_switch_and_hand_over(tmp_path: Path) -> None:
+    """Tracks FFmpeg decodes stream like any other: calibrated, rendered, switched, and
+    the next one follows at the end, with no render failing."""
+    mp3, aac = (kind for kind in FORMATS if kind.name in ("mp3", "aac-m4a"))
+    paths = [encode(tmp_path / "01-song.mp3", noisy(5.0), mp3)]
+    paths.append(encode(tmp_path / "02-song.m4a", noisy(5.0, seed=1), aac))
+    engine = engine_on(paths)
+    try:
+        assert [track.format for track in engine.tracks()] == ["MP3", "AAC"]
+        engine.play()
+        assert engine.wait_until_prepared(timeout=180.0)
+        engine.set_preset("punchy")
+        wait_for(lambda: engine.snapshot().track_index == 1)
+        engine.set_preset("bright")
+        wait_for(lambda: engine.snapshot().position_seconds > 2.0)
+        assert engine.workers.metrics().failures == 0
+        assert engine.buffer.total_bytes() > 0
+        assert not engine.errors.entries()
     finally:
         engine.close()
