@@ -40,6 +40,11 @@ def test_render_writes_what_the_engine_renders(tmp_path: Path, capsys) -> None:
         (["render", "IN", "out.wav", "--preset", "warm", "--intensity", "1.5"], "between 0 and 1"),
         (["render", "IN", "IN", "--preset", "warm"], "would overwrite the input"),
         (["render", "GARBAGE", "out.wav", "--preset", "warm"], "not a readable audio file"),
+        (["render", "FAKE_MP3", "out.wav", "--preset", "warm"], "song.mp3: not a readable audio"),
+        (["render", "LOOP", "out.wav", "--preset", "warm"], "loop.wav: cannot be opened (Too many"),
+        (["render", "IN", "LOOP", "--preset", "warm"], "loop.wav: a symbolic link that leads"),
+        (["render", "IN", "absent/out.wav", "--preset", "warm"], "folder"),
+        (["render", "IN", "absent/out.wav", "--preset", "warm"], "does not exist"),
         (["no-such-folder"], "no-such-folder: no such file or folder"),
         (["--budget-mb", "-3", "IN"], "--budget-mb must be a positive number"),
     ],
@@ -48,9 +53,14 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, args, message
     source = write_tone(tmp_path / "in.wav", seconds=1.0)
     garbage = tmp_path / "garbage.wav"
     garbage.write_bytes(b"\x00junk" * 100)
-    replace = {"IN": str(source), "GARBAGE": str(garbage)}
+    fake_mp3 = tmp_path / "song.mp3"
+    fake_mp3.write_text("not music\n" * 50)
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)
+    replace = {"IN": str(source), "GARBAGE": str(garbage), "FAKE_MP3": str(fake_mp3)}
+    replace["LOOP"] = str(loop)
     args = [replace.get(arg, arg) for arg in args]
-    args = [str(tmp_path / arg) if arg.startswith("out.") else arg for arg in args]
+    args = [str(tmp_path / arg) if arg.startswith(("out.", "absent/")) else arg for arg in args]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err

@@ -45,6 +45,23 @@ def output_format(path: Path) -> str:
     return known[extension]
 
 
+def check_output_folder(target: Path) -> None:
+    """The folder the output goes in exists and takes files (libsndfile would only say
+    "System error.")."""
+    folder = target.parent
+    if not folder.is_dir():
+        raise RenderError(f"cannot write {target}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise RenderError(f"cannot write {target}: the folder {folder} is not writable")
+    try:
+        if target.is_dir():
+            raise RenderError(f"cannot write {target}: it is a folder")
+    except OSError as error:  # a symlink loop (Python 3.11's is_dir lets ELOOP through)
+        raise RenderError(f"cannot write {target}: {error.strerror or error}") from error
+    if os.path.islink(target) and not os.path.exists(target):
+        raise RenderError(f"cannot write {target}: a symbolic link that leads nowhere")
+
+
 def render_file(
     source: Path,
     target: Path,
@@ -59,9 +76,10 @@ def render_file(
     if not 0.0 <= intensity <= 1.0 or math.isnan(intensity):
         raise RenderError("--intensity must be between 0 and 1")
     major = output_format(target)
-    if source.resolve() == target.resolve():
+    track = probe(source, 44_100)  # a missing, looping or unreadable input says so first
+    check_output_folder(target)
+    if os.path.realpath(source) == os.path.realpath(target):
         raise RenderError("the output would overwrite the input; choose another file")
-    track = probe(source, 44_100)
     config = EngineConfig(sample_rate=track.native_rate, chunk_seconds=chunk_seconds)
     track = probe(source, track.native_rate)
 
