@@ -67,6 +67,14 @@ FORMAT_NAMES = {
     "ape": "APE",
 }
 INTEGER_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63}
+SAMPLE_TYPES: dict[str, type[np.generic]] = {
+    "u8": np.uint8,
+    "s16": np.int16,
+    "s32": np.int32,
+    "s64": np.int64,
+    "flt": np.float32,
+    "dbl": np.float64,
+}
 
 _JITTER_FRAMES = 64
 """How far a frame's timestamp may stray from right after the frame before (Matroska
@@ -196,10 +204,13 @@ class FfmpegReader:
             self._run = None
 
     def _placement(self) -> Callable[[AudioFrame], int | None]:
-        start, scale = self._start, self._time_base * self._rate
+        scale = self._time_base * self._rate  # frames per tick, a fraction: kept in integers
+        start, twice_up, twice_down = self._start, 2 * scale.numerator, 2 * scale.denominator
 
         def place(frame: AudioFrame) -> int | None:
-            return None if frame.pts is None else round((frame.pts - start) * scale)
+            if frame.pts is None:
+                return None
+            return ((frame.pts - start) * twice_up + scale.denominator) // twice_down
 
         return place
 
@@ -250,7 +261,7 @@ class _Run:
         self._place = place
         self._stream = container.streams.audio[0]
         self._frames: Iterator[AudioFrame | str] = iter(())
-        self._piece: tuple[int, Native] | None = None
+        self._piece: _Piece | None = None
         self.reached = 0
         """The frame after the last one decoded."""
         self._failure = ""
@@ -268,22 +279,22 @@ class _Run:
         if not self._next():
             return True  # nothing decodes from here: the reads find the end
         assert self._piece is not None
-        return timestamp is None or self._piece[0] <= max(warm_by, 0)
+        return timestamp is None or self._piece.at <= max(warm_by, 0)
 
     def covers(self, position: int) -> bool:
-        return self._piece is not None and self._piece[0] <= position
+        return self._piece is not None and self._piece.at <= position
 
     def serve(self, low: int, high: int, out: Native, base: int) -> int:
         """Copy [low, high) into `out` (row 0 is frame `base`); the frame reached, short
         of `high` where the audio ends."""
         reached = low
         while self._piece is not None:
-            at, samples = self._piece
-            start, stop = max(at, low), min(at + samples.shape[0], high)
+            piece = self._piece
+            start, stop = max(piece.at, low), min(piece.end, high)
             if stop > start:
-                out[start - base : stop - base] = samples[start - at : stop - at]
+                piece.copy(start, stop, out[start - base : stop - base])
                 reached = max(reached, stop)
-            if at + samples.shape[0] >= high or not self._next():
+            if piece.end >= high or not self._next():
                 break
         if reached == low and self._piece is None and self._failure:
             raise DecodeError(self._failure)
@@ -299,9 +310,8 @@ class _Run:
             at = self.reached if self._piece is not None else (stamped or 0)
             if stamped is not None and abs(stamped - at) > _JITTER_FRAMES:
                 at = stamped
-            samples = _samples(frame)
-            self._piece = (at, samples)
-            self.reached = at + samples.shape[0]
+            self._piece = _Piece(at, frame)
+            self.reached = self._piece.end
             return True
         return False
 
@@ -324,18 +334,39 @@ def _frames(container: InputContainer, stream: AudioStream) -> Iterator[AudioFra
         yield _reason(error)
 
 
-def _samples(frame: AudioFrame) -> Native:
-    """A frame as (frames, channels) float, integer formats scaled to [-1, 1)."""
-    array = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    data = array.T if frame.format.is_planar else array.reshape(-1, channels)
-    kind = frame.format.name.removesuffix("p")
-    if kind in INTEGER_SCALE:
-        scaled = data.astype(np.float64)
-        if kind == "u8":
-            scaled -= 128.0
-        return scaled / INTEGER_SCALE[kind]
-    return data
+class _Piece:
+    """A decoded frame at its place, read straight from its planes' buffers (PyAV's
+    `to_ndarray` stacks the planes into a new array, which cost more than decoding)."""
+
+    def __init__(self, at: int, frame: AudioFrame) -> None:
+        self.at = at
+        self.end = at + frame.samples
+        self._kind = frame.format.name.removesuffix("p")
+        dtype = SAMPLE_TYPES[self._kind]
+        channels, count = len(frame.layout.channels), frame.samples
+        planes = frame.planes
+        self._columns: list[Native]
+        if frame.format.is_planar:
+            self._columns = [
+                np.frombuffer(memoryview(plane), dtype, count) for plane in planes[:channels]
+            ]
+        else:
+            packed = np.frombuffer(memoryview(planes[0]), dtype, count * channels)
+            self._columns = [packed[channel::channels] for channel in range(channels)]
+
+    def copy(self, start: int, stop: int, into: Native) -> None:
+        """Frames [start, stop) into `into`, one channel at a time, integer formats
+        scaled to [-1, 1)."""
+        first, last = start - self.at, stop - self.at
+        scale = INTEGER_SCALE.get(self._kind)
+        for channel, column in enumerate(self._columns):
+            part = column[first:last]
+            if scale is None:
+                into[:, channel] = part
+            elif self._kind == "u8":
+                into[:, channel] = (part.astype(np.float64) - 128.0) / scale
+            else:
+                into[:, channel] = part / scale
 
 
 def _reason(error: BaseException) -> str:
