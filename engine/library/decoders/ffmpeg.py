@@ -3,10 +3,11 @@
 FFmpeg seeks to a packet at or before a time, and a lossy decoder's first frames after a
 seek are wrong until its state has caught up (MP3's bit reservoir and overlap, Opus's
 80 ms pre-roll): a read seeks `PREROLL_FRAMES` before its first frame, and again from
-further back where the seek landed too late to warm the decoder up. Positions come from
-the frames' timestamps (less the stream's start, which is where an MP3's encoder delay or
-an AAC edit list puts the first frame), so a damaged packet leaves silence in its place
-rather than shifting what follows.
+further back where the seek landed too late to warm the decoder up. A run of frames is
+placed from its first frame's timestamp (less the stream's start, which is where an MP3's
+encoder delay or an AAC edit list puts the first frame), each frame right after the one
+before; a timestamp further off than its rounding means lost packets, and the frame goes
+where it says, silence in the gap.
 
 Decoders whose state is made of the last few frames alone (MP3 and the lossless ones) then
 give the samples a whole-file decode gives, from any seek. Others never converge to the
@@ -15,6 +16,10 @@ decoder opens (a flush does not reseed it), and Opus's prediction drifts by 1e-6
 are decoded on a fixed grid: segment k (native frames [k*S, (k+1)*S)) always by a fresh
 decoder from the same seek, whatever read asked for it, so two reads of a frame agree and
 windows join exactly.
+
+Matroska and WebM stamp frames to the millisecond, too coarse to place a seek's first
+frame to the sample: those files are decoded on from their start (a read at the middle of
+an hour costs seconds, once; later reads go on from there).
 
 The file stays open between reads: FFmpeg seeks in an MP3 by reading it from the start
 (25 ms at ten minutes in), once, and then from the index that left.
