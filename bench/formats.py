@@ -36,6 +36,10 @@ class Format:
     tones); lossless: the quantisation's."""
     exact_decoder: bool = True
     """Its decoder gives a whole-file decode's samples from any warm seek."""
+    bit_rate: int | None = None
+    delay: int = 0
+    """Frames of encoder delay a decode keeps at its start: a raw ADTS stream does not
+    say how much its encoder put there."""
 
 
 FORMATS = (
@@ -49,6 +53,7 @@ FORMATS = (
     Format("opus-webm", ".webm", "libopus", "webm", 48_000, "OPUS", 35.0, exact_decoder=False),
     Format("flac-mka", ".mka", "flac", "matroska", SOURCE_RATE, "FLAC", 80.0),
     Format("wavpack", ".wv", "wavpack", None, SOURCE_RATE, "WAVPACK", 80.0),
+    Format("aac-adts", ".aac", "aac", "adts", SOURCE_RATE, "AAC", 22.0, False, delay=1024),
 )
 
 
@@ -91,6 +96,8 @@ def encode_blocks(path: Path, blocks: Iterable[npt.NDArray[np.float32]], kind: F
     with av.open(str(path), "w", format=kind.container) as out:
         stream = out.add_stream(kind.codec, rate=kind.rate, layout="stereo")
         assert isinstance(stream, av.AudioStream)
+        if kind.bit_rate:
+            stream.bit_rate = kind.bit_rate
         offered = [f.name for f in stream.codec_context.codec.audio_formats or ()]
         sample_format = next(f for f in _PREFERRED_SAMPLE_FORMATS if f in offered)
         stream.codec_context.format = sample_format

@@ -65,9 +65,14 @@ def test_every_format_decodes_in_line_with_its_source(
         decoded = reader.read(0, info.frames + 4096)
     assert (info.samplerate, info.channels, info.format) == (kind.rate, 2, kind.shown)
     assert decoded.dtype == np.float32 and decoded.shape[1] == 2
+    if kind.delay:  # a raw stream: its delay, padding and length are nobody's record
+        decoded = decoded[kind.delay :]
+        assert 0 <= decoded.shape[0] - source.shape[0] < 1024
+        assert abs(info.frames - kind.delay - decoded.shape[0]) <= 0.1 * kind.rate
+        decoded = decoded[: source.shape[0]]
     # The header's length is the decodable one, up to an Opus pre-skip it counts.
     assert decoded.shape[0] == source.shape[0]
-    assert 0 <= info.frames - decoded.shape[0] <= 0.01 * kind.rate
+    assert kind.delay or 0 <= info.frames - decoded.shape[0] <= 0.01 * kind.rate
     assert lag(decoded, source, kind.rate) == 0  # encoder delay and padding taken off
     error = decoded - source
     snr = 10 * np.log10(np.sum(source**2) / max(float(np.sum(error**2)), 1e-30))
@@ -166,7 +171,8 @@ def test_a_track_in_each_format_streams_its_windows_at_the_engine_rate(
     for name, path in library.items():
         track = probe(path, SOURCE_RATE)
         assert track.format == BY_NAME[name].shown
-        assert abs(track.frames - SECONDS * SOURCE_RATE) <= 0.01 * SOURCE_RATE, name
+        estimated = BY_NAME[name].delay > 0  # a raw stream's length comes from its bit rate
+        assert estimated or abs(track.frames - SECONDS * SOURCE_RATE) <= 0.01 * SOURCE_RATE
         source = TrackSource(track, SOURCE_RATE)
         every = source.read(0, track.frames)
         for first in (0, 12_345, SOURCE_RATE, 2 * SOURCE_RATE + 7):

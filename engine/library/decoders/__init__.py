@@ -2,7 +2,7 @@
 
 libsndfile (soundfile) reads WAV, FLAC, AIFF and Ogg Vorbis, quickly and with exact seeks;
 FFmpeg (through PyAV, whose wheels bundle it) reads the rest: MP3, AAC and ALAC in .m4a,
-Opus, WavPack, WMA. MP3 goes to FFmpeg although libsndfile reads it too: libsndfile's
+raw AAC, Opus, WavPack, Matroska. MP3 goes to FFmpeg although libsndfile reads it too: libsndfile's
 mpg123 prints its complaints about a damaged or fake MP3 on the terminal the screen is
 drawn on, and FFmpeg's logging is off. A file libsndfile refuses is offered to FFmpeg (a
 .wav holding MP3 or ADPCM, an .ogg holding Speex); the error the listener sees is the first
@@ -29,7 +29,7 @@ Native = npt.NDArray[Any]
 """Decoded frames at the file's rate, (frames, channels), float32 or float64."""
 
 FFMPEG_EXTENSIONS = frozenset(
-    {".mp3", ".m4a", ".m4b", ".mp4", ".aac", ".alac", ".opus", ".wv", ".wma", ".mka", ".webm"}
+    {".mp3", ".m4a", ".m4b", ".aac", ".opus", ".wv", ".mka", ".webm"}
 )
 """Files FFmpeg decodes first; every other one goes to libsndfile first."""
 LIBSNDFILE_EXTENSIONS = frozenset(

@@ -1,4 +1,4 @@
-"""`FfmpegReader`: MP3, AAC and ALAC (.m4a), Opus, WavPack, WMA... through FFmpeg (PyAV).
+"""`FfmpegReader`: MP3, AAC and ALAC (.m4a), Opus, WavPack, Matroska through FFmpeg (PyAV).
 
 FFmpeg seeks to a packet at or before a time, and a lossy decoder's first frames after a
 seek are wrong until its state has caught up (MP3's bit reservoir and overlap, Opus's
