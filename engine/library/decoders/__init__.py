@@ -21,16 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import numpy.typing as npt
 
 Native = npt.NDArray[Any]
 """Decoded frames at the file's rate, (frames, channels), float32 or float64."""
 
-FFMPEG_EXTENSIONS = frozenset(
-    {".mp3", ".m4a", ".m4b", ".aac", ".opus", ".wv", ".mka", ".webm"}
-)
+FFMPEG_EXTENSIONS = frozenset({".mp3", ".m4a", ".m4b", ".aac", ".opus", ".wv", ".mka", ".webm"})
 """Files FFmpeg decodes first; every other one goes to libsndfile first."""
 LIBSNDFILE_EXTENSIONS = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".w64"}
@@ -69,6 +67,24 @@ class StreamInfo:
     """False where `frames` is the container's estimate (FFmpeg's durations count an Opus
     pre-skip, an ADTS stream's length is guessed from its bit rate): a decodable end a
     little short of it is no truncation."""
+
+
+class ClosingReader:
+    """What makes every reader a context manager: `with open_reader(path) as reader:`."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class SourceReader(Protocol):

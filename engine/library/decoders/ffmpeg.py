@@ -31,12 +31,11 @@ import threading
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.library.decoders import DecodeError, Native, StreamInfo, short_reason
+from engine.library.decoders import ClosingReader, DecodeError, Native, StreamInfo, short_reason
 
 if TYPE_CHECKING:
     from av.audio.frame import AudioFrame
@@ -87,7 +86,7 @@ rounds to the millisecond) before it means a gap."""
 _import_lock = threading.Lock()
 
 
-class FfmpegReader:
+class FfmpegReader(ClosingReader):
     """A file FFmpeg reads; see `SourceReader`. Not for two threads at once."""
 
     def __init__(self, path: Path) -> None:
@@ -149,17 +148,6 @@ class FfmpegReader:
     def close(self) -> None:
         self._drop_run()
         self._container.close()
-
-    def __enter__(self) -> FfmpegReader:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- decoding runs --------------------------------------------------------------------
     def _origin(self, position: int, stop: int) -> tuple[tuple[str, int], int]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import soundfile as sf
 
-from engine.library.decoders import DecodeError, Native, StreamInfo, short_reason
+from engine.library.decoders import ClosingReader, DecodeError, Native, StreamInfo, short_reason
 
 
-class SoundfileReader:
+class SoundfileReader(ClosingReader):
     """A file libsndfile reads; see `SourceReader`."""
 
     def __init__(self, path: Path) -> None:
@@ -53,17 +52,6 @@ class SoundfileReader:
 
     def close(self) -> None:
         self._handle.close()
-
-    def __enter__(self) -> SoundfileReader:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _open(path: Path) -> sf.SoundFile:
