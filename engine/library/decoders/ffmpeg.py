@@ -18,8 +18,10 @@ decoder from the same seek, whatever read asked for it, so two reads of a frame 
 windows join exactly.
 
 Matroska and WebM stamp frames to the millisecond, too coarse to place a seek's first
-frame to the sample: those files are decoded on from their start (a read at the middle of
-an hour costs seconds, once; later reads go on from there).
+frame to the sample by its stamp alone. Where the codec's frames are all one size (Opus's
+20 ms, FLAC's blocks: the first frames say so, and every seek checks it), a frame can only
+end on that grid, and the grid point nearest its stamped end is where it ends. Otherwise
+such a file is decoded on from its start (a read at the middle of an hour costs seconds).
 
 The file stays open between reads: FFmpeg seeks in an MP3 by reading it from the start
 (25 ms at ten minutes in), once, and then from the index that left.
@@ -27,8 +29,10 @@ The file stays open between reads: FFmpeg seeks in an MP3 by reading it from the
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,10 +114,15 @@ class FfmpegReader(ClosingReader):
         self._rate = rate
         self._time_base = Fraction(stream.time_base or Fraction(1, rate))
         self._start = int(stream.start_time or 0)
+        scale = self._time_base * rate
+        self._scale = (scale.numerator, scale.denominator)
+        """Frames per stamp tick, as a fraction."""
         self._exact = context.name in EXACT_CODECS
         self._coarse = self._time_base > Fraction(1, rate)
         """Timestamps coarser than a frame (Matroska's milliseconds): a seek's first frame
-        cannot be placed to the frame, so such a file is decoded on from its start."""
+        is placed on the codec's frame grid, or, without one, the file is decoded on from
+        its start."""
+        self._grid = self._frame_grid(stream) if self._coarse else None
         self._run: _Run | None = None
         claimed = self._claimed_frames(self._container, stream)
         self._end = claimed if "mp4" in self._container.format.name else None
@@ -131,6 +140,14 @@ class FfmpegReader(ClosingReader):
         )
 
     def read(self, first: int, count: int, dtype: str = "float32") -> Native:
+        try:
+            return self._read(first, count, dtype)
+        except _OffGrid:  # frames of changing sizes after all: read this file from its start
+            self._grid = None
+            self._drop_run()
+            return self._read(first, count, dtype)
+
+    def _read(self, first: int, count: int, dtype: str) -> Native:
         first, count = max(0, first), max(0, count)
         if self._end is not None:
             count = max(0, min(count, self._end - first))
@@ -154,7 +171,7 @@ class FfmpegReader(ClosingReader):
         """Which run may decode `position`, and up to where: any warm one for an exact
         decoder, the one of its segment for a drifting one, the one from the file's start
         where timestamps are too coarse to place a seek's first frame."""
-        if self._coarse:
+        if self._coarse and self._grid is None:
             return ("start", 0), stop
         if self._exact:
             return ("seek", 0), stop
@@ -185,7 +202,7 @@ class FfmpegReader(ClosingReader):
             attempt = max(attempt, 0)
             shared = origin[0] == "seek" and attempt > 0  # from the start: a fresh open
             container = self._container if shared else self._open()
-            run = _Run(origin, container, shared, self._placement())
+            run = _Run(origin, container, shared, self._placement(), self._grid)
             if run.begin(self._timestamp(attempt) if attempt else None, anchor - WARM_FRAMES):
                 return run
             run.close()
@@ -197,15 +214,37 @@ class FfmpegReader(ClosingReader):
             self._run = None
 
     def _placement(self) -> Callable[[AudioFrame], int | None]:
-        scale = self._time_base * self._rate  # frames per tick, a fraction: kept in integers
-        start, twice_up, twice_down = self._start, 2 * scale.numerator, 2 * scale.denominator
+        frames_at = self._frames_at
 
         def place(frame: AudioFrame) -> int | None:
-            if frame.pts is None:
-                return None
-            return ((frame.pts - start) * twice_up + scale.denominator) // twice_down
+            return None if frame.pts is None else frames_at(frame.pts)
 
         return place
+
+    def _frames_at(self, stamp: int) -> int:
+        """A stamp as frames from the stream's start, in integers (a Fraction per frame
+        cost more than decoding an MP3)."""
+        up, down = self._scale
+        return ((stamp - self._start) * 2 * up + down) // (2 * down)
+
+    def _frame_grid(self, stream: AudioStream) -> _Grid | None:
+        """The codec's frame grid, when its frames are all one size as the first ones say
+        (the very first is cut by the encoder delay, as is the first after a seek: a frame
+        ends on the grid either way). None where frames are too short to tell apart by
+        their stamps."""
+        sizes: list[int] = []
+        for frame in _frames(self._container, stream):
+            if isinstance(frame, str):
+                return None
+            sizes.append(frame.samples)
+            if len(sizes) == 3:
+                break
+        if len(sizes) < 3 or sizes[1] != sizes[2]:
+            return None
+        slack = 2 * math.ceil(self._time_base * self._rate) + 1  # a stamp's and the start's
+        if sizes[1] <= 4 * slack:
+            return None
+        return _Grid(sizes[1], sizes[0], slack)
 
     def _timestamp(self, native_frame: int) -> int:
         return self._start + int(Fraction(native_frame, self._rate) / self._time_base)
@@ -217,6 +256,7 @@ class FfmpegReader(ClosingReader):
             return round(stream.duration * self._time_base * self._rate)
         if container.duration:
             return round(Fraction(container.duration, 1_000_000) * self._rate)
+        container.seek(0, stream=stream, backward=True)  # from the first packet on
         total = sum(packet.duration or 0 for packet in container.demux(stream))
         return round(total * self._time_base * self._rate)
 
@@ -247,8 +287,11 @@ class _Run:
         container: InputContainer,
         shared: bool,
         place: Callable[[AudioFrame], int | None],
+        grid: _Grid | None = None,
     ) -> None:
         self.origin = origin
+        self._grid = grid
+        self._seeked = False
         self._container = container
         self._shared = shared
         self._place = place
@@ -268,6 +311,7 @@ class _Run:
             except Exception:  # noqa: BLE001 - an unseekable file is read from its start
                 return False
             self._stream.codec_context.flush_buffers()
+            self._seeked = True
         self._frames = _frames(self._container, self._stream)
         if not self._next():
             return True  # nothing decodes from here: the reads find the end
@@ -301,6 +345,8 @@ class _Run:
                 continue
             stamped = self._place(frame)
             at = self.reached if self._piece is not None else (stamped or 0)
+            if self._piece is None and self._seeked and self._grid is not None:
+                at = self._grid.snap(at + frame.samples) - frame.samples
             if stamped is not None and abs(stamped - at) > _JITTER_FRAMES:
                 at = stamped
             self._piece = _Piece(at, frame)
@@ -311,6 +357,28 @@ class _Run:
     def close(self) -> None:
         if not self._shared:
             self._container.close()
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Where frames of one size end: `first + k * size` (the first frame, cut by the
+    encoder delay, is `first` long; the first after a seek is cut as well)."""
+
+    size: int
+    first: int
+    slack: int
+    """How far a stamp may be from its place: its own rounding and the start's."""
+
+    def snap(self, stamped_end: int) -> int:
+        """The grid point nearest a frame's stamped end; `_OffGrid` where none is near."""
+        snapped = self.first + round((stamped_end - self.first) / self.size) * self.size
+        if abs(snapped - stamped_end) > self.slack:
+            raise _OffGrid
+        return snapped
+
+
+class _OffGrid(Exception):
+    """A seek's first frame is not where the codec's frame grid says it must be."""
 
 
 def _frames(container: InputContainer, stream: AudioStream) -> Iterator[AudioFrame | str]:
