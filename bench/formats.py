@@ -49,7 +49,7 @@ FORMATS = (
     Format("mp3", ".mp3", "libmp3lame", None, SOURCE_RATE, "MP3", 22.0),
     Format("aac-m4a", ".m4a", "aac", "ipod", SOURCE_RATE, "AAC", 22.0, exact_decoder=False),
     Format("alac-m4a", ".m4a", "alac", "ipod", SOURCE_RATE, "ALAC", 80.0),
-    Format("opus", ".opus", "libopus", "ogg", 48_000, "OPUS", 35.0, exact_decoder=False),
+    Format("opus", ".opus", "libopus", "ogg", 48_000, "OGG", 35.0, exact_decoder=False),
     Format("opus-webm", ".webm", "libopus", "webm", 48_000, "OPUS", 35.0, exact_decoder=False),
     Format("flac-mka", ".mka", "flac", "matroska", SOURCE_RATE, "FLAC", 80.0),
     Format("wavpack", ".wv", "wavpack", None, SOURCE_RATE, "WAVPACK", 80.0),

@@ -82,9 +82,9 @@ def test_every_format_decodes_in_line_with_its_source(
 
 
 def test_a_file_goes_to_the_decoder_that_reads_it_best(library: dict[str, Path]) -> None:
-    for name in ("wav", "flac", "vorbis"):
+    for name in ("wav", "flac", "vorbis", "opus"):
         assert isinstance(open_reader(library[name]), SoundfileReader)
-    for name in ("mp3", "aac-m4a", "alac-m4a", "opus", "wavpack", "flac-mka"):
+    for name in ("mp3", "aac-m4a", "alac-m4a", "opus-webm", "wavpack", "flac-mka"):
         assert isinstance(open_reader(library[name]), FfmpegReader)
 
 

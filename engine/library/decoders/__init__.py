@@ -1,13 +1,13 @@
 """Decoders: one `SourceReader` protocol over the libraries that decode audio files.
 
-libsndfile (soundfile) reads WAV, FLAC, AIFF and Ogg Vorbis, quickly and with exact seeks;
-FFmpeg (through PyAV, whose wheels bundle it) reads the rest: MP3, AAC and ALAC in .m4a,
-raw AAC, Opus, WavPack, Matroska. MP3 goes to FFmpeg although libsndfile reads it too: libsndfile's
-mpg123 prints its complaints about a damaged or fake MP3 on the terminal the screen is
-drawn on, and FFmpeg's logging is off. A file libsndfile refuses is offered to FFmpeg (a
-.wav holding MP3 or ADPCM, an .ogg holding Speex); the error the listener sees is the first
-decoder's, in one line. Nothing goes the other way: libsndfile would hand a fake .mp3 to
-mpg123.
+libsndfile (soundfile) reads WAV, FLAC, AIFF, Ogg Vorbis and Opus, quickly and with exact
+seeks; FFmpeg (through PyAV, whose wheels bundle it) reads the rest: MP3, AAC and ALAC in
+.m4a, raw AAC, WavPack, Matroska and WebM. MP3 goes to FFmpeg although libsndfile reads it
+too: libsndfile's mpg123 prints its complaints about a damaged or fake MP3 on the terminal
+the screen is drawn on, and FFmpeg's logging is off. A file libsndfile refuses is offered
+to FFmpeg (a .wav holding MP3 or ADPCM, an .ogg holding Speex); the error the listener sees
+is the first decoder's, in one line. Nothing goes the other way: libsndfile would hand a
+fake .mp3 to mpg123.
 
 A reader reads native frames (the file's rate and channels) from any frame, and the frames
 it returns for a given position are the same whatever the read that asked for them: the
@@ -28,10 +28,10 @@ import numpy.typing as npt
 Native = npt.NDArray[Any]
 """Decoded frames at the file's rate, (frames, channels), float32 or float64."""
 
-FFMPEG_EXTENSIONS = frozenset({".mp3", ".m4a", ".m4b", ".aac", ".opus", ".wv", ".mka", ".webm"})
+FFMPEG_EXTENSIONS = frozenset({".mp3", ".m4a", ".m4b", ".aac", ".wv", ".mka", ".webm"})
 """Files FFmpeg decodes first; every other one goes to libsndfile first."""
 LIBSNDFILE_EXTENSIONS = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".w64"}
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".w64"}
 )
 AUDIO_EXTENSIONS = FFMPEG_EXTENSIONS | LIBSNDFILE_EXTENSIONS
 """What a folder scan picks up."""
