@@ -203,8 +203,12 @@ class FfmpegReader(ClosingReader):
             shared = origin[0] == "seek" and attempt > 0  # from the start: a fresh open
             container = self._container if shared else self._open()
             run = _Run(origin, container, shared, self._placement(), self._grid)
-            if run.begin(self._timestamp(attempt) if attempt else None, anchor - WARM_FRAMES):
-                return run
+            try:
+                if run.begin(self._timestamp(attempt) if attempt else None, anchor - WARM_FRAMES):
+                    return run
+            except _OffGrid:
+                run.close()
+                raise
             run.close()
         raise DecodeError("cannot seek in the file")  # a decode from its start is warm
 
