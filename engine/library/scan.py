@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import TrackEmpty, TrackError
-from engine.library.decoders import AUDIO_EXTENSIONS, DecodeError, open_reader
+from engine.library.decoders import AUDIO_EXTENSIONS
 from engine.library.index import FileStamp, IndexEntry, LibraryIndex
 from engine.library.m3u import PlaylistFileError, is_playlist, read_playlist
 from engine.library.order import sorted_by_tags
@@ -23,8 +23,8 @@ from engine.library.tracks import (
     check_rate_and_channels,
     fingerprint_file,
     listed_track,
-    not_decodable,
     not_openable,
+    open_track_reader,
 )
 
 PROGRESS_EVERY_FILES = 100
@@ -102,12 +102,10 @@ def probe(path: Path, sample_rate: int) -> Track:
     It refuses what the header alone proves unplayable, with the reason `load_track` would
     give, so the listener learns it when the folder opens, not when the track comes up."""
     check_path(path)
+    with open_track_reader(path) as reader:
+        info = reader.info
     try:
-        with open_reader(path) as reader:
-            info = reader.info
         fingerprint = fingerprint_file(path)
-    except DecodeError as error:
-        raise not_decodable(path, error) from error
     except OSError as error:
         raise not_openable(path, error) from error
     if info.frames <= 0 and info.length_known:

@@ -28,15 +28,14 @@ import numpy as np
 
 from engine.errors import TrackInvalid, TrackMissing
 from engine.frames import Audio
-from engine.library.decoders import DecodeError, Native, open_reader
+from engine.library.decoders import DecodeError, Native
 from engine.library.decoders.pool import ReaderPool
 from engine.library.tracks import (
     ABSURD_PEAK,
     MAX_NONFINITE_FRACTION,
     Track,
     check_path,
-    not_decodable,
-    not_openable,
+    open_track_reader,
     resample_ratio,
     resampled,
     to_stereo,
@@ -261,12 +260,7 @@ class TrackSource:
         key = (self.track.id, self.track.fingerprint)
         reader = self._readers.borrow(key)
         if reader is None:
-            try:
-                reader = open_reader(path)
-            except DecodeError as error:
-                raise not_decodable(path, error) from error
-            except OSError as error:
-                raise not_openable(path, error) from error
+            reader = open_track_reader(path)
         try:
             audio = reader.read(first, count, self._native_dtype)
         except DecodeError as error:

@@ -208,11 +208,13 @@ def check_path(path: Path) -> None:
         raise TrackEmpty(path, "empty file (0 bytes)")
 
 
-def _open(path: Path) -> SourceReader:
+def open_track_reader(path: Path) -> SourceReader:
+    """The file's reader, or the `TrackError` a listener reads (probe, loads and streamed
+    windows alike)."""
     try:
         return open_reader(path)
     except DecodeError as error:
-        raise not_decodable(path, error) from error
+        raise _not_decodable(path, error) from error
     except OSError as error:
         raise not_openable(path, error) from error
 
@@ -222,7 +224,7 @@ def _decode(
 ) -> tuple[npt.NDArray[np.float64], StreamInfo, list[str]]:
     """Read the whole file block by block, keeping whatever decodes before a failure."""
     warnings: list[str] = []
-    with _open(path) as reader:
+    with open_track_reader(path) as reader:
         info = reader.info
         _check_format(path, info)
         limit = int(max_seconds * info.samplerate) + 1
@@ -293,7 +295,7 @@ def _salvage(
 ) -> tuple[list[npt.NDArray[np.float64]], int]:
     """Re-decode a file whose read failed, keeping the frames of the block that failed."""
     try:
-        with _open(path) as reader:
+        with open_track_reader(path) as reader:
             again, frames_again, _ = _read_blocks(reader, limit, max(frames_read, 1))
     except TrackError:
         return blocks, frames_read
@@ -429,7 +431,7 @@ def resample_ratio(native_rate: int, rate: int) -> tuple[int, int]:
     return max(approx.numerator, 1), approx.denominator
 
 
-def not_decodable(path: Path, error: DecodeError) -> TrackUnreadable:
+def _not_decodable(path: Path, error: DecodeError) -> TrackUnreadable:
     """The one error for a file no decoder reads, with the decoder's reason."""
     return TrackUnreadable(path, f"not a readable audio file ({error.reason})")
 
