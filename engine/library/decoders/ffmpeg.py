@@ -202,7 +202,7 @@ class FfmpegReader(ClosingReader):
             attempt = max(attempt, 0)
             shared = origin[0] == "seek" and attempt > 0  # from the start: a fresh open
             container = self._container if shared else self._open()
-            run = _Run(origin, container, shared, self._placement(), self._grid)
+            run = _Run(origin, container, shared, self._frames_at, self._grid)
             try:
                 if run.begin(self._timestamp(attempt) if attempt else None, anchor - WARM_FRAMES):
                     return run
@@ -216,14 +216,6 @@ class FfmpegReader(ClosingReader):
         if self._run is not None:
             self._run.close()
             self._run = None
-
-    def _placement(self) -> Callable[[AudioFrame], int | None]:
-        frames_at = self._frames_at
-
-        def place(frame: AudioFrame) -> int | None:
-            return None if frame.pts is None else frames_at(frame.pts)
-
-        return place
 
     def _frames_at(self, stamp: int) -> int:
         """A stamp as frames from the stream's start, in integers (a Fraction per frame
@@ -290,15 +282,15 @@ class _Run:
         origin: tuple[str, int],
         container: InputContainer,
         shared: bool,
-        place: Callable[[AudioFrame], int | None],
-        grid: _Grid | None = None,
+        frames_at: Callable[[int], int],
+        grid: _Grid | None,
     ) -> None:
         self.origin = origin
         self._grid = grid
         self._seeked = False
         self._container = container
         self._shared = shared
-        self._place = place
+        self._frames_at = frames_at
         self._stream = container.streams.audio[0]
         self._frames: Iterator[AudioFrame | str] = iter(())
         self._piece: _Piece | None = None
@@ -347,7 +339,7 @@ class _Run:
             if isinstance(frame, str):
                 self._failure = self._failure or frame
                 continue
-            stamped = self._place(frame)
+            stamped = None if frame.pts is None else self._frames_at(frame.pts)
             at = self.reached if self._piece is not None else (stamped or 0)
             if self._piece is None and self._seeked and self._grid is not None:
                 at = self._grid.snap(at + frame.samples) - frame.samples
