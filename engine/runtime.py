@@ -12,6 +12,12 @@ import sys
 
 from engine.observe.memory import limit_malloc_arenas
 
+STEP_FINISH_SECONDS = 30.0
+"""How long a closing part waits for its thread to finish the step it is in (one window,
+one block: short, but a niced thread on a busy machine is slow). Giving up sooner leaves a
+daemon thread that may be inside a C++ extension (the plugin chain, an FFT) when the
+interpreter exits, and the interpreter's end of it aborts the process."""
+
 
 def tune_runtime_for_audio() -> None:
     """GC and GIL settings measured to keep the feeder and the UI smooth, and malloc's

@@ -20,6 +20,7 @@ from engine.cache.worker import nice_this_thread
 from engine.dsp.loudness import LoudnessMeter
 from engine.library.analysis import Features, analyse
 from engine.library.source import TrackSource
+from engine.runtime import STEP_FINISH_SECONDS
 
 ANALYSIS_NICE = 10
 """Below the render threads (5): the pass is the least urgent work the engine does."""
@@ -101,7 +102,7 @@ class AnalysisPass:
             self._stop = True
             self._cv.notify_all()
         if wait:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=STEP_FINISH_SECONDS)
 
     # -- the thread -----------------------------------------------------------------------
     _busy = False
@@ -151,8 +152,10 @@ class AnalysisPass:
             progress.features.append(analyse(window, self._rate, window.shape[0]).features)
             progress.start += window.shape[0]
             self._publish(source, progress, complete=False)
+            pause = IDLE_PER_BUSY * (time.perf_counter() - began)
             with self._cv:  # a niced thread still takes the GIL: leave most of it free
-                self._cv.wait(IDLE_PER_BUSY * (time.perf_counter() - began))
+                # (a close or an urgent track that came during the chunk ends the pause)
+                self._cv.wait_for(lambda: self._stop or self._preempted, pause)
         self._publish(source, progress, complete=True)
 
     def _publish(self, source: TrackSource, progress: _Progress, complete: bool) -> None:

@@ -20,6 +20,7 @@ from engine.dsp import crossfade
 from engine.frames import Audio
 from engine.library.tracks import Track
 from engine.playback.sinks.output import Sink
+from engine.runtime import STEP_FINISH_SECONDS
 
 AudioSource = Callable[[Track, int, int], Audio]
 """(track, first_frame, frame_count) -> float32 stereo frames (fewer only at the track end)."""
@@ -470,4 +471,4 @@ class Player:
         self._stop.set()
         self._wake.set()
         if wait:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=STEP_FINISH_SECONDS)

@@ -1,0 +1,76 @@
+"""The background analysis pass: whole-track results, an urgent track first, and a close
+that ends its thread even when it comes in the middle of a chunk."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.frames import Audio
+from engine.library import analysis_pass
+from engine.library.analysis_pass import AnalysisPass
+from engine.library.scan import probe
+from engine.library.source import TrackSource
+from tests.helpers.audio_files import write_tone
+from tests.helpers.polling import wait_for
+
+RATE = 44_100
+CHUNK = RATE * 2
+
+
+class HeldSource(TrackSource):
+    """A real track whose reads after the first wait for the test: a chunk caught midway."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(probe(path, RATE), RATE)
+        self.reading, self.release = threading.Event(), threading.Event()
+        self.reads = 0
+
+    def read(self, start: int, stop: int) -> Audio:
+        self.reads += 1
+        if self.reads > 1:
+            self.reading.set()
+            self.release.wait(10)
+        return super().read(start, stop)
+
+
+@pytest.fixture
+def analyses() -> Iterator[AnalysisPass]:
+    found = AnalysisPass(RATE, CHUNK)
+    yield found
+    found.close()
+
+
+def test_a_track_is_read_to_its_end_one_chunk_at_a_time(
+    tmp_path: Path, analyses: AnalysisPass
+) -> None:
+    source = TrackSource(probe(write_tone(tmp_path / "t.wav", seconds=7.0), RATE), RATE)
+    analyses.request(source)
+    wait_for(lambda: analyses.whole_loudness(source.content_key) is not None, timeout=30)
+    result = analyses.result(source.content_key)
+    assert result is not None and result.complete
+    assert len(result.chunk_features) == 4  # 2 + 2 + 2 + 1 seconds
+    assert -30 < result.loudness_lufs < 0 and 0 < result.peak <= 1
+
+
+def test_a_close_in_the_middle_of_a_chunk_ends_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pause after a chunk (here made endless) must not outlast a close that came
+    while the chunk was read: a thread left behind may be in an FFT when the process ends."""
+    monkeypatch.setattr(analysis_pass, "STEP_FINISH_SECONDS", 5.0)
+    source = HeldSource(write_tone(tmp_path / "t.wav", seconds=30.0))
+    analyses = AnalysisPass(RATE, CHUNK)
+    analyses.request(source)
+    wait_for(source.reading.is_set, timeout=30)  # the second chunk is being read
+    monkeypatch.setattr(analysis_pass, "IDLE_PER_BUSY", 1e6)  # its pause: endless
+    closing = threading.Thread(target=analyses.close)
+    closing.start()
+    wait_for(lambda: analyses._stop, timeout=10)
+    source.release.set()
+    closing.join()
+    assert not analyses._thread.is_alive()
+    assert source.reads == 2
