@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from engine.cache.buffer import MultiTierBuffer
 from engine.cache.keys import ChunkKey
 from engine.cache.worker import RenderWorkerPool, render_key
 from engine.config import EngineConfig
+from engine.dsp.chain import PresetChain
+from engine.dsp.presets import Preset
 from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
@@ -238,3 +241,52 @@ def test_a_render_running_when_its_file_changes_is_never_stored_or_served(
         assert job.done.is_set() and job.audio is None and not job.succeeded
     # The file's new version renders and is kept as usual.
     assert pool.buffer.store(key(0), np.zeros((4, 2), np.float32), "fp-new", "l1", 1.0)
+
+
+class GatedChain:
+    """A preset chain whose first window waits for the test: a calibration caught midway."""
+
+    def __init__(self, chain: PresetChain, entered: threading.Event, release: threading.Event):
+        self._chain, self._entered, self._release = chain, entered, release
+        self.windows = 0
+
+    def process(self, planar: np.ndarray, sample_rate: int) -> np.ndarray:
+        self.windows += 1
+        self._entered.set()
+        self._release.wait(10)
+        return self._chain.process(planar, sample_rate)
+
+
+def test_a_closing_pool_gives_up_a_calibration_between_windows(tmp_path: Path) -> None:
+    """A thread still in the plugin chain when the interpreter exits aborts the process:
+    the pool's close must find its threads out of a calibration, which is many windows."""
+    long_track = TrackSource(probe(write_tone(tmp_path / "long.wav", seconds=60.0), 44_100), 44_100)
+    entered, release = threading.Event(), threading.Event()
+    chains: list[GatedChain] = []
+
+    class GatedRenderer(Renderer):
+        def _chain(self, source: TrackSource, preset: Preset) -> GatedChain:  # type: ignore[override]
+            chains.append(GatedChain(super()._chain(source, preset), entered, release))
+            return chains[-1]
+
+    renderers: list[Renderer] = []
+
+    def make_renderer() -> Renderer:
+        renderers.append(GatedRenderer(CONFIG))
+        return renderers[-1]
+
+    pool = RenderWorkerPool(
+        CONFIG,
+        MultiTierBuffer.from_megabytes(18, 36, 45),
+        lambda _id, fp: long_track if fp == "fp" else None,
+        make_renderer,
+    )
+    job = pool.request_now(key(0), "fp")  # a first render of "warm" calibrates it first
+    wait_for(entered.is_set)
+    pool.stop()
+    release.set()
+    pool.close()
+    assert [chain.windows for chain in chains] == [1]  # no window after the stop
+    assert job.done.is_set() and not job.succeeded and pool.failures == 0
+    assert not renderers[0].is_prepared(long_track, "warm")
+    assert all(not slot.thread.is_alive() for slot in pool._slots)

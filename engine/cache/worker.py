@@ -23,10 +23,11 @@ from engine.cache.buffer import MultiTierBuffer
 from engine.cache.codecs import CorruptChunk
 from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
-from engine.dsp.render import Renderer, chunk_count
+from engine.dsp.render import Renderer, RenderStopped, chunk_count
 from engine.frames import Audio
 from engine.library.source import TrackSource
 from engine.prediction.placement import PlacementPlan
+from engine.runtime import STEP_FINISH_SECONDS
 from engine.vocabulary import TIER_NAMES, TierName
 
 PRIORITY_CLASSES = ("immediate", TierName.L1, TierName.L2, TierName.L3)
@@ -126,6 +127,7 @@ class RenderWorkerPool:
         self._sequence = itertools.count()
         self._cv = threading.Condition()
         self._stop = False
+        self._stopping = threading.Event()  # the renderers' view of `_stop`
         self._paused = False
         self._slots: list[_Slot] = []
         self._completed: deque[float] = deque(maxlen=1000)
@@ -320,6 +322,7 @@ class RenderWorkerPool:
     def _run(self) -> None:
         nice_this_thread()
         renderer = self._renderer_factory()
+        renderer.stop_with(self._stopping)
         me = threading.current_thread()
         while True:
             job = self._next_job(me)
@@ -412,6 +415,8 @@ class RenderWorkerPool:
             with self._cv:
                 self.renders_total += 1
                 self._completed.append(self._clock())
+        except RenderStopped:
+            return
         except Exception as error:  # noqa: BLE001 - one failing render must not stop the pool
             with self._cv:
                 self.failures += 1
@@ -526,6 +531,7 @@ class RenderWorkerPool:
         render to stop its feeder."""
         with self._cv:
             self._stop = True
+            self._stopping.set()
             for job in (*self._queued.values(), *self._running.values()):
                 job.done.set()
             self._cv.notify_all()
@@ -537,7 +543,7 @@ class RenderWorkerPool:
         if not wait:
             return
         for slot in self._slots:
-            slot.thread.join(timeout=2.0)
+            slot.thread.join(timeout=STEP_FINISH_SECONDS)
         self._watchdog.join(timeout=2.0)
 
 

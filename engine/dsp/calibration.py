@@ -16,7 +16,7 @@ prevention), so no preset is pushed through decibels of limiting to match a hot 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -86,8 +86,9 @@ def window_starts(frames: int, span: int, count: int) -> list[int]:
     return [round(k * (frames - span) / (count - 1)) for k in range(count)]
 
 
-def sample_track(source: TrackSource) -> TrackSample:
-    """Decode the sample windows of `source` and measure them (raises TrackError)."""
+def sample_track(source: TrackSource, between: Callable[[], None] = lambda: None) -> TrackSample:
+    """Decode the sample windows of `source` and measure them (raises TrackError);
+    `between` runs before each window (it may raise to give up)."""
     rate = source.sample_rate
     settle = round(SETTLE_SECONDS * rate)
     span = settle + round(MEASURE_SECONDS * rate)
@@ -95,6 +96,7 @@ def sample_track(source: TrackSource) -> TrackSample:
     meter = LoudnessMeter(rate)
     peak = 0.0
     for start in window_starts(source.frames, span, SAMPLE_WINDOWS):
+        between()
         audio = source.read(start, start + span)
         if audio.shape[0] <= settle:
             continue
@@ -110,17 +112,21 @@ def sample_track(source: TrackSource) -> TrackSample:
     return TrackSample(tuple(windows), settle, meter.integrated(), peak_db, lufs)
 
 
-def analyse_sample(sample: TrackSample, rate: int) -> TrackAnalysis:
+def analyse_sample(
+    sample: TrackSample, rate: int, between: Callable[[], None] = lambda: None
+) -> TrackAnalysis:
     """Features and band balance of the measured stretches (the adaptive preset's input);
     apart from the sample itself, since only the adaptive preset waits for it.
 
     Each stretch is analysed alone (the analysis of 40 s at once peaked at 106 MB): the
     features are their mean, the band balance their mean power, the peak their highest."""
     settle = sample.settle_frames
-    parts = [
-        analyse(np.ascontiguousarray(window[:, settle:].T, dtype=np.float32), rate, 1 << 30)
-        for window in sample.windows
-    ]
+    parts = []
+    for window in sample.windows:
+        between()
+        parts.append(
+            analyse(np.ascontiguousarray(window[:, settle:].T, dtype=np.float32), rate, 1 << 30)
+        )
     parts = [part for part in parts if not part.failed]
     if not parts:
         return analyse(np.zeros((0, 2), np.float32), rate, 1)

@@ -63,6 +63,10 @@ def chunk_bounds(index: int, frames: int, chunk_frames: int) -> tuple[int, int]:
     return start, min(frames, start + chunk_frames)
 
 
+class RenderStopped(Exception):
+    """The renderer's owner is closing: a calibration gives up between windows."""
+
+
 @dataclass(frozen=True)
 class RenderPlan:
     """What a render of (track, preset) needs beyond the audio: its chain and wet gain."""
@@ -79,6 +83,7 @@ class Renderer:
         # `is None`, not `or`: an empty shared cache must not be swapped for a private one.
         self.calibrations = LoudnessCalibrations() if calibrations is None else calibrations
         self._chains: OrderedDict[tuple[str, str], PresetChain] = OrderedDict()
+        self._stopping = threading.Event()
         rate = config.sample_rate
         self.warmup_frames = round(config.warmup_seconds * rate)
         self.lookahead_frames = max(
@@ -86,6 +91,18 @@ class Renderer:
         )
 
     # -- public ---------------------------------------------------------------------------
+    def stop_with(self, stopping: threading.Event) -> None:
+        """Give up a calibration, a sample or its analysis between windows once `stopping`
+        is set (`RenderStopped`).
+
+        A closing pool waits for its threads, and a calibration is many windows long: a
+        thread left in the plugin chain when the interpreter exits aborts the process."""
+        self._stopping = stopping
+
+    def _stop_if_asked(self) -> None:
+        if self._stopping.is_set():
+            raise RenderStopped
+
     def render_chunk(self, source: TrackSource, preset: str, intensity: float, index: int) -> Audio:
         """Chunk `index` of the track through `preset` at `intensity` (bucketed)."""
         start, stop = chunk_bounds(index, source.frames, self.config.chunk_frames)
@@ -175,7 +192,7 @@ class Renderer:
         """The track's sample windows and what they measure, decoded once per track."""
         return self.calibrations.sample(
             source.content_key,
-            lambda: sample_track(source),
+            lambda: sample_track(source, self._stop_if_asked),
         )
 
     def is_prepared(self, source: TrackSource, preset: str) -> bool:
@@ -215,7 +232,9 @@ class Renderer:
             return base
         analysis = self.calibrations.analysis(
             source.content_key,
-            lambda: analyse_sample(self.sample(source), self.config.sample_rate),
+            lambda: analyse_sample(
+                self.sample(source), self.config.sample_rate, self._stop_if_asked
+            ),
         )
         return adaptive_preset(analysis)
 
@@ -249,6 +268,7 @@ class Renderer:
 
         def wets() -> Iterator[Planar]:  # one window at a time, kept at half width
             for window in sample.planar_windows():
+                self._stop_if_asked()
                 wet = chain.process(window, rate)
                 peaks.append(window_true_peak(wet))
                 kept.append(wet.astype(np.float16))
@@ -268,6 +288,7 @@ class Renderer:
         if max(peaks, default=0.0) * 10 ** (gain_db / 20) <= 10 ** (ceiling / 20):
             return float(10 ** (gain_db / 20))
         for _ in range(CALIBRATION_PASSES - 1):
+            self._stop_if_asked()
             scale = np.float32(10 ** (gain_db / 20))
             limited = (
                 limit_true_peak(np.multiply(wet, scale, dtype=np.float32), rate, ceiling)
