@@ -2,7 +2,7 @@
 
 The names below load on first use (PEP 562): the audio process imports `engine.playback.rings`
 and `engine.playback.sinks.audio_child` through this package, and must not pay for `engine.engine`
-(scipy, pedalboard and the rest) just to copy frames in its callback.
+(numpy, pedalboard and the rest) just to copy frames in its callback.
 """
 
 from __future__ import annotations

@@ -449,7 +449,7 @@ class Engine:
 
         `wait_for_work=False` is for a process about to exit: renders, analyses and the
         feeder's limiting of a source block still running are left to die with it (each
-        can take half a second at start, while scipy loads) instead of being waited for.
+        can take a while on a busy machine) instead of being waited for.
         The sink is closed all the same: the feeder then writes into a ring nobody reads.
         """
         self._loop.stop()

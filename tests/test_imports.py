@@ -88,7 +88,22 @@ def test_the_engine_names_still_import_from_the_package() -> None:
         "assert EngineConfig().sample_rate > 0 and 'original' in PRESET_ORDER\n"
         "assert EngineSnapshot.__module__ == 'engine.observe.snapshot'"
     )
-    assert loaded_after(statement, DSP + TEST_ONLY) == ["pedalboard"]  # scipy: on first use
+    assert loaded_after(statement, DSP + TEST_ONLY) == ["pedalboard"]
+
+
+def test_measuring_loudness_and_analysing_never_load_scipy() -> None:
+    """scipy's libraries were 76 MB of the player's memory for two jobs: K-weighting now
+    runs through pedalboard's filters and the analysis through numpy's FFT."""
+    statement = (
+        "import numpy as np\n"
+        "from engine.dsp.loudness import integrated_loudness\n"
+        "from engine.library.analysis import analyse\n"
+        "t = np.arange(44100 * 3) / 44100\n"
+        "tone = np.stack([np.sin(2 * np.pi * 440 * t)] * 2, axis=1).astype(np.float32) * 0.3\n"
+        "assert -20 < integrated_loudness(tone, 44100) < 0\n"
+        "assert not analyse(tone, 44100, tone.shape[0]).failed"
+    )
+    assert loaded_after(statement, ("scipy",)) == []
 
 
 SIMULATION = ("engine.sim", "engine.sim.timeline", "engine.sim.listeners", "engine.sim.replay")

@@ -414,10 +414,7 @@ def _power_spectra(frames: Samples, window: Samples) -> Samples:
     size = frames.shape[1]
     centred = frames - frames.mean(axis=1, keepdims=True, dtype=np.float32)
     centred *= window
-    # scipy loads on first use (in a worker thread), not at start: 0.6 s
-    import scipy.fft
-
-    spectrum: npt.NDArray[np.complex64] = scipy.fft.rfft(centred, axis=1)
+    spectrum = np.fft.rfft(centred, axis=1).astype(np.complex64, copy=False)  # float32 in
     power = np.square(spectrum.real)
     power += np.square(spectrum.imag)
     scale = np.full(power.shape[1], 2.0 / (size * float(np.sum(np.square(window)))))
@@ -500,13 +497,9 @@ def _harmonicity(voice_power: npt.NDArray[np.float32], bin_hz: float) -> FloatAr
         return np.full(frame_count, np.nan)
     log_power = 10.0 * np.log10(voice_power.astype(np.float64) + _TINY)
     log_power = np.maximum(log_power, log_power.max(axis=1, keepdims=True) - LOG_SPECTRUM_RANGE_DB)
-    # scipy loads on first use (in a worker thread), not at start: 0.6 s
-    import scipy.fft
-    from scipy.ndimage import uniform_filter1d
-
-    residual = log_power - uniform_filter1d(log_power, 2 * longest + 1, axis=1, mode="nearest")
-    size = scipy.fft.next_fast_len(2 * bin_count)
-    autocorr = scipy.fft.irfft(np.abs(scipy.fft.rfft(residual, size, axis=1)) ** 2, size, axis=1)
+    residual = log_power - _moving_mean(log_power, 2 * longest + 1)
+    size = 1 << (2 * bin_count - 1).bit_length()  # no wrap-around below bin_count lags
+    autocorr = np.fft.irfft(np.abs(np.fft.rfft(residual, size, axis=1)) ** 2, size, axis=1)
     lags = np.arange(longest + 1)
     autocorr = autocorr[:, : longest + 1] * (bin_count / (bin_count - lags))
     autocorr /= np.maximum(autocorr[:, :1], _TINY)
@@ -514,6 +507,17 @@ def _harmonicity(voice_power: npt.NDArray[np.float32], bin_hz: float) -> FloatAr
     contrast = autocorr[:, pitches] - autocorr[:, pitches // 2]
     audible = np.clip(residual.std(axis=1) / HARMONIC_RELIEF_DB, 0.0, 1.0)
     return np.asarray(contrast.max(axis=1) / 2.0 * audible)
+
+
+def _moving_mean(rows: FloatArray, width: int) -> FloatArray:
+    """Each row's mean over an odd `width` centred on each value, the ends repeated
+    (scipy.ndimage's `uniform_filter1d`, `mode="nearest"`, without loading scipy)."""
+    half = width // 2
+    padded = np.pad(rows, ((0, 0), (half, half)), mode="edge")
+    sums = np.cumsum(padded, axis=1)
+    sums = np.concatenate([np.zeros((rows.shape[0], 1)), sums], axis=1)
+    mean: FloatArray = (sums[:, width:] - sums[:, :-width]) / width
+    return mean
 
 
 # --- segments and features --------------------------------------------------------------------
