@@ -237,3 +237,41 @@ def test_an_mp3_then_an_m4a_play_switch_and_hand_over(tmp_path: Path) -> None:
         assert not engine.errors.entries()
     finally:
         engine.close()
+
+
+def test_the_chunks_at_the_playhead_render_before_the_neighbours_are_prepared(
+    tmp_path: Path,
+) -> None:
+    """A switch needs every preset's chunk at the playhead now; a neighbour's calibration
+    is for a skip, and waits for them (not for the read-ahead past the playhead). L1 holds
+    two chunks here: the switch targets' chunks at the playhead are planned in L2."""
+    paths = [write_tone(tmp_path / f"{n}.wav", seconds=30.0) for n in range(3)]
+    engine = engine_on(paths, l1_budget_mb=8.0)
+    try:
+        engine.workers.pause()  # only misses render: the queue is read as it stands
+        engine.set_preset("warm")
+        engine.play()
+        playing, current = engine.tracks()[0].id, engine.snapshot().requested_preset
+
+        def queued() -> list[str]:
+            """Each queued job, in the order they would run: a switch target's chunk at the
+            playhead, a neighbour's preparation, or something else."""
+            jobs = sorted(job for job in engine.workers._queue if not job.cancelled)
+            return [
+                "playhead"
+                if job.key.track_id == playing
+                and job.key.chunk_index == 0
+                and job.key.preset != current
+                else "neighbour"
+                if job.key.track_id != playing and job.key.chunk_index < 0
+                else "other"
+                for job in jobs
+            ]
+
+        wait_for(lambda: "playhead" in queued() and "neighbour" in queued())
+        order = queued()
+        assert max(n for n, what in enumerate(order) if what == "playhead") < order.index(
+            "neighbour"
+        )
+    finally:
+        engine.close()

@@ -153,8 +153,9 @@ class RenderWorkerPool:
             present = self.buffer.peek_tier(item.key)
             if present is not None and tier_rank(present) <= tier_rank(item.tier):
                 continue
+            priority = TierName.L1 if _at_playhead(plan, item.key) else item.tier
             wanted[item.key] = self._job(
-                item.key, item.fingerprint, item.tier, item.tier, item.value, item.probability, now
+                item.key, item.fingerprint, item.tier, priority, item.value, item.probability, now
             )
         with self._cv:
             for key, job in list(self._queued.items()):
@@ -545,6 +546,13 @@ class RenderWorkerPool:
         for slot in self._slots:
             slot.thread.join(timeout=STEP_FINISH_SECONDS)
         self._watchdog.join(timeout=2.0)
+
+
+def _at_playhead(plan: PlacementPlan, key: ChunkKey) -> bool:
+    """Any preset's chunk under the playhead renders in L1's class, whatever its tier: a
+    switch needs it now, before the read-ahead and a neighbour's preparation (L2's class
+    starts with those), which a skip needs, and on the first play took both threads."""
+    return key.track_id == plan.track_id and key.chunk_index == plan.playhead_chunk
 
 
 def nice_this_thread(increment: int = 5) -> None:
