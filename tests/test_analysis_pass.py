@@ -48,7 +48,7 @@ def test_a_track_is_read_to_its_end_one_chunk_at_a_time(
     tmp_path: Path, analyses: AnalysisPass
 ) -> None:
     source = TrackSource(probe(write_tone(tmp_path / "t.wav", seconds=7.0), RATE), RATE)
-    analyses.request(source)
+    analyses.request(source, urgent=True)  # the playing track's pace
     wait_for(lambda: analyses.whole_loudness(source.content_key) is not None, timeout=30)
     result = analyses.result(source.content_key)
     assert result is not None and result.complete
@@ -74,3 +74,21 @@ def test_a_close_in_the_middle_of_a_chunk_ends_the_thread(
     closing.join()
     assert not analyses._thread.is_alive()
     assert source.reads == 2
+
+
+def test_a_neighbour_is_analysed_at_a_slower_pace_than_the_playing_track(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analyses: AnalysisPass
+) -> None:
+    """The playing track's analysis feeds its switches now; a neighbour's waits for a skip
+    and must not keep a core busy meanwhile (here its pace is made endless)."""
+    monkeypatch.setattr(analysis_pass, "IDLE_PER_BUSY", 0.0)
+    monkeypatch.setattr(analysis_pass, "BACKGROUND_IDLE_PER_BUSY", 1e6)
+    neighbour = TrackSource(probe(write_tone(tmp_path / "n.wav", seconds=60.0), RATE), RATE)
+    short = write_tone(tmp_path / "p.wav", seconds=6.0, frequency=330)
+    playing = TrackSource(probe(short, RATE), RATE)
+    analyses.request(neighbour)
+    wait_for(lambda: analyses.result(neighbour.content_key) is not None, timeout=30)
+    analyses.request(playing, urgent=True)
+    wait_for(lambda: analyses.whole_loudness(playing.content_key) is not None, timeout=30)
+    read = analyses.result(neighbour.content_key)
+    assert read is not None and not read.complete and len(read.chunk_features) <= 2

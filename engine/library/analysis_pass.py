@@ -25,8 +25,13 @@ from engine.runtime import STEP_FINISH_SECONDS
 ANALYSIS_NICE = 10
 """Below the render threads (5): the pass is the least urgent work the engine does."""
 IDLE_PER_BUSY = 6.0
-"""After each chunk, wait six times as long as it took: the pass uses at most a seventh of a
-core (a 5-minute track takes about 15 s), and the renders the listener waits for go first."""
+"""After each chunk of the playing track, wait six times as long as it took: the pass uses
+at most a seventh of a core (a 5-minute track takes about 15 s), and the renders the
+listener waits for go first."""
+BACKGROUND_IDLE_PER_BUSY = 24.0
+"""After each chunk of any other track (a neighbour, read ahead of a skip): a 25th of a
+core. Analysing costs about 2% of the music's length; at the playing track's pace, three
+neighbours kept the pass busy for minutes, at 14% of a core while nothing was asked."""
 KEEP_TRACKS = 64
 """Analyses kept (a few kilobytes each); the oldest go first."""
 
@@ -76,6 +81,7 @@ class AnalysisPass:
                 return
             self._queue = deque(s for s in self._queue if s.content_key != source.content_key)
             if urgent:
+                self._urgent = source.content_key
                 self._queue.appendleft(source)
                 self._preempted = self._busy
             else:
@@ -107,6 +113,8 @@ class AnalysisPass:
     # -- the thread -----------------------------------------------------------------------
     _busy = False
     _preempted = False
+    _urgent = ""
+    """The track asked for urgently last: the playing one, analysed at the faster pace."""
     _current = ""
 
     def _run(self) -> None:
@@ -152,7 +160,8 @@ class AnalysisPass:
             progress.features.append(analyse(window, self._rate, window.shape[0]).features)
             progress.start += window.shape[0]
             self._publish(source, progress, complete=False)
-            pause = IDLE_PER_BUSY * (time.perf_counter() - began)
+            pace = IDLE_PER_BUSY if source.content_key == self._urgent else BACKGROUND_IDLE_PER_BUSY
+            pause = pace * (time.perf_counter() - began)
             with self._cv:  # a niced thread still takes the GIL: leave most of it free
                 # (a close or an urgent track that came during the chunk ends the pause)
                 self._cv.wait_for(lambda: self._stop or self._preempted, pause)
