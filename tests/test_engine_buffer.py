@@ -71,7 +71,9 @@ def test_five_minute_session_serves_planned_switch_targets_from_l1_or_l2(engine:
         planned_top_two.append((target, [p for p in now if p in early]))
         engine.set_preset(target)
         media_seconds = (time.monotonic() - started) * SPEED
-    wait_for(lambda: len(engine.switches()) >= len(planned_top_two) + 1, timeout=10)
+    # The last switch may wait behind two niced render threads on a loaded machine: a
+    # bound for a hung engine, as everywhere else, not 10 s.
+    wait_for(lambda: len(engine.switches()) >= len(planned_top_two) + 1, timeout=60)
     switches = engine.switches()[1:]
     assert [s.target for s in switches] == [t for t, _ in planned_top_two], engine.switches()
     planned = [
