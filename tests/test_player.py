@@ -15,11 +15,14 @@ import soundfile as sf
 
 from engine import Engine, EngineConfig
 from engine.cache.keys import ChunkKey
+from engine.dsp import crossfade
+from engine.dsp.render import Renderer
 from engine.errors import TierplayError
 from engine.library.tracks import Track, load_track
 from engine.playback import player as player_module
 from engine.playback.player import Player
 from engine.playback.sinks.output import NullSink
+from tests.helpers.audio_files import SAMPLE_AUDIO
 from tests.helpers.polling import wait_for as poll_until
 
 wait_until = partial(poll_until, timeout=5.0)
@@ -442,3 +445,59 @@ def test_a_track_replaced_in_place_keeps_the_playhead_and_a_bounded_history() ->
         assert len(player._segments) <= 64
     finally:
         player.close()
+
+
+def test_a_switch_cut_the_consumer_missed_is_faded_and_timed_where_it_is_heard(
+    stepped_engine,
+) -> None:
+    """On a busy machine the consumer can reach a switch's cut before the feeder has
+    published it: it plays on in the old audio and the feeder cuts again later. The cut
+    made again must fade like the first (an unfaded cut clicks), and the switch is
+    recorded there, where the listener hears it."""
+    engine, sink = stepped_engine
+    engine.open([SAMPLE_AUDIO / "01_neon_drive.flac"])
+    engine.set_preset("punchy")
+    assert engine.wait_until_prepared(60)
+    engine.play()
+    played = [capture(sink, 1024)]
+    for _ in range(500):  # until punchy is heard, then a little more
+        if any(s.target == "punchy" and s.latency_ms is not None for s in engine.switches()):
+            break
+        played.append(capture(sink, 1024))
+    played.append(capture(sink, 8192))
+    feed, flushed = engine.feed, engine.feed.flushed
+    cut_made, consumer_passed = threading.Event(), threading.Event()
+
+    def flushed_then_held(ring_index: int, frame: int) -> None:
+        flushed(ring_index, frame)
+        if feed.active.preset == "warm" and not cut_made.is_set():
+            cut_made.set()  # the cut is made, nothing after it is published yet
+            consumer_passed.wait(10.0)
+
+    feed.flushed = flushed_then_held  # type: ignore[method-assign]
+    engine.set_preset("warm")
+    assert cut_made.wait(30.0)
+    heard_before = sum(len(block) for block in played)
+    passed = np.zeros((2 * 1024, 2), dtype=np.float32)
+    sink.play_into(passed)  # past the cut before the feeder goes on
+    played.append(passed)
+    consumer_passed.set()
+    for _ in range(60):
+        time.sleep(0.01)
+        played.append(capture(sink, 1024))
+    audio = np.concatenate(played)
+
+    switch = [s for s in engine.switches() if s.target == "warm"][-1]
+    assert switch.latency_ms is not None
+    at, frame = switch.ring_index, switch.frame
+    assert heard_before + 2 * 1024 <= at <= len(audio) - 4096  # cut again past the consumer
+    renderer = Renderer(EngineConfig(), engine.calibrations)  # the gains the engine used
+    source = engine.store.get(engine.tracks()[0])
+    old = renderer.render_range(source, "punchy", 1.0, frame - 2048, frame + 4096)
+    new = renderer.render_range(source, "warm", 1.0, frame - 2048, frame + 4096)
+    fade = round(engine.config.crossfade_ms * engine.config.sample_rate / 1000)
+    rho = crossfade.correlation(old[2048 : 2048 + fade], new[2048 : 2048 + fade])
+    faded = crossfade.mix(old[2048 : 2048 + fade], new[2048 : 2048 + fade], 0, fade, rho)
+    np.testing.assert_allclose(audio[at - 2048 : at], old[:2048], atol=1e-4)
+    np.testing.assert_allclose(audio[at : at + fade], faded, atol=1e-4)
+    np.testing.assert_allclose(audio[at + fade : at + 4096], new[2048 + fade :], atol=1e-4)

@@ -140,6 +140,9 @@ class PresetFeed:
         self._original_block: tuple[tuple[str, str, int], int, Audio] | None = None
         self._block_frames = round(CACHE_BLOCK_SECONDS * config.sample_rate)
         self._fade: _Fade | None = None
+        self._switch_fade: _Fade | None = None
+        """The last switch's fade, kept until the switch is heard: a cut the consumer
+        missed is made again later, and must fade again there (else it clicks)."""
         self._unheard: list[ServedRequest] = []
         self.render_fallbacks = 0
         self.stand_ins = 0
@@ -185,7 +188,7 @@ class PresetFeed:
         """The next chunk read follows a seek: count it as one and time it."""
         with self._lock:
             self._next_kind = "seek"
-            self._fade = None
+            self._fade = self._switch_fade = None
             self._seeks += 1
             preset = self.active.preset
             now = self._clock()
@@ -219,6 +222,7 @@ class PresetFeed:
             self._held = held
             length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
             self._fade = self._fade_at(old, held, frame, length) if old is not None else None
+            self._switch_fade = self._fade
             self.active = target
             record = ServedRequest(
                 asked_at - self._started,
@@ -287,10 +291,13 @@ class PresetFeed:
         the crossfade starts where the new audio really starts, so it stays sample-aligned.
         """
         with self._lock:
-            fade, held = self._fade, self._held
+            fade = self._fade if self._fade is not None else self._switch_fade
+            held = self._held
             if fade is not None and held is not None:
                 old = (fade.old_start, fade.old_audio)
                 self._fade = self._fade_at(old, held, frame, fade.length)
+                if fade is self._switch_fade:
+                    self._switch_fade = self._fade
             now = self._clock()
             for record in self._unheard:
                 if record.ring_index < 0 or record.latency_ms is None:
@@ -306,6 +313,8 @@ class PresetFeed:
             now = self._clock()
             done = [r for r in self._unheard if 0 <= r.ring_index < read_index]
             self._unheard = [r for r in self._unheard if r not in done]
+            if not any(r.kind == "switch" for r in self._unheard):
+                self._switch_fade = None
         for record in done:
             heard_at = now
             if applied_at is not None and record is done[-1] and applied_at >= record.asked_at:

@@ -115,7 +115,9 @@ class RingProducer:
         return self.handover_seq > 0 and int(self.header[MISSED_SEQ]) == self.handover_seq
 
     def handover_applied(self) -> bool:
-        return int(self.header[APPLIED_SEQ]) >= self.handover_seq
+        """The consumer has taken the last cut, and no cut waits to be published: until
+        then audio it reads past the cut's index is still the old ring's."""
+        return self.pending_at is None and int(self.header[APPLIED_SEQ]) >= self.handover_seq
 
     def applied_at_ns(self) -> int:
         return int(self.header[APPLIED_AT_NS])
