@@ -11,6 +11,7 @@ import pytest
 
 from engine.frames import Audio
 from engine.library import analysis_pass
+from engine.library.analysis import analyse
 from engine.library.analysis_pass import AnalysisPass
 from engine.library.scan import probe
 from engine.library.source import TrackSource
@@ -54,6 +55,9 @@ def test_a_track_is_read_to_its_end_one_chunk_at_a_time(
     assert result is not None and result.complete
     assert len(result.chunk_features) == 4  # 2 + 2 + 2 + 1 seconds
     assert -30 < result.loudness_lufs < 0 and 0 < result.peak <= 1
+    for index, features in enumerate(result.chunk_features):  # each chunk as if alone
+        window = source.read(index * CHUNK, (index + 1) * CHUNK)
+        assert features == analyse(window, RATE, len(window)).features
 
 
 def test_a_close_in_the_middle_of_a_chunk_ends_the_thread(

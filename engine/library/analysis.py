@@ -176,9 +176,23 @@ def analyse(samples: npt.NDArray[np.float32], sample_rate: int, chunk_frames: in
         return _failed_analysis(samples, chunk_frames)
 
 
-def _analyse_unchecked(
+def window_features(samples: npt.NDArray[np.float32], sample_rate: int) -> Features:
+    """The features of one stretch as a whole (the analysis pass's chunk); never raises.
+
+    Without what `analyse` adds for a track (integrated loudness, band levels): the pass
+    meters loudness once over the whole track, and a loudness per chunk was 40% of its
+    time."""
+    try:
+        with np.errstate(all="ignore"):
+            return _measure(samples, int(sample_rate), 0)[0][0]
+    except Exception:  # noqa: BLE001 - analysis is advisory
+        return Features.neutral()
+
+
+def _measure(
     samples: npt.NDArray[np.float32], sample_rate: int, chunk_frames: int
-) -> TrackAnalysis:
+) -> tuple[list[Features], Samples, _SampleStats, _FrameSpectra]:
+    """(features of the whole then of each chunk, the clean stereo, levels, spectra)."""
     if not MIN_NATIVE_RATE <= sample_rate <= MAX_NATIVE_RATE:
         raise ValueError(f"absurd sample rate {sample_rate} Hz")
     stereo = _clean_stereo(samples)
@@ -191,7 +205,13 @@ def _analyse_unchecked(
     spectra = _FrameSpectra.measure(mono, sample_rate)
     frame_ranges = _segment_frame_ranges(chunk_starts, stereo.shape[0], spectra)
     table = _feature_table(level_stats, spectra, frame_ranges)
-    whole, *chunks = (Features(*row) for row in table)
+    return [Features(*row) for row in table], stereo, level_stats, spectra
+
+
+def _analyse_unchecked(
+    samples: npt.NDArray[np.float32], sample_rate: int, chunk_frames: int
+) -> TrackAnalysis:
+    (whole, *chunks), stereo, level_stats, spectra = _measure(samples, sample_rate, chunk_frames)
     return TrackAnalysis(
         features=whole,
         chunk_features=tuple(chunks),

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.cache.worker import nice_this_thread
 from engine.dsp.loudness import LoudnessMeter
-from engine.library.analysis import Features, analyse
+from engine.library.analysis import Features, window_features
 from engine.library.source import TrackSource
 from engine.runtime import STEP_FINISH_SECONDS
 
@@ -157,7 +157,7 @@ class AnalysisPass:
                 break
             progress.meter.feed(window)
             progress.peak = max(progress.peak, float(np.max(np.abs(window))))
-            progress.features.append(analyse(window, self._rate, window.shape[0]).features)
+            progress.features.append(window_features(window, self._rate))
             progress.start += window.shape[0]
             self._publish(source, progress, complete=False)
             pace = IDLE_PER_BUSY if source.content_key == self._urgent else BACKGROUND_IDLE_PER_BUSY
