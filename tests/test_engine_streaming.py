@@ -17,7 +17,6 @@ from bench.formats import FORMATS, encode, noisy
 from engine import Engine, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer
-from engine.library import analysis_pass
 from engine.observe.memory import MemoryReading
 from engine.playback.sinks.output import NullSink
 from engine.vocabulary import PROCESSED_PRESETS
@@ -123,13 +122,11 @@ def engine_with_analysis_held_back(
 
 
 def test_a_neighbour_is_prepared_at_once_then_matched_over_its_whole_track(
-    quiet_in_half_the_windows: Path, monkeypatch: pytest.MonkeyPatch
+    quiet_in_half_the_windows: Path,
 ) -> None:
     """The next track's presets are calibrated at once, from its sample, so a skip there
     starts instantly; once the streaming analysis has read it all, they are calibrated
-    again against the whole track (nothing was asked for on it yet). The neighbour is read
-    at the playing track's pace here: its slower one would only make the test long."""
-    monkeypatch.setattr(analysis_pass, "BACKGROUND_IDLE_PER_BUSY", analysis_pass.IDLE_PER_BUSY)
+    again against the whole track (nothing was asked for on it yet)."""
     engine, analysed, known = engine_with_analysis_held_back(plan_horizon_chunks=2)
     held_back = engine.calibrations.whole_loudness
     try:

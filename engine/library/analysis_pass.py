@@ -25,13 +25,13 @@ from engine.runtime import STEP_FINISH_SECONDS
 ANALYSIS_NICE = 10
 """Below the render threads (5): the pass is the least urgent work the engine does."""
 IDLE_PER_BUSY = 6.0
-"""After each chunk of the playing track, wait six times as long as it took: the pass uses
-at most a seventh of a core (a 5-minute track takes about 15 s), and the renders the
-listener waits for go first."""
-BACKGROUND_IDLE_PER_BUSY = 24.0
-"""After each chunk of any other track (a neighbour, read ahead of a skip): a 25th of a
-core. Analysing costs about 2% of the music's length; at the playing track's pace, three
-neighbours kept the pass busy for minutes, at 14% of a core while nothing was asked."""
+"""After each chunk, wait six times as long as it took: the pass uses at most a seventh of
+a core, and the renders the listener waits for go first. Analysing costs 0.6 to 1.2% of
+the music's length, so a first track and its three neighbours are read within about a
+minute; each later track brings one new neighbour (analyses are kept), and the pass then
+rests until the next track. A neighbour read at a 25th of a core instead kept it, and
+the recalibrations that follow its reading, busy for minutes: the same work, spread over
+what should be quiet listening."""
 KEEP_TRACKS = 64
 """Analyses kept (a few kilobytes each); the oldest go first."""
 
@@ -81,7 +81,6 @@ class AnalysisPass:
                 return
             self._queue = deque(s for s in self._queue if s.content_key != source.content_key)
             if urgent:
-                self._urgent = source.content_key
                 self._queue.appendleft(source)
                 self._preempted = self._busy
             else:
@@ -113,8 +112,6 @@ class AnalysisPass:
     # -- the thread -----------------------------------------------------------------------
     _busy = False
     _preempted = False
-    _urgent = ""
-    """The track asked for urgently last: the playing one, analysed at the faster pace."""
     _current = ""
 
     def _run(self) -> None:
@@ -160,8 +157,7 @@ class AnalysisPass:
             progress.features.append(window_features(window, self._rate))
             progress.start += window.shape[0]
             self._publish(source, progress, complete=False)
-            pace = IDLE_PER_BUSY if source.content_key == self._urgent else BACKGROUND_IDLE_PER_BUSY
-            pause = pace * (time.perf_counter() - began)
+            pause = IDLE_PER_BUSY * (time.perf_counter() - began)
             with self._cv:  # a niced thread still takes the GIL: leave most of it free
                 # (a close or an urgent track that came during the chunk ends the pause)
                 self._cv.wait_for(lambda: self._stop or self._preempted, pause)
