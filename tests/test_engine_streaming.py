@@ -275,3 +275,33 @@ def test_the_chunks_at_the_playhead_render_before_the_neighbours_are_prepared(
         )
     finally:
         engine.close()
+
+
+def test_the_streaming_analysis_reads_the_playing_track_and_the_next_only(
+    tmp_path: Path,
+) -> None:
+    """Reading a track costs about 1% of its length: the next track is read ahead, the
+    next-but-one and the previous (which are calibrated from their samples all the same)
+    wait until they come next."""
+    paths = [
+        write_tone(tmp_path / f"{n}.wav", seconds=6.0, frequency=220 * (n + 1)) for n in range(4)
+    ]
+    engine = engine_on(paths)
+    try:
+        tracks = [engine.store.get(track) for track in engine.tracks()]
+        wait_for(
+            lambda: all(
+                engine.analyses.whole_loudness(t.content_key) is not None for t in tracks[:2]
+            )
+        )
+        wait_for(engine.analyses.idle)
+        assert [engine.analyses.result(t.content_key) is not None for t in tracks] == [
+            True,
+            True,
+            False,
+            False,
+        ]
+        engine.next_track()  # the next one comes next: its own next is read now
+        wait_for(lambda: engine.analyses.whole_loudness(tracks[2].content_key) is not None)
+    finally:
+        engine.close()
