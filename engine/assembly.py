@@ -49,9 +49,9 @@ FILE_CHECK_SECONDS = 2.0
 """How often the playing and the next track's files are checked for changes on disk."""
 HELD_SEEK_POLL_SECONDS = 0.02
 """The loop's tick while a seek is held, so it is applied as soon as its window ends."""
-MEMORY_CHECK_SECONDS = 0.5
-"""A memory reading walks the process table for the audio process (1.5% of a core at the
-plan's 10 Hz)."""
+MEMORY_CHECK_SECONDS = 1.0
+"""How often memory is read and the pressure level followed. Since no track is held whole
+nothing grows in a second; twice a second was a tenth of the upkeep thread's CPU."""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,14 @@ def render_key(renderer: Renderer, source: TrackSource, key: ChunkKey) -> Audio:
     return renderer.render_chunk(source, key.preset, intensity, key.chunk_index)
 
 
+IDLE_WAIT_SECONDS = 1.0
+"""An idle render thread's wait: every change to the queue wakes it, so the timeout only
+bounds a wait nothing woke; at four wake-ups a second per thread it cost CPU for nothing."""
+WATCHDOG_SECONDS = 1.0
+"""How often the watchdog looks for a dead thread or a render past its timeout (2 s at
+the soonest): once a second is soon enough, and five times cost CPU while listening."""
+
+
 @dataclass(order=True)
 class RenderJob:
     order: tuple[int, float, int]
@@ -350,7 +358,7 @@ class RenderWorkerPool:
                     slot.job, slot.started_at = job, self._clock()
                     self._running[job.key] = job
                     return job
-                self._cv.wait(0.25)
+                self._cv.wait(IDLE_WAIT_SECONDS)
 
     def _pop_ready(self) -> RenderJob | None:
         while self._queue:
@@ -454,7 +462,7 @@ class RenderWorkerPool:
                 if self._stop:
                     return
                 self._check_slots()
-                self._cv.wait(0.2)
+                self._cv.wait(WATCHDOG_SECONDS)
 
     def _check_slots(self) -> None:
         """Restart dead threads; replace a thread stuck in one render past its timeout."""

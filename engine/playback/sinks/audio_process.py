@@ -35,6 +35,9 @@ from engine.playback.sinks.ring_consumer import RingConsumer
 READY_TIMEOUT_SECONDS = 10.0
 STALL_SECONDS = 1.0
 """No callback for this long while audio is expected: the device is gone or stuck."""
+WATCH_SECONDS = 0.5
+"""How often the engine looks at the audio process: a dead one or a stalled device is
+noticed within STALL_SECONDS and this."""
 RESTARTS_BEFORE_FALLBACK = 2
 RETRY_DEVICE_SECONDS = 5.0
 
@@ -141,7 +144,7 @@ class AudioProcessSink:
 
     # -- watching -------------------------------------------------------------------------
     def _watch(self) -> None:
-        while not self._watch_stop.wait(0.25):
+        while not self._watch_stop.wait(WATCH_SECONDS):
             if self._fallback is not None:
                 self._maybe_reopen()
             elif not self._healthy():
