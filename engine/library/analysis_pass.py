@@ -27,8 +27,8 @@ ANALYSIS_NICE = 10
 IDLE_PER_BUSY = 6.0
 """After each chunk, wait six times as long as it took: the pass uses at most a seventh of
 a core, and the renders the listener waits for go first. Analysing costs 0.6 to 1.2% of
-the music's length, so a first track and its three neighbours are read within about a
-minute; each later track brings one new neighbour (analyses are kept), and the pass then
+the music's length, so the playing track and the next one are read within a minute or
+so (analyses are kept: each later track brings one new next track), and the pass then
 rests until the next track. A neighbour read at a 25th of a core instead kept it, and
 the recalibrations that follow its reading, busy for minutes: the same work, spread over
 what should be quiet listening."""

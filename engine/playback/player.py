@@ -100,11 +100,11 @@ REFILL_SECONDS = 0.2
 ring and then writes it at once: five wake-ups a second instead of one per half block.
 The ring still holds at least its fill less this (or half its fill in a small ring)."""
 PAUSED_POLL_SECONDS = 0.1
+"""How often a paused feeder looks for a missed cut; commands wake it at once."""
 PIECE_BLOCKS = 4
 """Blocks the feeder reads and writes at once (one right after a cut): each write costs
 a read through the feed, two locks and a publish whatever its length, and a block at a
 time was 43 of them a second. A waiting command is still served between pieces."""
-"""How often a paused feeder looks for a missed cut; commands wake it at once."""
 
 
 def _fade_curve(count: int, rising: bool) -> Audio:
@@ -400,8 +400,8 @@ class Player:
         self._fill(self._fill_frames, yield_to_commands=True)
 
     def _fill(self, target_frames: int, yield_to_commands: bool) -> None:
-        """Write pieces of blocks until `target_frames` are queued. Past the safety floor a waiting
-        command is served first (`yield_to_commands`); below it, never."""
+        """Write pieces of blocks until `target_frames` are queued. Past the safety floor a
+        waiting command is served first (`yield_to_commands`); below it, never."""
         block = self.sink.block_frames
         while not (yield_to_commands and self._wake.is_set()):
             with self._lock:
