@@ -3,14 +3,8 @@ failing step is reported without stopping the loop."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from engine import Engine, EngineConfig
-from engine.assembly import QUIET_TICKS
 from engine.maintenance import MaintenanceLoop
 from engine.observe.error_log import ErrorLog
-from engine.playback.sinks.output import NullSink
-from tests.helpers.audio_files import write_tone
 from tests.helpers.clocks import FakeClock
 from tests.helpers.polling import wait_for
 
@@ -54,20 +48,3 @@ def test_a_failing_step_is_reported_and_the_loop_goes_on() -> None:
         loop.stop()
     assert errors.count("engine", "ValueError") >= 3
     assert lines[0] == "engine maintenance failed: ValueError: no such chunk"
-
-
-def test_the_engine_ticks_slower_while_nothing_is_in_flight(tmp_path: Path) -> None:
-    """A command plans on its own thread; only the loop's own rounds can wait while no
-    switch or seek is in flight and nothing renders."""
-    engine = Engine(EngineConfig(state_dir=tmp_path), sink=NullSink(44_100, 1024, speed=0))
-    try:
-        engine.open([write_tone(tmp_path / "a.wav", seconds=3.0)])
-        assert engine.wait_until_prepared(60)
-        tick = engine._loop._interval  # the tick is the loop's own business
-        step = engine.config.plan_interval_seconds
-        wait_for(lambda: engine.workers.idle() and not engine.feed.busy(), 60.0)
-        assert tick() == QUIET_TICKS * step
-        engine.set_preset("warm")  # nothing plays: the switch stays in flight
-        assert tick() == step
-    finally:
-        engine.close()
