@@ -134,20 +134,24 @@ class Engine:
         _number(seconds, "a seek position must be a number")
         self._record("seek", position=max(0.0, float(seconds)))
         self._parts.transport.seek(seconds)
+        self._loop.wake()
 
     def seek_relative(self, delta: float) -> None:
         """Relative to a held seek target when there is one."""
         _number(delta, "a seek step must be a number")
         self._record("seek_relative", delta=float(delta))
         self._parts.transport.seek_relative(delta)
+        self._loop.wake()
 
     def next_track(self) -> None:
         self._record("next")
         self._parts.transport.change_track(+1)
+        self._loop.wake()
 
     def prev_track(self) -> None:
         self._record("prev")
         self._parts.transport.change_track(-1)
+        self._loop.wake()
 
     def play_track(self, track_id: str) -> None:
         """Play the playlist's track `track_id` from its start, as the library's Enter does
@@ -164,6 +168,7 @@ class Engine:
             queue.set_scope("library", track)
         queue.chose(track)
         self._parts.transport.play_track(track)
+        self._loop.wake()
         if not self.player.playing:
             self.play()
 
@@ -199,6 +204,7 @@ class Engine:
             queue.chose(first[0])
             what = {"album": "the album", "folder": "the folder"}.get(scope, "the library")
             self._parts.transport.play_track(first[0], told=f"playing {what} from “{{title}}”")
+            self._loop.wake()
             if not self.player.playing:
                 self.play()
 

@@ -45,6 +45,7 @@ class MaintenanceLoop:
         self._flushed = flushed
         self._steps: list[Step | _Periodic] = []
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
 
     def every_tick(self, *steps: Step) -> None:
@@ -57,12 +58,22 @@ class MaintenanceLoop:
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        """Tick now: a command moved the playhead, and the plan (and the tick's own pace)
+        must follow it without waiting out the interval."""
+        self._wake.set()
+
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval()):
+        while True:
+            self._wake.wait(self._interval())
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 for step in self._steps:
                     self._take(step)

@@ -305,3 +305,26 @@ def test_the_streaming_analysis_reads_the_playing_track_and_the_next_only(
         wait_for(lambda: engine.analyses.whole_loudness(tracks[2].content_key) is not None)
     finally:
         engine.close()
+
+
+def test_a_seek_and_a_skip_are_planned_at_once_not_at_the_next_tick(tmp_path: Path) -> None:
+    """The upkeep loop's tick may be long while nothing is in flight: a command that
+    moves the playhead wakes it, and its plan starts where the music is going."""
+    paths = [write_tone(tmp_path / f"{n}.wav", seconds=40.0) for n in range(2)]
+    engine = engine_on(paths, plan_interval_seconds=3600.0)
+    try:
+        engine.workers.pause()  # the queue is read as it stands
+        first, second = (track.id for track in engine.tracks())
+
+        def planned(track_id: str, chunk: int) -> bool:
+            return any(
+                not job.cancelled and job.key.track_id == track_id and job.key.chunk_index == chunk
+                for job in list(engine.workers._queue)
+            )
+
+        engine.seek(31.0)
+        wait_for(lambda: planned(first, 3))
+        engine.next_track()
+        wait_for(lambda: planned(second, 0))
+    finally:
+        engine.close()

@@ -48,3 +48,19 @@ def test_a_failing_step_is_reported_and_the_loop_goes_on() -> None:
         loop.stop()
     assert errors.count("engine", "ValueError") >= 3
     assert lines[0] == "engine maintenance failed: ValueError: no such chunk"
+
+
+def test_a_wake_ticks_the_loop_before_its_interval() -> None:
+    ticks: list[int] = []
+    clock = FakeClock()
+    loop = MaintenanceLoop(lambda: 3600.0, clock, ErrorLog(lambda _line: None, clock), ())
+    loop.every_tick(lambda: ticks.append(1))
+    loop.start()
+    try:
+        loop.wake()
+        wait_for(lambda: len(ticks) == 1, 10.0)
+        loop.wake()
+        wait_for(lambda: len(ticks) == 2, 10.0)
+    finally:
+        loop.stop()
+    assert not loop._thread.is_alive()  # stop wakes a loop waiting out a long interval

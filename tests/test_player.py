@@ -21,6 +21,7 @@ from engine.errors import TierplayError
 from engine.library.tracks import Track, load_track
 from engine.playback import player as player_module
 from engine.playback.player import Player
+from engine.playback.ring_layout import LAST_CALLBACK_NS
 from engine.playback.sinks.output import NullSink
 from tests.helpers.audio_files import SAMPLE_AUDIO
 from tests.helpers.polling import wait_for as poll_until
@@ -501,3 +502,33 @@ def test_a_switch_cut_the_consumer_missed_is_faded_and_timed_where_it_is_heard(
     np.testing.assert_allclose(audio[at - 2048 : at], old[:2048], atol=1e-4)
     np.testing.assert_allclose(audio[at : at + fade], faded, atol=1e-4)
     np.testing.assert_allclose(audio[at + fade : at + 4096], new[2048 + fade :], atol=1e-4)
+
+
+def test_a_seek_is_at_the_next_block_before_it_is_heard() -> None:
+    """With the consumer's callback due, a seek cuts a block ahead: the position heard
+    stays where it was until that block plays, but a plan made at once must start at the
+    seek's target."""
+    sink = NullSink(44_100, 1024, speed=0)
+    track = _tone_track("long", 60 * 44_100)
+
+    def source(track: Track, start: int, count: int) -> np.ndarray:
+        return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
+
+    player = Player(sink, source, ring_seconds=0.5)
+    try:
+        player.set_tracks([track])
+        player.play()
+        poll_until(lambda: sink.ring.queued_frames() >= 8192, timeout=5.0)
+        sink.advance(4096)
+        sink.ring.header[LAST_CALLBACK_NS] = 1  # long ago: the next callback is due now
+        player.seek(30.0)
+        assert player.position() == (track, 4096 / 44_100)
+        ahead, seconds = player.position_at_next_block()
+        assert ahead is track and seconds == pytest.approx(30.0, abs=1e-4)
+        poll_until(lambda: sink.ring.queued_frames() >= 8192, timeout=5.0)
+        sink.advance(2048)
+        _heard, heard_seconds = player.position()
+        assert 30.0 <= heard_seconds < 30.05
+    finally:
+        player.close()
+        sink.close()

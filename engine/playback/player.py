@@ -288,6 +288,16 @@ class Player:
             track, frame = self._position_locked()
             return track, min(frame, track.frames) / self.sink.sample_rate
 
+    def position_at_next_block(self) -> tuple[Track | None, float]:
+        """As `position`, at the consumer's next block (one block ahead at most): a seek or
+        a track change is there from the moment it is made, before it is heard, so a plan
+        made at once starts where the music is going."""
+        with self._lock:
+            if self._track is None:
+                return None, 0.0
+            track, frame = self._position_locked(self.sink.ring.earliest_cut())
+            return track, min(frame, track.frames) / self.sink.sample_rate
+
     def _position_locked(self, ring_index: int | None = None) -> tuple[Track, int]:
         """(track, frame) playing at `ring_index` (default: the consumer's position); the
         caller holds the lock and has a track."""

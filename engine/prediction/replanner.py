@@ -65,7 +65,9 @@ class Replanner:
         self._planned_at = -float("inf")
 
     def whereabouts(self) -> Whereabouts | None:
-        track, position = self._player.position()
+        """Where the plan starts: the consumer's next block, where a seek or a track change
+        just made already is (the position heard is a block late for it)."""
+        track, position = self._player.position_at_next_block()
         if track is None:
             return None
         following = self._queue.following(track)
