@@ -5,7 +5,7 @@ plan on the playhead, held seeks, track ends, recalibrations, failures to tell),
 their own period (memory, files on disk, saving state). A failing step is reported in the
 error log and the loop goes on: it must outlive any one failure. Its tick is
 `EngineConfig.plan_interval_seconds`, faster while a seek is held, so that seek is applied
-as soon as its window ends.
+as soon as its window ends, and slower while nothing is in flight.
 """
 
 from __future__ import annotations

@@ -3,8 +3,14 @@ failing step is reported without stopping the loop."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from engine import Engine, EngineConfig
+from engine.assembly import QUIET_TICKS
 from engine.maintenance import MaintenanceLoop
 from engine.observe.error_log import ErrorLog
+from engine.playback.sinks.output import NullSink
+from tests.helpers.audio_files import write_tone
 from tests.helpers.clocks import FakeClock
 from tests.helpers.polling import wait_for
 
@@ -64,3 +70,20 @@ def test_a_wake_ticks_the_loop_before_its_interval() -> None:
     finally:
         loop.stop()
     assert not loop._thread.is_alive()  # stop wakes a loop waiting out a long interval
+
+
+def test_the_engine_ticks_slower_while_nothing_is_in_flight(tmp_path: Path) -> None:
+    """A command plans on its own thread; only the loop's own rounds can wait while no
+    switch or seek is in flight and nothing renders."""
+    engine = Engine(EngineConfig(state_dir=tmp_path), sink=NullSink(44_100, 1024, speed=0))
+    try:
+        engine.open([write_tone(tmp_path / "a.wav", seconds=3.0)])
+        assert engine.wait_until_prepared(60)
+        tick = engine._loop._interval  # the tick is the loop's own business
+        step = engine.config.plan_interval_seconds
+        wait_for(lambda: engine.workers.idle() and not engine.feed.busy(), 60.0)
+        assert tick() == QUIET_TICKS * step
+        engine.set_preset("warm")  # nothing plays: the switch stays in flight
+        assert tick() == step
+    finally:
+        engine.close()

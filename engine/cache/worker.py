@@ -495,6 +495,11 @@ class RenderWorkerPool:
         self._cv.notify_all()
 
     # -- views ----------------------------------------------------------------------------
+    def idle(self) -> bool:
+        """Nothing queued and nothing rendering."""
+        with self._cv:
+            return not self._queue and not self._running
+
     def metrics(self) -> WorkerMetrics:
         with self._cv:
             now = self._clock()
