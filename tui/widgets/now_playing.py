@@ -6,6 +6,8 @@ position bar seeks there.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import events
 from textual.content import Content
 from textual.message import Message
@@ -94,8 +96,25 @@ class NowPlaying(Panel):
             self.seconds = seconds
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
-        """Show `snapshot`; the monitor adds nothing here (it is taken for a uniform call)."""
+        """Show `snapshot`; the monitor adds nothing here (it is taken for a uniform call).
+        A snapshot that differs from the one shown only by a playhead that has not moved a
+        second on the clock or a cell on the bar is not drawn at all: at 10 Hz, drawing it
+        to find it unchanged was most of this panel's cost."""
+        shown = self.snapshot
+        if shown is not None and self._drawn_alike(shown, snapshot):
+            return
         self.snapshot = snapshot
+
+    def _drawn_alike(self, shown: EngineSnapshot, new: EngineSnapshot) -> bool:
+        if replace(new, position_seconds=shown.position_seconds) != shown:
+            return False
+        return self._playhead_drawing(shown) == self._playhead_drawing(new)
+
+    def _playhead_drawing(self, snap: EngineSnapshot) -> tuple[str, int]:
+        """What of the position line moves with the playhead: the clock and the bar's cell."""
+        _first, width = self._bar_span(snap)
+        position = snap.position_seconds
+        return format_clock(position), playhead_cell(position, snap.duration_seconds, width)
 
     def render(self) -> Content:
         snap = self.snapshot
