@@ -258,7 +258,11 @@ def print_ready(libraries: list[LibraryRuns]) -> None:
 
 
 def print_levels(runs: list[tuple[str, Run]]) -> None:
-    print("\nmemory-level changes (health()['memory_level'], polled at 4 Hz) and stand-ins served")
+    print("\nmemory-level changes (health()['memory_level'], polled at 4 Hz) and stand-ins served;")
+    print(
+        "where any were served, the phase: listening (first play, no keys), active (the"
+        " session's switches, seeks and skips), seeks or starts (the time-to-ready events)"
+    )
     print(
         f"{'':<22} {'minutes':>7} {'changes':>7} {'/min':>6} {'after 1st min':>13}"
         f"  {'stand-ins':>9}  levels seen"
@@ -269,9 +273,12 @@ def print_levels(runs: list[tuple[str, Run]]) -> None:
         end = run.marks.get("closed", math.nan)
         late = sum(1 for t, _level in run.result.get("levels", [])[1:] if t - start > 60)
         stand_ins = run.result.get("stand_ins")
+        phases = run.result.get("stand_ins_by_phase") or {}
+        where = ", ".join(f"{phase} {count}" for phase, count in phases.items() if count)
         print(
             f"{label:<22} {(end - start) / 60:7.1f} {changes:7d} {per_minute:6.2f} {late:13d}"
             f"  {'n/a' if stand_ins is None else stand_ins:>9}  {seen}"
+            + (f"  (stand-ins while {where})" if where else "")
         )
 
 

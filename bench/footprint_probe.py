@@ -52,6 +52,10 @@ def mark(name: str) -> None:
     tell(mark=name, t=time.monotonic())
 
 
+def stand_ins(engine: Any) -> int:
+    return int(engine.health().get("stand_ins") or 0)
+
+
 # -- baseline (a): the imports alone ----------------------------------------------------------
 
 
@@ -293,13 +297,17 @@ def run_session(spec: dict[str, Any]) -> None:
             mark("steady-start")
             time.sleep(float(spec["steady_seconds"]))  # listening, no keys
             mark("steady-end")
+            served = {"listening": stand_ins(engine)}
             mark("active-start")
             active_session(engine, float(spec["active_seconds"]), rng)
             mark("active-end")
+            served["active"] = stand_ins(engine) - sum(served.values())
             engine.set_preset("warm")
             mark("ready-start")
             seeks = seek_events(engine, int(spec["seeks"]), rng)
+            served["seeks"] = stand_ins(engine) - sum(served.values())
             starts = start_events(engine, int(spec["starts"]))
+            served["starts"] = stand_ins(engine) - sum(served.values())
             mark("ready-end")
             snap = engine.snapshot()
             tell(
@@ -309,6 +317,7 @@ def run_session(spec: dict[str, Any]) -> None:
                     "starts": starts,
                     "levels": watch.levels,
                     "stand_ins": engine.health().get("stand_ins"),
+                    "stand_ins_by_phase": served,
                     "underruns": snap.underruns,
                     "output": snap.output_name
                     + (f" ({snap.output_notice})" if snap.output_notice else ""),
