@@ -3,8 +3,8 @@
 The player runs in a child process (bench/footprint_probe.py) through the engine's public
 API only, and this process, which imports neither the engine nor numpy, samples every 0.25 s
 the PSS (proportional set size, from /proc/PID/smaps) summed over the player's
-processes: the engine process and its children (the audio process of the sounddevice sink,
-multiprocessing's resource tracker). PSS, unlike RSS, counts a page shared by two processes
+processes: the engine process and its children (the audio process of the sounddevice
+sink). PSS, unlike RSS, counts a page shared by two processes
 half in each, so the sum is what the player adds to the machine. The sound server's shared
 memory that its clients map (JACK's 51 MB segment) is the server's, and any player on that
 device maps it: it is shown in a column of its own and left out of the player's figures and

@@ -1,8 +1,7 @@
 """What importing costs: the audio process against a bare sounddevice process.
 
-The audio process is a spawn child: it imports `engine.playback.sinks.audio_child` and,
-like every spawn child, re-runs the parent's main module (the `tierplay` script, which
-imports `tui.cli`).
+The audio process runs `python -m engine.playback.sinks.audio_child`: it imports that
+module and nothing of the engine's main module.
 Everything those imports pull in sits in its memory for the whole session, beside a
 callback that only needs sounddevice and the rings (no numpy: it copies through
 memoryviews). Each figure comes from a fresh process of its own, measured in the same run
@@ -45,10 +44,6 @@ IMPORT_CASES = (
     (
         "engine.playback.sinks.audio_child + sounddevice",
         "import engine.playback.sinks.audio_child, sounddevice",
-    ),
-    (
-        "+ tui.cli (tierplay's audio child)",
-        "import tui.cli, engine.playback.sinks.audio_child, sounddevice",
     ),
     ("import engine; engine.Engine", "import engine; engine.Engine"),
     ("import tui.cli", "import tui.cli"),
@@ -100,7 +95,7 @@ report = {{"device": sd.query_devices(jack)["name"]}}
 PLAYER = (
     """
 import sys
-from tui.cli import main  # the `tierplay` script's line: its spawn children re-run it
+from tui.cli import main  # the `tierplay` script's line
 
 if __name__ == "__main__":
     import json, tempfile, time
@@ -219,11 +214,11 @@ def measure_bare_stream(seconds: float) -> Figures:
 
 
 def audio_children(pid: int) -> list[psutil.Process]:
-    """The engine's spawn children other than multiprocessing's resource tracker."""
+    """The engine's audio processes."""
     found = []
     for child in psutil.Process(pid).children():
         command = " ".join(child.cmdline())
-        if "spawn_main" in command:
+        if "engine.playback.sinks.audio_child" in command:
             found.append(child)
     return found
 

@@ -1,9 +1,8 @@
 """What each entry point loads, checked in a fresh interpreter.
 
-The audio process is a spawn child: it imports `engine.playback.sinks.audio_child` (and sounddevice)
-and re-runs the parent's main module. What those imports pull in sits in its memory for the
-whole session, so they must not reach the DSP stack, the UI or the web stack. The web
-stack loads only with `--api`.
+The audio process runs `python -m engine.playback.sinks.audio_child`: what that module
+imports (and sounddevice) sits in its memory for the whole session, so it must not reach
+numpy, the DSP stack, the UI or the web stack. The web stack loads only with `--api`.
 """
 
 from __future__ import annotations
@@ -46,12 +45,6 @@ def test_the_audio_process_imports_neither_numpy_nor_dsp_nor_ui_nor_web() -> Non
     )
 
 
-def test_the_tierplay_scripts_audio_process_stays_lean_too() -> None:
-    """The script's one import (`from tui.cli import script`) is re-run in the child."""
-    statement = "from tui.cli import script\nimport engine.playback.sinks.audio_child"
-    assert loaded_after(statement, NUMPY + DSP + UI + WEB) == []
-
-
 def test_the_player_reaches_its_first_sound_without_scipy() -> None:
     """scipy's imports take 0.6 s: they load in a render thread at the first measurement,
     while the source already plays, not before the engine, the app or the renderer."""
@@ -62,12 +55,13 @@ def test_the_player_reaches_its_first_sound_without_scipy() -> None:
 
 
 def test_the_audio_process_runs_the_numpy_free_entry() -> None:
-    """The sink spawns its child with a function the child imports by its module."""
-    from engine.playback.sinks.audio_child import run_audio_process
-    from engine.playback.sinks.audio_process import AudioProcessSink
+    """The sink starts its child on the module checked above, and that module runs as a
+    program."""
+    from engine.playback.sinks import audio_child, audio_process
 
-    assert run_audio_process.__module__ == "engine.playback.sinks.audio_child"
-    assert "run_audio_process" in AudioProcessSink._launch.__code__.co_names
+    assert audio_process.CHILD_MODULE == audio_child.__name__ == "engine.playback.sinks.audio_child"
+    assert "CHILD_MODULE" in audio_process.AudioProcessSink._launch.__code__.co_names
+    assert 'if __name__ == "__main__":' in Path(audio_child.__file__).read_text()
 
 
 @pytest.mark.parametrize("module", ["tui.cli", "tui.app"])

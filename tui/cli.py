@@ -160,8 +160,8 @@ def run_player(argv: Sequence[str], exiting: bool = False) -> int:
     for path in paths:
         if not path.exists():
             raise CliError(f"{path}: no such file or folder")
-    # The engine loads here, not with this module: the `tierplay` script imports this
-    # module, and so does every spawn child it starts, the audio process among them.
+    # The engine loads here, not with this module: `--help`, `--check-config` and the
+    # errors above answer without it.
     from engine import Engine
     from engine.library.scan import scan
     from engine.runtime import tune_runtime_for_audio

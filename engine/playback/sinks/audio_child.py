@@ -1,18 +1,20 @@
 """The audio process's entry: open the PortAudio stream and keep it running.
 
-This is all the child runs (see engine/playback/sinks/audio_process.py for the engine's side). It
-imports the standard library, sounddevice and the numpy-free ring consumer, nothing else:
-whatever it imports stays in its memory for the whole session. Its raw stream hands the
-callback a plain buffer that the consumer fills by slice copies.
+This is all the child runs (see engine/playback/sinks/audio_process.py for the engine's
+side), as `python -m engine.playback.sinks.audio_child SETTINGS`. It imports the standard
+library, sounddevice, the shared block and lock and the numpy-free ring consumer, nothing
+else: whatever it imports stays in its memory for the whole session. Its raw stream hands
+the callback a plain buffer that the consumer fills by slice copies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import sys
 import time
-from multiprocessing import resource_tracker
-from multiprocessing.connection import Connection
-from multiprocessing.shared_memory import SharedMemory
+from collections.abc import Callable
 from typing import Any
 
 from engine.playback.ring_layout import (
@@ -25,26 +27,54 @@ from engine.playback.ring_layout import (
     shared_size,
 )
 from engine.playback.sinks.ring_consumer import RingConsumer
+from engine.playback.sinks.shared import attach_block, open_lock
 
 STOP_POLL_SECONDS = 0.1
+"""How often the child looks for a stop request, and for an engine that is gone."""
+
+
+def main() -> None:
+    """Read the settings the engine passed, then run; the answer goes to its pipe."""
+    settings = json.loads(sys.argv[1])
+    ready_fd = int(settings["ready_fd"])
+
+    def tell(message: tuple[object, ...]) -> None:
+        os.write(ready_fd, (json.dumps(message) + "\n").encode())
+
+    try:
+        run_audio_process(
+            int(settings["block_fd"]),
+            int(settings["capacity"]),
+            int(settings["capture_frames"]),
+            int(settings["block_frames"]),
+            settings["sample_rate"],
+            settings["device"],
+            open_lock(str(settings["lock"])),
+            tell,
+            int(settings["engine_pid"]),
+        )
+    finally:
+        os.close(ready_fd)
 
 
 def run_audio_process(
-    shm_name: str,
+    block_fd: int,
     capacity: int,
     capture_frames: int,
     block_frames: int,
     sample_rate: int | None,
     device: str | int | None,
     lock: Any,
-    ready: Connection,
+    tell: Callable[[tuple[object, ...]], None],
+    engine_pid: int,
 ) -> None:
-    """Child process entry: open the stream, report, then only keep it running."""
+    """Open the stream, tell the engine, then only keep it running until the engine asks
+    it to stop or is gone (a killed engine cannot ask)."""
     import sounddevice as sd
 
-    shm = _attach(shm_name)
     header_bytes, audio_bytes = shared_size(capacity)
-    memory = byte_view(shm.buf)
+    block = attach_block(block_fd, header_bytes + audio_bytes + FRAME_BYTES * capture_frames)
+    memory = byte_view(block)
     header = int64_words(memory[:header_bytes])
     rings = memory[header_bytes : header_bytes + audio_bytes]
     capture = memory[header_bytes + audio_bytes :] if capture_frames else None
@@ -70,13 +100,13 @@ def run_audio_process(
             callback=callback,
         )
     except Exception as error:  # noqa: BLE001 - reported to the engine, which falls back
-        ready.send(("error", f"{type(error).__name__}: {error}"))
-        _release(shm, consumer, header, rings, capture, memory)
+        tell(("error", f"{type(error).__name__}: {error}"))
+        _release(block, consumer, header, rings, capture, memory)
         return
-    ready.send(("ok", str(info["name"]), rate, float(stream.latency)))
+    tell(("ok", str(info["name"]), rate, float(stream.latency)))
     stream.start()
     try:
-        while not header[STOP_REQUEST] and stream.active:
+        while not header[STOP_REQUEST] and stream.active and os.getppid() == engine_pid:
             time.sleep(STOP_POLL_SECONDS)
     finally:
         try:
@@ -84,7 +114,7 @@ def run_audio_process(
             stream.close()
         finally:
             sd._terminate()
-            _release(shm, consumer, header, rings, capture, memory)
+            _release(block, consumer, header, rings, capture, memory)
 
 
 def _tap(capture: memoryview, capacity: int, read: int, count: int, played: memoryview) -> None:
@@ -98,21 +128,7 @@ def _tap(capture: memoryview, capacity: int, read: int, count: int, played: memo
         capture[:rest] = played[first : first + rest]
 
 
-def _attach(name: str) -> SharedMemory:
-    """The parent's shared block, not registered with the resource tracker. The parent
-    created it, owns it and unlinks it; before Python 3.13 attaching registers it again
-    with the tracker the parent shares, and a child still starting when the parent quits
-    re-registers a block already unlinked: the tracker then warns of a leaked
-    shared_memory object at exit."""
-    register = resource_tracker.register
-    resource_tracker.register = lambda *_args, **_kwargs: None  # this process only
-    try:
-        return SharedMemory(name=name)
-    finally:
-        resource_tracker.register = register
-
-
-def _release(shm: SharedMemory, consumer: RingConsumer | None, *views: Any) -> None:
+def _release(block: Any, consumer: RingConsumer | None, *views: Any) -> None:
     """Let go of every view, then the shared block (a view still alive keeps it mapped)."""
     if consumer is not None:
         consumer.release()
@@ -120,4 +136,8 @@ def _release(shm: SharedMemory, consumer: RingConsumer | None, *views: Any) -> N
         if view is not None:
             view.release()
     with contextlib.suppress(BufferError):
-        shm.close()
+        block.close()
+
+
+if __name__ == "__main__":
+    main()

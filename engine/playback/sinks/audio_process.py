@@ -6,24 +6,29 @@ of its own, whose callback only copies from shared-memory rings, it missed none 
 10 minutes. So the child does nothing but run the stream; everything it knows (read
 position, underruns, lateness, heartbeat) it publishes in the shared header.
 
-`AudioProcessSink` is the engine's side: it starts the child (spawn), watches it, restarts
-it when it dies or the device stalls, and falls back to an in-process clock while the device
+`AudioProcessSink` is the engine's side: it starts the child (a fresh interpreter running
+`engine.playback.sinks.audio_child`, not a multiprocessing spawn, which would bring the
+resource tracker's process and re-run the engine's main module), watches it, restarts it
+when it dies or the device stalls, and falls back to an in-process clock while the device
 is gone, retrying it now and then.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
+import select
+import subprocess
+import sys
 import threading
 import time
-from multiprocessing.shared_memory import SharedMemory
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.playback.ring_layout import EXPECTING, STOP_REQUEST, lateness_percentile, shared_size
 from engine.playback.rings import RingProducer, audio_array, header_array
-from engine.playback.sinks.audio_child import run_audio_process
 from engine.playback.sinks.output import (
     ClockedConsumer,
     OutputEvents,
@@ -31,7 +36,12 @@ from engine.playback.sinks.output import (
     heartbeat_age_seconds,
 )
 from engine.playback.sinks.ring_consumer import RingConsumer
+from engine.playback.sinks.shared import SharedBlock, forget_name, new_lock
 
+CHILD_MODULE = "engine.playback.sinks.audio_child"
+"""What the audio process runs (`python -m`)."""
+IMPORT_ROOT = Path(__file__).resolve().parents[3]
+"""The folder the `engine` package is in: the child imports it from there too."""
 READY_TIMEOUT_SECONDS = 10.0
 STALL_SECONDS = 1.0
 """No callback for this long while audio is expected: the device is gone or stuck."""
@@ -57,20 +67,17 @@ class AudioProcessSink:
         self.block_frames = block_frames
         self.capacity = ring_frames
         self._requested_rate = sample_rate
-        self._context = multiprocessing.get_context("spawn")
-        self._lock: Any = self._context.Lock()
+        self._lock: Any = threading.Lock()  # until the first child's lock is made
         header_bytes, audio_bytes = shared_size(ring_frames)
         self.capture_frames = int(capture_seconds * (sample_rate or 48_000))
-        self._shm = SharedMemory(
-            create=True, size=header_bytes + audio_bytes + 8 * self.capture_frames
-        )
-        self.header = header_array(self._shm.buf)
+        self._block = SharedBlock(header_bytes + audio_bytes + 8 * self.capture_frames)
+        self.header = header_array(self._block.buf)
         self.header[:] = 0
-        self._rings = audio_array(ring_frames, self._shm.buf, header_bytes)
+        self._rings = audio_array(ring_frames, self._block.buf, header_bytes)
         self.ring = RingProducer(self.header, self._rings, self._lock, block_frames)
         self.capture = (
             np.ndarray(
-                (self.capture_frames, 2), np.float32, self._shm.buf, header_bytes + audio_bytes
+                (self.capture_frames, 2), np.float32, self._block.buf, header_bytes + audio_bytes
             )
             if self.capture_frames
             else None
@@ -78,7 +85,7 @@ class AudioProcessSink:
         self.notice = ""
         self.restarts = 0
         self.events = OutputEvents()
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._fallback: ClockedConsumer | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -90,36 +97,50 @@ class AudioProcessSink:
     # -- child lifecycle ------------------------------------------------------------------
     def _launch(self) -> tuple[str, int, float]:
         """Start the audio process and wait for its report; SinkError if it cannot play."""
-        receive, send = self._context.Pipe(duplex=False)
-        self._lock = self._context.Lock()  # fresh: a killed child may have held the old one
-        self.ring.lock = self._lock
+        # A fresh lock for each child: a killed child may have held the old one.
+        lock, lock_name = new_lock()
+        self._lock = lock
+        self.ring.lock = lock
         self.header[STOP_REQUEST] = 0
-        process = self._context.Process(
-            target=run_audio_process,
-            args=(
-                self._shm.name,
-                self.capacity,
-                self.capture_frames,
-                self.block_frames,
-                self._requested_rate,
-                self.device,
-                self._lock,
-                send,
-            ),
-            name="tierplay-audio",
-            daemon=True,
-        )
-        process.start()
-        send.close()
-        if not receive.poll(READY_TIMEOUT_SECONDS):
-            process.kill()
-            raise SinkError("the audio process did not start in time")
+        receive, send = os.pipe()
+        settings = {
+            "block_fd": self._block.fd,
+            "capacity": self.capacity,
+            "capture_frames": self.capture_frames,
+            "block_frames": self.block_frames,
+            "sample_rate": self._requested_rate,
+            "device": self.device,
+            "lock": lock_name,
+            "ready_fd": send,
+            "engine_pid": os.getpid(),
+        }
         try:
-            message = receive.recv()
-        except EOFError as error:
-            raise SinkError("the audio process died while opening the device") from error
+            process = subprocess.Popen(
+                [sys.executable, "-m", CHILD_MODULE, json.dumps(settings)],
+                pass_fds=(self._block.fd, send),
+                stdin=subprocess.DEVNULL,
+                env=_child_environment(),
+            )
+        except OSError as error:
+            os.close(receive)
+            forget_name(lock_name)
+            raise SinkError(f"the audio process could not start ({error})") from error
+        finally:
+            os.close(send)
+        try:
+            message = _read_message(receive, READY_TIMEOUT_SECONDS)
+        finally:
+            os.close(receive)
+            forget_name(lock_name)  # the child has opened it, or never will
+        if message is None:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+                raise SinkError("the audio process did not start in time")
+            process.wait()
+            raise SinkError("the audio process died while opening the device")
         if message[0] != "ok":
-            process.join(timeout=2.0)
+            _wait(process, 2.0)
             raise SinkError(f"no usable output device ({message[1]})")
         self._process = process
         _status, name, rate, latency = message
@@ -132,10 +153,9 @@ class AudioProcessSink:
         if process is None:
             return
         self.header[STOP_REQUEST] = 1
-        process.join(timeout=3.0)
-        if process.is_alive():  # a stream on a dead server can hang in close()
+        if not _wait(process, 3.0):  # a stream on a dead server can hang in close()
             process.kill()
-            process.join(timeout=1.0)
+            _wait(process, 1.0)
 
     def start(self) -> None:
         if self._watcher is None:
@@ -151,8 +171,7 @@ class AudioProcessSink:
                 self._recover()
 
     def _healthy(self) -> bool:
-        process = self._process
-        if process is None or not process.is_alive():
+        if not self._alive():
             return False
         expecting = bool(self.header[EXPECTING])
         return not (expecting and heartbeat_age_seconds(self.header) > STALL_SECONDS)
@@ -171,7 +190,8 @@ class AudioProcessSink:
         self._fall_back(reason)
 
     def _alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
+        process = self._process
+        return process is not None and process.poll() is None
 
     def _fall_back(self, reason: str) -> None:
         """Keep the music's clock going without a device, and say so."""
@@ -224,13 +244,41 @@ class AudioProcessSink:
         self.ring = RingProducer(
             header_array(), audio_array(self.capacity), threading.Lock(), self.block_frames
         )
-        # The spawn lock is a named semaphore, unlinked when its last reference goes.
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the semaphore closes with its last handle
         self.capture = None
         del self._rings
         self.header = header_array()
-        try:
-            self._shm.unlink()
-            self._shm.close()
-        except (BufferError, FileNotFoundError):
-            pass
+        self._block.close()
+
+
+def _child_environment() -> dict[str, str]:
+    """The engine's environment, with the `engine` package importable wherever the player
+    was started from."""
+    environment = dict(os.environ)
+    paths = [str(IMPORT_ROOT), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
+    environment["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return environment
+
+
+def _read_message(fd: int, timeout: float) -> tuple[Any, ...] | None:
+    """The child's one-line report, or None if it closed the pipe or said nothing in time."""
+    deadline = time.monotonic() + timeout
+    received = b""
+    while b"\n" not in received:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        received += chunk
+    return tuple(json.loads(received.split(b"\n", 1)[0]))
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for `process` to end; whether it did within `timeout`."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
