@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import sys
 
-from engine.observe.memory import limit_malloc_arenas
+from engine.observe.memory import tune_malloc
 
 STEP_FINISH_SECONDS = 30.0
 """How long a closing part waits for its thread to finish the step it is in (one window,
@@ -21,8 +21,9 @@ interpreter exits, and the interpreter's end of it aborts the process."""
 
 def tune_runtime_for_audio() -> None:
     """GC and GIL settings measured to keep the feeder and the UI smooth, and malloc's
-    arena limit measured to keep the heap small (docs/architecture.md, Audio rules)."""
-    limit_malloc_arenas()
+    arena limit and mmap threshold measured to keep the heap small (docs/architecture.md,
+    Audio rules)."""
+    tune_malloc()
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 10**9)

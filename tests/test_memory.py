@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from engine.observe.memory import MemoryMonitor, MemoryReading
 from engine.vocabulary import MB
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_process_that_started_large_is_not_under_pressure() -> None:
@@ -35,3 +41,37 @@ def test_low_system_memory_raises_the_level_whatever_the_process_size() -> None:
     monitor = MemoryMonitor(1_000 * MB, lambda: reading[0])
     reading[0] = MemoryReading(100 * MB, 0.04)
     assert monitor.update() == 3
+
+
+FREED_TWICE = """
+import numpy as np
+from engine.observe.memory import tune_malloc
+if {tune}:
+    tune_malloc()
+def resident_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+for _ in range(2):  # glibc's own threshold moves up to the first array freed
+    block = np.ones(6 * 2**20 // 8)
+    del block
+print(resident_mb())
+"""
+
+
+def test_a_large_array_freed_is_given_back_at_once() -> None:
+    """After one 6 MB array is freed glibc's own threshold keeps the next one in its heap;
+    with the threshold fixed it is given back as soon as it is freed."""
+    resident = {
+        tune: float(
+            subprocess.run(
+                [sys.executable, "-c", FREED_TWICE.format(tune=tune)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        )
+        for tune in (False, True)
+    }
+    assert resident[True] < resident[False] - 4.0
