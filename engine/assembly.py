@@ -50,11 +50,13 @@ FILE_CHECK_SECONDS = 2.0
 HELD_SEEK_POLL_SECONDS = 0.02
 """The loop's tick while a seek is held, so it is applied as soon as its window ends."""
 QUIET_TICKS = 4
-"""While no switch or seek is in flight and nothing renders, the loop ticks this many
-plan intervals apart (1 s by default): a command plans at once on its own thread or wakes
-the loop (a seek, a track change), so only the chunk boundaries' plans wait, and the chunk
-after the playhead is rendered long before the playhead reaches it. At four ticks a second
-the loop was a third of the engine's CPU while listening steady."""
+"""While no switch or seek is in flight, nothing renders and no track change is written
+ahead of the one heard, the loop ticks this many plan intervals apart (1 s by default). A
+command plans at once on its own thread or wakes the loop (a seek, a track change), and
+the player wakes it when it writes the next track, so a short track cannot pass between
+two ticks unheard; only the chunk boundaries' plans wait, and the chunk after the playhead
+is rendered long before the playhead reaches it. At four ticks a second the loop was a
+third of the engine's CPU while listening steady."""
 MEMORY_CHECK_SECONDS = 1.0
 """How often memory is read and the pressure level followed. Since no track is held whole
 nothing grows in a second; twice a second was a tenth of the upkeep thread's CPU."""
@@ -195,7 +197,7 @@ def upkeep(parts: Parts, clock: Callable[[], float]) -> MaintenanceLoop:
         if p.transport.seek_held():
             return HELD_SEEK_POLL_SECONDS
         interval = p.config.plan_interval_seconds
-        quiet = not p.feed.busy() and p.workers.idle()
+        quiet = not p.feed.busy() and p.workers.idle() and not p.player.change_ahead()
         return QUIET_TICKS * interval if quiet else interval
 
     def report_output_events() -> None:
@@ -206,6 +208,7 @@ def upkeep(parts: Parts, clock: Callable[[], float]) -> MaintenanceLoop:
     problems = WorkerProblems(p.workers, p.buffer, p.errors, every)
     pressure = MemoryPressure(p.memory, p.buffer, p.workers, p.notices)
     loop = MaintenanceLoop(tick_seconds, clock, p.errors, flushed=(p.errors, p.notices))
+    p.player.on_track_written = loop.wake  # a short track must not pass between two ticks
     loop.every_tick(
         p.transport.follow_interactions, p.transport.follow_track, p.replanner.replan_when_due
     )

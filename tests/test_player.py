@@ -532,3 +532,30 @@ def test_a_seek_is_at_the_next_block_before_it_is_heard() -> None:
     finally:
         player.close()
         sink.close()
+
+
+def test_a_track_written_ahead_is_told_and_stays_ahead_until_heard() -> None:
+    """The upkeep loop ticks slowly while nothing is in flight: the player wakes it when it
+    writes the next track, and says a change is ahead until that track is heard, so a
+    short track cannot pass between two ticks."""
+    sink = NullSink(44_100, 1024, speed=0)
+    tracks = [_tone_track(name, 44_100 // 4) for name in ("a", "b")]
+
+    def source(track: Track, start: int, count: int) -> np.ndarray:
+        return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
+
+    told: list[int] = []
+    player = Player(sink, source, ring_seconds=0.5)
+    player.on_track_written = lambda: told.append(sink.ring.write_index)
+    try:
+        player.set_tracks(tracks)
+        player.play()
+        poll_until(lambda: told, timeout=5.0)
+        assert told == [44_100 // 4] and player.change_ahead()
+        sink.advance(44_100 // 4 - 1024)
+        assert player.change_ahead() and player.position()[0] is tracks[0]
+        sink.advance(2048)
+        assert not player.change_ahead() and player.position()[0] is tracks[1]
+    finally:
+        player.close()
+        sink.close()

@@ -151,6 +151,9 @@ class Player:
         self._volume = 1.0
         self._applied_volume = 1.0
         self._segments: deque[_Segment] = deque(maxlen=64)
+        self.on_track_written: Callable[[], None] | None = None
+        """Told (on the feeder's thread, under the lock) when the next track's first frame
+        is written: whoever follows the track heard must look again before it is heard."""
         self._fade_frames = round(FADE_SECONDS * sink.sample_rate)
         self._tail: Audio | None = None
         """What would have played after the last cut: faded out under the new audio."""
@@ -287,6 +290,12 @@ class Player:
                 return None, 0.0
             track, frame = self._position_locked()
             return track, min(frame, track.frames) / self.sink.sample_rate
+
+    def change_ahead(self) -> bool:
+        """A track boundary or a cut is written but not heard yet."""
+        with self._lock:
+            segments = self._segments
+            return bool(segments) and segments[-1].ring_index > self.sink.ring.read_index
 
     def position_at_next_block(self) -> tuple[Track | None, float]:
         """As `position`, at the consumer's next block (one block ahead at most): a seek or
@@ -459,6 +468,8 @@ class Player:
         self._track = following
         self._write_frame = 0
         self._segments.append(_Segment(self.sink.ring.write_index, following, 0))
+        if self.on_track_written is not None:
+            self.on_track_written()
 
     def _blend(self, frames: Audio) -> Audio:
         """Fade in after a resume; crossfade from the old audio after a seek or skip."""
