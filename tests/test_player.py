@@ -222,6 +222,11 @@ def _tone_track(name: str, frames: int) -> Track:
     return Track(name, Path(name), frames / 44_100, 44_100, 2, frames, name, name)
 
 
+def _steady_source(track: Track, start: int, count: int) -> np.ndarray:
+    """Every track at one level, as many frames as it has from `start`."""
+    return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
+
+
 def test_a_missed_cut_at_the_end_of_the_library_ends_the_audio() -> None:
     """A seek to the last frame of the last track, read slowly: the consumer passes the
     cut before it is written and the library ends right after it. The player must end the
@@ -406,10 +411,7 @@ def test_the_feeder_rests_until_the_ring_drains_unless_something_is_in_flight() 
     hook = _SwitchHook()
     track = _tone_track("long", 60 * 44_100)
 
-    def source(track: Track, start: int, count: int) -> np.ndarray:
-        return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
-
-    player = Player(sink, source, ring_seconds=0.75, switch_hook=hook)
+    player = Player(sink, _steady_source, ring_seconds=0.75, switch_hook=hook)
     period = 1024 / 44_100
     try:
         player.set_tracks([track])
@@ -511,10 +513,7 @@ def test_a_seek_is_at_the_next_block_before_it_is_heard() -> None:
     sink = NullSink(44_100, 1024, speed=0)
     track = _tone_track("long", 60 * 44_100)
 
-    def source(track: Track, start: int, count: int) -> np.ndarray:
-        return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
-
-    player = Player(sink, source, ring_seconds=0.5)
+    player = Player(sink, _steady_source, ring_seconds=0.5)
     try:
         player.set_tracks([track])
         player.play()
@@ -541,11 +540,8 @@ def test_a_track_written_ahead_is_told_and_stays_ahead_until_heard() -> None:
     sink = NullSink(44_100, 1024, speed=0)
     tracks = [_tone_track(name, 44_100 // 4) for name in ("a", "b")]
 
-    def source(track: Track, start: int, count: int) -> np.ndarray:
-        return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
-
     told: list[int] = []
-    player = Player(sink, source, ring_seconds=0.5)
+    player = Player(sink, _steady_source, ring_seconds=0.5)
     player.on_track_written = lambda: told.append(sink.ring.write_index)
     try:
         player.set_tracks(tracks)
