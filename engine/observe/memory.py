@@ -62,8 +62,8 @@ MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
 threshold moves up to the largest array freed (32 MB at most): after the first chunk it
 kept every later window and chunk in its heaps between trims, and the player's peak on the
 corpus at the smallest budget was 170 MB against 152 with the threshold fixed here. Fixed
-at 1 MB, the analysis pass's page faults made it twice as slow; at 4 MB steady CPU and
-switch latency measured the same as before."""
+at 1 MB or lower, the analysis pass's page faults kept it reading a minute longer than
+before; at 4 MB steady CPU and switch latency measured the same as before."""
 _M_ARENA_MAX = -8
 _M_MMAP_THRESHOLD = -3
 """mallopt's parameter numbers (malloc.h)."""
