@@ -285,11 +285,7 @@ class Player:
     def position(self) -> tuple[Track | None, float]:
         """The track being heard and the position in it, from frames the sink consumed.
         Never past the track's end: the silence after the last track is not more track."""
-        with self._lock:
-            if self._track is None:
-                return None, 0.0
-            track, frame = self._position_locked()
-            return track, min(frame, track.frames) / self.sink.sample_rate
+        return self._position_seconds(at_next_block=False)
 
     def change_ahead(self) -> bool:
         """A track boundary or a cut is written but not heard yet."""
@@ -301,10 +297,14 @@ class Player:
         """As `position`, at the consumer's next block (one block ahead at most): a seek or
         a track change is there from the moment it is made, before it is heard, so a plan
         made at once starts where the music is going."""
+        return self._position_seconds(at_next_block=True)
+
+    def _position_seconds(self, at_next_block: bool) -> tuple[Track | None, float]:
         with self._lock:
             if self._track is None:
                 return None, 0.0
-            track, frame = self._position_locked(self.sink.ring.earliest_cut())
+            at = self.sink.ring.earliest_cut() if at_next_block else None
+            track, frame = self._position_locked(at)
             return track, min(frame, track.frames) / self.sink.sample_rate
 
     def _position_locked(self, ring_index: int | None = None) -> tuple[Track, int]:
