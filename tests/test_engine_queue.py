@@ -155,6 +155,15 @@ def test_a_playlist_is_saved_relative_and_queued_back(engine: Engine, folder: Pa
         engine.save_playlist(folder / "missing" / "x.m3u8")
 
 
+def test_the_track_stood_at_is_known_before_the_loop_ticks(engine: Engine, folder: Path) -> None:
+    """Queued while paused at the library's first track, that track stays queued to play
+    again, whenever the upkeep loop's next tick comes."""
+    engine.open([folder])
+    engine.enqueue(ids(engine)["a"])
+    engine._parts.transport.follow_track()  # the loop's tick, late on a busy machine
+    assert [t.title for t in engine.queue().up_next] == ["a"]
+
+
 def test_a_playlist_opened_plays_in_its_order_and_says_what_it_lacks(
     engine: Engine, folder: Path
 ) -> None:
