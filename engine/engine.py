@@ -107,6 +107,9 @@ class Engine:
         if resume is not None and resume.track is not None:
             told = f"resumed “{{title}}” at {format_clock(resume.seconds)}"
             transport.play_track(resume.track, resume.seconds, told)
+        # The queue learns the track stood at now, not at the upkeep loop's next tick: a
+        # queue edited before that tick must not lose this track to it.
+        transport.follow_track()
         first, _position = self.player.position()
         if first is not None:  # its sample and first preset are measured before play is pressed
             self._parts.replanner.prepare(first)

@@ -71,14 +71,10 @@ class Transport:
         self._change_track(lambda: self._player.skip_to(track, seconds), told)
 
     def start(self, track: Track | None) -> None:
-        """A new library: stand at the start of `track`, paused, without a word. The
-        queue learns it at once, not at the upkeep loop's next tick: a queue edited
-        before that tick must not lose this track to it."""
+        """A new library: stand at the start of `track`, paused, without a word."""
         with self._lock:
             self._told = track.id if track is not None else None
             self._player.start(track)
-        if track is not None:
-            self._queue.heard(track)
 
     def _change_track(self, move: Callable[[], Track | None], told: str) -> None:
         with self._lock:
