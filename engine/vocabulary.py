@@ -1,8 +1,8 @@
 """The engine's shared words, each with one home: preset and tier names, units.
 
-Everything else imports them from here, so a name is never spelled out twice and a new
-tier or preset is added in one place. Presets stay plain strings: the six built-ins are
-named here, while a preset's definition (and any a listener adds) is data in dsp/presets.
+Everything else imports them from here, so a name is never spelled out twice. Presets stay
+plain strings: the six built-ins are named here in their order, while every preset's
+definition (and any a listener adds) is data in engine/presets/.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from enum import StrEnum
 BYPASS = "original"
 """The preset that plays the source untouched (apart from a hot master's plain gain)."""
 PRESET_ORDER: tuple[str, ...] = (BYPASS, "adaptive", "gentle", "warm", "bright", "punchy")
-"""The order presets are shown and bound to keys 1-6 everywhere."""
+"""The built-ins, in the order they are shown and bound to keys 1-6; a listener's own
+presets follow them (the engine's `PresetBook` has the whole list)."""
 PROCESSED_PRESETS: tuple[str, ...] = tuple(p for p in PRESET_ORDER if p != BYPASS)
-"""The presets that are rendered (and so cached and calibrated)."""
+"""The built-ins that are rendered (and so cached and calibrated)."""
 
 
 class TierName(StrEnum):

@@ -18,11 +18,11 @@ from engine.cache.keys import ChunkKey
 from engine.cache.worker import RenderWorkerPool, render_key
 from engine.config import EngineConfig
 from engine.dsp.chain import PresetChain
-from engine.dsp.presets import Preset
 from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.prediction.placement import PlacementPlan, PlannedChunk
+from engine.presets.model import Preset
 from tests.helpers.audio_files import write_tone
 from tests.helpers.polling import wait_for as poll_until
 

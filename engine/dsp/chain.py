@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 
-from engine.dsp.presets import EqBand, Preset
 from engine.dsp.truepeak import Planar
+from engine.presets.model import EqBand, Preset
 
 
 def _eq_plugin(band: EqBand) -> pedalboard.Plugin:
@@ -20,6 +20,8 @@ def _eq_plugin(band: EqBand) -> pedalboard.Plugin:
         return pedalboard.HighShelfFilter(band.frequency_hz, band.gain_db, band.q)
     if band.kind == "peak":
         return pedalboard.PeakFilter(band.frequency_hz, band.gain_db, band.q)
+    if band.kind == "lowpass":
+        return pedalboard.LowpassFilter(band.frequency_hz)
     return pedalboard.HighpassFilter(band.frequency_hz)
 
 

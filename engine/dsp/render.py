@@ -38,10 +38,13 @@ from engine.dsp.chain import PresetChain, mix_dry_wet
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
-from engine.dsp.presets import Preset, adaptive_preset, preset_named
 from engine.dsp.truepeak import Planar, window_true_peak
 from engine.frames import Audio
 from engine.library.source import TrackSource
+from engine.presets.adaptive import adaptive_preset
+from engine.presets.book import PresetBook
+from engine.presets.model import Preset
+from engine.vocabulary import BYPASS
 
 MAX_WET_GAIN_DB = 18.0
 REFERENCE_MARGIN_DB = 0.05
@@ -78,10 +81,17 @@ class RenderPlan:
 class Renderer:
     """Renders chunks. One per thread: it owns its plugin chains; the caches are shared."""
 
-    def __init__(self, config: EngineConfig, calibrations: LoudnessCalibrations | None = None):
+    def __init__(
+        self,
+        config: EngineConfig,
+        calibrations: LoudnessCalibrations | None = None,
+        presets: PresetBook | None = None,
+    ):
         self.config = config
         # `is None`, not `or`: an empty shared cache must not be swapped for a private one.
         self.calibrations = LoudnessCalibrations() if calibrations is None else calibrations
+        self.presets = PresetBook(config.sample_rate) if presets is None else presets
+        """The engine's presets (the built-ins alone for an offline render)."""
         self._chains: OrderedDict[tuple[str, str], PresetChain] = OrderedDict()
         self._stopping = threading.Event()
         rate = config.sample_rate
@@ -113,7 +123,7 @@ class Renderer:
     ) -> Audio:
         """Frames [start, stop) exactly as a continuous render of the whole track has them
         (fewer only where the file really ends before `stop`)."""
-        if preset_named(preset).is_bypass:
+        if preset == BYPASS:
             return self.original(source, start, stop)
         level = self.config.bucket_intensity(self.config.intensity_bucket(intensity))
         plan = self.plan(source, preset)
@@ -197,7 +207,7 @@ class Renderer:
 
     def is_prepared(self, source: TrackSource, preset: str) -> bool:
         """True when rendering `preset` needs no calibration first (cheap, any thread)."""
-        if preset_named(preset).is_bypass:
+        if preset == BYPASS:
             if self._original_untouched():
                 return True
             return self.calibrations.summary(source.content_key) is not None
@@ -207,7 +217,7 @@ class Renderer:
     def prepare(self, source: TrackSource, preset: str) -> None:
         """Do ahead what a first render of `preset` would wait for: the track's sample, and
         the preset's calibration on it."""
-        if preset_named(preset).is_bypass:
+        if preset == BYPASS:
             self.original_gain(source)
         else:
             self.plan(source, preset)
@@ -227,7 +237,7 @@ class Renderer:
 
     # -- internals ------------------------------------------------------------------------
     def _resolve(self, source: TrackSource, preset: str) -> Preset:
-        base = preset_named(preset)
+        base = self.presets.get(preset)
         if not base.is_adaptive:
             return base
         analysis = self.calibrations.analysis(
@@ -236,7 +246,7 @@ class Renderer:
                 self.sample(source), self.config.sample_rate, self._stop_if_asked
             ),
         )
-        return adaptive_preset(analysis)
+        return adaptive_preset(base, analysis)
 
     def _chain(self, source: TrackSource, preset: Preset) -> PresetChain:
         owner = source.content_key if preset.is_adaptive else ""
