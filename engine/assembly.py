@@ -43,6 +43,7 @@ from engine.prediction.planner import BufferPlanner
 from engine.prediction.predict import PresetPredictor
 from engine.prediction.preparation import TrackPreparation
 from engine.prediction.replanner import Replanner
+from engine.presets.book import PresetBook
 from engine.vocabulary import BYPASS
 
 FILE_CHECK_SECONDS = 2.0
@@ -81,6 +82,7 @@ class Parts:
     store: TrackStore
     analyses: AnalysisPass
     calibrations: LoudnessCalibrations
+    presets: PresetBook
     buffer: MultiTierBuffer
     workers: RenderWorkerPool
     files: FileWatch
@@ -125,7 +127,8 @@ def assemble(
     )
     budgets = (config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb)
     buffer = MultiTierBuffer.from_megabytes(*budgets, on_lookup=partial(journal.publish, "lookup"))
-    renderer = partial(Renderer, config, calibrations)
+    presets = PresetBook(rate, config.presets_file)
+    renderer = partial(Renderer, config, calibrations, presets)
     workers = RenderWorkerPool(config, buffer, store.resolve, renderer, render=render, clock=clock)
     playlist = Playlist()
     queue = PlayQueue(playlist)
@@ -134,12 +137,15 @@ def assemble(
     feed = PresetFeed(config, buffer, workers, store, clock, journal.served, renderer)
     player = Player(output, feed.read, files.track_failed, config.ring_seconds, feed, queue)
     predictor = PresetPredictor(
-        clock=clock, prior_switch_probability=config.switch_probability_per_chunk
+        presets.order, clock, prior_switch_probability=config.switch_probability_per_chunk
     )
     state = StateStore(config.state_dir)
-    settings = ListenerSettings(config, state, predictor, feed, player, queue, errors, clock)
+    settings = ListenerSettings(
+        config, state, predictor, presets, feed, player, queue, errors, clock
+    )
     filter = InteractionFilter(settings.restore(journal.log) or BYPASS, gestures)
-    planner = BufferPlanner(config, predictor, filter, ChunkFeatureIndex(store, analyses))
+    features = ChunkFeatureIndex(store, analyses)
+    planner = BufferPlanner(config, predictor, filter, features, settings.bucket_of)
     memory = MemoryMonitor(int(config.memory_limit_mb * 1e6), memory_reader)
     preparation = TrackPreparation(
         config.loudness_mode,
@@ -169,6 +175,7 @@ def assemble(
         store=store,
         analyses=analyses,
         calibrations=calibrations,
+        presets=presets,
         buffer=buffer,
         workers=workers,
         files=files,

@@ -86,6 +86,8 @@ class EngineConfig:
     """Where predictor state and settings live; None means the platform's user state dir."""
     cache_dir: Path | None = None
     """Where the library index lives; None means the platform's user cache folder."""
+    presets_file: Path | None = None
+    """The listener's presets.toml, followed while playing; None: the built-in presets alone."""
     library_watch_debounce_ms: int = 1600
     """Changes to the opened folders within this long are applied as one batch."""
     extra: dict[str, str] = field(default_factory=dict)

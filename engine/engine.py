@@ -34,7 +34,8 @@ from engine.observe.views import check_view, contents_view, predictions_view, st
 from engine.playback.feed import ServedRequest
 from engine.playback.queue import QueueView
 from engine.playback.sinks.output import Sink
-from engine.vocabulary import BYPASS, PRESET_ORDER, TIER_NAMES, format_clock, plural
+from engine.presets.follow import PRESET_CHECK_SECONDS, PresetEdits
+from engine.vocabulary import BYPASS, TIER_NAMES, format_clock, plural
 
 
 class Engine:
@@ -74,7 +75,25 @@ class Engine:
         self._views = LiveViews(parts, clock)
         self._opened: list[str] = []
         """The paths of the library open, for a recording started later."""
+        self.presets = parts.presets
         self._loop = upkeep(parts, clock)
+        edits = PresetEdits(
+            parts.presets,
+            parts.predictor,
+            parts.buffer,
+            parts.calibrations,
+            parts.workers,
+            parts.store,
+            parts.feed,
+            parts.player,
+            parts.journal.log,
+            choose=self.set_preset,
+            replan=parts.replanner.replan,
+            bucket_of=parts.settings.bucket_of,
+        )
+        edits.told_at_start()
+        self._loop.every(PRESET_CHECK_SECONDS, edits.check, clock=time.monotonic)
+        self._loop.every_tick(edits.follow)
         self.sink.start()
         self._loop.start()
 
@@ -315,20 +334,30 @@ class Engine:
 
     def set_preset(self, name: str) -> None:
         """Applied at once, never dropped; the predictor learns it once it has settled."""
-        if name not in PRESET_ORDER:
-            raise UnknownPreset(name, PRESET_ORDER)
+        if name not in self.presets:
+            raise UnknownPreset(name, self.presets.order)
         self._record("preset", preset=name)
         previous = self.feed.requested.preset
-        self._parts.preparation.ask(name, lambda: self.feed.request(preset=name))
+        bucket = self._parts.settings.bucket_of(name)  # each preset keeps its own intensity
+        self._parts.preparation.ask(name, lambda: self.feed.request(name, bucket))
         self.player.wake()
         self.planner.preset_chosen(name, self._parts.replanner.whereabouts())
         if name != previous:
-            self._parts.settings.preset_changed()
+            self._parts.settings.preset_changed(previous)
         self._parts.replanner.replan()
+
+    def toggle_last_preset(self) -> str | None:
+        """A/B: back to the preset asked for before this one (and again, forth). Returns
+        the preset now asked for, or None when there was none before (or it went)."""
+        last = self._parts.settings.last_preset
+        if last is None or last not in self.presets:
+            return None
+        self.set_preset(last)
+        return last
 
     def set_intensity(self, value: float) -> None:
         _number(value, "intensity must be a number between 0 and 1")
-        intensity = self._parts.settings.set_intensity(value)
+        intensity = self._parts.settings.set_intensity(self.feed.requested.preset, value)
         self._record("intensity", value=intensity)
         self.log(f"intensity {intensity:.0%}")
         self.feed.request(bucket=self.config.intensity_bucket(intensity))
@@ -344,7 +373,7 @@ class Engine:
             renderer = self.feed.renderer
             if track is not None and renderer is not None:
                 source = self.store.get(track)
-                if all(renderer.is_prepared(source, p) for p in PRESET_ORDER):
+                if all(renderer.is_prepared(source, p) for p in self.presets.order):
                     return True
             time.sleep(0.05)
         return False
@@ -374,8 +403,8 @@ class Engine:
     def check(
         self, track_id: str, preset: str, chunk_index: int, intensity: float = 1.0
     ) -> dict[str, Any]:
-        if preset not in PRESET_ORDER:
-            raise UnknownPreset(preset, PRESET_ORDER)
+        if preset not in self.presets:
+            raise UnknownPreset(preset, self.presets.order)
         return check_view(
             self.buffer, self.config, self.latencies, track_id, preset, chunk_index, intensity
         )

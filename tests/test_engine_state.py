@@ -117,7 +117,8 @@ def test_the_model_and_settings_come_back_in_the_next_session(
     saved = json.loads((state_dir / STATE_FILENAME).read_text(encoding="utf-8"))
     assert saved["settings"] == {
         "preset": "gentle",
-        "intensity": 0.65,
+        "intensity": 1.0,  # gentle's own: the 0.65 was set on punchy
+        "intensities": {"punchy": 0.65},
         "volume": 0.4,
         "track": str((library / "0_tone.wav").absolute()),
         "position": 0.0,
@@ -136,8 +137,8 @@ def test_the_model_and_settings_come_back_in_the_next_session(
     snapshot = second.snapshot()
     assert (snapshot.preset, snapshot.requested_preset) == ("gentle", "gentle")
     assert snapshot.volume == pytest.approx(0.4)
-    assert snapshot.intensity == pytest.approx(0.65)
-    assert second.feed.requested.bucket == second.config.intensity_bucket(0.65)
+    assert snapshot.intensity == pytest.approx(1.0)
+    assert second.feed.requested.bucket == second.config.intensity_bucket(1.0)
     assert second.stats()["prediction"]["switches_in_session"] == 0  # a start, not a switch
     assert second.switches() == []
     assert snapshot.messages == ()
@@ -156,6 +157,9 @@ def test_the_model_and_settings_come_back_in_the_next_session(
     wait_until_learned(second, 1)
     after = second.predictor.state()["experts"]["markov"]["counts"]["gentle"]["bright"]
     assert after > before
+    second.set_preset("punchy")  # with the intensity it was left at
+    assert second.snapshot().intensity == pytest.approx(0.65)
+    assert second.feed.requested.bucket == second.config.intensity_bucket(0.65)
     assert_plays(second, library)
 
 

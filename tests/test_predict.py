@@ -186,7 +186,8 @@ def test_state_round_trips_through_json() -> None:
     [
         lambda s: s.pop("experts"),
         lambda s: s.update(format=99),
-        lambda s: s.update(presets=["a", "b"]),
+        lambda s: s.update(presets=7),
+        lambda s: s.update(presets=["original", 3]),
         lambda s: s["experts"]["markov"]["counts"]["original"].update(warm=-1.0),
         lambda s: s["experts"]["markov"]["counts"]["original"].update(warm=float("nan")),
         lambda s: s["experts"]["content"]["means"].update(warm=[2.0] * 5),
@@ -208,3 +209,37 @@ def test_a_damaged_state_is_refused_and_changes_nothing(damage: object) -> None:
     with pytest.raises(ValueError):
         fresh.load_state(state)
     assert fresh.distribution("original") == before
+
+
+def trained_on_warm() -> PresetPredictor:
+    predictor = PresetPredictor()
+    for _ in range(12):
+        predictor.observe_switch("original", "warm")
+        predictor.observe_switch("warm", "original")
+    return predictor
+
+
+def test_a_model_saved_with_other_presets_keeps_what_it_learned_of_those_kept() -> None:
+    state = json.loads(json.dumps(trained_on_warm().state()))
+    presets = (*[p for p in PRESET_ORDER if p != "bright"], "airy")
+    restored = PresetPredictor(presets)
+    restored.load_state(state)
+    distribution = restored.distribution("original")
+    assert set(distribution) == set(presets) - {"original"}
+    assert max(distribution, key=distribution.__getitem__) == "warm"
+    assert distribution["airy"] == pytest.approx(distribution["punchy"])  # priors alone
+
+
+def test_presets_changed_while_playing_keep_the_learning_and_the_scores() -> None:
+    predictor = trained_on_warm()
+    made = predictor.score().predictions_made
+    revision = predictor.revision
+    predictor.set_presets((*PRESET_ORDER, "airy", "night"))
+    distribution = predictor.distribution("original")
+    assert "airy" in distribution and "night" in distribution
+    assert max(distribution, key=distribution.__getitem__) == "warm"
+    assert sum(distribution.values()) == pytest.approx(1.0)
+    assert predictor.score().predictions_made == made
+    assert predictor.revision > revision  # saved with the new list
+    predictor.observe_switch("original", "airy")
+    assert predictor.score().predictions_made == made + 1

@@ -101,7 +101,7 @@ def test_json_shaped_values_are_normalised() -> None:
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [
-        (lambda: TraceEvent.preset(1.0, "loud"), "unknown preset"),
+        (lambda: TraceEvent.preset(1.0, "Loud Mix"), "'Loud Mix' is not a preset name"),
         (lambda: TraceEvent.volume(1.0, 1.5), "in [0, 1]"),
         (lambda: TraceEvent(1.0, "repeat", mode="twice"), "mode must be one of off, all, one"),
         (lambda: TraceEvent(1.0, "shuffle", on=1, seed=2), "on must be true or false"),  # type: ignore[arg-type]
@@ -168,7 +168,7 @@ GOOD = '{"t": 1.0, "event": "play"}'
         ('{"t": 2.0, "event": "rewind"}', "unknown event 'rewind'"),
         ('{"t": 2.0, "event": 7}', "event must be a string"),
         ('{"t": 2.0, "event": "preset", "preset": "loud"}', "unknown preset 'loud'"),
-        ('{"t": 2.0, "event": "preset", "preset": 3}', "unknown preset 3"),
+        ('{"t": 2.0, "event": "preset", "preset": 3}', "3 is not a preset name"),
         ('{"t": 2.0, "event": "preset"}', "'preset' needs 'preset'"),
         ('{"t": 2.0, "event": "intensity", "value": 1.2}', "value must be in [0, 1]"),
         ('{"t": 2.0, "event": "volume", "value": -0.1}', "value must be in [0, 1]"),
@@ -333,12 +333,17 @@ def test_recorder_without_a_root_writes_absolute_paths(tmp_path: Path, monkeypat
 def test_recorder_keeps_invalid_events_out_and_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "rec.jsonl"
     with TraceRecorder(path, clock=FakeClock()) as recorder:
-        recorder.record("preset", preset="loud")
+        recorder.record("preset", preset="Loud Mix")
         recorder.record("rewind")
         recorder.record("play")
-    assert [event.event for event in read_trace(path)] == ["play", "end"]
+        recorder.record("preset", preset="loud")  # a listener's own preset is recorded
+    assert [event.event for event in read_trace(path, presets=("loud",))] == [
+        "play",
+        "preset",
+        "end",
+    ]
     assert len(recorder.rejected) == 2
-    assert "unknown preset 'loud'" in recorder.rejected[0]
+    assert "'Loud Mix' is not a preset name" in recorder.rejected[0]
 
 
 @pytest.mark.parametrize("where", ["missing-folder/rec.jsonl", "."])

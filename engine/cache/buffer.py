@@ -346,6 +346,15 @@ class MultiTierBuffer:
                 for tier in self.tiers.values()
             )
 
+    def drop_presets_everywhere(self, presets: Iterable[str]) -> int:
+        """Drop every chunk of these presets, on every track (they were redefined)."""
+        doomed = set(presets)
+        with self._moves:
+            self._generation += 1
+            return sum(
+                tier.remove_where(lambda key: key.preset in doomed) for tier in self.tiers.values()
+            )
+
     def is_stale(self, track_id: str, fingerprint: str) -> bool:
         """That version of the track was invalidated: its renders must not be used."""
         with self._moves:

@@ -22,7 +22,8 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 WholeLoudness = Callable[[str], "float | None"]
 FORGOTTEN = ""
-"""The epoch entry a forgotten track bumps for all its presets (no preset is named "")."""
+"""The epoch entry a forgotten track bumps for all its presets, and a forgotten preset for
+all tracks (no preset or track is named "")."""
 KEEP_SAMPLES = 2
 """Track samples whose windows are kept (about 8 MB each), unless the engine says: the
 current track's and a neighbour's."""
@@ -120,6 +121,14 @@ class LoudnessCalibrations:
             self._provisional = {key for key in self._provisional if key[0] != content_key}
             self._bump((content_key, FORGOTTEN))
 
+    def forget_preset(self, preset: str) -> None:
+        """The preset was redefined: its gains on every track are measured again, and
+        renders begun before are stale (`epoch`)."""
+        with self._lock:
+            self._gains.drop(lambda key: key[1] == preset)
+            self._provisional = {key for key in self._provisional if key[1] != preset}
+            self._bump((FORGOTTEN, preset))
+
     def note_provisional(self, key: tuple[str, str, str]) -> None:
         """This gain was set from the track's sample alone (see `provisional_presets`)."""
         with self._lock:
@@ -140,11 +149,15 @@ class LoudnessCalibrations:
             self._bump((content_key, preset))
 
     def epoch(self, content_key: str, preset: str) -> int:
-        """Changes whenever the preset's gain on the track is set again, or the track is
-        forgotten."""
+        """Changes whenever the preset's gain on the track is set again, or the track or
+        the preset is forgotten."""
         with self._lock:
             epochs = self._epochs
-            return epochs.get((content_key, preset), 0) + epochs.get((content_key, FORGOTTEN), 0)
+            return (
+                epochs.get((content_key, preset), 0)
+                + epochs.get((content_key, FORGOTTEN), 0)
+                + epochs.get((FORGOTTEN, preset), 0)
+            )
 
     def _bump(self, key: tuple[str, str]) -> None:
         self._epochs[key] = self._epochs.get(key, 0) + 1

@@ -25,7 +25,7 @@ from engine.observe.monitor import (
 )
 from engine.observe.snapshot import EngineSnapshot
 from engine.observe.views import SLOW_SERVE_MS, TROUBLE_SECONDS, health_view
-from engine.vocabulary import MB, PROCESSED_PRESETS
+from engine.vocabulary import BYPASS, MB
 
 BUFFERING_SECONDS = 0.15
 """Silence longer than this while playing is shown as buffering."""
@@ -78,6 +78,7 @@ class LiveViews:
             scope=queue.scope,
             queued=queue.queued,
             buffering=self._buffering(),
+            presets=e.presets.presets(),
             presets_ready=ready,
             presets_total=total,
         )
@@ -89,8 +90,9 @@ class LiveViews:
         if track is None or renderer is None:
             return 0, 0
         source = self._parts.store.get(track)
-        ready = sum(renderer.is_prepared(source, preset) for preset in PROCESSED_PRESETS)
-        return ready, len(PROCESSED_PRESETS)
+        processed = [preset for preset in self._parts.presets.order if preset != BYPASS]
+        ready = sum(renderer.is_prepared(source, preset) for preset in processed)
+        return ready, len(processed)
 
     def _buffering(self) -> bool:
         """Playing, and the output has had nothing to play for `BUFFERING_SECONDS`: a seek
@@ -152,6 +154,7 @@ class LiveViews:
         frame = int(position * e.config.sample_rate)
         return cache_map(
             e.buffer,
+            e.presets.order,
             e.workers.queued_keys(),
             e.workers.running_keys(),
             track.id,
@@ -160,6 +163,7 @@ class LiveViews:
             frame // chunk_frames,
             (frame % chunk_frames) / chunk_frames,
             map_columns,
+            {preset: e.settings.bucket_of(preset) for preset in e.presets.order},
         )
 
     def _rss_limit_bytes(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from engine.cache.worker import WorkerMetrics
 from engine.observe.views import LatencyBook
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictorView
-from engine.vocabulary import PRESET_ORDER, TierName
+from engine.vocabulary import BYPASS, TierName
 
 CELL_STATES = (TierName.L1, TierName.L2, TierName.L3, "rendering", "queued", "missing", "source")
 """What a cache-map cell can show: the tier holding the chunk, or why none does. `source`
@@ -59,7 +60,7 @@ class TierLine:
 
 @dataclass(frozen=True)
 class CacheMap:
-    """Rows = presets (PRESET_ORDER), columns = chunks `first_chunk`.. of the current track."""
+    """Rows = presets (in the order shown), columns = chunks `first_chunk`.. of the track."""
 
     track_id: str
     intensity_bucket: int
@@ -121,6 +122,7 @@ class MonitorSnapshot:
 
 def cache_map(
     buffer: MultiTierBuffer,
+    presets: tuple[str, ...],
     pending: set[ChunkKey],
     running: set[ChunkKey],
     track_id: str,
@@ -129,15 +131,18 @@ def cache_map(
     playhead_chunk: int,
     playhead_fraction: float,
     columns: int,
+    buckets: Mapping[str, int] | None = None,
 ) -> CacheMap:
-    """The chunks around the playhead (one column behind it, the rest ahead) per preset."""
+    """The chunks around the playhead (one column behind it, the rest ahead) per preset,
+    in `presets`' order."""
     columns = max(1, min(columns, chunk_total))
     first = max(0, min(playhead_chunk - 1, chunk_total - columns))
     rows = []
-    for preset in PRESET_ORDER:
+    for preset in presets:
         row = []
+        bucket = (buckets or {}).get(preset, intensity_bucket)  # each at its own intensity
         for chunk in range(first, first + columns):
-            key = ChunkKey(track_id, preset, intensity_bucket, chunk)
+            key = ChunkKey(track_id, preset, bucket, chunk)
             row.append(_cell_state(buffer, pending, running, key))
         rows.append(tuple(row))
     return CacheMap(
@@ -146,7 +151,7 @@ def cache_map(
         first,
         playhead_chunk,
         playhead_fraction,
-        PRESET_ORDER,
+        presets,
         tuple(rows),
     )
 
@@ -154,7 +159,7 @@ def cache_map(
 def _cell_state(
     buffer: MultiTierBuffer, pending: set[ChunkKey], running: set[ChunkKey], key: ChunkKey
 ) -> str:
-    if key.preset == PRESET_ORDER[0]:
+    if key.preset == BYPASS:
         return "source"
     tier = buffer.peek_tier(key)
     if tier is not None:

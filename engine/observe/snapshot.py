@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.library.scan import SkippedFile
 from engine.library.tracks import Track
 from engine.observe.error_log import ErrorEntry
+from engine.presets.book import builtin_presets
+from engine.presets.model import Preset
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,6 @@ class EngineSnapshot:
     """Processed presets calibrated for the track, of `presets_total`: a first switch to
     one not ready waits for its calibration."""
     presets_total: int = 0
+    presets: tuple[Preset, ...] = field(default_factory=builtin_presets)
+    """Every preset, in the order shown and bound to keys 1-9 (the listener's file may
+    change it while playing)."""

@@ -23,7 +23,7 @@ from engine.playback.feed import PresetFeed
 from engine.playback.player import Player
 from engine.playback.queue import PlayQueue, QueueState
 from engine.prediction.predict import PresetPredictor
-from engine.vocabulary import PRESET_ORDER
+from engine.presets.book import PresetBook
 
 RESUME_STEP_SECONDS = 1.0
 """The playhead moved this far from the saved position: worth writing the state again."""
@@ -49,6 +49,7 @@ class ListenerSettings:
         config: EngineConfig,
         state: StateStore,
         predictor: PresetPredictor,
+        presets: PresetBook,
         feed: PresetFeed,
         player: Player,
         queue: PlayQueue,
@@ -58,13 +59,16 @@ class ListenerSettings:
         self._config = config
         self._state = state
         self._predictor = predictor
+        self._presets = presets
         self._feed = feed
         self._player = player
         self._queue = queue
         self._errors = errors
         self._clock = clock
         self._lock = threading.Lock()
-        self._intensity = 1.0
+        self._intensities: dict[str, float] = {}
+        """The intensity the listener set on each preset; one never set starts at its
+        definition's (`Preset.intensity`)."""
         self._muted_volume: float | None = None
         self._dirty = False
         """Settings changed since the last save (the model has its own revision)."""
@@ -78,13 +82,27 @@ class ListenerSettings:
         self._view: dict[str, Any] = {}
         """The screen's own choices (hidden panels ...), kept for it, never read here."""
         self._last_save = clock()
+        self.last_preset: str | None = None
+        """The preset asked for before the one asked for now, in this session."""
         self.preset_changes = 0
         """Preset changes asked for in this session (the stats' switches)."""
 
     @property
     def intensity(self) -> float:
+        """The intensity of the preset asked for."""
+        return self.intensity_of(self._feed.requested.preset)
+
+    def intensity_of(self, preset: str) -> float:
+        """The intensity `preset` plays at: the listener's for it, else its definition's."""
         with self._lock:
-            return self._intensity
+            found = self._intensities.get(preset)
+        if found is not None:
+            return found
+        defined = self._presets.find(preset)
+        return defined.intensity if defined is not None else 1.0
+
+    def bucket_of(self, preset: str) -> int:
+        return self._config.intensity_bucket(self.intensity_of(preset))
 
     @property
     def muted(self) -> bool:
@@ -110,12 +128,12 @@ class ListenerSettings:
             self._muted_volume = None
             return False
 
-    def set_intensity(self, value: float) -> float:
-        """Set (clamped) and returned."""
+    def set_intensity(self, preset: str, value: float) -> float:
+        """Set (clamped) for `preset`, and returned."""
         with self._lock:
-            self._intensity = min(max(float(value), 0.0), 1.0)
+            intensity = self._intensities[preset] = min(max(float(value), 0.0), 1.0)
             self._dirty = True
-            return self._intensity
+            return intensity
 
     @property
     def view(self) -> dict[str, Any]:
@@ -133,11 +151,13 @@ class ListenerSettings:
         with self._lock:
             self._dirty = True
 
-    def preset_changed(self) -> None:
-        """The listener asked for a preset other than the one asked for before."""
+    def preset_changed(self, previous: str) -> None:
+        """The listener asked for a preset other than `previous`, the one asked for before
+        (where A/B goes back to)."""
         with self._lock:
             self._dirty = True
             self.preset_changes += 1
+            self.last_preset = previous
 
     def restore(self, log: Callable[[str], None]) -> str | None:
         """Adopt the last session's model and settings, and start the feed with them;
@@ -190,14 +210,16 @@ class ListenerSettings:
             self._saved_where, self._written_queue = where, queue
             muted = self._muted_volume  # read with the volume: a mute between is not saved
             volume = muted if muted is not None else self._player.volume
-            intensity = self._intensity
+            intensities = dict(self._intensities)
             view = dict(self._view)
+        requested = self._feed.requested.preset
         error = self._state.save(
             {
                 "predictor": self._predictor.state(),
                 "settings": {
-                    "preset": self._feed.requested.preset,
-                    "intensity": intensity,
+                    "preset": requested,
+                    "intensity": self.intensity_of(requested),
+                    "intensities": intensities,
                     "volume": volume,
                     **({"track": where[0], "position": where[1]} if where else {}),
                     "queue": queue,
@@ -238,8 +260,17 @@ class ListenerSettings:
         )
         if isinstance(volume, int | float) and 0.0 <= volume <= 1.0:
             self._player.set_volume(float(volume))
-        if isinstance(intensity, int | float) and 0.0 <= intensity <= 1.0:
-            self._intensity = float(intensity)
+        saved = settings.get("intensities")
+        if isinstance(saved, dict):
+            self._intensities = {
+                name: float(value)
+                for name, value in saved.items()
+                if isinstance(name, str) and _is_intensity(value)
+            }
+        restored = preset if isinstance(preset, str) and preset in self._predictor.presets else None
+        starting = restored or self._feed.requested.preset
+        if _is_intensity(intensity) and starting not in self._intensities:
+            self._intensities[starting] = float(intensity)  # saved before there were these
         track, position = settings.get("track"), settings.get("position")
         if isinstance(track, str) and _is_position(position):
             self._resume = self._saved_where = (track, float(position))
@@ -247,12 +278,14 @@ class ListenerSettings:
         self._saved_queue = queue if isinstance(queue, dict) else {}
         view = settings.get("view")
         self._view = view if isinstance(view, dict) else {}
-        # The feed starts at the restored intensity even when the preset is not restored,
-        # so what is rendered matches the intensity the UI shows.
-        bucket = self._config.intensity_bucket(self._intensity)
-        restored = preset if isinstance(preset, str) and preset in PRESET_ORDER else None
-        self._feed.start_with(restored or self._feed.requested.preset, bucket)
+        # The feed starts at the preset's intensity, so what is rendered matches the
+        # intensity the UI shows.
+        self._feed.start_with(starting, self.bucket_of(starting))
         return restored
+
+
+def _is_intensity(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 def _queue_state(saved: dict[str, Any], by_path: dict[str, Track]) -> QueueState:

@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from engine.errors import TierplayError
 from engine.playback.queue import REPEAT_MODES, SCOPES
+from engine.presets.toml_file import NAME_PATTERN
 from engine.vocabulary import PRESET_ORDER
 
 EVENT_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -72,7 +73,7 @@ class TraceEvent:
     paths: tuple[str, ...] | None = None
     """`open`: the files or folders, relative to the library root or absolute."""
     preset_name: str | None = None
-    """`preset`: one of PRESET_ORDER (written as the JSON key `preset`)."""
+    """`preset`: a preset's name (written as the JSON key `preset`)."""
     position: float | None = None
     """`seek`: absolute seconds into the current track."""
     delta: float | None = None
@@ -255,8 +256,8 @@ def _field_problem(event: str, key: str, value: object) -> str | None:
             return f"'open' paths must be non-empty strings: {value!r}"
         return None
     if key == "preset":
-        if value not in PRESET_ORDER:
-            return f"unknown preset {value!r} (known: {', '.join(PRESET_ORDER)})"
+        if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+            return f"{value!r} is not a preset name"
         return None
     if key in _COUNTS:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -358,10 +359,14 @@ class Trace:
         return len(self.events)
 
 
-def read_trace(source: str | os.PathLike[str] | Iterable[str | bytes]) -> Trace:
+def read_trace(
+    source: str | os.PathLike[str] | Iterable[str | bytes],
+    presets: Collection[str] = PRESET_ORDER,
+) -> Trace:
     """Read and validate a trace from a file path, or from lines already in memory.
 
-    A `str` is a path; pass text as `text.splitlines()`.
+    A `str` is a path; pass text as `text.splitlines()`. `presets` are the names a
+    `preset` event may use (the built-ins, or those of the engine replaying it).
 
     Raises:
         TraceError: listing every malformed line (up to MAX_REPORTED_PROBLEMS).
@@ -371,13 +376,15 @@ def read_trace(source: str | os.PathLike[str] | Iterable[str | bytes]) -> Trace:
         path = Path(source)
         try:
             with path.open("rb") as handle:
-                return _parse(handle, source=str(path))
+                return _parse(handle, str(path), presets)
         except OSError as error:
             raise TraceUnreadable(path, f"cannot be read ({error.strerror or error})") from error
-    return _parse(source, source=None)
+    return _parse(source, None, presets)
 
 
-def _parse(lines: Iterable[str | bytes], source: str | None) -> Trace:
+def _parse(
+    lines: Iterable[str | bytes], source: str | None, presets: Collection[str] = PRESET_ORDER
+) -> Trace:
     events: list[TraceEvent] = []
     problems: list[TraceProblem] = []
     latest_t = 0.0
@@ -394,7 +401,10 @@ def _parse(lines: Iterable[str | bytes], source: str | None) -> Trace:
             continue
         if event is None:
             continue
-        if ended_on is not None:
+        if event.preset_name is not None and event.preset_name not in presets:
+            known = ", ".join(presets)
+            problems.append(TraceProblem(number, f"unknown preset {event.preset_name!r} ({known})"))
+        elif ended_on is not None:
             problems.append(TraceProblem(number, f"{event.event!r} after 'end' (line {ended_on})"))
         elif event.t < latest_t:
             message = f"t {event.t:g} is earlier than a previous event's {latest_t:g}"
@@ -452,8 +462,12 @@ def _parse_line(raw: str | bytes) -> TraceEvent | None:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def write_trace(path: str | os.PathLike[str], events: Iterable[TraceEvent]) -> None:
+def write_trace(
+    path: str | os.PathLike[str],
+    events: Iterable[TraceEvent],
+    presets: Collection[str] = PRESET_ORDER,
+) -> None:
     """Write a generated trace; refuses (TraceError) one that `read_trace` would refuse."""
     lines = [event.to_json_line() for event in events]
-    _parse(lines, source=str(path))
+    _parse(lines, str(path), presets)
     Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -42,6 +42,8 @@ class Setting:
 
     preset: str
     bucket: int
+    revision: int = 0
+    """Counts the preset's redefinitions: a new one is a switch to the same name."""
 
 
 @dataclass
@@ -173,7 +175,18 @@ class PresetFeed:
             kept = self.requested
             preset = kept.preset if preset is None else preset
             bucket = kept.bucket if bucket is None else bucket
-            self.requested = Setting(preset, bucket)
+            self.requested = Setting(preset, bucket, kept.revision)
+            self._requested_at = self._clock()
+            self._pending = _PendingSwitch()
+
+    def redefined(self, preset: str, bucket: int) -> None:
+        """`preset` has a new definition, calibrated, to play at intensity `bucket`: if it
+        is the one asked for, switch to it anew (with the crossfade), as to another preset."""
+        with self._lock:
+            kept = self.requested
+            if kept.preset != preset:
+                return
+            self.requested = Setting(preset, bucket, kept.revision + 1)
             self._requested_at = self._clock()
             self._pending = _PendingSwitch()
 

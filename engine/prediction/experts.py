@@ -15,7 +15,7 @@ distribution is a proper one. Every state is plain JSON-able data, so it persist
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,12 @@ def _finite(value: Any, name: str) -> float:
     return number
 
 
+def _both(presets: Sequence[str], saved: Collection[str]) -> list[str]:
+    """The presets a saved model knows: what it learned of them is loaded, while presets
+    added since start from the priors (and the ones removed are left out)."""
+    return [preset for preset in presets if preset in saved]
+
+
 class MarkovExpert:
     """P(next | current) from decayed transition counts plus a uniform pseudo-count."""
 
@@ -82,10 +88,10 @@ class MarkovExpert:
     def state(self) -> dict[str, Any]:
         return {"counts": self.counts}
 
-    def load(self, state: Mapping[str, Any]) -> None:
+    def load(self, state: Mapping[str, Any], saved: Collection[str]) -> None:
         counts = state["counts"]
-        for source in self.presets:
-            for target in self.presets:
+        for source in _both(self.presets, saved):
+            for target in _both(self.presets, saved):
                 self.counts[source][target] = _finite(counts[source][target], "markov count")
 
 
@@ -109,8 +115,8 @@ class FavouriteExpert:
     def state(self) -> dict[str, Any]:
         return {"counts": self.counts}
 
-    def load(self, state: Mapping[str, Any]) -> None:
-        for preset in self.presets:
+    def load(self, state: Mapping[str, Any], saved: Collection[str]) -> None:
+        for preset in _both(self.presets, saved):
             self.counts[preset] = _finite(state["counts"][preset], "favourite count")
 
 
@@ -177,8 +183,8 @@ class ContentExpert:
             "variance_weight": self.variance_weight,
         }
 
-    def load(self, state: Mapping[str, Any]) -> None:
-        for preset in self.presets:
+    def load(self, state: Mapping[str, Any], saved: Collection[str]) -> None:
+        for preset in _both(self.presets, saved):
             self.weights[preset] = max(1e-3, _finite(state["weights"][preset], "content weight"))
             mean = [float(x) for x in state["means"][preset]]
             if len(mean) != FEATURE_COUNT or not all(0.0 <= x <= 1.0 for x in mean):

@@ -56,6 +56,9 @@ class PlanInput:
     """Optional: the distribution for each chunk from the playhead on (index = chunks ahead),
     from that chunk's own music, so the branch for the next section is the preset chosen for
     music like it. Chunks beyond it use `distribution`."""
+    branch_buckets: dict[str, int] = field(default_factory=dict)
+    """The intensity bucket a switch to each preset plays at (each keeps the listener's
+    intensity for it); a preset not in it, at `intensity_bucket`."""
     min_read_ahead_probability: float = 0.1
     """Read-ahead of the current preset past the next chunk stops where the listener will
     most likely have switched away: those renders would be thrown away unheard."""
@@ -143,7 +146,8 @@ def candidate_values(plan_input: PlanInput) -> list[tuple[ChunkKey, str, float, 
         shares = distribution_at(plan_input, ahead)
         for preset in branch_presets(plan_input, ahead):
             probability = switched * shares[preset]
-            other = ChunkKey(track.track_id, preset, bucket, chunk)
+            branch = plan_input.branch_buckets.get(preset, bucket)
+            other = ChunkKey(track.track_id, preset, branch, chunk)
             candidates.append((other, track.fingerprint, probability * nearness, probability))
     candidates.extend(_next_track_head(plan_input, stay, branch_presets(plan_input)))
     return candidates
@@ -169,7 +173,9 @@ def _next_track_head(
         switched = 1.0 - stay ** (wait + 1.0)
         for preset in branches:
             probability = switched * plan_input.distribution[preset]
-            key = ChunkKey(following.track_id, preset, bucket, 0)
+            key = ChunkKey(
+                following.track_id, preset, plan_input.branch_buckets.get(preset, bucket), 0
+            )
             heads.append((key, following.fingerprint, probability * nearness, probability))
     return heads
 

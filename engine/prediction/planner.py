@@ -53,8 +53,12 @@ class BufferPlanner:
         predictor: PresetPredictor,
         interaction_filter: InteractionFilter,
         features: FeatureLookup,
+        bucket_of: Callable[[str], int] | None = None,
     ) -> None:
+        """`bucket_of` is the intensity bucket each preset plays at (the listener's
+        intensity for it); None: every preset at the one asked for."""
         self.config = config
+        self._bucket_of = bucket_of
         self.predictor = predictor
         self.filter = interaction_filter
         self._features = features
@@ -139,6 +143,7 @@ class BufferPlanner:
                 position_in_chunk=(where.position_seconds % chunk_seconds) / chunk_seconds,
                 preset=preset,
                 intensity_bucket=intensity_bucket,
+                branch_buckets=self._branch_buckets(distribution),
                 distribution=_rendered(distribution),
                 chunk_distributions=tuple(_rendered(d) for d in (distribution, *ahead)),
                 branch_chunks=BRANCH_CHUNKS,
@@ -153,6 +158,10 @@ class BufferPlanner:
             )
         )
         return plan, new_track
+
+    def _branch_buckets(self, distribution: dict[str, float]) -> dict[str, int]:
+        bucket_of = self._bucket_of
+        return {p: bucket_of(p) for p in distribution} if bucket_of is not None else {}
 
 
 def _rendered(distribution: dict[str, float]) -> dict[str, float]:

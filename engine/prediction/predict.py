@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,7 +57,9 @@ class Expert(Protocol):
 
     def state(self) -> dict[str, Any]: ...
 
-    def load(self, state: Mapping[str, Any]) -> None: ...
+    def load(self, state: Mapping[str, Any], saved: Collection[str]) -> None:
+        """Adopt `state`, learned over the `saved` presets (see `load_state`)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,19 @@ class PresetPredictor:
                 learned_switches=self._learned_switches,
             )
 
+    def set_presets(self, presets: tuple[str, ...]) -> None:
+        """The presets changed (the listener's file was edited): what was learned of the
+        ones kept stays, and the session's scores go on."""
+        if presets == self.presets:
+            return
+        state = self.state()
+        fresh = PresetPredictor(presets, self._clock)
+        fresh.load_state(state)
+        with self._lock:
+            self.presets = presets
+            self._experts = fresh._experts
+            self._revision += 1
+
     def session_minutes(self) -> float:
         return (self._clock() - self._started) / 60.0
 
@@ -264,13 +279,19 @@ class PresetPredictor:
             }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Adopt a saved model; raises ValueError (and changes nothing) if it does not fit."""
+        """Adopt a saved model; raises ValueError (and changes nothing) if it does not fit.
+
+        A model saved with other presets fits: what it learned of the presets both know is
+        kept, a preset added since starts from the priors, and one removed is forgotten."""
         try:
             fresh = PresetPredictor(self.presets, self._clock)
-            if state.get("format") != STATE_FORMAT or list(state["presets"]) != list(self.presets):
-                raise ValueError("the saved model is for another format or preset list")
+            if state.get("format") != STATE_FORMAT:
+                raise ValueError("the saved model is for another format")
+            saved = state["presets"]
+            if not isinstance(saved, list) or not all(isinstance(n, str) for n in saved):
+                raise ValueError("the saved model's presets must be a list of names")
             for expert in fresh._experts:
-                expert.load(state["experts"][expert.name])
+                expert.load(state["experts"][expert.name], saved)
             fresh._stay.load(state["stay"])
             blend = {name: float(state["blend"][name]) for name in fresh._blend}
             if not all(math.isfinite(w) and w > 0.0 for w in blend.values()):

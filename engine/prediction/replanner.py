@@ -25,7 +25,7 @@ from engine.prediction.placement import TrackPosition
 from engine.prediction.planner import BufferPlanner, Whereabouts
 from engine.prediction.predict import PredictorView
 from engine.prediction.preparation import TrackPreparation
-from engine.vocabulary import BYPASS, PROCESSED_PRESETS
+from engine.vocabulary import BYPASS
 
 PLAN_REFRESH_SECONDS = 1.0
 """How often the loop plans again when nothing it plans from has changed (the chunk
@@ -84,7 +84,8 @@ class Replanner:
         """The processed presets, likeliest switch targets first."""
         distribution = self.predictor_view().distribution
         ranked = sorted(distribution, key=lambda p: -distribution[p])
-        return tuple(p for p in dict.fromkeys([*ranked, *PROCESSED_PRESETS]) if p != BYPASS)
+        presets = self.planner.predictor.presets
+        return tuple(p for p in dict.fromkeys([*ranked, *presets]) if p != BYPASS)
 
     def prepare(self, track: Track) -> None:
         """Prepare `track` as the current one (`Engine.open`), in turn with the plans."""
