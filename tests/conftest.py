@@ -14,8 +14,12 @@ from engine.runtime import tune_runtime_for_audio
 from tests.helpers.audio_files import write_tone
 from tests.helpers.engines import GatedEngine
 
-PRIVATE_FOLDERS = {"state": "TIERPLAY_STATE_DIR", "cache": "TIERPLAY_CACHE_DIR"}
-"""The user folders the engine writes to, each overridden by its variable."""
+PRIVATE_FOLDERS = {
+    "state": "TIERPLAY_STATE_DIR",
+    "cache": "TIERPLAY_CACHE_DIR",
+    "config": "TIERPLAY_CONFIG_DIR",
+}
+"""The user folders the player writes to or reads, each overridden by its variable."""
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +27,7 @@ def private_folders(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, Path]:
     """Every test's engine keeps its learned state and its library index in folders of its
-    own, never the user's."""
+    own, and reads no keymap or presets of the user's."""
     folders = {}
     for name, variable in PRIVATE_FOLDERS.items():
         folders[name] = tmp_path_factory.mktemp(name)

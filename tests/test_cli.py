@@ -126,3 +126,44 @@ def test_check_config_names_each_keymap_problem_on_its_own_line(
     keymap.write_text("[keys\n")
     assert main(["--check-config"]) == 1
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_presets_lists_each_with_its_origin_and_check_names_file_line_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("TIERPLAY_CONFIG_DIR", str(tmp_path))
+    mine = tmp_path / "presets.toml"
+    assert main(["presets", "--check"]) == 0  # none yet: the built-ins alone
+    assert "not there, the built-in presets alone" in capsys.readouterr().out
+    mine.write_text('[[preset]]\nname = "airy"\nkey = "y"\n\n[[preset]]\nname = "warm"\n')
+    assert main(["presets"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[3].split()[:3] == ["4", "warm", "yours,"]
+    assert rows[6].split()[:3] == ["7,y", "airy", "yours"]
+    assert rows[5].split()[:3] == ["6", "punchy", "built-in"]
+    assert main(["presets", "--check"]) == 0
+    assert capsys.readouterr().out.strip() == f"{mine}: ok, 2 presets"
+
+    other = tmp_path / "other.toml"
+    other.write_text('[[preset]]\nname = "x"\nwidth = 3\neq = [{ type = "peak" }]\n')
+    assert main(["presets", "--check", str(other)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{other}:3: preset 'x' width: 3 is out of range (0 to 2)",
+        f"{other}:4: preset 'x' eq[1].frequency_hz: missing",
+    ]
+    assert main(["presets", "--check", str(tmp_path / "absent.toml")]) == 2
+    assert "absent.toml: no such file" in capsys.readouterr().err
+
+
+def test_render_takes_a_listeners_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("TIERPLAY_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "presets.toml").write_text(
+        '[[preset]]\nname = "airy"\neq = [{type = "high_shelf", frequency_hz = 8e3, gain_db = 6}]'
+    )
+    source = write_tone(tmp_path / "in.wav", seconds=2.0)
+    assert main(["render", str(source), str(tmp_path / "out.wav"), "--preset", "airy"]) == 0
+    assert "preset airy" in capsys.readouterr().out
+    assert main(["render", str(source), str(tmp_path / "o.wav"), "--preset", "nope"]) == 2
+    assert "unknown preset 'nope'; choose one of original" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The `tierplay` command: the TUI by default, plus the `render` and `devices` subcommands.
+"""The `tierplay` command: the TUI by default, plus its subcommands (`SUBCOMMANDS`).
 
 User mistakes print one line and exit non-zero; never a traceback.
 """
@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 from engine.config import EngineConfig
 from engine.errors import TierplayError
+from engine.presets.book import PRESETS_FILE
+from tui.config_folder import config_dir
 
 if TYPE_CHECKING:
     from api import ApiSettings
     from engine import Engine
 
-SUBCOMMANDS = ("render", "simulate", "devices")
+SUBCOMMANDS = ("render", "simulate", "devices", "presets")
 API_TOKEN_ENV = "TIERPLAY_API_TOKEN"
 DEFAULT_LIBRARY = Path(__file__).resolve().parent.parent / "sample_audio"
 """The sample folder beside the package: played when no path is given, from any folder."""
@@ -91,8 +93,13 @@ def start_recording(engine: Engine, args: argparse.Namespace, paths: Sequence[Pa
         engine.record_to(args.record, library_root(paths))
 
 
+def presets_path() -> Path:
+    """The listener's presets file, followed while playing (it need not exist)."""
+    return config_dir() / PRESETS_FILE
+
+
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
-    config = EngineConfig(state_dir=args.state_dir)
+    config = EngineConfig(state_dir=args.state_dir, presets_file=presets_path())
     if args.budget_mb is not None:
         if not args.budget_mb > 0:
             raise CliError("--budget-mb must be a positive number")
@@ -266,6 +273,7 @@ COMMAND_FUNCTIONS = {
     "devices": "tui.cli:run_devices",
     "render": "tui.commands.render:run_render",
     "simulate": "tui.commands.simulate:run_simulate",
+    "presets": "tui.commands.presets:run_presets",
 }
 """Each subcommand's function, imported only when it is asked for: the player does not
 load the simulation rigs or the offline renderer."""

@@ -18,24 +18,22 @@ usable still applies.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from platformdirs import user_config_path
 from textual.binding import Binding, InvalidBinding
 
+from engine.vocabulary import PRESET_ORDER
+from tui.config_folder import CONFIG_DIR_ENV, config_dir
+
+__all__ = ["CONFIG_DIR_ENV", "KEYMAP_FILE", "LoadedKeymap", "keymap_path", "load_keymap"]
+
 KEYMAP_FILE = "keymap.toml"
-CONFIG_DIR_ENV = "TIERPLAY_CONFIG_DIR"
-"""Overrides the platform's config folder (tests, or a portable set-up)."""
-
-
-def config_dir() -> Path:
-    """Where `keymap.toml` is looked for: `$TIERPLAY_CONFIG_DIR` or the platform's folder."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    return Path(override) if override else user_config_path("tierplay")
+RENAMED_IDS = {f"preset_{name}": f"preset_{place}" for place, name in enumerate(PRESET_ORDER, 1)}
+"""The preset keys were bound by name (`preset_punchy`) before presets could be added; the
+built-ins keep their places, so an old keymap still means the same key."""
 
 
 def keymap_path() -> Path:
@@ -82,6 +80,7 @@ def load_keymap(
         return _unusable(path, 'no [keys] table of binding_id = "key"')
     bindings = list(bindings)
     known = {b.id for b in [*bindings, *screen_bindings] if b.id}
+    table = {RENAMED_IDS.get(binding_id, binding_id): keys for binding_id, keys in table.items()}
     keymap, problems = _usable_entries(table, known)
     problems.extend(_clashes(bindings, keymap))
     if not problems:
@@ -122,6 +121,24 @@ def _is_key_list(keys: str) -> bool:
         return bool(normalized_keys(keys))
     except InvalidBinding:  # an empty key between commas
         return False
+
+
+def preset_key_clashes(
+    presets: Iterable[tuple[str, str]], bindings: Iterable[Binding], keymap: Mapping[str, str]
+) -> list[str]:
+    """Presets' own keys (name, key) that a binding already has: the binding wins."""
+    owners = {
+        key: binding.id
+        for binding in bindings
+        if binding.id is not None
+        for key in normalized_keys(keymap.get(binding.id, binding.key))
+    }
+    clashes = []
+    for name, key in presets:
+        owner = next((owners[k] for k in normalized_keys(key) if k in owners), None)
+        if owner is not None:
+            clashes.append(f"preset {name}'s key {key} is already {owner}'s")
+    return clashes
 
 
 def _clashes(bindings: list[Binding], keymap: Mapping[str, str]) -> list[str]:

@@ -22,7 +22,8 @@ from engine.errors import TierplayError
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.library.tracks import Track
-from engine.vocabulary import PRESET_ORDER
+from engine.presets.book import PresetBook
+from tui.cli import presets_path
 
 SUBTYPES = {"WAV": "PCM_24", "FLAC": "PCM_24", "AIFF": "PCM_24"}
 
@@ -69,10 +70,13 @@ def render_file(
     intensity: float,
     progress: TextIO | None = None,
     chunk_seconds: float = 10.0,
+    presets_file: Path | None = None,
 ) -> int:
-    """Render `source` through `preset` into `target`; returns the frames written."""
-    if preset not in PRESET_ORDER:
-        raise RenderError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_ORDER)}")
+    """Render `source` through `preset` (a built-in, or one of `presets_file`) into
+    `target`; returns the frames written."""
+    known = PresetBook(44_100, presets_file).order
+    if preset not in known:
+        raise RenderError(f"unknown preset {preset!r}; choose one of {', '.join(known)}")
     if not 0.0 <= intensity <= 1.0 or math.isnan(intensity):
         raise RenderError("--intensity must be between 0 and 1")
     major = output_format(target)
@@ -88,7 +92,7 @@ def render_file(
         print(f"tierplay: {source.name}: truncated: {played} playable ({why})", file=sys.stderr)
 
     stream = TrackSource(track, config.sample_rate, on_end=ends_early)
-    renderer = Renderer(config)
+    renderer = Renderer(config, presets=PresetBook(config.sample_rate, presets_file))
     partial = target.with_name(f".{target.name}.partial")
     written = 0
     try:
@@ -123,12 +127,20 @@ def run_render(argv: Sequence[str]) -> int:
     )
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--preset", required=True, choices=PRESET_ORDER)
+    parser.add_argument(
+        "--preset", required=True, help="a built-in or one of yours (tierplay presets)"
+    )
     parser.add_argument("--intensity", type=float, default=1.0, help="0 = dry .. 1 = full")
     parser.add_argument("--chunk-seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
     frames = render_file(
-        args.input, args.output, args.preset, args.intensity, sys.stderr, args.chunk_seconds
+        args.input,
+        args.output,
+        args.preset,
+        args.intensity,
+        sys.stderr,
+        args.chunk_seconds,
+        presets_path(),
     )
     print(f"wrote {args.output} ({frames} frames, preset {args.preset} @ {args.intensity:.0%})")
     return 0

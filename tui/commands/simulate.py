@@ -22,6 +22,7 @@ from typing import Any
 from engine.config import EngineConfig
 from engine.observe.stats import percentile
 from engine.persist.trace import read_trace
+from engine.presets.book import PresetBook
 from engine.runtime import tune_runtime_for_audio
 from engine.sim.replay import ReplayResult, replay
 from engine.vocabulary import TierName
@@ -50,9 +51,9 @@ def run_simulate(argv: Sequence[str]) -> int:
     if not args.speed == args.speed or args.speed <= 0:
         raise CliError("--speed must be a positive number")
     sink = "null" if args.sink == "auto" else args.sink
-    trace = read_trace(args.trace)
+    config = config_from_args(args)
+    trace = read_trace(args.trace, PresetBook(config.sample_rate, config.presets_file).order)
     with tempfile.TemporaryDirectory(prefix="tierplay-simulate-") as private:
-        config = config_from_args(args)
         if args.state_dir is None:
             config = replace(config, state_dir=Path(private))
         if not args.json:

@@ -1,0 +1,83 @@
+"""`tierplay presets [--check FILE]`: every preset in use with its origin, or a file checked.
+
+Each problem is one line naming the file, the line and the field; the exit status is 1
+when there is one, so a script (or an editor's save hook) can check a file before the
+player reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.config import EngineConfig
+from engine.presets.book import PresetBook
+from engine.presets.toml_file import PLACE_KEYS, parse_presets
+from tui.cli import CliError, presets_path
+
+
+def run_presets(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tierplay presets",
+        description="List every preset with its origin (built-in, or yours in "
+        f"{presets_path()}), or check a presets file.",
+    )
+    parser.add_argument(
+        "--check",
+        type=Path,
+        nargs="?",
+        const=presets_path(),
+        metavar="FILE",
+        help="check FILE (by default your presets.toml): print each problem and exit",
+    )
+    args = parser.parse_args(argv)
+    rate = EngineConfig().sample_rate
+    if args.check is not None:
+        return check_file(args.check, rate)
+    book = PresetBook(rate, presets_path())
+    for line in preset_lines(book):
+        print(line)
+    for problem in book.problems:
+        print(problem, file=sys.stderr)
+    return 1 if book.problems else 0
+
+
+def preset_lines(book: PresetBook) -> list[str]:
+    """One line per preset: its key, name, origin and what it does."""
+    presets = book.presets()
+    width = max(len(preset.name) for preset in presets)
+    lines = []
+    for place, preset in enumerate(presets, start=1):
+        keys = [str(place)] if place <= len(PLACE_KEYS) else []
+        if preset.key is not None:
+            keys.append(preset.key)
+        shown = ",".join(keys) or "-"
+        origin = book.origin(preset.name)
+        lines.append(f"{shown:>5}  {preset.name:<{width}}  {origin:<29}  {preset.description}")
+    where = book.user_file
+    if where is not None:
+        state = "" if where.exists() else " (not there: the built-ins alone)"
+        lines.append(f"your presets: {where}{state}")
+    return lines
+
+
+def check_file(path: Path, sample_rate: int) -> int:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if path == presets_path():
+            print(f"{path}: not there, the built-in presets alone are in use")
+            return 0
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"{path}: cannot be read ({error})") from None
+    parsed = parse_presets(text, str(path), sample_rate)
+    for problem in parsed.problems:
+        print(problem, file=sys.stderr)
+    if parsed.problems:
+        return 1
+    count = len(parsed.presets)
+    print(f"{path}: ok, {count} preset{'' if count == 1 else 's'}")
+    return 0
