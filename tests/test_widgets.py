@@ -30,7 +30,7 @@ from engine.observe.monitor import (
 from engine.prediction.interaction import FilterCounters
 from engine.prediction.predict import PredictionScore, PredictorView
 from engine.vocabulary import MB, PRESET_ORDER, format_clock
-from tui.widgets.cache_map import LABEL_WIDTH, CacheMapPanel, caret_offset, cell_glyph
+from tui.widgets.cache_map import CacheMapPanel, caret_offset, cell_glyph, label_width
 from tui.widgets.event_log import EventLog, message_kind
 from tui.widgets.health import HealthPanel
 from tui.widgets.now_playing import NowPlaying, position_bar
@@ -398,7 +398,7 @@ async def test_cache_map_draws_tiers_active_row_and_playhead() -> None:
         await pilot.pause()
         lines = panel_lines(panel)
         assert "Cache map" in lines[0]
-        grid_start = lines[1].index("original") - 2 + LABEL_WIDTH
+        grid_start = lines[1].index("original") - 2 + label_width(PRESET_ORDER)
         original, adaptive, warm = lines[1], lines[2], lines[4]
         assert original[grid_start : grid_start + 5] == "▬▬ ▬▬"
         assert adaptive[grid_start:].startswith("L1 L1 L2 L2 L3 L3  ·")

@@ -16,7 +16,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -31,7 +31,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
-from engine import PRESET_ORDER, EngineSnapshot
+from engine import EngineSnapshot
 from engine.errors import TierplayError
 from engine.library.scan import ScanProgress
 from engine.library.tracks import Track
@@ -39,13 +39,15 @@ from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
 from engine.playback.controls import PlaybackControls
 from engine.playback.queue import REPEAT_MODES, QueueView
-from engine.vocabulary import plural
+from engine.presets.toml_file import PLACE_KEYS
+from engine.vocabulary import PRESET_ORDER, plural
+from tui.blind import BlindTest
 from tui.cli import library_root
-from tui.keymap import LoadedKeymap, keymap_path, load_keymap
+from tui.keymap import LoadedKeymap, keymap_path, load_keymap, preset_key_clashes
 from tui.library_opening import LibraryOpening, OpeningState, describe_paths
 from tui.palette import TierplayCommands
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen, help_sections
+from tui.screens.help import HelpScreen, help_sections, with_preset_names
 from tui.screens.path_prompt import PathPrompt
 from tui.widgets.cache_map import CacheMapPanel
 from tui.widgets.event_log import EventLog
@@ -72,6 +74,8 @@ QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 HIDDEN_PANELS = "hidden_panels"
 """The view setting that keeps the panels hidden for the next session."""
 DEFAULT_MAP_COLUMNS = 12
+BUFFER_ROW_EXTRA_LINES = 4
+"""The buffer row's lines besides the cache map's preset rows: playhead, legend, border."""
 NARROW_COLUMNS = 100
 """Narrower than this, the now-playing panel takes the top row alone: its lines (status
 and modes, preset and volume) need most of an 80-column terminal."""
@@ -88,6 +92,7 @@ class PlayerEngine(PlaybackControls, Protocol):
     def view_settings(self) -> dict[str, Any]: ...
     def set_view_settings(self, view: dict[str, Any]) -> None: ...
     def set_preset(self, name: str) -> None: ...
+    def toggle_last_preset(self) -> str | None: ...
     def set_intensity(self, value: float) -> None: ...
     def clear(self, tier: str | None = None) -> int: ...
     def snapshot(self) -> EngineSnapshot: ...
@@ -148,6 +153,15 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("event-log", "Events", fast=True),
 )
 
+PRESET_PLACES = range(1, len(PLACE_KEYS) + 1)
+"""Keys 1-9 choose the presets in the first nine places of the list."""
+
+
+def preset_names(snapshot: EngineSnapshot) -> list[str]:
+    """Every preset's name, in the order shown and bound to keys 1-9."""
+    return [preset.name for preset in snapshot.presets]
+
+
 TRANSPORT, PRESETS, VIEW = "Transport", "Presets", "View and app"
 LISTS = "Library and queue"
 HELP_GROUPS: dict[str, str] = {
@@ -172,9 +186,12 @@ HELP_GROUPS: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
-            *(f"preset_{name}" for name in PRESET_ORDER),
+            *(f"preset_{place}" for place in PRESET_PLACES),
             "preset_next",
             "preset_prev",
+            "preset_ab",
+            "blind_test",
+            "blind_pick",
             "intensity_down",
             "intensity_up",
         ),
@@ -197,6 +214,8 @@ HELP_GROUPS: dict[str, str] = {
 }
 """Help screen section per binding id; ids not listed still appear, under VIEW."""
 
+BLIND_HIDES = ("cache-map", "predictions")
+"""The panels that name presets, hidden while a blind test runs."""
 LIBRARY_TAKES = ("buffer-row", "model-row")
 """The rows the library and queue views take the place of."""
 
@@ -205,7 +224,11 @@ PLAYER_ACTIONS = frozenset(
         "toggle_play",
         "seek",
         "preset",
+        "preset_place",
         "cycle_preset",
+        "toggle_last_preset",
+        "blind_test",
+        "blind_pick",
         "intensity",
         "volume",
         "toggle_mute",
@@ -269,19 +292,29 @@ class TierplayApp(App[None]):
         Binding("s", "toggle_shuffle", "Shuffle", id="shuffle", priority=True, show=False),
         *(
             Binding(
-                str(number),
-                f"preset('{name}')",
-                f"Preset: {name}",
-                id=f"preset_{name}",
+                str(place),
+                f"preset_place({place})",
+                f"Preset {place} in the list",
+                id=f"preset_{place}",
                 priority=True,
                 show=False,
             )
-            for number, name in enumerate(PRESET_ORDER, start=1)
+            for place in PRESET_PLACES
         ),
         Binding("p", "cycle_preset(1)", "Next preset", id="preset_next", priority=True),
         Binding(
             "P", "cycle_preset(-1)", "Previous preset", id="preset_prev", priority=True, show=False
         ),
+        Binding(
+            "b",
+            "toggle_last_preset",
+            "A/B: the last preset",
+            id="preset_ab",
+            priority=True,
+            show=False,
+        ),
+        Binding("B", "blind_test", "Blind test", id="blind_test", priority=True, show=False),
+        Binding("v", "blind_pick", "Pick this one", id="blind_pick", priority=True),
         Binding(
             "left_square_bracket",
             f"intensity({-INTENSITY_STEP})",
@@ -407,6 +440,10 @@ class TierplayApp(App[None]):
         self.autoplay = autoplay
         self.live = live
         self.keymap_file = keymap_file if keymap_file is not None else keymap_path()
+        self.blind: BlindTest | None = None
+        """The blind test running, if any (`B`)."""
+        self._preset_rows = len(PRESET_ORDER)
+        """Presets the buffer row is sized for (tierplay.tcss sizes it for the built-ins)."""
         self.clock = clock
         self.recording: Path | None = recording
         """The trace being recorded, so the palette offers Start or Stop."""
@@ -484,6 +521,9 @@ class TierplayApp(App[None]):
     def toggle_panel(self, panel_id: str) -> None:
         """Hide or show a panel; a shown panel is drawn at once from the last readings.
         The panels hidden are kept for the next session."""
+        if self.blind is not None and panel_id in BLIND_HIDES:
+            self.notify("That panel names the presets: it shows again when the blind test ends")
+            return
         panel = self._panels[panel_id]
         panel.display = not panel.display
         self._lay_out_rows()
@@ -567,6 +607,12 @@ class TierplayApp(App[None]):
                 else:
                     loop.remove_signal_handler(signal_number)
 
+    def _fit_preset_rows(self, count: int) -> None:
+        """The cache map has a row per preset: its row grows or shrinks with the list."""
+        if count != self._preset_rows:
+            self._preset_rows = count
+            self.query_one("#buffer-row").styles.height = count + BUFFER_ROW_EXTRA_LINES
+
     def _apply_keymap(self) -> None:
         """Key overrides from the config file; whatever is wrong in it is one log line."""
         loaded = load_app_keymap(self.keymap_file)
@@ -574,12 +620,17 @@ class TierplayApp(App[None]):
             self.set_keymap(loaded.keymap)
         if loaded.problem:
             self.engine.log(loaded.problem)
+        own = [(p.name, p.key) for p in self.engine.snapshot().presets if p.key is not None]
+        bindings = declared_bindings(self.BINDINGS)
+        for clash in preset_key_clashes(own, bindings, loaded.keymap):
+            self.engine.log(f"{clash}: choose it with its place (1-9) or the palette")
 
     # -- reading the engine ---------------------------------------------------------------
     def refresh_transport(self) -> None:
         """10 Hz: the playhead and the event log."""
         snapshot = self.engine.snapshot()
         self.last_snapshot = snapshot
+        self._fit_preset_rows(len(snapshot.presets))
         self._show_panels(snapshot, fast=True)
         if self.mpris is not None:
             self.mpris.refresh(snapshot)
@@ -605,6 +656,13 @@ class TierplayApp(App[None]):
         return panel.fitting_columns if panel.size.width else DEFAULT_MAP_COLUMNS
 
     def _show_panels(self, snapshot: EngineSnapshot, fast: bool) -> None:
+        blind = self.blind
+        if blind is not None:  # the letters, never the names
+            snapshot = replace(
+                snapshot,
+                preset=f"blind {blind.letter(snapshot.preset)}",
+                requested_preset=f"blind {blind.letter(snapshot.requested_preset)}",
+            )
         for spec in PANELS:
             if spec.fast == fast and self._panels[spec.id].display:
                 self._shows[spec.id](snapshot, self.last_monitor)
@@ -612,10 +670,23 @@ class TierplayApp(App[None]):
     # -- key actions ----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Player keys work on the main screen only, and not while text is typed (the
-        library filter): there every key is the text's."""
+        library filter): there every key is the text's. A pick is only for a blind test."""
         if action not in PLAYER_ACTIONS:
             return True
+        if action == "blind_pick" and self.blind is None:
+            return False
         return len(self.screen_stack) == 1 and not isinstance(self.focused, Input)
+
+    def on_key(self, event: events.Key) -> None:
+        """A preset's own key (its `key` in presets.toml): no binding took the key, and the
+        player's keys are on (see `check_action`)."""
+        if not self.check_action("preset", ()):
+            return
+        for preset in self.engine.snapshot().presets:
+            if preset.key is not None and preset.key in (event.key, event.character):
+                event.stop()
+                self.engine.set_preset(preset.name)
+                return
 
     def action_toggle_play(self) -> None:
         if self.engine.snapshot().playing:
@@ -645,10 +716,67 @@ class TierplayApp(App[None]):
     def action_preset(self, name: str) -> None:
         self.engine.set_preset(name)
 
+    def action_toggle_last_preset(self) -> None:
+        """A/B: the preset asked for before, and back (in a blind test, the other one)."""
+        if self.blind is not None:
+            self.engine.set_preset(self.blind.other(self.engine.snapshot().requested_preset))
+        elif self.engine.toggle_last_preset() is None:
+            self.notify("A/B goes back to the preset chosen before: choose a second one first")
+
+    def action_blind_test(self) -> None:
+        """Start a blind test of the preset asked for against the one before it, or end
+        the test running and say which was picked how often."""
+        if self.blind is not None:
+            self._end_blind_test()
+            return
+        snapshot = self.engine.snapshot()
+        current = snapshot.requested_preset
+        other = self.engine.toggle_last_preset()  # B is heard first: the names give nothing away
+        if other is None:
+            self.notify("A blind test compares two presets: choose a second one first")
+            return
+        self.blind = BlindTest((current, other))
+        self._blind_view(hidden=True)
+        self.engine.log(
+            "blind test: b switches between A and B, v picks the one playing, B reveals"
+        )
+
+    def action_blind_pick(self) -> None:
+        """The one playing is preferred this round; the letters are drawn again."""
+        blind = self.blind
+        if blind is None:
+            return
+        playing = self.engine.snapshot().requested_preset
+        if blind.pick(playing):
+            self.engine.log(f"blind test: round {blind.rounds - 1} picked; round {blind.rounds}")
+
+    def _end_blind_test(self) -> None:
+        blind, self.blind = self.blind, None
+        self._blind_view(hidden=False)
+        if blind is not None:
+            self.engine.log(blind.reveal())
+
+    def _blind_view(self, hidden: bool) -> None:
+        """During a blind test the panels that name presets are hidden, and the event log
+        writes `?` for the two names."""
+        for panel_id in BLIND_HIDES:
+            self._panels[panel_id].display = not hidden and panel_id not in self._hidden
+        self._lay_out_rows()
+        self.query_one(EventLog).masked = self.blind.pair if self.blind is not None else ()
+
+    def action_preset_place(self, place: int) -> None:
+        """The preset in that place of the list (keys 1-9); nothing where there is none."""
+        names = preset_names(self.engine.snapshot())
+        if place <= len(names):
+            self.engine.set_preset(names[place - 1])
+
     def action_cycle_preset(self, step: int) -> None:
         """From the preset asked for (not the one heard), so quick presses never repeat one."""
-        current = PRESET_ORDER.index(self.engine.snapshot().requested_preset)
-        self.engine.set_preset(PRESET_ORDER[(current + step) % len(PRESET_ORDER)])
+        snapshot = self.engine.snapshot()
+        names = preset_names(snapshot)
+        asked = snapshot.requested_preset
+        current = names.index(asked) if asked in names else 0
+        self.engine.set_preset(names[(current + step) % len(names)])
 
     def action_intensity(self, delta: float) -> None:
         # Rounded to the step, so repeated presses land exactly on bucket centres.
@@ -692,6 +820,8 @@ class TierplayApp(App[None]):
         active |= self._list_bindings()
         order = (TRANSPORT, PRESETS, LISTS, VIEW)
         sections = help_sections(self, active, HELP_GROUPS, order)
+        presets = [(p.name, p.key) for p in self.engine.snapshot().presets]
+        sections = with_preset_names(sections, presets, "preset_")
         note = f'Change keys in {self.keymap_file}: [keys] binding_id = "key", e.g. mute = "x"'
         self.push_screen(HelpScreen(sections, note))
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from engine import PRESET_ORDER
 from engine.playback.queue import REPEAT_MODES
+from engine.presets.toml_file import PLACE_KEYS
 from engine.vocabulary import plural
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def available_commands(app: TierplayApp) -> list[PaletteCommand]:
     """The commands that would do something now, in the order the palette lists them."""
     return [
         *_preset_commands(app),
+        *_comparison_commands(app),
         *_clear_commands(app),
         PaletteCommand(
             "Open file or folder…",
@@ -50,16 +51,51 @@ def available_commands(app: TierplayApp) -> list[PaletteCommand]:
 
 def _preset_commands(app: TierplayApp) -> list[PaletteCommand]:
     """Every preset, the one asked for marked: typing its name finds it, and says so."""
-    requested = app.engine.snapshot().requested_preset
+    snapshot = app.engine.snapshot()
+    commands = []
+    for place, preset in enumerate(snapshot.presets, start=1):
+        keys = [str(place)] if place <= len(PLACE_KEYS) else []
+        keys += [preset.key] if preset.key is not None else []
+        with_keys = f" (key {' or '.join(keys)})" if keys else ""
+        about = f": {preset.description}" if preset.description else ""
+        current = app.blind is None and preset.name == snapshot.requested_preset
+        commands.append(
+            PaletteCommand(
+                f"Preset: {preset.name}" + (" (current)" if current else ""),
+                (f"Playing{with_keys}" if current else f"Switch to it{with_keys}") + about,
+                partial(app.action_preset, preset.name),
+            )
+        )
+    return commands
+
+
+def _comparison_commands(app: TierplayApp) -> list[PaletteCommand]:
+    """A/B and the blind test, as the keys offer them now."""
+    if app.blind is not None:
+        return [
+            PaletteCommand(
+                "Blind test: switch between A and B", "Key b", app.action_toggle_last_preset
+            ),
+            PaletteCommand(
+                "Blind test: pick the one playing",
+                f"Key v; round {app.blind.rounds}",
+                app.action_blind_pick,
+            ),
+            PaletteCommand(
+                "Blind test: reveal", "Key B: which was picked how often", app.action_blind_test
+            ),
+        ]
     return [
         PaletteCommand(
-            f"Preset: {name}" + (" (current)" if name == requested else ""),
-            f"The {name} preset is playing (key {number})"
-            if name == requested
-            else f"Switch to the {name} preset (key {number})",
-            partial(app.action_preset, name),
-        )
-        for number, name in enumerate(PRESET_ORDER, start=1)
+            "A/B: the preset before",
+            "Key b: back to it, and again forth",
+            app.action_toggle_last_preset,
+        ),
+        PaletteCommand(
+            "Blind test: this preset against the one before",
+            "Key B: their names hidden behind A and B until you reveal them",
+            app.action_blind_test,
+        ),
     ]
 
 

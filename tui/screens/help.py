@@ -7,7 +7,7 @@ cannot drift from what the keys really do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -65,6 +65,31 @@ def help_sections(
         title = groups.get(binding.id or "", OTHER_GROUP)
         sections.setdefault(title, []).append(HelpRow(tuple(keys), binding.description, binding.id))
     return [HelpSection(title, tuple(found)) for title, found in sections.items() if found]
+
+
+def with_preset_names(
+    sections: list[HelpSection], presets: list[tuple[str, str | None]], place_prefix: str
+) -> list[HelpSection]:
+    """Place keys (binding ids `place_prefix` + place, `preset_3`) named by the preset in
+    that place, places with no preset left out, and each preset's own key (name, key)
+    added after them: the list is the listener's, and may change while playing."""
+    own = tuple(HelpRow((key,), f"Preset: {name}", None) for name, key in presets if key)
+    named = []
+    for section in sections:
+        rows: list[HelpRow] = []
+        after_places = None
+        for row in section.rows:
+            place = (row.binding_id or "").removeprefix(place_prefix)
+            if row.binding_id is None or place == row.binding_id or not place.isdigit():
+                rows.append(row)
+                continue
+            if int(place) <= len(presets):
+                rows.append(replace(row, description=f"Preset: {presets[int(place) - 1][0]}"))
+            after_places = len(rows)
+        if after_places is not None:
+            rows[after_places:after_places] = own
+        named.append(HelpSection(section.title, tuple(rows)))
+    return named
 
 
 def balanced_columns(sections: list[HelpSection], columns: int) -> list[list[HelpSection]]:

@@ -15,8 +15,9 @@ from tui.widgets.panel import Panel, PresetClicked, clicked_name
 CELL_WIDTH = 2
 """Cells per chunk column; one more cell separates columns."""
 COLUMN_STEP = CELL_WIDTH + 1
-LABEL_WIDTH = 2 + max(len(preset) for preset in PRESET_ORDER) + 1
-"""Row marker, preset name and a space."""
+MIN_LABEL_WIDTH = 2 + len("adaptive") + 1
+"""Row marker, preset name and a space: at least the built-ins' longest, more for a
+listener's longer names (`label_width`)."""
 CELL_GLYPHS: dict[str, str] = {
     **{tier: tier.upper() for tier in TIER_NAMES},
     "queued": "░░",
@@ -68,9 +69,13 @@ def caret_offset(chunks: CacheMap, columns: int) -> int | None:
     return column * COLUMN_STEP + max(0, inside)
 
 
-def columns_for_width(width: int) -> int:
+def label_width(presets: tuple[str, ...]) -> int:
+    return max(MIN_LABEL_WIDTH, *(len(preset) + 3 for preset in presets))
+
+
+def columns_for_width(width: int, presets: tuple[str, ...] = ()) -> int:
     """How many chunk columns fit a panel `width` cells wide (at least one)."""
-    return max(1, (width - LABEL_WIDTH + 1) // COLUMN_STEP)
+    return max(1, (width - label_width(presets) + 1) // COLUMN_STEP)
 
 
 class CacheMapPanel(Panel):
@@ -89,19 +94,22 @@ class CacheMapPanel(Panel):
     """The preset being heard (from the 10 Hz snapshot, fresher than the monitor)."""
     requested_preset: reactive[str] = reactive("")
     """The preset asked for; differs from `active_preset` while a missed switch renders."""
+    presets: reactive[tuple[str, ...]] = reactive(PRESET_ORDER)
+    """The rows, in order (the listener's presets file may change them while playing)."""
     frame: reactive[int] = reactive(0)
     """Animation frame for rendering cells; advances only while some chunk is rendering."""
 
     @property
     def fitting_columns(self) -> int:
         """Chunk columns that fit the panel now: what the app may ask the monitor for."""
-        return columns_for_width(self.size.width)
+        return columns_for_width(self.size.width, self.presets)
 
     def show(self, snapshot: EngineSnapshot, monitor: MonitorSnapshot | None) -> None:
         """Mark the presets from `snapshot`; take the map from `monitor` when there is a new
         reading (None keeps the last one: the monitor is read less often than snapshots)."""
         self.active_preset = snapshot.preset
         self.requested_preset = snapshot.requested_preset
+        self.presets = tuple(preset.name for preset in snapshot.presets)
         if monitor is None:
             return
         self.cache_map = monitor.cache_map
@@ -110,7 +118,7 @@ class CacheMapPanel(Panel):
 
     def render(self) -> Content:
         chunks = self.cache_map
-        presets = chunks.presets if chunks is not None else PRESET_ORDER
+        presets = chunks.presets if chunks is not None else self.presets
         if chunks is None:
             lines = [Content.styled("No track: nothing buffered.", "dim")]
             lines += [Content()] * (len(presets) + 1)
@@ -127,8 +135,8 @@ class CacheMapPanel(Panel):
     def on_click(self, event: events.Click) -> None:
         """A click on a preset's name switches to it."""
         chunks = self.cache_map
-        presets = chunks.presets if chunks is not None else PRESET_ORDER
-        preset = clicked_name(event, self, dict(enumerate(presets)), LABEL_WIDTH)
+        presets = chunks.presets if chunks is not None else self.presets
+        preset = clicked_name(event, self, dict(enumerate(presets)), label_width(presets))
         if preset is not None and chunks is not None:
             event.stop()
             self.post_message(PresetClicked(preset))
@@ -138,14 +146,15 @@ class CacheMapPanel(Panel):
         return Content.assemble(self._label(preset), Content(" ").join(cells))
 
     def _label(self, preset: str) -> tuple[str, str]:
+        width = label_width(self.presets)
         if preset == self.active_preset:
-            return f"{ACTIVE_MARK} {preset}".ljust(LABEL_WIDTH), "bold $accent"
+            return f"{ACTIVE_MARK} {preset}".ljust(width), "bold $accent"
         if preset == self.requested_preset:
-            return f"{REQUESTED_MARK} {preset}".ljust(LABEL_WIDTH), "$warning"
-        return f"  {preset}".ljust(LABEL_WIDTH), ""
+            return f"{REQUESTED_MARK} {preset}".ljust(width), "$warning"
+        return f"  {preset}".ljust(width), ""
 
     def _caret_line(self, chunks: CacheMap, columns: int) -> Content:
-        label = f"  chunk {chunks.playhead_chunk + 1}".ljust(LABEL_WIDTH)
+        label = f"  chunk {chunks.playhead_chunk + 1}".ljust(label_width(self.presets))
         offset = caret_offset(chunks, columns)
         if offset is None:
             return Content.styled(label, "dim")

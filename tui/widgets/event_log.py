@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -147,6 +148,8 @@ class EventLog(Log):
         self.highlighter = EventHighlighter(self._kind_style)
         self._clock = clock
         self._events: Subscription | None = None
+        self.masked: tuple[str, ...] = ()
+        """Words written as `?` (the presets of a blind test)."""
 
     def follow(self, events: Subscription) -> None:
         """Show the log lines of this event subscription (`Engine.subscribe`) from now on."""
@@ -158,12 +161,17 @@ class EventLog(Log):
         if self._events is None:
             return
         events, dropped = self._events.take()
-        new = [event.payload for event in events if event.kind == "log"]
+        new = [self._mask(event.payload) for event in events if event.kind == "log"]
         if not new and not dropped:
             return
         stamp = time.strftime(TIME_FORMAT, time.localtime(self._clock()))
         lines = [f"{stamp} … {dropped} earlier events not shown"] if dropped else []
         self.write_lines(lines + [f"{stamp} {message}" for message in new])
+
+    def _mask(self, message: str) -> str:
+        for word in self.masked:
+            message = re.sub(rf"\b{re.escape(word)}\b", "?", message)
+        return message
 
     def _kind_style(self, kind: str) -> Style:
         return self.get_component_rich_style(f"event-log--{kind}", partial=True)

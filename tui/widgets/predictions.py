@@ -9,15 +9,14 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.observe.monitor import MonitorSnapshot
 from engine.prediction.predict import PredictionScore, PredictorView
-from engine.vocabulary import PRESET_ORDER
 from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
 from tui.widgets.panel import Panel, PresetClicked, clicked_name
 
-NAME_WIDTH = max(len(preset) for preset in PRESET_ORDER) + 1
+MIN_NAME_WIDTH = len("adaptive") + 1
 MIN_BAR_WIDTH = 6
 PERCENT_WIDTH = 5
-DISTRIBUTION_ROWS = len(PRESET_ORDER) - 1
-"""The current preset is never a switch target, so at most this many rows have mass."""
+DISTRIBUTION_ROWS = 5
+"""The likeliest targets shown (the panel keeps its height with any number of presets)."""
 BAR_STYLE = "$accent on $boost"
 TOP_BAR_STYLE = "bold $success on $boost"
 CONTEXT_NAMES = {"cold": "cold", "warm": "warm", "audio_guided": "audio-guided"}
@@ -25,9 +24,14 @@ CONTEXT_NAMES = {"cold": "cold", "warm": "warm", "audio_guided": "audio-guided"}
 
 
 def ranked(distribution: dict[str, float]) -> list[tuple[str, float]]:
-    """Presets by probability, highest first (ties in preset order, so rows do not jump)."""
-    order = {preset: index for index, preset in enumerate(PRESET_ORDER)}
-    return sorted(distribution.items(), key=lambda item: (-item[1], order.get(item[0], 99)))
+    """Presets by probability, highest first (ties in the distribution's order, which is
+    the presets' order, so rows do not jump)."""
+    return sorted(distribution.items(), key=lambda item: -item[1])
+
+
+def name_width(distribution: dict[str, float]) -> int:
+    """Room for the longest name and a space (the listener's names may be longer)."""
+    return max(MIN_NAME_WIDTH, *(len(preset) + 1 for preset in distribution))
 
 
 def best_baseline(baselines: dict[str, PredictionScore]) -> tuple[str, PredictionScore] | None:
@@ -77,17 +81,18 @@ class PredictionsPanel(Panel):
             return
         rows = ranked(self.view.distribution)[:DISTRIBUTION_ROWS]
         names = {line: preset for line, (preset, _p) in enumerate(rows, start=1)}
-        preset = clicked_name(event, self, names, NAME_WIDTH)
+        preset = clicked_name(event, self, names, name_width(self.view.distribution))
         if preset is not None:
             event.stop()
             self.post_message(PresetClicked(preset))
 
     def _distribution_lines(self, view: PredictorView) -> list[Content]:
-        bar_width = max(MIN_BAR_WIDTH, self.size.width - NAME_WIDTH - PERCENT_WIDTH - 1)
+        width = name_width(view.distribution)
+        bar_width = max(MIN_BAR_WIDTH, self.size.width - width - PERCENT_WIDTH - 1)
         rows = ranked(view.distribution)[:DISTRIBUTION_ROWS]
         lines = [
             Content.assemble(
-                preset.ljust(NAME_WIDTH),
+                preset.ljust(width),
                 (horizontal_bar(p, bar_width), TOP_BAR_STYLE if rank == 0 else BAR_STYLE),
                 f"{percent(p):>{PERCENT_WIDTH}}",
             )
