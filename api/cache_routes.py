@@ -24,6 +24,7 @@ from api.models import (
     ValidationProblem,
 )
 from api.problems import unprocessable
+from api.transport import known_preset
 from engine import Engine
 from engine.dsp.render import chunk_count
 from engine.vocabulary import TIER_NAMES
@@ -77,6 +78,7 @@ def cache_router(engine: Engine) -> APIRouter:
         chunk_idx: Annotated[int, Query(ge=0, le=1_000_000)],
         intensity: Annotated[float, Query(ge=0.0, le=1.0, allow_inf_nan=False)] = 1.0,
     ) -> JSONResponse:
+        known_preset(engine, preset, ("query", "preset"))
         track = next((t for t in engine.tracks() if t.id == track_id), None)
         if track is None:
             raise HTTPException(404, f"no track {track_id!r} in the playlist (see /api/tracks)")

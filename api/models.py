@@ -8,16 +8,17 @@ extra fields, since the engine adds honest detail (Brier score, latency samples,
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.config import EngineConfig
+from engine.presets.toml_file import NAME_PATTERN
 from engine.vocabulary import PRESET_ORDER
 
-Preset = Literal["original", "adaptive", "gentle", "warm", "bright", "punchy"]
-"""PRESET_ORDER as a type (checked against it below, so the two never drift)."""
-assert get_args(Preset) == PRESET_ORDER
+Preset = Annotated[str, Field(pattern=f"^{NAME_PATTERN.pattern}$", examples=list(PRESET_ORDER))]
+"""A preset's name: the built-ins, or the listener's own (`GET /api/presets` lists them;
+a name the engine does not know is a 422 from the route)."""
 TierName = Literal["l1", "l2", "l3"]
 MAX_SEEK_SECONDS = EngineConfig().max_track_seconds
 """No track is longer, so no seek step needs to be."""
@@ -207,6 +208,16 @@ class TrackInfo(BaseModel):
     """The file's name only: the API never shows or takes a path."""
     duration_seconds: float
     chunks: int
+
+
+class PresetInfo(BaseModel):
+    name: str
+    place: int
+    """1-based, in the order shown everywhere; keys 1-9 choose the first nine."""
+    key: str | None
+    """The listener's own key for it, if presets.toml gives one."""
+    description: str
+    origin: Literal["built-in", "yours", "yours, replacing the built-in"]
 
 
 class NowPlaying(TrackInfo):

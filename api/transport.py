@@ -17,6 +17,7 @@ from api.models import (
     ErrorReport,
     IntensityRequest,
     PlayerState,
+    PresetInfo,
     PresetRequest,
     SeekRequest,
     TrackInfo,
@@ -70,6 +71,13 @@ def player_state(engine: Engine) -> dict[str, Any]:
         "output_notice": snapshot.output_notice,
         "underruns": snapshot.underruns,
     }
+
+
+def known_preset(engine: Engine, name: str, location: tuple[str, str]) -> None:
+    """A 422 naming every preset, for a name the engine does not know."""
+    if name not in engine.presets:
+        known = ", ".join(map(repr, engine.presets.order))
+        raise unprocessable(location, f"unknown preset {name!r}; one of {known}")
 
 
 def transport_router(engine: Engine) -> APIRouter:
@@ -154,8 +162,30 @@ def transport_router(engine: Engine) -> APIRouter:
         summary="Switch preset (heard at the next safe block boundary)",
     )
     async def preset(body: PresetRequest) -> JSONResponse:
+        known_preset(engine, body.preset, ("body", "preset"))
         engine.set_preset(body.preset)
         return done(f"preset {body.preset}")
+
+    @router.get(
+        "/presets",
+        response_model=None,
+        responses={200: {"model": list[PresetInfo]}},
+        summary="Every preset, in the order shown, with its key and origin",
+    )
+    async def get_presets() -> JSONResponse:
+        presets = engine.presets
+        return JSONResponse(
+            [
+                {
+                    "name": preset.name,
+                    "place": place,
+                    "key": preset.key,
+                    "description": preset.description,
+                    "origin": presets.origin(preset.name),
+                }
+                for place, preset in enumerate(presets.presets(), start=1)
+            ]
+        )
 
     @router.post(
         "/player/intensity",

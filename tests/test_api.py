@@ -22,6 +22,7 @@ from api.models import (
     ErrorReport,
     PlayerState,
     Predictions,
+    PresetInfo,
     TrackInfo,
 )
 from engine import PRESET_ORDER, Engine, EngineConfig
@@ -148,6 +149,15 @@ async def test_transport_drives_the_engine_the_tui_shows(engine: Engine) -> None
         assert [TrackInfo.model_validate(t).file for t in tracks] == ["1_long.wav", "2_short.wav"]
         assert tracks[0]["chunks"] == 3
 
+        presets = (await client.get("/api/presets")).json()
+        assert [PresetInfo.model_validate(p).name for p in presets] == list(PRESET_ORDER)
+        assert presets[4] == {
+            "name": "bright",
+            "place": 5,
+            "key": None,
+            "description": "open, airy top and presence, leaner lows",
+            "origin": "built-in",
+        }
         state = (await client.post("/api/player/preset", json={"preset": "bright"})).json()
         assert state["requested_preset"] == "bright"
         state = (await client.post("/api/player/intensity", json={"intensity": 0.6})).json()

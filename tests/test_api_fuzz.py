@@ -69,5 +69,5 @@ def test_no_request_causes_a_server_error(case: schemathesis.Case) -> None:
 def test_the_schema_has_every_operation(api_schema: BaseSchema) -> None:
     """What is fuzzed is the real thing (the fixture did not load an empty schema)."""
     operations = {op.ok().label for op in api_schema.get_all_operations()}
-    assert len(operations) == 18
+    assert len(operations) == 19
     assert "POST /api/player/seek" in operations and "GET /api/cache/check" in operations
