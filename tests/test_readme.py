@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 RUNS_THE_SUITE = "make test"
 """The command that runs this test: not run again from inside it."""
-EXITING = ("render", "simulate", "devices", "--check-config", "--version")
+EXITING = ("render", "simulate", "devices", "presets", "--check-config", "--version")
 """`tierplay` subcommands and options that do their job and exit (the rest start the player)."""
 KEYS_WHILE_PLAYING = "45"
 LINE_TIMEOUT = 60.0
@@ -173,14 +173,18 @@ def test_every_command_in_a_readme_block_works(
             quit_player(*running)
 
 
-def test_readme_keymap_example_passes_the_check(shell_env: dict[str, str], tmp_path: Path) -> None:
+def test_readme_toml_examples_pass_their_checks(shell_env: dict[str, str], tmp_path: Path) -> None:
+    """The keymap example passes `--check-config`, the presets example `presets --check`."""
     examples = [block for block in readme_blocks() if block.language == "toml"]
-    assert examples
+    assert {example.lines[0] for example in examples} == {"[keys]", "[[preset]]"}
     for example in examples:
-        keymap = Path(shell_env["TIERPLAY_CONFIG_DIR"]) / "keymap.toml"
-        keymap.write_text("\n".join(example.lines) + "\n")
+        is_keymap = example.lines[0] == "[keys]"
+        config = Path(shell_env["TIERPLAY_CONFIG_DIR"])
+        written = config / ("keymap.toml" if is_keymap else "presets.toml")
+        written.write_text("\n".join(example.lines) + "\n")
+        check = ["--check-config"] if is_keymap else ["presets", "--check", str(written)]
         done = subprocess.run(
-            ["tierplay", "--check-config"],
+            ["tierplay", *check],
             env=shell_env,
             cwd=tmp_path,
             capture_output=True,
