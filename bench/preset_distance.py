@@ -8,7 +8,8 @@ a render (mono = mean of the two channels): the levels of 10 octave bands (31.5 
 edges at centre/sqrt(2) and centre*sqrt(2), from one Hann-windowed FFT), each relative to the
 excerpt's total energy in dB, and the crest factor in dB (peak/RMS on 400 ms frames, median
 over frames). The distance of two presets is the largest absolute difference of those 11
-features, in dB; the feature that gave it is printed too.
+features, in dB; the feature that gave it is printed too. The figures are the player's own
+(`engine/dsp/distinctness.py`), by which it tells a listener a preset changes nothing here.
 
 Baseline from the same run: each preset against itself rendered again from scratch (the file
 probed again, a new source and renderer: its own sample, calibration and chains), which must
@@ -24,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from bench.corpus import corpus_dir, corpus_tracks
 from engine.config import EngineConfig
+from engine.dsp.distinctness import AUDIBLE_DB, SoundProfile, sound_profile
 from engine.dsp.render import Renderer
 from engine.errors import TrackError
 from engine.frames import Audio
@@ -42,24 +42,8 @@ from engine.library.source import TrackSource
 from engine.presets.book import builtin_presets
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
-THRESHOLD_DB = 1.5
+THRESHOLD_DB = AUDIBLE_DB
 """The rule: every pair of built-ins at least this far apart on every track."""
-BAND_CENTRES_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
-FEATURE_NAMES = (
-    *("31.5 Hz", "63 Hz", "125 Hz", "250 Hz", "500 Hz"),
-    *("1 kHz", "2 kHz", "4 kHz", "8 kHz", "16 kHz"),
-    "crest",
-)
-"""The bands in the order of `BAND_CENTRES_HZ`, then the crest factor."""
-CREST_FRAME_SECONDS = 0.4
-POWER_FLOOR = 1e-30
-"""Keeps an empty band (or a silent excerpt) finite in dB instead of -inf."""
-BAND_FLOOR_DB = -60.0
-"""Band levels are counted from here up: a band 60 dB under the whole is inaudible, and on a
-band-limited source (a 22 kHz MP3 has nothing above 11 kHz) the empty top band's -150 dB
-would otherwise decide every pair with a meaningless figure."""
-
-Features = npt.NDArray[np.float64]
 """Ten band levels (dB re the total energy), then the crest factor (dB)."""
 
 
@@ -86,61 +70,6 @@ class TrackResult:
     """preset -> (distance to its second render in dB, bit-identical samples)."""
 
 
-# -- features ---------------------------------------------------------------------------------
-
-
-def to_mono(audio: Audio) -> npt.NDArray[np.float64]:
-    """Mean of the channels, in float64 so the FFT's sums do not lose the quiet bands."""
-    mono: npt.NDArray[np.float64] = np.asarray(audio, dtype=np.float64).mean(axis=1)
-    return mono
-
-
-def band_levels(mono: npt.NDArray[np.float64], rate: int) -> Features:
-    """Octave band levels relative to the total energy: a preset's tilt, not its loudness.
-
-    One FFT of the whole excerpt resolves 1/30 Hz, plenty for the 22-45 Hz lowest band; the
-    Hann window keeps strong bass from leaking into a quiet top band."""
-    spectrum = np.fft.rfft(mono * np.hanning(mono.size))
-    power = np.abs(spectrum) ** 2
-    power[1 : mono.size // 2 + (mono.size % 2)] *= 2.0  # one-sided: count negative frequencies
-    frequencies = np.fft.rfftfreq(mono.size, 1.0 / rate)
-    total = max(float(power.sum()), POWER_FLOOR)
-    levels = []
-    for centre in BAND_CENTRES_HZ:
-        band = (frequencies >= centre / math.sqrt(2)) & (frequencies < centre * math.sqrt(2))
-        energy = max(float(power[band].sum()), POWER_FLOOR)
-        levels.append(max(BAND_FLOOR_DB, 10.0 * math.log10(energy / total)))
-    return np.array(levels, dtype=np.float64)
-
-
-def crest_db(mono: npt.NDArray[np.float64], rate: int) -> float:
-    """Median peak-to-RMS of 400 ms frames: how much compression flattened the transients,
-    per moment, so one loud hit or a quiet intro does not decide it (silent frames skipped)."""
-    size = round(CREST_FRAME_SECONDS * rate)
-    count = mono.size // size
-    frames = mono[: count * size].reshape(count, size) if count else mono.reshape(1, -1)
-    peaks = np.max(np.abs(frames), axis=1)
-    rms = np.sqrt(np.mean(frames**2, axis=1))
-    sounding = rms > 0
-    if not np.any(sounding):
-        return 0.0
-    return float(np.median(20.0 * np.log10(peaks[sounding] / rms[sounding])))
-
-
-def features(audio: Audio, rate: int) -> Features:
-    """The 11 figures a pair of presets is compared on, in the order of `FEATURE_NAMES`."""
-    mono = to_mono(audio)
-    return np.append(band_levels(mono, rate), crest_db(mono, rate))
-
-
-def distance(first: Features, second: Features) -> tuple[float, str]:
-    """The largest feature difference in dB and its name: two presets are only as distinct as
-    their most different feature lets a listener hear."""
-    gaps = np.abs(first - second)
-    index = int(np.argmax(gaps))
-    return float(gaps[index]), FEATURE_NAMES[index]
-
-
 # -- rendering --------------------------------------------------------------------------------
 
 
@@ -162,17 +91,17 @@ def open_source(path: Path, rate: int) -> TrackSource:
 
 def render_features(
     source: TrackSource, config: EngineConfig, presets: tuple[str, ...], span: tuple[int, int]
-) -> tuple[dict[str, Features], dict[str, Audio]]:
+) -> tuple[dict[str, SoundProfile], dict[str, Audio]]:
     """Each preset's render of the excerpt and its features, from a renderer of its own: a
     fresh one samples and calibrates again, so a second pass also proves those
     deterministic."""
     renderer = Renderer(config)
     renders: dict[str, Audio] = {}
-    found: dict[str, Features] = {}
+    found: dict[str, SoundProfile] = {}
     for preset in presets:
         audio = renderer.render_range(source, preset, 1.0, span[0], span[1])
         renders[preset] = audio
-        found[preset] = features(audio, config.sample_rate)
+        found[preset] = sound_profile([audio.mean(axis=1)], config.sample_rate)
     return found, renders
 
 
@@ -186,14 +115,14 @@ def measure_track(path: Path, config: EngineConfig, seconds: float) -> TrackResu
     second, second_audio = render_features(open_source(path, rate), config, presets, span)
     baseline = {
         name: (
-            distance(first[name], second[name])[0],
+            first[name].distance(second[name])[0],
             bool(np.array_equal(first_audio[name], second_audio[name])),
         )
         for name in presets
     }
     del first_audio, second_audio
     pairs = [
-        PairDistance(a, b, *distance(first[a], first[b]))
+        PairDistance(a, b, *first[a].distance(first[b]))
         for a, b in itertools.combinations(presets, 2)
     ]
     return TrackResult(

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from engine import Engine, EngineConfig
 from engine.errors import UnknownPreset
@@ -136,3 +138,30 @@ def test_a_removed_preset_that_plays_gives_way_to_the_original(
     wait_for(lambda: engine.snapshot().preset == "original")
     assert engine.presets.order == PRESET_ORDER
     assert cached(engine, "airy") == 0
+
+
+def test_a_preset_that_changes_nothing_here_is_said_to(tmp_path: Path) -> None:
+    music = tmp_path / "noise"
+    music.mkdir()
+    rng = np.random.default_rng(5)
+    sf.write(music / "noise.wav", 0.1 * rng.standard_normal((20 * RATE, 2)), RATE)
+    presets_file = tmp_path / "presets.toml"
+    barely = (
+        '[[preset]]\nname = "barely"\neq = [{type = "peak", frequency_hz = 1e3, gain_db = 0.2}]'
+    )
+    write(presets_file, AIRY + barely)
+    engine = Engine(
+        EngineConfig(state_dir=tmp_path / "state", presets_file=presets_file),
+        sink=NullSink(RATE, 1024, speed=SPEED, ring_frames=RATE),
+        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
+    )
+    try:
+        engine.open([music])
+        assert engine.wait_until_prepared(60)
+        engine.set_preset("barely")
+        wait_for(lambda: engine.snapshot().sounds_like == "original")
+        engine.set_preset("airy")
+        wait_for(lambda: engine.snapshot().requested_preset == "airy")
+        assert engine.snapshot().sounds_like is None
+    finally:
+        engine.close()

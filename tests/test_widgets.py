@@ -310,6 +310,11 @@ async def test_now_playing_shows_track_position_state_preset_and_output() -> Non
         text = str(panel.render())
         assert "paused" in text and "muted" in text and "→" not in text
 
+        panel.show(make_snapshot(sounds_like="original"), None)
+        assert "preset warm @ 75% (no audible change on this track)" in str(panel.render())
+        panel.show(make_snapshot(sounds_like="gentle"), None)
+        assert "(sounds like gentle on this track)" in str(panel.render())
+
 
 async def test_now_playing_repaints_only_when_what_it_draws_changes() -> None:
     """Fed at 10 Hz with a playhead finer than the clock it prints, the panel asks for a

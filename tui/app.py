@@ -662,6 +662,7 @@ class TierplayApp(App[None]):
                 snapshot,
                 preset=f"blind {blind.letter(snapshot.preset)}",
                 requested_preset=f"blind {blind.letter(snapshot.requested_preset)}",
+                sounds_like=None,
             )
         for spec in PANELS:
             if spec.fast == fast and self._panels[spec.id].display:

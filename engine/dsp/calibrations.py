@@ -16,7 +16,9 @@ from dataclasses import replace
 from typing import Generic, TypeVar
 
 from engine.dsp.calibration import TrackSample
+from engine.dsp.distinctness import AUDIBLE_DB, SoundProfile
 from engine.library.analysis import TrackAnalysis
+from engine.vocabulary import BYPASS
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -66,6 +68,7 @@ class LoudnessCalibrations:
         whole_loudness: WholeLoudness = lambda _content_key: None,
     ) -> None:
         self.whole_loudness = whole_loudness
+        self._max_profiled = max_entries // 8
         """The track's whole-track integrated loudness once the streaming analysis has
         read all of it, else None: calibrations made after that match the whole track."""
         self._lock = threading.Lock()
@@ -77,6 +80,8 @@ class LoudnessCalibrations:
         self._computing: dict[object, threading.Lock] = {}
         self._provisional: set[tuple[str, str, str]] = set()
         """Gains set from the sample alone, before the whole track's loudness was known."""
+        self._profiles: dict[str, dict[str, SoundProfile]] = {}
+        """Per track, how each preset calibrated on it sounds (`distinctness.py`)."""
         self._epochs: dict[tuple[str, str], int] = {}
         """Per (track, preset), bumped when its gain is set again: a render begun before is
         stale. Forgetting a track bumps its `FORGOTTEN` entry, which every preset reads."""
@@ -113,8 +118,30 @@ class LoudnessCalibrations:
         """What the track's sample measured (its windows may be gone); never computes."""
         return self._locked(lambda: self._summaries.get(content_key))
 
+    def put_profile(self, content_key: str, preset: str, profile: SoundProfile) -> None:
+        with self._lock:
+            self._profiles.setdefault(content_key, {})[preset] = profile
+            while len(self._profiles) > self._max_profiled:
+                del self._profiles[next(iter(self._profiles))]
+
+    def has_profile(self, content_key: str, preset: str) -> bool:
+        with self._lock:
+            return preset in self._profiles.get(content_key, {})
+
+    def sounds_like(self, content_key: str, preset: str) -> str | None:
+        """A preset that `preset` cannot be told apart from on this track (the original
+        first), among those measured on it; None when it is distinct from them all."""
+        with self._lock:
+            profiles = dict(self._profiles.get(content_key, {}))
+        own = profiles.pop(preset, None)
+        if own is None:
+            return None
+        close = [p for p, other in profiles.items() if own.distance(other)[0] < AUDIBLE_DB]
+        return BYPASS if BYPASS in close else (close[0] if close else None)
+
     def forget_track(self, content_key: str) -> None:
         with self._lock:
+            self._profiles.pop(content_key, None)
             self._gains.drop(lambda key: key[0] == content_key)
             for cache in (self._samples, self._summaries, self._analyses):
                 cache.drop(lambda key: key == content_key)
@@ -126,6 +153,8 @@ class LoudnessCalibrations:
         renders begun before are stale (`epoch`)."""
         with self._lock:
             self._gains.drop(lambda key: key[1] == preset)
+            for profiles in self._profiles.values():
+                profiles.pop(preset, None)
             self._provisional = {key for key in self._provisional if key[1] != preset}
             self._bump((FORGOTTEN, preset))
 

@@ -35,6 +35,7 @@ from engine.dsp.calibration import (
 )
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import PresetChain, mix_dry_wet
+from engine.dsp.distinctness import sound_profile
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
@@ -285,6 +286,7 @@ class Renderer:
                 yield wet
 
         meter = measure_windows(wets(), settle, rate)
+        self._note_profiles(source, sample, preset.name, kept)
         measured = meter.integrated()
         if is_silent(target) or is_silent(measured):
             return 1.0
@@ -309,6 +311,22 @@ class Renderer:
                 break
             gain_db = _clamp_gain(gain_db + error)
         return float(10 ** (gain_db / 20))
+
+    def _note_profiles(
+        self,
+        source: TrackSource,
+        sample: TrackSample,
+        preset: str,
+        wets: list[npt.NDArray[np.float16]],
+    ) -> None:
+        """How the preset sounds on the track's sample (and the original, once), so the
+        player can say when a preset changes nothing audible on this music."""
+        rate, calibrations = self.config.sample_rate, self.calibrations
+        if not calibrations.has_profile(source.content_key, BYPASS):
+            dry = (window.mean(axis=0) for window in sample.planar_windows())
+            calibrations.put_profile(source.content_key, BYPASS, sound_profile(dry, rate))
+        wet = (window.mean(axis=0, dtype=np.float32) for window in wets)
+        calibrations.put_profile(source.content_key, preset, sound_profile(wet, rate))
 
     def _whole_track_correction(
         self, source: TrackSource, sample: TrackSample, preset: Preset, wet: LoudnessMeter

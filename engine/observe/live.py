@@ -79,6 +79,11 @@ class LiveViews:
             queued=queue.queued,
             buffering=self._buffering(),
             presets=e.presets.presets(),
+            sounds_like=(
+                e.calibrations.sounds_like(track.fingerprint, e.feed.requested.preset)
+                if track is not None
+                else None
+            ),
             presets_ready=ready,
             presets_total=total,
         )

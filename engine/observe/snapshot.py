@@ -59,3 +59,6 @@ class EngineSnapshot:
     presets: tuple[Preset, ...] = field(default_factory=builtin_presets)
     """Every preset, in the order shown and bound to keys 1-9 (the listener's file may
     change it while playing)."""
+    sounds_like: str | None = None
+    """A preset the one asked for cannot be told apart from on this track (`original`:
+    it makes no audible change here), once both are measured; None when it is distinct."""

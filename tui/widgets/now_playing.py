@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.library.tracks import Track
 from engine.observe.monitor import MonitorSnapshot
-from engine.vocabulary import format_clock
+from engine.vocabulary import BYPASS, format_clock
 from tui.widgets.panel import Panel
 
 BAR_WIDTH = 40
@@ -189,8 +189,17 @@ def _sound_line(snap: EngineSnapshot) -> Content:
     ]
     if snap.requested_preset != snap.preset:
         parts += [(f" → {snap.requested_preset}", WARNING_STYLE), (" rendering…", "dim")]
+    elif snap.sounds_like is not None:
+        parts.append((alike_note(snap.sounds_like), "dim"))
     parts += ["   ", volume, "   "]
     return Content.assemble(*parts) + _output(snap)
+
+
+def alike_note(other: str) -> str:
+    """What a listener is told when the preset makes no clear difference on this track."""
+    if other == BYPASS:
+        return " (no audible change on this track)"
+    return f" (sounds like {other} on this track)"
 
 
 def _status(snap: EngineSnapshot) -> tuple[str, str]:
