@@ -13,7 +13,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -47,10 +47,10 @@ def fresh_model_config(state_dir: Path) -> EngineConfig:
     return EngineConfig(state_dir=state_dir)
 
 
-def open_engine(sink: str, config: EngineConfig) -> Engine:
+def open_engine(sink: str, config: EngineConfig, library: Path = SAMPLE_AUDIO) -> Engine:
     tune_runtime_for_audio()  # as `tierplay` does
     engine = Engine(config, sink=sink)
-    engine.open([SAMPLE_AUDIO])
+    engine.open([library])
     engine.set_preset("warm")
     engine.wait_until_prepared(60)  # as after a few seconds of listening
     return engine
@@ -63,9 +63,10 @@ async def _drive(
     seek_every_seconds: float,
     on_tick: Callable[[], None],
     seed: int,
+    pattern: tuple[str, ...],
 ) -> None:
     rng = random.Random(seed)
-    presets = itertools.cycle(SWITCH_PATTERN)
+    presets = itertools.cycle(pattern)
     app = TierplayApp(engine, autoplay=False)
     interval = 60.0 / switches_per_minute
     async with app.run_test() as pilot:
@@ -94,11 +95,15 @@ def run_session(
     switches_per_minute: float = 120.0,
     seek_every_seconds: float = 5.0,
     seed: int = 7,
+    pattern: tuple[str, ...] = SWITCH_PATTERN,
+    presets_file: Path | None = None,
+    library: Path = SAMPLE_AUDIO,
 ) -> SessionResult:
+    """`pattern`: the presets switched to, in turn; `presets_file`: a listener's presets."""
     state = tempfile.TemporaryDirectory(prefix="tierplay-session-")
-    config = fresh_model_config(Path(state.name))
+    config = replace(fresh_model_config(Path(state.name)), presets_file=presets_file)
     process = psutil.Process()
-    engine = open_engine(sink, config)
+    engine = open_engine(sink, config, library)
     rss: list[float] = []
 
     def sample_rss() -> None:
@@ -106,7 +111,15 @@ def run_session(
 
     try:
         asyncio.run(
-            _drive(engine, seconds, switches_per_minute, seek_every_seconds, sample_rss, seed)
+            _drive(
+                engine,
+                seconds,
+                switches_per_minute,
+                seek_every_seconds,
+                sample_rss,
+                seed,
+                pattern,
+            )
         )
         engine.pause()
         time.sleep(0.3)
