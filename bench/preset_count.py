@@ -18,7 +18,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.session import SAMPLE_AUDIO, SessionResult, run_session
+from bench.session import SessionResult, add_output_options, run_session
 from engine.observe.stats import percentile
 from engine.vocabulary import PROCESSED_PRESETS
 
@@ -99,8 +99,7 @@ def ratio(value: float, baseline: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--sink", default="auto")
-    parser.add_argument("--library", type=Path, default=SAMPLE_AUDIO)
+    add_output_options(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tierplay-presets-") as folder:
         presets_file = Path(folder) / "presets.toml"

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bench.session import SAMPLE_AUDIO, fresh_model_config, open_engine
+from bench.session import add_output_options, fresh_model_config, open_engine
 from engine import Engine
 from engine.observe.stats import percentile
 from engine.playback.feed import ServedRequest
@@ -59,8 +59,7 @@ def heard_after(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--sink", default="auto")
-    parser.add_argument("--library", type=Path, default=SAMPLE_AUDIO)
+    add_output_options(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tierplay-reload-") as folder:
         presets = Path(folder) / "presets.toml"

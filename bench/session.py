@@ -7,6 +7,7 @@ seeking on a schedule, and returns what the engine measured.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import random
@@ -38,6 +39,14 @@ class SessionResult:
     lateness_p999_ms: float
     rss_samples_mb: list[float] = field(default_factory=list)
     budget_mb: float = 0.0
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """`--sink` and `--library`, as every session benchmark takes them."""
+    parser.add_argument("--sink", default="auto")
+    parser.add_argument(
+        "--library", type=Path, default=SAMPLE_AUDIO, help="the music (default: the samples)"
+    )
 
 
 def fresh_model_config(state_dir: Path) -> EngineConfig:
