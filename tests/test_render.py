@@ -19,6 +19,7 @@ from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.truepeak import true_peak_db
 from engine.library.scan import probe
 from engine.library.source import TrackSource
+from engine.presets.book import PresetBook
 from engine.vocabulary import PRESET_ORDER
 from tests.helpers.audio_files import SAMPLE_AUDIO, write_quiet_in_half_the_windows
 
@@ -298,3 +299,32 @@ def test_a_gain_set_from_the_sample_alone_is_provisional_until_replaced(
     assert calibrations.epoch(key, "warm") == others  # another preset's are not
     assert calibrations.provisional_presets(key) == []
     assert render.plan(track, "punchy").wet_gain == again
+
+
+LOUD_PRESET = """
+[[preset]]
+name = "hot"
+eq = [
+    { type = "low_shelf", frequency_hz = 100, gain_db = 10 },
+    { type = "high_shelf", frequency_hz = 6000, gain_db = 9 },
+    { type = "lowpass", frequency_hz = 16000 },
+]
+compressor = { threshold_db = -40, ratio = 8, attack_ms = 1, release_ms = 60 }
+width = 1.8
+"""
+
+
+@pytest.mark.parametrize("name", [TRACK_NAMES[0], TRACK_NAMES[2]])
+def test_a_listeners_preset_is_matched_limited_and_seamless(tmp_path: Path, name: str) -> None:
+    file = tmp_path / "presets.toml"
+    file.write_text(LOUD_PRESET)
+    config = EngineConfig()
+    render = Renderer(config, presets=PresetBook(RATE, file))
+    track = decoded(name)
+    whole = render.render_track(track, "hot", 1.0)
+    original = integrated_loudness(continuous(name, "original"), RATE)
+    assert abs(integrated_loudness(whole, RATE) - original) <= 0.5
+    assert true_peak_db(whole) <= -1.0
+    count = chunk_count(track.frames, config.chunk_frames)
+    chunks = np.concatenate([render.render_chunk(track, "hot", 1.0, i) for i in range(count)])
+    assert max_abs_dbfs(chunks - whole) <= -80.0

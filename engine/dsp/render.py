@@ -47,7 +47,10 @@ from engine.presets.book import PresetBook
 from engine.presets.model import Preset
 from engine.vocabulary import BYPASS
 
-MAX_WET_GAIN_DB = 18.0
+MAX_WET_GAIN_DB = 30.0
+"""The most a preset's gain may move its wet path: a listener's night-mode compressor
+(threshold -40 dB, ratio 8) takes 26 dB off a loud master, and must get it back to be
+matched; beyond this a chain is taken to have all but silenced the music."""
 REFERENCE_MARGIN_DB = 0.05
 UNSAMPLED_PEAK_HEADROOM_DB = 6.0
 """How much louder than the sampled peaks an unsampled one is taken to be, at the most
