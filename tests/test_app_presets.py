@@ -13,6 +13,7 @@ from engine.playback.sinks.output import NullSink
 from tests.helpers.audio_files import write_tone
 from tests.test_engine_presets import write
 from tui.app import TierplayApp
+from tui.palette import available_commands
 from tui.screens.help import HelpScreen
 from tui.widgets.cache_map import CacheMapPanel
 from tui.widgets.now_playing import NowPlaying
@@ -104,6 +105,7 @@ async def test_an_edited_file_changes_the_list_while_playing(
     app = TierplayApp(engine, autoplay=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(map_rows(app)) == 12, "twelve rows")
+        (stale,) = [c for c in available_commands(app) if c.name == "Preset: wide"]
         write(presets_file, presets_text(("airy",), {}))
         await wait_until(pilot, lambda: map_rows(app) == [*PRESET_ORDER, "airy"], "seven rows")
         row = app.query_one("#buffer-row")
@@ -112,6 +114,10 @@ async def test_an_edited_file_changes_the_list_while_playing(
         await pilot.press("7")
         await wait_until(pilot, lambda: engine.snapshot().requested_preset == "airy", "7")
         assert "Preset: wide" not in command_names(app)
+        stale.run()  # a palette opened before the edit: said, not a crash
+        notes = lambda: [n.message for n in app._notifications]  # noqa: E731
+        await wait_until(pilot, lambda: any("unknown preset 'wide'" in n for n in notes()), "why")
+        assert app.is_running
 
 
 async def test_b_goes_back_and_forth_and_a_blind_test_hides_the_names(engine: Engine) -> None:

@@ -686,7 +686,7 @@ class TierplayApp(App[None]):
         for preset in self.engine.snapshot().presets:
             if preset.key is not None and preset.key in (event.key, event.character):
                 event.stop()
-                self.engine.set_preset(preset.name)
+                self.choose_preset(preset.name)
                 return
 
     def action_toggle_play(self) -> None:
@@ -715,12 +715,20 @@ class TierplayApp(App[None]):
         self._after_queue_change()
 
     def action_preset(self, name: str) -> None:
-        self.engine.set_preset(name)
+        self.choose_preset(name)
+
+    def choose_preset(self, name: str) -> None:
+        """Every preset command: the list may have changed since the key or the palette
+        named it (presets.toml edited), and a preset that went is said, not a crash."""
+        try:
+            self.engine.set_preset(name)
+        except TierplayError as error:
+            self.notify(str(error), severity="warning")
 
     def action_toggle_last_preset(self) -> None:
         """A/B: the preset asked for before, and back (in a blind test, the other one)."""
         if self.blind is not None:
-            self.engine.set_preset(self.blind.other(self.engine.snapshot().requested_preset))
+            self.choose_preset(self.blind.other(self.engine.snapshot().requested_preset))
         elif self.engine.toggle_last_preset() is None:
             self.notify("A/B goes back to the preset chosen before: choose a second one first")
 
@@ -769,7 +777,7 @@ class TierplayApp(App[None]):
         """The preset in that place of the list (keys 1-9); nothing where there is none."""
         names = preset_names(self.engine.snapshot())
         if place <= len(names):
-            self.engine.set_preset(names[place - 1])
+            self.choose_preset(names[place - 1])
 
     def action_cycle_preset(self, step: int) -> None:
         """From the preset asked for (not the one heard), so quick presses never repeat one."""
@@ -777,7 +785,7 @@ class TierplayApp(App[None]):
         names = preset_names(snapshot)
         asked = snapshot.requested_preset
         current = names.index(asked) if asked in names else 0
-        self.engine.set_preset(names[(current + step) % len(names)])
+        self.choose_preset(names[(current + step) % len(names)])
 
     def action_intensity(self, delta: float) -> None:
         # Rounded to the step, so repeated presses land exactly on bucket centres.
@@ -882,7 +890,7 @@ class TierplayApp(App[None]):
         self.engine.seek(message.seconds)
 
     def on_preset_clicked(self, message: PresetClicked) -> None:
-        self.engine.set_preset(message.preset)
+        self.choose_preset(message.preset)
 
     def on_track_list_chosen(self, message: TrackList.Chosen) -> None:
         self._ask_engine(lambda: self.engine.play_track(message.track.id))
