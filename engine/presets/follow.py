@@ -9,7 +9,6 @@ changes nothing, and the event log says why.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from engine.cache.buffer import MultiTierBuffer
@@ -29,7 +28,7 @@ PROBLEMS_TOLD = 3
 
 
 class PresetEdits:
-    """Upkeep-thread only, apart from `pending` (any thread)."""
+    """Upkeep-thread only: `check` and `follow` are steps of the maintenance loop."""
 
     def __init__(
         self,
@@ -60,7 +59,6 @@ class PresetEdits:
         self._choose = choose
         self._replan = replan
         self._bucket_of = bucket_of
-        self._lock = threading.Lock()
         self._pending: str | None = None
         """The playing preset, redefined, until its new chain is calibrated."""
 
@@ -93,8 +91,7 @@ class PresetEdits:
 
     def follow(self) -> None:
         """Every tick: the playing preset's new chain, once calibrated, is switched to."""
-        with self._lock:
-            pending = self._pending
+        pending = self._pending
         if pending is None:
             return
         track, _position = self._player.position()
@@ -106,19 +103,12 @@ class PresetEdits:
             and not renderer.is_prepared(source, pending)
         ):
             return
-        with self._lock:
-            self._pending = None
+        self._pending = None
         self._feed.redefined(pending, self._bucket_of(pending))
-
-    @property
-    def pending(self) -> bool:
-        with self._lock:
-            return self._pending is not None
 
     def _calibrate(self, preset: str) -> None:
         track, _position = self._player.position()
-        with self._lock:
-            self._pending = preset
+        self._pending = preset
         if track is not None:
             self._workers.prepare_track(track.id, track.fingerprint, (preset,))
 
