@@ -39,7 +39,7 @@ from engine.observe.events import Subscription
 from engine.observe.monitor import MonitorSnapshot
 from engine.playback.controls import PlaybackControls
 from engine.playback.queue import REPEAT_MODES, QueueView
-from engine.presets.toml_file import PLACE_KEYS
+from engine.presets.model import PLACES_WITH_KEYS
 from engine.vocabulary import PRESET_ORDER, plural
 from tui.blind import BlindTest
 from tui.cli import library_root
@@ -153,8 +153,7 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("event-log", "Events", fast=True),
 )
 
-PRESET_PLACES = range(1, len(PLACE_KEYS) + 1)
-"""Keys 1-9 choose the presets in the first nine places of the list."""
+PRESET_PLACES = range(1, PLACES_WITH_KEYS + 1)
 
 
 def preset_names(snapshot: EngineSnapshot) -> list[str]:

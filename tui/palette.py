@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from engine.playback.queue import REPEAT_MODES
-from engine.presets.toml_file import PLACE_KEYS
+from engine.presets.model import preset_keys
 from engine.vocabulary import plural
 
 if TYPE_CHECKING:
@@ -54,8 +54,7 @@ def _preset_commands(app: TierplayApp) -> list[PaletteCommand]:
     snapshot = app.engine.snapshot()
     commands = []
     for place, preset in enumerate(snapshot.presets, start=1):
-        keys = [str(place)] if place <= len(PLACE_KEYS) else []
-        keys += [preset.key] if preset.key is not None else []
+        keys = preset_keys(place, preset)
         with_keys = f" (key {' or '.join(keys)})" if keys else ""
         about = f": {preset.description}" if preset.description else ""
         current = app.blind is None and preset.name == snapshot.requested_preset

@@ -61,3 +61,13 @@ class Preset:
     def is_adaptive(self) -> bool:
         """Computed per track from its analysis, not fixed."""
         return self.adaptive
+
+
+PLACES_WITH_KEYS = 9
+"""Keys 1-9 choose the presets in the first nine places of the list."""
+
+
+def preset_keys(place: int, preset: Preset) -> list[str]:
+    """The keys that choose the preset in `place` (1-based): its place's, and its own."""
+    keys = [str(place)] if place <= PLACES_WITH_KEYS else []
+    return keys + ([preset.key] if preset.key is not None else [])

@@ -17,6 +17,7 @@ from typing import Any, cast
 from engine.presets.model import (
     FILTER_KINDS,
     PASS_FILTERS,
+    PLACES_WITH_KEYS,
     CompressorSettings,
     EqBand,
     FilterKind,
@@ -29,7 +30,7 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")
 written in traces and JSON, and part of a key binding's id."""
 KEY_PATTERN = re.compile(r"[!-~]|f[1-9]|f1[0-9]|f2[0-4]")
 """One printable character, or a function key."""
-PLACE_KEYS = frozenset("123456789")
+PLACE_KEYS = frozenset(str(place) for place in range(1, PLACES_WITH_KEYS + 1))
 """Keys 1-9 choose the presets in their places: no preset may claim one of them."""
 MAX_EQ_BANDS = 12
 MAX_DESCRIPTION = 100

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from engine.config import EngineConfig
 from engine.presets.book import PresetBook
-from engine.presets.toml_file import PLACE_KEYS, parse_presets
+from engine.presets.model import preset_keys
+from engine.presets.toml_file import parse_presets
 from tui.cli import CliError, presets_path
 
 
@@ -50,10 +51,7 @@ def preset_lines(book: PresetBook) -> list[str]:
     width = max(len(preset.name) for preset in presets)
     lines = []
     for place, preset in enumerate(presets, start=1):
-        keys = [str(place)] if place <= len(PLACE_KEYS) else []
-        if preset.key is not None:
-            keys.append(preset.key)
-        shown = ",".join(keys) or "-"
+        shown = ",".join(preset_keys(place, preset)) or "-"
         origin = book.origin(preset.name)
         lines.append(f"{shown:>5}  {preset.name:<{width}}  {origin:<29}  {preset.description}")
     where = book.user_file
