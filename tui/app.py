@@ -222,7 +222,6 @@ PLAYER_ACTIONS = frozenset(
     {
         "toggle_play",
         "seek",
-        "preset",
         "preset_place",
         "cycle_preset",
         "toggle_last_preset",
@@ -680,7 +679,7 @@ class TierplayApp(App[None]):
     def on_key(self, event: events.Key) -> None:
         """A preset's own key (its `key` in presets.toml): no binding took the key, and the
         player's keys are on (see `check_action`)."""
-        if not self.check_action("preset", ()):
+        if not self.check_action("preset_place", ()):
             return
         for preset in self.engine.snapshot().presets:
             if preset.key is not None and preset.key in (event.key, event.character):
@@ -712,9 +711,6 @@ class TierplayApp(App[None]):
     def action_toggle_shuffle(self) -> None:
         self.engine.set_shuffle(not self.engine.snapshot().shuffle)
         self._after_queue_change()
-
-    def action_preset(self, name: str) -> None:
-        self.choose_preset(name)
 
     def choose_preset(self, name: str) -> None:
         """Every preset command: the list may have changed since the key or the palette

@@ -62,7 +62,7 @@ def _preset_commands(app: TierplayApp) -> list[PaletteCommand]:
             PaletteCommand(
                 f"Preset: {preset.name}" + (" (current)" if current else ""),
                 (f"Playing{with_keys}" if current else f"Switch to it{with_keys}") + about,
-                partial(app.action_preset, preset.name),
+                partial(app.choose_preset, preset.name),
             )
         )
     return commands

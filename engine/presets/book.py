@@ -35,14 +35,6 @@ def builtin_presets(sample_rate: int = 44_100) -> tuple[Preset, ...]:
     return parsed.presets
 
 
-def builtin_named(name: str) -> Preset:
-    """A built-in's definition (offline tools; the engine asks its book)."""
-    for preset in builtin_presets():
-        if preset.name == name:
-            return preset
-    raise UnknownPreset(name, tuple(p.name for p in builtin_presets()))
-
-
 @dataclass(frozen=True)
 class PresetChange:
     """What a reload did: presets whose definition changed (or that went), those added,
