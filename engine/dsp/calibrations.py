@@ -68,7 +68,6 @@ class LoudnessCalibrations:
         whole_loudness: WholeLoudness = lambda _content_key: None,
     ) -> None:
         self.whole_loudness = whole_loudness
-        self._max_profiled = max_entries // 8
         """The track's whole-track integrated loudness once the streaming analysis has
         read all of it, else None: calibrations made after that match the whole track."""
         self._lock = threading.Lock()
@@ -82,6 +81,8 @@ class LoudnessCalibrations:
         """Gains set from the sample alone, before the whole track's loudness was known."""
         self._profiles: dict[str, dict[str, SoundProfile]] = {}
         """Per track, how each preset calibrated on it sounds (`distinctness.py`)."""
+        self._max_profiled = max_entries // 8
+        """Tracks whose profiles are kept (a few hundred bytes each), the oldest let go."""
         self._epochs: dict[tuple[str, str], int] = {}
         """Per (track, preset), bumped when its gain is set again: a render begun before is
         stale. Forgetting a track bumps its `FORGOTTEN` entry, which every preset reads."""

@@ -322,14 +322,17 @@ class Renderer:
         preset: str,
         wets: list[npt.NDArray[np.float16]],
     ) -> None:
-        """How the preset sounds on the track's sample (and the original, once), so the
-        player can say when a preset changes nothing audible on this music."""
-        rate, calibrations = self.config.sample_rate, self.calibrations
-        if not calibrations.has_profile(source.content_key, BYPASS):
+        """How the preset sounds on the track's sample (and the original), each once per
+        track and definition, so the player can say when a preset changes nothing audible
+        on this music. A recalibration against the whole track changes a gain, not the
+        sound: its profile stands."""
+        rate, calibrations, key = self.config.sample_rate, self.calibrations, source.content_key
+        if not calibrations.has_profile(key, BYPASS):
             dry = (window.mean(axis=0) for window in sample.planar_windows())
-            calibrations.put_profile(source.content_key, BYPASS, sound_profile(dry, rate))
-        wet = (window.mean(axis=0, dtype=np.float32) for window in wets)
-        calibrations.put_profile(source.content_key, preset, sound_profile(wet, rate))
+            calibrations.put_profile(key, BYPASS, sound_profile(dry, rate))
+        if not calibrations.has_profile(key, preset):
+            wet = (window.mean(axis=0, dtype=np.float32) for window in wets)
+            calibrations.put_profile(key, preset, sound_profile(wet, rate))
 
     def _whole_track_correction(
         self, source: TrackSource, sample: TrackSample, preset: Preset, wet: LoudnessMeter

@@ -89,9 +89,9 @@ class MarkovExpert:
         return {"counts": self.counts}
 
     def load(self, state: Mapping[str, Any], saved: Collection[str]) -> None:
-        counts = state["counts"]
-        for source in _both(self.presets, saved):
-            for target in _both(self.presets, saved):
+        counts, known = state["counts"], _both(self.presets, saved)
+        for source in known:
+            for target in known:
                 self.counts[source][target] = _finite(counts[source][target], "markov count")
 
 
