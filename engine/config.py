@@ -53,6 +53,9 @@ class EngineConfig:
     l2_budget_mb: float = 36.0
     l3_budget_mb: float = 45.0
     render_threads: int = 2
+    render_slowdown: float = 1.0
+    """Every render costs this many times its CPU time: a slow machine or a heavy chain,
+    modelled (`engine/dsp/slowdown.py`) for benchmarks and `simulate --render-slowdown`."""
     kept_samples: int = 2
     """Track samples (the dry calibration windows, 8 MB each) kept decoded: the current
     track's and a neighbour's; a sample that was let go is decoded again when needed."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from engine.dsp.distinctness import sound_profile
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
+from engine.dsp.render_speed import RenderSpeed
+from engine.dsp.slowdown import RenderSlowdown
 from engine.dsp.truepeak import Planar, window_true_peak
 from engine.frames import Audio
 from engine.library.source import TrackSource
@@ -90,12 +93,16 @@ class Renderer:
         config: EngineConfig,
         calibrations: LoudnessCalibrations | None = None,
         presets: PresetBook | None = None,
+        speed: RenderSpeed | None = None,
     ):
         self.config = config
         # `is None`, not `or`: an empty shared cache must not be swapped for a private one.
         self.calibrations = LoudnessCalibrations() if calibrations is None else calibrations
         self.presets = PresetBook(config.sample_rate) if presets is None else presets
         """The engine's presets (the built-ins alone for an offline render)."""
+        self.speed = RenderSpeed() if speed is None else speed
+        """How fast renders go here (shared by an engine's renderers)."""
+        self.slowdown = RenderSlowdown(config.render_slowdown)
         self._chains: OrderedDict[tuple[str, str], PresetChain] = OrderedDict()
         self._stopping = threading.Event()
         rate = config.sample_rate
@@ -112,6 +119,7 @@ class Renderer:
         A closing pool waits for its threads, and a calibration is many windows long: a
         thread left in the plugin chain when the interpreter exits aborts the process."""
         self._stopping = stopping
+        self.slowdown.stop_with(stopping.is_set)
 
     def _stop_if_asked(self) -> None:
         if self._stopping.is_set():
@@ -132,17 +140,20 @@ class Renderer:
         level = self.config.bucket_intensity(self.config.intensity_bucket(intensity))
         plan = self.plan(source, preset)
         first = max(0, start - self.warmup_frames)
-        window = source.read(first, stop + self.lookahead_frames)
-        if window.shape[0] <= start - first:
-            return np.zeros((0, 2), dtype=np.float32)
-        dry: Planar = np.ascontiguousarray(window.T)
-        del window
-        wet = self._chain(source, plan.preset).process(dry, self.config.sample_rate)
-        mixed = mix_dry_wet(dry, wet, level, plan.wet_gain)
-        del dry, wet
-        limited = limit_true_peak(
-            mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, origin_frame=first
-        )
+        started = time.perf_counter()
+        with self.slowdown.applied():
+            window = source.read(first, stop + self.lookahead_frames)
+            if window.shape[0] <= start - first:
+                return np.zeros((0, 2), dtype=np.float32)
+            dry: Planar = np.ascontiguousarray(window.T)
+            del window
+            wet = self._chain(source, plan.preset).process(dry, self.config.sample_rate)
+            mixed = mix_dry_wet(dry, wet, level, plan.wet_gain)
+            del dry, wet
+            limited = limit_true_peak(
+                mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, first
+            )
+        self.speed.note(preset, time.perf_counter() - started, limited.shape[1])
         return np.ascontiguousarray(limited[:, start - first : stop - first].T)
 
     def original(self, source: TrackSource, start: int, stop: int, measure: bool = True) -> Audio:
@@ -283,12 +294,16 @@ class Renderer:
         def wets() -> Iterator[Planar]:  # one window at a time, kept at half width
             for window in sample.planar_windows():
                 self._stop_if_asked()
-                wet = chain.process(window, rate)
-                peaks.append(window_true_peak(wet))
-                kept.append(wet.astype(np.float16))
+                with self.slowdown.applied():
+                    wet = chain.process(window, rate)
+                    peaks.append(window_true_peak(wet))
+                    kept.append(wet.astype(np.float16))
                 yield wet
 
+        started = time.perf_counter()
         meter = measure_windows(wets(), settle, rate)
+        frames = sum(window.shape[1] for window in kept)
+        self.speed.note(preset.name, time.perf_counter() - started, frames)
         self._note_profiles(source, sample, preset.name, kept)
         measured = meter.integrated()
         if is_silent(target) or is_silent(measured):
@@ -309,7 +324,8 @@ class Renderer:
                 limit_true_peak(np.multiply(wet, scale, dtype=np.float32), rate, ceiling)
                 for wet in kept
             )
-            error = target - measured_loudness(limited, settle, rate)
+            with self.slowdown.applied():
+                error = target - measured_loudness(limited, settle, rate)
             if abs(error) < 0.05:
                 break
             gain_db = _clamp_gain(gain_db + error)
