@@ -175,6 +175,8 @@ class WorkerHealth(Shape):
     restarts: int
     busy_percent: float
     last_error: str
+    real_time_factor: float | None
+    behind: int
 
 
 class CacheHealth(Shape):

@@ -18,6 +18,7 @@ from engine.cache.worker import RenderFunction, RenderWorkerPool
 from engine.config import EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.render import Renderer
+from engine.dsp.render_speed import RenderSpeed
 from engine.library.analysis_pass import AnalysisPass
 from engine.library.chunk_features import ChunkFeatureIndex
 from engine.library.file_watch import FileWatch
@@ -128,8 +129,11 @@ def assemble(
     budgets = (config.l1_budget_mb, config.l2_budget_mb, config.l3_budget_mb)
     buffer = MultiTierBuffer.from_megabytes(*budgets, on_lookup=partial(journal.publish, "lookup"))
     presets = PresetBook(rate, config.presets_file)
-    renderer = partial(Renderer, config, calibrations, presets)
-    workers = RenderWorkerPool(config, buffer, store.resolve, renderer, render=render, clock=clock)
+    speed = RenderSpeed()
+    renderer = partial(Renderer, config, calibrations, presets, speed)
+    workers = RenderWorkerPool(
+        config, buffer, store.resolve, renderer, render=render, clock=clock, speed=speed
+    )
     playlist = Playlist()
     queue = PlayQueue(playlist)
     files = FileWatch(rate, playlist, queue, store, buffer, workers, calibrations, errors, journal)

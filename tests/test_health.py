@@ -3,6 +3,8 @@ and late switches are (engine/observe/views.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.keys import ChunkKey
 from engine.cache.worker import WorkerMetrics
@@ -58,3 +60,14 @@ def test_late_switches_are_counted_for_a_minute() -> None:
     assert journal.slow_serves(SLOW_SERVE_MS, TROUBLE_SECONDS) == 1
     clock.advance(TROUBLE_SECONDS + 1)
     assert journal.slow_serves(SLOW_SERVE_MS, TROUBLE_SECONDS) == 0
+
+
+def test_renders_behind_are_told_with_the_render_speed() -> None:
+    memory = MemoryMonitor(300_000_000, lambda: MemoryReading(100_000_000, 0.5))
+    behind = replace(WORKERS, real_time_factor=7.46, behind=2)
+    view = health_view(
+        MultiTierBuffer.from_megabytes(18, 36, 45), PresetPredictor(), behind, 0, memory
+    )
+    assert view["status"] == "warning"
+    assert view["message"] == "renders behind: 2 urgent renders waiting over 2 s"
+    assert view["worker"]["real_time_factor"] == 7.5 and view["worker"]["behind"] == 2

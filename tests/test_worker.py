@@ -19,6 +19,7 @@ from engine.cache.worker import RenderWorkerPool, render_key
 from engine.config import EngineConfig
 from engine.dsp.chain import PresetChain
 from engine.dsp.render import Renderer
+from engine.dsp.render_speed import RenderSpeed
 from engine.library.scan import probe
 from engine.library.source import TrackSource
 from engine.prediction.placement import PlacementPlan, PlannedChunk
@@ -74,16 +75,21 @@ def pool_factory(
 ) -> Iterator[Callable[..., tuple[RenderWorkerPool, Recorder]]]:
     pools: list[RenderWorkerPool] = []
 
-    def make(config: EngineConfig = CONFIG, clock: Callable[[], float] = time.monotonic):
+    def make(
+        config: EngineConfig = CONFIG,
+        clock: Callable[[], float] = time.monotonic,
+        speed: RenderSpeed | None = None,
+    ):
         recorder = Recorder()
         buffer = MultiTierBuffer.from_megabytes(18, 36, 45)
         pool = RenderWorkerPool(
             config,
             buffer,
             lambda _id, fp: decoded if fp == "fp" else None,
-            lambda: Renderer(config),
+            lambda: Renderer(config, speed=speed),
             render=recorder,
             clock=clock,
+            speed=speed,
         )
         pools.append(pool)
         return pool, recorder
@@ -141,6 +147,36 @@ def test_a_job_past_its_deadline_is_never_started(pool_factory) -> None:
     pool.resume()
     wait_for(lambda: pool.metrics().timeouts == 1)
     assert recorder.rendered == [] and pool.buffer.peek_tier(key(0)) is None
+
+
+def test_timeouts_stretch_to_the_measured_render_speed(pool_factory) -> None:
+    """On a slow machine a render takes longer than the configured timeouts: they grow to
+    a few renders' time, or every job would be abandoned."""
+    now = [100.0]
+    speed = RenderSpeed()
+    speed.note("warm", 1.0, 4_410)  # 10x slower than real time
+    pool, recorder = pool_factory(clock=lambda: now[0], speed=speed)
+    pool.pause()
+    pool.submit_plan(plan_of((key(0), "l1", 0.5)))
+    now[0] += 60.0  # past the configured L1 timeout (5 s), within 4 renders of 3 s at 0.1x
+    pool.resume()
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) == "l1")
+    assert recorder.rendered == [key(0)] and pool.metrics().timeouts == 0
+
+
+def test_urgent_renders_waiting_long_are_reported_behind(pool_factory) -> None:
+    now = [100.0]
+    pool, _recorder = pool_factory(clock=lambda: now[0])
+    pool.pause()
+    pool.submit_plan(plan_of((key(0), "l1", 0.5), (key(1), "l3", 0.1)))
+    now[0] += 1.0
+    assert pool.metrics().behind == 0
+    now[0] += 1.5
+    pool.submit_plan(plan_of((key(0), "l1", 0.6), (key(1), "l3", 0.1)))  # re-valued: same wait
+    assert pool.metrics().behind == 1  # the L1 job; L3 read-ahead may wait
+    pool.resume()
+    wait_for(lambda: pool.buffer.peek_tier(key(0)) == "l1")
+    assert pool.metrics().behind == 0
 
 
 def test_a_render_finishing_past_its_deadline_is_abandoned(pool_factory, decoded) -> None:

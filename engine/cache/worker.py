@@ -24,6 +24,7 @@ from engine.cache.codecs import CorruptChunk
 from engine.cache.keys import ChunkKey
 from engine.config import EngineConfig
 from engine.dsp.render import Renderer, RenderStopped, chunk_count
+from engine.dsp.render_speed import RenderSpeed
 from engine.frames import Audio
 from engine.library.source import TrackSource
 from engine.prediction.placement import PlacementPlan
@@ -31,12 +32,21 @@ from engine.runtime import STEP_FINISH_SECONDS
 from engine.vocabulary import TIER_NAMES, TierName
 
 PRIORITY_CLASSES = ("immediate", TierName.L1, TierName.L2, TierName.L3)
+URGENT = PRIORITY_CLASSES[:2]
 PREPARE_TIMEOUT_FACTOR = 3.0
 """A preparation may wait behind a whole plan's renders: allow 3x the longest timeout."""
 Clock = Callable[[], float]
 TrackResolver = Callable[[str, str], TrackSource | None]
 """(track_id, fingerprint) -> the track's source, or None if it is gone or changed."""
 RenderFunction = Callable[[Renderer, TrackSource, ChunkKey], Audio]
+
+
+TIMEOUT_RENDERS = 4.0
+"""A job may take at least this many chunk renders at the measured speed: on a slow
+machine (or under a heavy chain) the configured timeouts would abandon every render."""
+BEHIND_SECONDS = 2.0
+"""An urgent job (immediate, or the plan's L1) waiting longer than this means renders are
+behind what the listener will hear next: the panels say so."""
 
 
 PREPARATION_INDEX, RECALIBRATION_INDEX = -1, -2
@@ -81,7 +91,7 @@ class RenderJob:
     """A preparation job: analyse the track and calibrate the preset's loudness, no chunk."""
     deliver_gain: Callable[[str, float], None] | None = field(default=None, compare=False)
     """A recalibration job: the preset's gain against the whole track, handed to this."""
-    """Kept for an immediate job whose chunk L1 would not admit: the caller still needs it."""
+    queued_at: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,11 @@ class WorkerMetrics:
     restarts: int
     busy_percent: float
     last_error: str
+    real_time_factor: float | None = None
+    """Seconds of audio one render thread processes per second, lately (None: no render
+    measured yet)."""
+    behind: int = 0
+    """Urgent jobs (immediate, L1) waiting longer than BEHIND_SECONDS."""
 
 
 @dataclass
@@ -121,8 +136,12 @@ class RenderWorkerPool:
         renderer_factory: Callable[[], Renderer],
         render: RenderFunction = render_key,
         clock: Clock = time.monotonic,
+        speed: RenderSpeed | None = None,
     ) -> None:
+        """`speed` is the renderers' shared measure of how fast they go (the timeouts
+        stretch to it)."""
         self.config = config
+        self.speed = RenderSpeed() if speed is None else speed
         self.buffer = buffer
         self._resolve = resolve_track
         self._renderer_factory = renderer_factory
@@ -181,6 +200,7 @@ class RenderWorkerPool:
                     continue
                 if existing is not None:
                     existing.cancelled = True
+                    job.queued_at = min(job.queued_at, existing.queued_at)  # still waiting
                 self._queued[key] = job
                 heapq.heappush(self._queue, job)
             self._queue = [job for job in self._queue if not job.cancelled]
@@ -200,9 +220,7 @@ class RenderWorkerPool:
             running = self._running.get(key)
             if running is not None:  # already rendering: wait for it, do not render it twice
                 running.priority = "immediate"  # its audio is handed over even if not stored
-                running.deadline = max(
-                    running.deadline, self._clock() + self._timeouts["immediate"]
-                )
+                running.deadline = max(running.deadline, self._clock() + self._timeout("immediate"))
                 return running
             queued = self._queued.get(key)
             if queued is not None and queued.priority == "immediate":
@@ -226,7 +244,7 @@ class RenderWorkerPool:
         now: float,
     ) -> RenderJob:
         order = (PRIORITY_CLASSES.index(priority), -value, next(self._sequence))
-        timeout = self._timeouts[priority]
+        timeout = self._timeout(priority)
         return RenderJob(
             order,
             key,
@@ -237,7 +255,17 @@ class RenderWorkerPool:
             probability,
             now + timeout,
             timeout=timeout,
+            queued_at=now,
         )
+
+    def _timeout(self, priority: str) -> float:
+        """The class's timeout, stretched to TIMEOUT_RENDERS chunk renders at the speed
+        measured lately."""
+        frames = round(
+            (self.config.chunk_seconds + self.config.warmup_seconds) * self.config.sample_rate
+        )
+        expected = self.speed.seconds_for(frames) or 0.0
+        return max(self._timeouts[priority], TIMEOUT_RENDERS * expected)
 
     def prepare_track(
         self, track_id: str, fingerprint: str, presets: tuple[str, ...], priority: str = TierName.L1
@@ -290,7 +318,7 @@ class RenderWorkerPool:
                 if key in self._queued or key in self._running:
                     continue
                 job = self._job(key, fingerprint, TierName.L1, priority, 2.0, 1.0, now)
-                job.timeout = PREPARE_TIMEOUT_FACTOR * max(self._timeouts.values())
+                job.timeout = PREPARE_TIMEOUT_FACTOR * max(map(self._timeout, PRIORITY_CLASSES))
                 job.deadline = now + job.timeout
                 what(job)
                 self._queued[key] = job
@@ -523,6 +551,12 @@ class RenderWorkerPool:
                 restarts=self.restarts,
                 busy_percent=min(100.0, 100.0 * busy / elapsed),
                 last_error=self.last_error,
+                real_time_factor=self.speed.real_time_factor(self.config.sample_rate),
+                behind=sum(
+                    1
+                    for job in self._queued.values()
+                    if job.priority in URGENT and now - job.queued_at > BEHIND_SECONDS
+                ),
             )
 
     def running_count(self) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.cache.buffer import MultiTierBuffer
 from engine.cache.keys import ChunkKey
-from engine.cache.worker import WorkerMetrics
+from engine.cache.worker import BEHIND_SECONDS, WorkerMetrics
 from engine.config import EngineConfig
 from engine.observe.memory import MemoryMonitor
 from engine.playback.feed import ServedRequest
@@ -185,6 +185,10 @@ def health_view(
         problems.append(f"{late} in the last minute")
         severe = slow_serves >= CRITICAL_SLOW_SERVES
         status = max(status, "critical" if severe else "warning", key=_severity)
+    if worker.behind:
+        waiting = plural(worker.behind, "urgent render")
+        problems.append(f"renders behind: {waiting} waiting over {BEHIND_SECONDS:g} s")
+        status = max(status, "warning", key=_severity)
     if worker.alive < worker.threads:
         problems.append(f"{worker.threads - worker.alive} render threads down")
         status = max(status, "warning", key=_severity)
@@ -219,6 +223,10 @@ def health_view(
             "restarts": worker.restarts,
             "busy_percent": round(worker.busy_percent, 1),
             "last_error": worker.last_error,
+            "real_time_factor": (
+                None if worker.real_time_factor is None else round(worker.real_time_factor, 1)
+            ),
+            "behind": worker.behind,
         },
     }
 

@@ -100,7 +100,7 @@ class HealthPanel(Panel):
                 _status_line(figures),
                 _memory_line(figures),
                 _playback_line(figures),
-                *_latency_lines(figures.latencies),
+                *_latency_lines(figures.latencies, figures.worker),
                 *_worker_lines(figures.worker),
                 _interaction_line(figures.interactions),
                 *_error_lines(self.last_error),
@@ -130,11 +130,12 @@ def _playback_line(figures: HealthFigures) -> Content:
     )
 
 
-def _latency_lines(latencies: tuple[LatencyLine, ...]) -> list[Content]:
+def _latency_lines(latencies: tuple[LatencyLine, ...], worker: WorkerMetrics) -> list[Content]:
     """Switch latency by the tier that served the switch: L1/L2 hits should be near one
-    block period, misses wait for a render."""
+    block period, misses wait for a render (at the render speed told beside)."""
     tiers = "  ".join(latency_text(line) for line in latencies)
-    return [Content.styled("switch latency p50/p99 ms", "dim"), Content(tiers)]
+    heading = Content.styled("switch latency p50/p99 ms", "dim") + _speed(worker)
+    return [heading, Content(tiers)]
 
 
 def _worker_lines(worker: WorkerMetrics) -> list[Content]:
@@ -153,6 +154,17 @@ def _worker_lines(worker: WorkerMetrics) -> list[Content]:
         "$warning" if trouble else "dim",
     )
     return [throughput, counts]
+
+
+def _speed(worker: WorkerMetrics) -> Content:
+    """How fast a render thread goes, in real time (what a miss costs): a warning when
+    renders are behind."""
+    if worker.real_time_factor is None:
+        return Content("")
+    text = f" · render {worker.real_time_factor:.0f}x"
+    if worker.behind:
+        return Content.styled(f"{text}, behind", "bold $warning")
+    return Content.styled(text, "dim")
 
 
 def error_summary(snapshot: EngineSnapshot, worker_error: str) -> str:
