@@ -10,6 +10,8 @@ import numpy as np
 
 from engine.cache.buffer import Lookup
 from engine.config import EngineConfig
+from engine.dsp.render import Renderer
+from engine.dsp.render_speed import RenderSpeed
 from engine.library.scan import probe
 from engine.library.track_store import TrackStore
 from engine.playback.feed import PresetFeed
@@ -121,3 +123,65 @@ def test_a_switch_waiting_on_a_miss_serves_the_chunk_the_playhead_is_in_by_then(
     assert buffer.asked == [0, 1]
     held = feed._held
     assert held is not None and held.key.chunk_index == 1 and float(held.audio[0, 0]) == 1.0
+
+
+class Workers:
+    """One render asked for now, finished when the test says; preparations are no-ops."""
+
+    def __init__(self) -> None:
+        self.job = type("Job", (), {"done": threading.Event(), "audio": None})()
+
+    def request_now(self, *_args: Any) -> Any:
+        return self.job
+
+    def prepare_track(self, *_args: Any) -> None:
+        pass
+
+
+def slow_machine_feed(seconds_per_frame: float) -> tuple[PresetFeed, Any, Workers, Renderer]:
+    """A feed playing `warm`, calibrated, whose renders measured `seconds_per_frame`; the
+    buffer misses every chunk."""
+    config = EngineConfig()
+    store = TrackStore(config.sample_rate)
+    track = probe(SAMPLE, config.sample_rate)
+    store.register([track])
+    speed = RenderSpeed()
+    renderer = Renderer(config, speed=speed)
+    renderer.prepare(store.get(track), "warm")
+    for _ in range(40):  # the calibration measured this machine; now it is slow
+        speed.note("warm", seconds_per_frame * 1000, 1000)
+    workers = Workers()
+    buffer = ChunkBuffer(config.chunk_frames)
+    feed = PresetFeed(config, buffer, workers, store, renderer_factory=lambda: renderer)  # type: ignore[arg-type]
+    feed.start_with("warm", config.intensity_bucket(1.0))
+    return feed, track, workers, renderer
+
+
+def test_a_slow_machine_plays_the_source_until_the_render_arrives() -> None:
+    """The feeder never waits for a render: the source stands in (counted once), and the
+    render takes over with a crossfade, not a jump."""
+    feed, track, workers, renderer = slow_machine_feed(1 / 4_410)  # 10x real time
+    block = 1024
+    first = feed.read(track, 0, block)
+    source = renderer.original(feed.store.get(track), 0, 3 * block)
+    assert np.array_equal(first, source[:block])
+    assert feed.stand_ins == 1 and feed.standing_in and feed.head_renders == 0
+    second = feed.read(track, block, block)
+    assert np.array_equal(second, source[block : 2 * block]) and feed.stand_ins == 1
+    rendered = renderer.render_chunk(feed.store.get(track), "warm", 1.0, 0)
+    workers.job.audio = rendered
+    workers.job.done.set()
+    third = feed.read(track, 5 * block, block)  # past the stand-in's piece: the render
+    assert not feed.standing_in
+    fade = round(feed.config.crossfade_ms * feed.config.sample_rate / 1000)
+    assert np.array_equal(third[fade:], rendered[5 * block + fade : 6 * block])
+    # The first frames mix the source into the render: neither jumps in.
+    assert not np.array_equal(third[:fade], rendered[5 * block : 5 * block + fade])
+
+
+def test_a_fast_machine_renders_the_head_of_a_miss_at_once() -> None:
+    feed, track, _workers, renderer = slow_machine_feed(1 / (200 * 44_100))  # 200x
+    audio = feed.read(track, 0, 1024)
+    assert feed.head_renders == 1 and feed.stand_ins == 0
+    expected = renderer.render_range(feed.store.get(track), "warm", 1.0, 0, 1024)
+    assert np.array_equal(audio, expected)

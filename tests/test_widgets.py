@@ -300,6 +300,9 @@ async def test_now_playing_shows_track_position_state_preset_and_output() -> Non
         panel.show(make_snapshot(buffering=True, presets_ready=3, presets_total=5), None)
         await pilot.pause()
         assert "… buffering" in panel_lines(panel)[3]
+        panel.show(make_snapshot(standing_in=True), None)
+        await pilot.pause()
+        assert "▶ playing the original while warm renders" in panel_lines(panel)[3]
 
         panel.show(make_snapshot(playing=False, muted=True, volume=0.0), None)
         panel.show(make_snapshot(output_name="null", output_notice="no device found"), None)
@@ -524,6 +527,10 @@ async def test_health_panel_shows_badge_memory_latency_worker_and_input() -> Non
         lines = panel_lines(panel)
         assert "CRITICAL" in lines[1] and "workers 1/2" in lines[6]
         assert "last error: TimeoutError" in lines[9]  # a line of its own: the panel grew
+        slow = dataclasses.replace(make_monitor().worker, real_time_factor=7.4, behind=3)
+        panel.show(make_snapshot(), make_monitor(worker=slow))
+        await pilot.pause()
+        assert "switch latency p50/p99 ms · render 7x, behind" in "\n".join(panel_lines(panel))
 
 
 # -- event log ----------------------------------------------------------------------------

@@ -86,6 +86,7 @@ class LiveViews:
             ),
             presets_ready=ready,
             presets_total=total,
+            standing_in=e.feed.standing_in,
         )
 
     def _presets_ready(self, track: Track | None) -> tuple[int, int]:

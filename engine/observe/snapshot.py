@@ -56,6 +56,9 @@ class EngineSnapshot:
     """Processed presets calibrated for the track, of `presets_total`: a first switch to
     one not ready waits for its calibration."""
     presets_total: int = 0
+    standing_in: bool = False
+    """The original plays in place of the preset, whose render is not there yet (renders
+    are behind: a slow machine, a heavy chain, a seek into unheard music)."""
     presets: tuple[Preset, ...] = field(default_factory=builtin_presets)
     """Every preset, in the order shown and bound to keys 1-9 (the listener's file may
     change it while playing)."""

@@ -30,6 +30,10 @@ from engine.vocabulary import BYPASS
 
 HEAD_SECONDS = 1.0
 """On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
+HEAD_BUDGET_SHARE = 1 / 6
+"""The longest a head render may take on the feeder's thread, as a share of the ring's
+lead: on a slow machine or a heavy chain the feeder does not try (the old preset, or the
+source, plays on until the render threads deliver), so a switch never stalls it."""
 STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
 FADE_SOURCE_SECONDS = 0.25
@@ -156,6 +160,13 @@ class PresetFeed:
         """Switches and seeks made but not yet heard (their latency is still open)."""
         with self._lock:
             return len(self._unheard)
+
+    @property
+    def standing_in(self) -> bool:
+        """The source plays in place of the active preset, whose render is not there yet."""
+        with self._lock:
+            held = self._held
+            return held is not None and held.stand_in and self.active.preset != BYPASS
 
     def busy(self) -> bool:
         """A switch waits for its audio, or a switch or seek made is not heard yet."""
@@ -289,6 +300,8 @@ class PresetFeed:
             return None  # calibrating would stall the feeder: the worker's render follows
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
+        if not self._head_affordable(target.preset, stop - frame):
+            return None
         try:
             intensity = self.config.bucket_intensity(target.bucket)
             audio = self.renderer.render_range(source, target.preset, intensity, frame, stop)
@@ -296,6 +309,14 @@ class PresetFeed:
             return None
         self.head_renders += 1
         return _Held(key, frame, audio)
+
+    def _head_affordable(self, preset: str, frames: int) -> bool:
+        """A head of `frames` renders (warm-up and look-ahead included) within the feeder's
+        budget, at the speed measured lately (the preset's calibration measured it)."""
+        assert self.renderer is not None
+        window = frames + self.renderer.warmup_frames + self.renderer.lookahead_frames
+        expected = self.renderer.speed.seconds_for(window, preset)
+        return expected is not None and expected <= HEAD_BUDGET_SHARE * self.config.ring_seconds
 
     def flushed(self, ring_index: int, frame: int) -> None:
         """The player dropped queued audio; new audio starts at `ring_index` = track `frame`.
@@ -403,11 +424,7 @@ class PresetFeed:
             head = self._render_head(track, setting, key, frame)
             if head is not None:
                 return head
-            if self.renderer is not None and not self.renderer.is_prepared(
-                self.store.get(track), key.preset
-            ):
-                return self._stand_in(track, key, frame)
-        job.done.wait(self.config.render_timeouts_seconds[0])
+            return self._stand_in(track, key, frame, counted=count)
         audio = job.audio
         if audio is None:
             audio = self.buffer.lookup(key, track.fingerprint, kind, count=False).audio
@@ -417,11 +434,14 @@ class PresetFeed:
         stop = first + self.config.chunk_frames
         return _Held(key, first, self._original(track, first, stop))
 
-    def _stand_in(self, track: Track, key: ChunkKey, frame: int) -> _Held:
-        """A seek or track change landed before this track's presets were calibrated:
-        play the source (the presets' loudness reference) for a moment rather than stall
-        the feeder into a dropout; the render takes over with a crossfade when it is ready."""
-        self.stand_ins += 1
+    def _stand_in(self, track: Track, key: ChunkKey, frame: int, counted: bool) -> _Held:
+        """The chunk is not rendered yet (a seek or a track change before the presets were
+        calibrated, or renders slower than this machine can afford on the feeder): play
+        the source (the presets' loudness reference) for a moment rather than stall the
+        feeder into a dropout; the render takes over with a crossfade when it is ready.
+        `counted`: the first stand-in for this lookup (later ones continue it)."""
+        if counted:
+            self.stand_ins += 1
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(STAND_IN_SECONDS * self.config.sample_rate))
         audio = self._original(track, frame, stop)

@@ -208,6 +208,8 @@ def _status(snap: EngineSnapshot) -> tuple[str, str]:
         return "▌▌ paused", WARNING_STYLE
     if snap.buffering:
         return "… buffering", WARNING_STYLE
+    if snap.standing_in:
+        return f"▶ playing the original while {snap.preset} renders", WARNING_STYLE
     if snap.presets_ready < snap.presets_total:
         return f"▶ preparing presets ({snap.presets_ready} of {snap.presets_total})", "$success"
     return "▶ playing", "$success"
