@@ -47,6 +47,8 @@ def test_render_writes_what_the_engine_renders(tmp_path: Path, capsys) -> None:
         (["render", "IN", "absent/out.wav", "--preset", "warm"], "does not exist"),
         (["no-such-folder"], "no-such-folder: no such file or folder"),
         (["--budget-mb", "-3", "IN"], "--budget-mb must be a positive number"),
+        (["--render-slowdown", "0.5", "IN"], "--render-slowdown must be between 1 and 100"),
+        (["simulate", "--trace", "T", "--render-slowdown", "500"], "between 1 and 100"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, args, message) -> None:

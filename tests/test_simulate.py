@@ -97,6 +97,14 @@ def test_simulate_prints_a_readable_summary_and_records_the_replay(tmp_path: Pat
     assert times[-2] == pytest.approx(18.0, abs=1.0)
 
 
+def test_simulate_models_a_slow_machine(tmp_path: Path, capsys) -> None:
+    trace = short_session(tmp_path / "session.jsonl")
+    code = main([*REPLAY, "--trace", str(trace), "--render-slowdown", "10"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert re.search(r"renders: [\d.]+x real time per thread \(slowed 10x\), \d+ stand-ins", out)
+
+
 @pytest.mark.parametrize(
     ("lines", "args", "message"),
     [

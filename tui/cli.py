@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -27,6 +28,7 @@ SUBCOMMANDS = ("render", "simulate", "devices", "presets")
 API_TOKEN_ENV = "TIERPLAY_API_TOKEN"
 DEFAULT_LIBRARY = Path(__file__).resolve().parent.parent / "sample_audio"
 """The sample folder beside the package: played when no path is given, from any folder."""
+MAX_RENDER_SLOWDOWN = 100.0
 
 
 class CliError(Exception):
@@ -44,6 +46,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--chunk-seconds", type=float, help="render chunk length (default 10)")
     parser.add_argument("--state-dir", type=Path, help="where predictor state is kept")
+    parser.add_argument(
+        "--render-slowdown",
+        type=float,
+        metavar="N",
+        help="model a slower machine: every render costs N times its CPU time (1-100)",
+    )
     parser.add_argument(
         "--record", type=Path, metavar="TRACE.jsonl", help="record every command as a trace"
     )
@@ -108,6 +116,10 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         if not 1.0 <= args.chunk_seconds <= 60.0:
             raise CliError("--chunk-seconds must be between 1 and 60")
         config = EngineConfig(**{**config.__dict__, "chunk_seconds": args.chunk_seconds})
+    if args.render_slowdown is not None:
+        if not 1.0 <= args.render_slowdown <= MAX_RENDER_SLOWDOWN:
+            raise CliError(f"--render-slowdown must be between 1 and {MAX_RENDER_SLOWDOWN:g}")
+        config = replace(config, render_slowdown=args.render_slowdown)
     return config
 
 

@@ -85,6 +85,17 @@ def latency_rows(records: list[dict[str, Any]]) -> list[str]:
     return rows or ["  (none)"]
 
 
+def render_line(health: dict[str, Any], config: EngineConfig) -> str:
+    """How fast renders went and what that cost the listener: sources standing in."""
+    factor = health["worker"].get("real_time_factor")
+    speed = "not measured" if factor is None else f"{factor:g}x real time per thread"
+    slowed = f" (slowed {config.render_slowdown:g}x)" if config.render_slowdown != 1.0 else ""
+    return (
+        f"renders: {speed}{slowed}, {health.get('stand_ins', 0)} stand-ins, "
+        f"{health['worker']['timeouts']} timeouts"
+    )
+
+
 def summary(result: ReplayResult, config: EngineConfig) -> str:
     stats, prediction = result.stats, result.stats["prediction"]
     lines = ["tier   hits  misses  hit rate   MB / budget"]
@@ -112,6 +123,7 @@ def summary(result: ReplayResult, config: EngineConfig) -> str:
         *latency_rows(result.seeks),
         f"underruns {result.underruns}, renders {result.renders}, speed {result.speed:g}x, "
         f"output {result.output}, chunk {config.chunk_seconds:g} s",
+        render_line(result.health, config),
     ]
     lines += [f"skipped {item['path']}: {item['reason']}" for item in result.skipped]
     return "\n".join(lines)
