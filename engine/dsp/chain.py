@@ -9,25 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 
+from engine.dsp.eq import eq_plugin
 from engine.dsp.truepeak import Planar
-from engine.presets.model import EqBand, Preset
-
-
-def _eq_plugin(band: EqBand) -> pedalboard.Plugin:
-    if band.kind == "low_shelf":
-        return pedalboard.LowShelfFilter(band.frequency_hz, band.gain_db, band.q)
-    if band.kind == "high_shelf":
-        return pedalboard.HighShelfFilter(band.frequency_hz, band.gain_db, band.q)
-    if band.kind == "peak":
-        return pedalboard.PeakFilter(band.frequency_hz, band.gain_db, band.q)
-    if band.kind == "lowpass":
-        return pedalboard.LowpassFilter(band.frequency_hz)
-    return pedalboard.HighpassFilter(band.frequency_hz)
+from engine.presets.model import Preset
 
 
 def build_board(preset: Preset) -> pedalboard.Pedalboard:
     """The plugin part of a preset: EQ bands in order, then the compressor."""
-    plugins: list[pedalboard.Plugin] = [_eq_plugin(band) for band in preset.eq]
+    plugins: list[pedalboard.Plugin] = [eq_plugin(band) for band in preset.eq]
     if preset.compressor is not None:
         settings = preset.compressor
         plugins.append(
