@@ -1,4 +1,5 @@
-"""Partitioned convolution: the centred convolution, exact across windows."""
+"""The convolution stage: partitioned convolution exact across windows, the linear-phase
+EQ's design against the plugins' response, the generated room."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import pytest
 from scipy.signal import oaconvolve
 
 from engine.dsp.convolution import PARTITION_FRAMES, PartitionedKernel, convolve
+from engine.dsp.fir import TOLERANCE_DB, linear_phase_kernel, measured_magnitude
+from engine.presets.model import EqBand
 
 RATE = 44_100
+STUDIO = (
+    EqBand("highpass", 25.0),
+    EqBand("low_shelf", 110.0, -1.5),
+    EqBand("peak", 1500.0, 4.0, 0.7),
+    EqBand("high_shelf", 12000.0, 4.5),
+)
 
 
 def noise(frames: int, seed: int = 3) -> np.ndarray:
@@ -43,3 +52,22 @@ def test_a_window_computes_the_frames_within_its_reach_bit_for_bit(
     assert np.array_equal(
         part[:, exact_from - origin : -after], whole[:, exact_from : stop - after]
     )
+
+
+def test_the_linear_phase_eq_is_symmetric_and_within_tolerance_of_the_plugins() -> None:
+    kernel = linear_phase_kernel(STUDIO, RATE)
+    assert kernel.size % 2 == 1 and np.array_equal(kernel, kernel[::-1])
+    frequencies, target = measured_magnitude(STUDIO, RATE)
+    realised = np.abs(np.fft.rfft(kernel, 2 * (frequencies.size - 1)))
+    band = (frequencies >= 20) & (frequencies <= 20_000) & (target >= 0.01)
+    error = np.abs(20 * np.log10(realised[band] / target[band]))
+    assert error.max() <= TOLERANCE_DB
+
+
+def test_the_lowest_band_sets_the_length() -> None:
+    def taps(lowest: float) -> int:
+        bands = (EqBand("low_shelf", lowest, 3.0), EqBand("high_shelf", 8000.0, -2.0))
+        return linear_phase_kernel(bands, RATE).size
+
+    assert taps(25.0) > taps(100.0) > taps(400.0)
+    assert linear_phase_kernel(STUDIO, RATE).size == 8193  # a 25 Hz high-pass: 186 ms
