@@ -9,7 +9,8 @@ from scipy.signal import oaconvolve
 
 from engine.dsp.convolution import PARTITION_FRAMES, PartitionedKernel, convolve
 from engine.dsp.fir import TOLERANCE_DB, linear_phase_kernel, measured_magnitude
-from engine.presets.model import EqBand
+from engine.dsp.room import room_response, uniform
+from engine.presets.model import EqBand, RoomSettings
 
 RATE = 44_100
 STUDIO = (
@@ -18,6 +19,7 @@ STUDIO = (
     EqBand("peak", 1500.0, 4.0, 0.7),
     EqBand("high_shelf", 12000.0, 4.5),
 )
+ROOM = RoomSettings(500.0, -4.0, 7)
 
 
 def noise(frames: int, seed: int = 3) -> np.ndarray:
@@ -71,3 +73,22 @@ def test_the_lowest_band_sets_the_length() -> None:
 
     assert taps(25.0) > taps(100.0) > taps(400.0)
     assert linear_phase_kernel(STUDIO, RATE).size == 8193  # a 25 Hz high-pass: 186 ms
+
+
+def test_the_room_is_causal_unit_energy_and_the_same_every_time() -> None:
+    room = room_response(ROOM, RATE)
+    assert room.size == round(0.5 * RATE)
+    assert int(np.argmax(np.abs(room))) == 0
+    assert np.sum(room**2) == pytest.approx(1.0)
+    reverberant = np.sum(room[1:] ** 2) / room[0] ** 2
+    assert 10 * np.log10(reverberant) == pytest.approx(ROOM.level_db)
+    room_response.cache_clear()
+    assert np.array_equal(room, room_response(ROOM, RATE))
+    assert not np.array_equal(room, room_response(RoomSettings(500.0, -4.0, 8), RATE))
+
+
+def test_the_rooms_noise_is_pinned_to_the_bit_generators_stream() -> None:
+    """Numbers from PCG64's raw stream (stable across numpy versions), not a Generator's."""
+    assert uniform(7, 3).tolist() == pytest.approx(
+        [0.25019093320933394, 0.794427601939151, 0.551371380490387], abs=1e-15
+    )
