@@ -9,8 +9,9 @@ from scipy.signal import oaconvolve
 
 from engine.dsp.convolution import PARTITION_FRAMES, PartitionedKernel, convolve
 from engine.dsp.fir import TOLERANCE_DB, linear_phase_kernel, measured_magnitude
+from engine.dsp.kernels import preset_kernel
 from engine.dsp.room import room_response, uniform
-from engine.presets.model import EqBand, RoomSettings
+from engine.presets.model import EqBand, Preset, RoomSettings
 
 RATE = 44_100
 STUDIO = (
@@ -92,3 +93,19 @@ def test_the_rooms_noise_is_pinned_to_the_bit_generators_stream() -> None:
     assert uniform(7, 3).tolist() == pytest.approx(
         [0.25019093320933394, 0.794427601939151, 0.551371380490387], abs=1e-15
     )
+
+
+def test_the_stage_keeps_the_music_where_it_was() -> None:
+    """Linear-phase EQ and room: an impulse comes out largest at its own frame."""
+    preset = Preset("x", "", eq=STUDIO, phase="linear", room=ROOM)
+    kernel = preset_kernel(preset, RATE)
+    assert kernel is not None
+    impulse = np.zeros((2, 60_000), dtype=np.float32)
+    impulse[:, 30_000] = 0.5
+    out = convolve(impulse, kernel, origin_frame=0)
+    assert int(np.argmax(np.abs(out[0]))) == 30_000
+
+
+def test_presets_without_a_stage_have_none() -> None:
+    assert preset_kernel(Preset("x", "", eq=STUDIO), RATE) is None
+    assert preset_kernel(Preset("x", "", phase="linear"), RATE) is None

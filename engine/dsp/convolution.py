@@ -72,27 +72,29 @@ def convolve(planar: Planar, kernel: PartitionedKernel, origin_frame: int = 0) -
     frame is frame `origin_frame` of the track, on whose grid the partitions lie."""
     out = np.empty_like(planar, dtype=np.float32)
     for channel in range(planar.shape[0]):
-        out[channel] = _convolve_one(planar[channel], kernel, origin_frame)
+        _convolve_into(out[channel], planar[channel], kernel, origin_frame)
     return out
 
 
-def _convolve_one(
-    signal: npt.NDArray[np.float32], kernel: PartitionedKernel, origin: int
-) -> npt.NDArray[np.float64]:
+def _convolve_into(
+    out: npt.NDArray[np.float32],
+    signal: npt.NDArray[np.float32],
+    kernel: PartitionedKernel,
+    origin: int,
+) -> None:
+    """One channel, a slice of output blocks at a time, each rounded to float32 in `out`."""
     block, parts, frames = kernel.block, kernel.partitions, signal.shape[0]
     # z = the causal convolution on the track's grid; out[i] = z[origin + i + centre].
     first_block = origin // block
     lead = origin - first_block * block
     begin = lead + kernel.centre  # z's frame of out[0], counted from first_block's start
     wanted = range(begin // block, -(-(begin + frames) // block))
-    out = np.empty(frames)
     for slice_start in range(wanted.start, wanted.stop, SLICE_BLOCKS):
         slice_stop = min(slice_start + SLICE_BLOCKS, wanted.stop)
         z = _output_blocks(signal, lead, slice_start, slice_stop, kernel, parts)
         low = max(begin, slice_start * block)
         high = min(begin + frames, slice_stop * block)
         out[low - begin : high - begin] = z[low - slice_start * block : high - slice_start * block]
-    return out
 
 
 def _output_blocks(
