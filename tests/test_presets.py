@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,18 @@ def test_a_linear_phase_eq_and_a_room_are_read() -> None:
     hall, plain = result.presets
     assert hall.phase == "linear" and hall.room == RoomSettings(400.0, -9.0, 3) and hall.convolves
     assert plain.phase == "minimum" and plain.room is None and not plain.convolves
+
+
+def test_the_heavy_examples_are_valid_and_not_built_in() -> None:
+    """Shipped in the package beside the built-ins, for a listener to copy; the six
+    built-ins stay six."""
+    text = resources.files("engine.presets").joinpath("examples/heavy.toml").read_text("utf-8")
+    result = parse_presets(text, "heavy.toml", RATE)
+    assert result.problems == ()
+    assert [p.name for p in result.presets] == ["studio", "room"]
+    assert all(preset.convolves for preset in result.presets)
+    assert not {p.name for p in result.presets} & set(PRESET_ORDER)
+    assert len(builtin_presets()) == 6
 
 
 def test_every_problem_of_a_file_is_told_and_the_valid_presets_kept() -> None:
