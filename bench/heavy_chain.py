@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench.corpus import corpus_dir, corpus_tracks
 from engine.config import EngineConfig
+from engine.dsp.chain import PresetChain
 from engine.dsp.fir import linear_phase_kernel
 from engine.dsp.kernels import preset_kernel, stage_kernel
 from engine.dsp.render import Renderer
@@ -75,6 +76,38 @@ def kernel_table(book: PresetBook, heavy: list[str], rate: int) -> None:
     print("  (the first design's time includes loading scipy)")
 
 
+def wet_path_table(
+    path: Path, book: PresetBook, presets: list[str], config: EngineConfig, repeats: int
+) -> None:
+    """The chains alone on one decoded window (each its own width, reach included): a
+    chunk's time besides decoding, which the per-track figures share; no loudness gain or
+    limiter, which cost alike for every preset."""
+    rate = config.sample_rate
+    source = TrackSource(probe(path, rate), rate)
+    renderer = Renderer(config, presets=book)
+    chains = {preset: PresetChain(book.get(preset)) for preset in presets}
+    widest = max(chain.reach(rate)[0] for chain in chains.values())
+    start = min(max(config.chunk_frames, renderer.warmup_frames + widest), source.frames // 2)
+    print(f"\nThe wet path alone on {path.name} (decoded once), 1 core, median of {repeats}")
+    print(f"  {'preset':<10}{'frames':>9}{'ms':>8}{'RTF':>7}{'ratio':>7}")
+    base = 0.0
+    for preset in presets:
+        chain = chains[preset]
+        before, after = chain.reach(rate)
+        first = start - renderer.warmup_frames - before
+        last = start + config.chunk_frames + renderer.lookahead_frames + after
+        window = source.read(first, last).T.copy()
+        chain.process(window, rate, origin_frame=first)  # its kernel designed, not timed
+        took = statistics.median(
+            seconds_of(partial(chain.process, window, rate, first)) for _ in range(repeats)
+        )
+        base = base or took
+        print(
+            f"  {preset:<10}{window.shape[1]:>9}{took * 1000:>8.1f}"
+            f"{config.chunk_seconds / took:>6.0f}x{took / base:>7.2f}"
+        )
+
+
 def measure_track(
     path: Path, book: PresetBook, presets: list[str], config: EngineConfig, repeats: int
 ) -> dict[str, float] | None:
@@ -116,6 +149,8 @@ def main() -> None:
     kernel_table(book, heavy, rate)
 
     paths = corpus_tracks(args.library) + corpus_tracks(SAMPLE_AUDIO)
+    if paths:
+        wet_path_table(paths[-1], book, presets, config, args.repeats)
     chunk = config.chunk_seconds
     print(
         f"\nOne {chunk:g} s chunk with warm-up and look-ahead, 1 core, median of {args.repeats}"
