@@ -8,7 +8,9 @@ without a compressor, on a file at the engine's rate, renders bit for bit alike.
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import shutil
 import tempfile
 from functools import cache
 from importlib import resources
@@ -50,7 +52,9 @@ room = { decay_ms = 300, level_db = -8, seed = 2 }
 def heavy_book() -> PresetBook:
     """The examples as a listener's presets.toml would have them, and one preset without a
     compressor."""
-    path = Path(tempfile.mkdtemp(prefix="tierplay-heavy-")) / "presets.toml"
+    folder = Path(tempfile.mkdtemp(prefix="tierplay-heavy-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "presets.toml"
     path.write_text(EXAMPLES.read_text("utf-8") + NO_COMPRESSOR)
     book = PresetBook(RATE, path)
     assert book.problems == ()
