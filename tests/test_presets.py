@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from engine.errors import UnknownPreset
 from engine.presets.book import BUILTIN, REPLACED, YOURS, PresetBook, builtin_presets
-from engine.presets.model import CompressorSettings, EqBand
+from engine.presets.model import CompressorSettings, EqBand, RoomSettings
 from engine.presets.toml_file import parse_presets
 from engine.vocabulary import PRESET_ORDER
 
@@ -127,12 +128,76 @@ def test_a_valid_file_gives_its_presets_in_order() -> None:
             "presets.toml:3: preset 'x' adaptive: derives its eq and compressor",
         ),
         ('[[preset]]\nname = "x"\nwidth = \n', "presets.toml:3: not valid TOML: Invalid value"),
+        (
+            '[[preset]]\nname = "x"\neq = [{ type = "peak", frequency_hz = 99 }]\nphase = "zero"\n',
+            "presets.toml:4: preset 'x' phase: 'zero' is not a phase (minimum, linear)",
+        ),
+        (
+            '[[preset]]\nname = "x"\nphase = "linear"\n',
+            "presets.toml:3: preset 'x' phase: a linear phase is the eq's: give eq bands",
+        ),
+        (
+            '[[preset]]\nname = "x"\n[preset.room]\ndecay_ms = 3000\nlevel_db = -6\n',
+            "presets.toml:4: preset 'x' room.decay_ms: 3000 is out of range (50 to 1000)",
+        ),
+        (
+            '[[preset]]\nname = "x"\nroom = { decay_ms = 300, level_db = -6, seed = 1.5 }\n',
+            "presets.toml:3: preset 'x' room.seed: 1.5 is not a whole number from 0 to 65535",
+        ),
+        (
+            '[[preset]]\nname = "x"\nroom = { decay_ms = 300 }\n',
+            "presets.toml:3: preset 'x' room.level_db: missing",
+        ),
+        (
+            '[[preset]]\nname = "x"\n[preset.room]\ndecay_ms = 300\nlevel_db = -6\nsize = 3\n',
+            "presets.toml:6: preset 'x' room.size: unknown field (known: decay_ms, level_db, seed)",
+        ),
+        (
+            '[[preset]]\nname = "x"\nroom = 0.5\n',
+            "presets.toml:3: preset 'x' room: must be a table",
+        ),
     ],
 )
 def test_each_problem_is_one_line_with_file_line_and_field(text: str, expected: str) -> None:
     _names, problems = parsed(text)
     assert len(problems) == 1, problems
     assert problems[0].startswith(expected)
+
+
+def test_a_linear_phase_eq_and_a_room_are_read() -> None:
+    result = parse_presets(
+        textwrap.dedent(
+            """
+            [[preset]]
+            name = "hall"
+            phase = "linear"
+            eq = [{ type = "high_shelf", frequency_hz = 9000, gain_db = 2 }]
+            room = { decay_ms = 400, level_db = -9, seed = 3 }
+
+            [[preset]]
+            name = "plain"
+            eq = [{ type = "high_shelf", frequency_hz = 9000, gain_db = 2 }]
+            """
+        ),
+        "presets.toml",
+        RATE,
+    )
+    assert result.problems == ()
+    hall, plain = result.presets
+    assert hall.phase == "linear" and hall.room == RoomSettings(400.0, -9.0, 3) and hall.convolves
+    assert plain.phase == "minimum" and plain.room is None and not plain.convolves
+
+
+def test_the_heavy_examples_are_valid_and_not_built_in() -> None:
+    """Shipped in the package beside the built-ins, for a listener to copy; the six
+    built-ins stay six."""
+    text = resources.files("engine.presets").joinpath("examples/heavy.toml").read_text("utf-8")
+    result = parse_presets(text, "heavy.toml", RATE)
+    assert result.problems == ()
+    assert [p.name for p in result.presets] == ["studio", "room"]
+    assert all(preset.convolves for preset in result.presets)
+    assert not {p.name for p in result.presets} & set(PRESET_ORDER)
+    assert len(builtin_presets()) == 6
 
 
 def test_every_problem_of_a_file_is_told_and_the_valid_presets_kept() -> None:

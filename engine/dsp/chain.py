@@ -1,7 +1,9 @@
 """Turns a `Preset` into audio processing: pedalboard plugins, stereo width, dry/wet mix.
 
 Each `PresetChain` owns its plugin instances, so every render thread builds its own chains
-and no plugin state is ever shared between threads.
+and no plugin state is ever shared between threads. A preset with a linear-phase EQ or a
+room has a convolution stage first (`kernels.py`); its kernel is designed on the first
+render that needs it (scipy loads then, in a render thread) and shared, read-only.
 """
 
 from __future__ import annotations
@@ -9,25 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 
+from engine.dsp.convolution import PartitionedKernel, convolve
+from engine.dsp.eq import eq_plugin
+from engine.dsp.kernels import preset_kernel
 from engine.dsp.truepeak import Planar
-from engine.presets.model import EqBand, Preset
-
-
-def _eq_plugin(band: EqBand) -> pedalboard.Plugin:
-    if band.kind == "low_shelf":
-        return pedalboard.LowShelfFilter(band.frequency_hz, band.gain_db, band.q)
-    if band.kind == "high_shelf":
-        return pedalboard.HighShelfFilter(band.frequency_hz, band.gain_db, band.q)
-    if band.kind == "peak":
-        return pedalboard.PeakFilter(band.frequency_hz, band.gain_db, band.q)
-    if band.kind == "lowpass":
-        return pedalboard.LowpassFilter(band.frequency_hz)
-    return pedalboard.HighpassFilter(band.frequency_hz)
+from engine.presets.model import Preset
 
 
 def build_board(preset: Preset) -> pedalboard.Pedalboard:
-    """The plugin part of a preset: EQ bands in order, then the compressor."""
-    plugins: list[pedalboard.Plugin] = [_eq_plugin(band) for band in preset.eq]
+    """The plugin part of a preset: EQ bands in order (unless the convolution stage has
+    them, linear-phase), then the compressor."""
+    bands = preset.eq if preset.phase == "minimum" else ()
+    plugins: list[pedalboard.Plugin] = [eq_plugin(band) for band in bands]
     if preset.compressor is not None:
         settings = preset.compressor
         plugins.append(
@@ -42,14 +37,29 @@ def build_board(preset: Preset) -> pedalboard.Pedalboard:
 
 
 class PresetChain:
-    """The wet path of one preset: plugins from a fresh state, then stereo width."""
+    """The wet path of one preset: its convolution stage if it has one, plugins from a
+    fresh state, then stereo width."""
 
     def __init__(self, preset: Preset) -> None:
         self.preset = preset
         self.board = build_board(preset)
 
-    def process(self, planar: Planar, sample_rate: int) -> Planar:
-        """Process a whole segment from a reset state: deterministic for the same input."""
+    def kernel(self, sample_rate: int) -> PartitionedKernel | None:
+        return preset_kernel(self.preset, sample_rate)
+
+    def reach(self, sample_rate: int) -> tuple[int, int]:
+        """(before, after): frames a render must add on either side of its warm-up and
+        look-ahead for the convolution stage to be exact there (0, 0 without one)."""
+        kernel = self.kernel(sample_rate)
+        return (0, 0) if kernel is None else kernel.reach
+
+    def process(self, planar: Planar, sample_rate: int, origin_frame: int = 0) -> Planar:
+        """Process a whole segment from a reset state: deterministic for the same input.
+        `origin_frame` (the segment's first frame in the track) anchors the convolution's
+        partitions, so every render of a frame computes it alike."""
+        kernel = self.kernel(sample_rate)
+        if kernel is not None:
+            planar = convolve(planar, kernel, origin_frame)
         wet: Planar = self.board(planar, sample_rate, reset=True)
         return apply_width(wet, self.preset.width)
 

@@ -139,15 +139,17 @@ class Renderer:
             return self.original(source, start, stop)
         level = self.config.bucket_intensity(self.config.intensity_bucket(intensity))
         plan = self.plan(source, preset)
-        first = max(0, start - self.warmup_frames)
+        chain = self._chain(source, plan.preset)
+        before, after = chain.reach(self.config.sample_rate)  # a convolution's, else 0
+        first = max(0, start - self.warmup_frames - before)
         started = time.perf_counter()
         with self.slowdown.applied():
-            window = source.read(first, stop + self.lookahead_frames)
+            window = source.read(first, stop + self.lookahead_frames + after)
             if window.shape[0] <= start - first:
                 return np.zeros((0, 2), dtype=np.float32)
             dry: Planar = np.ascontiguousarray(window.T)
             del window
-            wet = self._chain(source, plan.preset).process(dry, self.config.sample_rate)
+            wet = chain.process(dry, self.config.sample_rate, origin_frame=first)
             mixed = mix_dry_wet(dry, wet, level, plan.wet_gain)
             del dry, wet
             limited = limit_true_peak(

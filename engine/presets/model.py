@@ -14,6 +14,8 @@ from engine.vocabulary import BYPASS
 
 FilterKind = Literal["low_shelf", "high_shelf", "peak", "highpass", "lowpass"]
 FILTER_KINDS: tuple[str, ...] = get_args(FilterKind)
+Phase = Literal["minimum", "linear"]
+PHASES: tuple[str, ...] = get_args(Phase)
 PASS_FILTERS = ("highpass", "lowpass")
 """First-order filters: a cut-off and nothing else (no gain, no Q)."""
 
@@ -35,6 +37,19 @@ class CompressorSettings:
 
 
 @dataclass(frozen=True)
+class RoomSettings:
+    """A generated room: its impulse response is made from these, the same at every load
+    (`engine/dsp/room.py`), so no audio file ships with a preset."""
+
+    decay_ms: float
+    """RT60: how long the tail takes to fall 60 dB (and how long the response is)."""
+    level_db: float
+    """The reflections' and tail's energy against the direct sound's."""
+    seed: int = 0
+    """Chooses the reflections and the tail's noise: another seed, another room."""
+
+
+@dataclass(frozen=True)
 class Preset:
     """One mastering preset. `original` has no stages at all: it is the untouched source."""
 
@@ -52,10 +67,20 @@ class Preset:
     """The intensity it starts at when chosen (0 is the source, 1 the whole chain)."""
     adaptive: bool = False
     """EQ and compressor derived from each track's analysis (`adaptive_preset`)."""
+    phase: Phase = "minimum"
+    """`linear`: the EQ's magnitude response as a zero-phase FIR (no phase shift, no
+    latency) instead of the plugins' minimum-phase filters."""
+    room: RoomSettings | None = None
+    """A generated room response convolved with the music, before the compressor."""
 
     @property
     def is_bypass(self) -> bool:
         return self.name == BYPASS
+
+    @property
+    def convolves(self) -> bool:
+        """Has a convolution stage: a linear-phase EQ or a room (the heavy chains)."""
+        return (self.phase == "linear" and bool(self.eq)) or self.room is not None
 
     @property
     def is_adaptive(self) -> bool:

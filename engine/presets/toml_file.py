@@ -17,11 +17,14 @@ from typing import Any, cast
 from engine.presets.model import (
     FILTER_KINDS,
     PASS_FILTERS,
+    PHASES,
     PLACES_WITH_KEYS,
     CompressorSettings,
     EqBand,
     FilterKind,
+    Phase,
     Preset,
+    RoomSettings,
 )
 from engine.vocabulary import BYPASS
 
@@ -44,7 +47,9 @@ PRESET_FIELDS = (
     "target_lufs",
     "adaptive",
     "eq",
+    "phase",
     "compressor",
+    "room",
 )
 BAND_FIELDS = ("type", "frequency_hz", "gain_db", "q")
 COMPRESSOR_RANGES: dict[str, tuple[float, float]] = {
@@ -53,6 +58,13 @@ COMPRESSOR_RANGES: dict[str, tuple[float, float]] = {
     "attack_ms": (0.1, 1000.0),
     "release_ms": (1.0, 5000.0),
 }
+ROOM_RANGES: dict[str, tuple[float, float]] = {
+    "decay_ms": (50.0, 1000.0),
+    "level_db": (-40.0, 0.0),
+}
+"""A room of at most 1 s: its response is the convolution's length, and every chunk
+renders that much more warm-up (`PresetChain.reach`)."""
+ROOM_SEED_RANGE = (0, 65535)
 RANGES: dict[str, tuple[float, float]] = {
     "intensity": (0.0, 1.0),
     "width": (0.0, 2.0),
@@ -186,12 +198,20 @@ class _PresetChecker:
         target = self._number("target_lufs", None)
         adaptive = self._flag("adaptive")
         eq = self._eq()
+        phase = self._phase()
         compressor = self._compressor()
+        room = self._room()
         if adaptive and (eq or compressor is not None):
             self.problem(
                 self.lines.field(self.index, "adaptive"),
                 "adaptive",
                 "derives its eq and compressor from each track: give neither",
+            )
+        if phase == "linear" and not eq and not adaptive and "eq" not in entry:
+            self.problem(
+                self.lines.field(self.index, "phase"),
+                "phase",
+                "a linear phase is the eq's: give eq bands (or leave phase out)",
             )
         if self.failed or name is None:
             return None
@@ -205,6 +225,8 @@ class _PresetChecker:
             key=key,
             intensity=cast(float, intensity),
             adaptive=adaptive,
+            phase=phase,
+            room=room,
         )
 
     # -- fields ---------------------------------------------------------------------------
@@ -325,6 +347,53 @@ class _PresetChecker:
         if failed or frequency is None:
             return None
         return EqBand(cast(FilterKind, kind), float(frequency), **values)
+
+    def _phase(self) -> Phase:
+        value = self.entry.get("phase", "minimum")
+        if value in PHASES:
+            return cast(Phase, value)
+        self.problem(
+            self.lines.field(self.index, "phase"),
+            "phase",
+            f"{value!r} is not a phase ({', '.join(PHASES)})",
+        )
+        return "minimum"
+
+    def _room(self) -> RoomSettings | None:
+        value = self.entry.get("room")
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem(self.lines.field(self.index, "room"), "room", "must be a table")
+            return None
+        known = (*ROOM_RANGES, "seed")
+        failed = False
+
+        def problem(name: str, message: str) -> None:
+            nonlocal failed
+            failed = True
+            self.problem(self.lines.item(self.index, "room", None, name), f"room.{name}", message)
+
+        for name in value:
+            if name not in known:
+                problem(name, f"unknown field (known: {', '.join(known)})")
+        settings: dict[str, float] = {}
+        for name, bounds in ROOM_RANGES.items():
+            if name not in value:
+                problem(name, "missing")
+                continue
+            checked = _ranged(value[name], bounds)
+            if isinstance(checked, str):
+                problem(name, checked)
+            else:
+                settings[name] = checked
+        seed = value.get("seed", 0)
+        low, high = ROOM_SEED_RANGE
+        if not isinstance(seed, int) or isinstance(seed, bool) or not low <= seed <= high:
+            problem("seed", f"{seed!r} is not a whole number from {low} to {high}")
+        if failed:
+            return None
+        return RoomSettings(settings["decay_ms"], settings["level_db"], seed)
 
     def _compressor(self) -> CompressorSettings | None:
         value = self.entry.get("compressor")
