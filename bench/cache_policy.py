@@ -1,4 +1,4 @@
-"""Cache policy benchmark: our placement against four other policies on the same traces.
+"""Cache policy benchmark: our placement against four other policies, on a slow machine too.
 
 Every listener model (engine/sim/listeners.py) writes the same traces for every policy, and each
 policy serves them in the simulation of bench/policy_sim.py with the same three tiers of
@@ -9,21 +9,28 @@ memory bytes and the same render budget:
 - demand-only LRU: renders what is missed, keeps what was used last;
 - oracle: knows the future, prefetches in order of next use, evicts the furthest (Belady).
 
-Printed per model and overall: switch, playback and seek-landing hit ratios, renders per
-played chunk and the share of prefetch renders that served a request. Then the goals, as
-ratios against the baselines measured in the same run: ours switch hit ratio / the oracle's
-(goal >= 0.90), ours minus read-ahead in points (goal >= +10), ours renders per played
-chunk / render-all's (goal <= 0.5).
+The render budget is this machine's, measured in the same run (the engine's render threads
+rendering chunks of a sample track), divided by each slowdown factor (default 1, 5, 10, 20:
+a slow board, a laptop on battery, a heavy chain). Recorded traces (`--trace`, written by
+`tierplay --record` on the same library) are served beside the models.
 
-Run: .venv/bin/python -m bench.cache_policy [--minutes 20] [--seeds 3] [--synthetic] [--json]
+Printed per slowdown: switch, playback and seek-landing hit ratios overall (per model with
+`--detail`), renders per played chunk and the share of prefetch renders that served a
+request. Then the goals, as ratios against the baselines measured in the same run: ours
+switch hit ratio / the oracle's (goal >= 0.90 at every slowdown up to 10x), ours minus
+read-ahead in points (goal >= +10), ours renders per played chunk / render-all's (goal <= 0.5).
+
+Run: .venv/bin/python -m bench.cache_policy [--minutes 20] [--seeds 3] [--synthetic]
+     [--slowdowns 1 5 10 20] [--trace T.jsonl ...] [--detail] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +45,10 @@ from bench.policy_sim import (
     run_session,
 )
 from engine.config import EngineConfig
+from engine.dsp.render import Renderer
+from engine.library.scan import probe
+from engine.library.source import TrackSource
+from engine.persist.trace import TraceEvent, read_trace
 from engine.sim.listeners import MODELS, generate
 from engine.sim.timeline import LibraryTimeline, synthetic_timeline
 from engine.sim.timeline import timeline_from_library as analysed_timeline
@@ -110,14 +121,19 @@ def goals(results: Mapping[str, PolicyResult]) -> list[Goal]:
 # -- running ------------------------------------------------------------------------------------
 
 
+RECORDED = "recorded"
+
+
 def run_models(
     timeline: LibraryTimeline,
     settings: SimSettings,
     models: list[str],
     seeds: int,
     seconds: float,
+    recorded: Sequence[Sequence[TraceEvent]] = (),
 ) -> dict[str, Results]:
-    """Per model, every policy's counts summed over the seeds' traces."""
+    """Per model, every policy's counts summed over the seeds' traces (and the recorded
+    traces as a model of their own)."""
     by_model: dict[str, Results] = {}
     for model in models:
         sessions = [
@@ -125,8 +141,43 @@ def run_models(
             for seed in range(1, seeds + 1)
         ]
         by_model[model] = merge_results(sessions)
+    if recorded:
+        by_model[RECORDED] = merge_results(
+            [run_session(timeline, events, settings) for events in recorded]
+        )
     by_model[OVERALL] = merge_results(list(by_model.values()))
     return by_model
+
+
+def read_recorded(paths: Sequence[Path], timeline: LibraryTimeline) -> list[list[TraceEvent]]:
+    """Traces `tierplay --record` wrote on this library, in its order (the simulation plays
+    the library as the timeline lists it)."""
+    traces = []
+    for path in paths:
+        events = list(read_trace(path))
+        opened = next((event.paths for event in events if event.event == "open"), None)
+        if opened is not None and tuple(opened) != timeline.paths:
+            raise SystemExit(f"{path}: recorded on another library or order than {timeline.root}")
+        traces.append(events)
+    return traces
+
+
+def measured_render_rate(config: EngineConfig, repeats: int = 3) -> float:
+    """Chunk renders per second this machine's render threads manage with the built-in
+    presets: the median render of a chunk (warm-up and look-ahead included) of a sample
+    track, times the render threads. Calibrations are made first and not counted."""
+    path = sorted(SAMPLE_AUDIO.glob("*.flac"))[0]
+    source = TrackSource(probe(path, config.sample_rate), config.sample_rate)
+    renderer = Renderer(config)
+    index = 1 if source.frames > 2 * config.chunk_frames else 0
+    seconds = []
+    for preset in PROCESSED_PRESETS:
+        renderer.prepare(source, preset)
+        for _ in range(repeats):
+            started = time.perf_counter()
+            renderer.render_chunk(source, preset, 1.0, index)
+            seconds.append(time.perf_counter() - started)
+    return config.render_threads / statistics.median(seconds)
 
 
 def load_timeline(args: argparse.Namespace, chunk_seconds: float) -> LibraryTimeline:
@@ -137,11 +188,11 @@ def load_timeline(args: argparse.Namespace, chunk_seconds: float) -> LibraryTime
     return analysed_timeline([args.library], chunk_seconds)
 
 
-def settings_from(args: argparse.Namespace) -> SimSettings:
+def settings_from(args: argparse.Namespace, renders_per_second: float) -> SimSettings:
     engine = EngineConfig().with_total_budget(args.budget_mb)
     return SimSettings(
         engine=engine,
-        renders_per_second=args.renders_per_second,
+        renders_per_second=renders_per_second,
         step_seconds=args.step_seconds,
     )
 
@@ -154,7 +205,11 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 
 def describe_setup(
-    timeline: LibraryTimeline, settings: SimSettings, args: argparse.Namespace
+    timeline: LibraryTimeline,
+    settings: SimSettings,
+    args: argparse.Namespace,
+    base_rate: float,
+    recorded: int,
 ) -> list[str]:
     slots, sizes = settings.tier_slots(), settings.tier_chunk_bytes()
     tiers = ", ".join(
@@ -165,15 +220,18 @@ def describe_setup(
     source = f"synthetic (seed {args.library_seed})" if args.synthetic else args.library.name
     capacity = settings.capacity_chunks()
     need = len(PROCESSED_PRESETS) / settings.engine.chunk_seconds
+    measured = "given" if args.base_renders_per_second else "measured now on this machine"
     return [
         f"library: {source}, {len(timeline.tracks)} tracks, {minutes:.1f} min, {chunks} chunks "
         f"per preset and bucket; the store holds {capacity / chunks:.1f} x that",
         f"memory, every policy: {settings.engine.total_budget_mb:.0f} MB = {capacity} chunks "
         f"({tiers})",
-        f"renders, every policy: {settings.renders_per_second:.2f} chunks per second of session "
-        f"(render-all needs {need:.2f} to keep pace), at most {settings.render_burst:.0f} saved up",
-        f"traces: {args.seeds} seeds x {args.minutes:g} min per model; step "
-        f"{settings.step_seconds:g} s",
+        f"renders, every policy: {base_rate:.2f} chunks per second of session at 1x ({measured}),"
+        f" divided by the slowdown (render-all needs {need:.2f} to keep pace), at most "
+        f"{settings.render_burst:.0f} saved up",
+        f"traces: {args.seeds} seeds x {args.minutes:g} min per model"
+        + (f", {recorded} recorded" if recorded else "")
+        + f"; step {settings.step_seconds:g} s",
     ]
 
 
@@ -213,31 +271,60 @@ def print_goals(by_model: Mapping[str, Results]) -> None:
         )
 
 
-def as_json(by_model: Mapping[str, Results], setup: list[str]) -> dict[str, Any]:
-    def figures(result: PolicyResult) -> dict[str, Any]:
-        return {
-            "switch_hit_ratio": result.switch_hit_ratio(),
-            "preset_switch_hit_ratio": result.hit_ratio("preset"),
-            "intensity_switch_hit_ratio": result.hit_ratio("intensity"),
-            "playback_hit_ratio": result.hit_ratio("playback"),
-            "seek_hit_ratio": result.hit_ratio("seek"),
-            "renders_per_played_chunk": result.renders_per_played_chunk(),
-            "prefetch_use": result.prefetch_use(),
-            "requests": {kind: result.requests(kind) for kind in REQUEST_KINDS},
-            "prefetch_renders": result.prefetch_renders,
-            "demand_renders": result.demand_renders,
-            "played_chunks": round(result.played_chunks, 3),
-            "max_bytes": result.max_bytes,
-            "budget_bytes": result.budget_bytes,
-        }
+Slowdowns = dict[float, tuple[float, dict[str, Results]]]
+"""Per slowdown factor: the render budget it gave (chunks per second), and the results."""
 
+
+def print_summary(by_slowdown: Slowdowns) -> None:
+    """The goals at every slowdown, overall."""
+    print("\nSummary (overall, every model)")
+    print(
+        f"  {'slowdown':<10}{'renders/s':>10}{'ours switch':>13}{'oracle':>8}{'ours/oracle':>13}"
+        f"{'ours/render-all':>17}{'ours/ahead pts':>16}"
+    )
+    for slowdown, (rate, by_model) in by_slowdown.items():
+        results = by_model[OVERALL]
+        ratio, points, cost = (goal.value for goal in goals(results))
+        print(
+            f"  {slowdown:<10g}{rate:>10.2f}"
+            f"{_fmt(results['ours'].switch_hit_ratio()):>13}"
+            f"{_fmt(results['oracle'].switch_hit_ratio()):>8}{_fmt(ratio):>13}"
+            f"{_fmt(cost):>17}{_fmt(points, '+.1f'):>16}"
+        )
+
+
+def figures(result: PolicyResult) -> dict[str, Any]:
+    return {
+        "switch_hit_ratio": result.switch_hit_ratio(),
+        "preset_switch_hit_ratio": result.hit_ratio("preset"),
+        "intensity_switch_hit_ratio": result.hit_ratio("intensity"),
+        "playback_hit_ratio": result.hit_ratio("playback"),
+        "seek_hit_ratio": result.hit_ratio("seek"),
+        "renders_per_played_chunk": result.renders_per_played_chunk(),
+        "prefetch_use": result.prefetch_use(),
+        "requests": {kind: result.requests(kind) for kind in REQUEST_KINDS},
+        "prefetch_renders": result.prefetch_renders,
+        "demand_renders": result.demand_renders,
+        "played_chunks": round(result.played_chunks, 3),
+        "max_bytes": result.max_bytes,
+        "budget_bytes": result.budget_bytes,
+    }
+
+
+def as_json(by_slowdown: Slowdowns, setup: list[str]) -> dict[str, Any]:
     return {
         "setup": setup,
-        "models": {
-            model: {name: figures(result) for name, result in results.items()}
-            for model, results in by_model.items()
+        "slowdowns": {
+            f"{slowdown:g}": {
+                "renders_per_second": round(rate, 4),
+                "models": {
+                    model: {name: figures(result) for name, result in results.items()}
+                    for model, results in by_model.items()
+                },
+                "goals": {goal.name: goal.as_dict() for goal in goals(by_model[OVERALL])},
+            }
+            for slowdown, (rate, by_model) in by_slowdown.items()
         },
-        "goals": {goal.name: goal.as_dict() for goal in goals(by_model[OVERALL])},
     }
 
 
@@ -254,34 +341,70 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--library-seed", type=int, default=1)
     parser.add_argument("--budget-mb", type=float, default=EngineConfig().total_budget_mb)
     parser.add_argument(
-        "--renders-per-second", type=float, default=SimSettings().renders_per_second
+        "--slowdowns", type=float, nargs="+", default=[1.0, 5.0, 10.0, 20.0], metavar="N"
+    )
+    parser.add_argument(
+        "--base-renders-per-second",
+        type=float,
+        help="the render budget at 1x (default: measured now, the engine's render threads)",
+    )
+    parser.add_argument(
+        "--trace", type=Path, nargs="+", default=[], help="recorded traces on this library"
     )
     parser.add_argument("--step-seconds", type=float, default=SimSettings().step_seconds)
+    parser.add_argument("--detail", action="store_true", help="a table per listener model")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.minutes * 60.0 < 1.0 or args.seeds < 1 or args.tracks < 1:
         parser.error("--minutes, --seeds and --tracks must be positive (a session lasts >= 1 s)")
-    if args.budget_mb <= 0.0 or args.renders_per_second <= 0.0 or args.step_seconds <= 0.0:
-        parser.error("--budget-mb, --renders-per-second and --step-seconds must be positive")
+    if args.budget_mb <= 0.0 or args.step_seconds <= 0.0:
+        parser.error("--budget-mb and --step-seconds must be positive")
+    if min(args.slowdowns) < 1.0 or (args.base_renders_per_second or 1.0) <= 0.0:
+        parser.error("a slowdown is at least 1, and the base render rate positive")
     return args
+
+
+def run_slowdowns(
+    args: argparse.Namespace,
+    timeline: LibraryTimeline,
+    base_rate: float,
+    recorded: list[list[TraceEvent]],
+) -> Slowdowns:
+    by_slowdown: Slowdowns = {}
+    for slowdown in args.slowdowns:
+        settings = settings_from(args, base_rate / slowdown)
+        by_model = run_models(
+            timeline, settings, args.models, args.seeds, args.minutes * 60.0, recorded
+        )
+        by_slowdown[slowdown] = (settings.renders_per_second, by_model)
+        if args.json:
+            continue
+        print(f"\n=== slowdown {slowdown:g}x: {settings.renders_per_second:.2f} renders per second")
+        for model, results in by_model.items():
+            if args.detail or model == OVERALL:
+                print_table(model, results)
+        print_goals(by_model)
+    return by_slowdown
 
 
 def main() -> None:
     args = parse_args()
-    settings = settings_from(args)
     started = time.perf_counter()
-    timeline = load_timeline(args, settings.engine.chunk_seconds)
-    setup = describe_setup(timeline, settings, args)
-    by_model = run_models(timeline, settings, args.models, args.seeds, args.minutes * 60.0)
+    base = SimSettings(engine=EngineConfig().with_total_budget(args.budget_mb))
+    base_rate = args.base_renders_per_second or measured_render_rate(base.engine)
+    timeline = load_timeline(args, base.engine.chunk_seconds)
+    recorded = read_recorded(args.trace, timeline)
+    setup = describe_setup(timeline, base, args, base_rate, len(recorded))
+    if not args.json:
+        print("\n".join(setup))
+    by_slowdown = run_slowdowns(args, timeline, base_rate, recorded)
     if args.json:
-        print(json.dumps(as_json(by_model, setup), indent=2))
+        print(json.dumps(as_json(by_slowdown, setup), indent=2))
         return
-    print("\n".join(setup))
-    for model, results in by_model.items():
-        print_table(model, results)
-    print_goals(by_model)
+    print_summary(by_slowdown)
+    traces = len(args.slowdowns) * (len(args.models) * args.seeds + len(recorded))
     print(
-        f"\n(library analysed and {len(args.models) * args.seeds} traces simulated in "
+        f"\n(library analysed and {traces} traces simulated in "
         f"{time.perf_counter() - started:.0f} s)"
     )
 
