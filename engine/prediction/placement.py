@@ -59,14 +59,19 @@ class PlanInput:
     branch_buckets: dict[str, int] = field(default_factory=dict)
     """The intensity bucket a switch to each preset plays at (each keeps the listener's
     intensity for it); a preset not in it, at `intensity_bucket`."""
-    min_read_ahead_probability: float = 0.1
+    min_read_ahead_probability: float = 0.3
     """Read-ahead of the current preset past the next chunk stops where the listener will
-    most likely have switched away: those renders would be thrown away unheard."""
-    max_branches: int = 2
-    min_branch_probability: float = 0.07
-    """A switch target is rendered only if a switch to it within the next two chunks is at
-    least this likely: rendering every preset costs as much as render-all, and a miss still
-    renders the head in tens of milliseconds (bench/cache_policy chose the value)."""
+    likely have switched away: those renders would be thrown away unheard."""
+    max_branches: int = 5
+    """At most this many switch targets per chunk: every other built-in preset (a
+    listener's long list gets its likeliest five)."""
+    min_branch_probability: float = 0.02
+    """A switch target at the playhead is rendered only if a switch to it within the next
+    two chunks is at least this likely, and twice that for each chunk further on (there is
+    time to render those when the playhead nears them). A settled listener's branches would
+    mostly go unheard; an exploring one's first switch of a burst is a guess among all.
+    `bench/cache_policy` chose the values: at least 0.90 of the oracle's switch hits at half
+    render-all's renders, at every slowdown up to 10x."""
 
 
 @dataclass(frozen=True)
@@ -112,15 +117,16 @@ def distribution_at(plan_input: PlanInput, ahead: int) -> dict[str, float]:
 
 
 def branch_presets(plan_input: PlanInput, ahead: int = 0) -> list[str]:
-    """Switch targets worth rendering at a chunk: the likeliest few, each only if a switch to
-    it soon is likely enough (a settled listener's branches would mostly go unheard)."""
+    """Switch targets worth rendering at a chunk `ahead` of the playhead: the likeliest few,
+    each only if a switch to it soon is likely enough, the more so the further the chunk."""
     stay = 1.0 - min(max(plan_input.switch_probability_per_chunk, 0.0), 1.0)
     soon = 1.0 - stay**2
+    needed = plan_input.min_branch_probability / NEARNESS_PER_CHUNK ** max(ahead, 0)
     ranked = sorted(distribution_at(plan_input, ahead).items(), key=lambda item: -item[1])
     return [
         preset
         for preset, share in ranked[: plan_input.max_branches]
-        if share > 0 and share * soon >= plan_input.min_branch_probability
+        if share > 0 and share * soon >= needed
     ]
 
 
