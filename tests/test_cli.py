@@ -157,6 +157,24 @@ def test_presets_lists_each_with_its_origin_and_check_names_file_line_and_field(
     assert "absent.toml: no such file" in capsys.readouterr().err
 
 
+def test_a_shipped_example_is_added_to_the_listeners_presets_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    folder = tmp_path / "new-folder"
+    monkeypatch.setenv("TIERPLAY_CONFIG_DIR", str(folder))
+    assert main(["presets", "--add-example", "heavy"]) == 0
+    mine = folder / "presets.toml"
+    assert capsys.readouterr().out.strip() == f"added studio, room to {mine}"
+    kept = mine.read_text()
+    assert main(["presets", "--add-example", "heavy"]) == 2  # the names are taken
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tierplay: heavy not added: ") and "studio" in err
+    assert mine.read_text() == kept
+    assert main(["presets"]) == 0
+    names = [row.split()[1] for row in capsys.readouterr().out.splitlines()[:8]]
+    assert names[6:] == ["studio", "room"]
+
+
 def test_render_takes_a_listeners_preset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

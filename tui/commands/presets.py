@@ -1,4 +1,5 @@
-"""`tierplay presets [--check FILE]`: every preset in use with its origin, or a file checked.
+"""`tierplay presets [--check FILE] [--add-example NAME]`: every preset in use with its origin,
+a file checked, or a shipped example added to the listener's presets.
 
 Each problem is one line naming the file, the line and the field; the exit status is 1
 when there is one, so a script (or an editor's save hook) can check a file before the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 from engine.config import EngineConfig
@@ -33,10 +35,18 @@ def run_presets(argv: Sequence[str]) -> int:
         metavar="FILE",
         help="check FILE (by default your presets.toml): print each problem and exit",
     )
+    parser.add_argument(
+        "--add-example",
+        choices=example_names(),
+        metavar="NAME",
+        help=f"add the presets of a shipped example ({', '.join(example_names())}) to yours",
+    )
     args = parser.parse_args(argv)
     rate = EngineConfig().sample_rate
     if args.check is not None:
         return check_file(args.check, rate)
+    if args.add_example is not None:
+        return add_example(args.add_example, presets_path(), rate)
     book = PresetBook(rate, presets_path())
     for line in preset_lines(book):
         print(line)
@@ -59,6 +69,36 @@ def preset_lines(book: PresetBook) -> list[str]:
         state = "" if where.exists() else " (not there: the built-ins alone)"
         lines.append(f"your presets: {where}{state}")
     return lines
+
+
+def example_names() -> list[str]:
+    """The example preset files shipped with the player (`engine/presets/examples/`)."""
+    folder = resources.files("engine.presets").joinpath("examples")
+    return sorted(
+        item.name.removesuffix(".toml") for item in folder.iterdir() if item.name.endswith(".toml")
+    )
+
+
+def add_example(name: str, path: Path, sample_rate: int) -> int:
+    """Append the example's presets to the listener's file, unless that would leave it
+    invalid (a name already taken): the file is left as it was, and why is said."""
+    text = resources.files("engine.presets").joinpath("examples", f"{name}.toml").read_text("utf-8")
+    try:
+        kept = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"{path}: cannot be read ({error})") from None
+    joined = kept + ("\n" if kept and not kept.endswith("\n") else "") + text
+    problems = parse_presets(joined, str(path), sample_rate).problems
+    if problems:
+        raise CliError(f"{name} not added: {problems[0]}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(joined, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"{path}: cannot be written ({error})") from None
+    added = parse_presets(text, name, sample_rate).presets
+    print(f"added {', '.join(preset.name for preset in added)} to {path}")
+    return 0
 
 
 def check_file(path: Path, sample_rate: int) -> int:
