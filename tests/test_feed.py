@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from engine.cache.buffer import Lookup
 from engine.config import EngineConfig
@@ -185,3 +186,63 @@ def test_a_fast_machine_renders_the_head_of_a_miss_at_once() -> None:
     assert feed.head_renders == 1 and feed.stand_ins == 0
     expected = renderer.render_range(feed.store.get(track), "warm", 1.0, 0, 1024)
     assert np.array_equal(audio, expected)
+
+
+class FirstChunkBuffer:
+    """Holds chunk 0's render; chunk 1 is not rendered yet."""
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio = audio
+
+    def lookup(self, key: Any, *_args: Any, **_kwargs: Any) -> Lookup:
+        held = key.chunk_index == 0
+        return Lookup(self.audio if held else None, TierName.L1 if held else None)
+
+    def peek_tier(self, key: Any) -> str | None:
+        return TierName.L1 if key.chunk_index == 0 else None
+
+
+@pytest.mark.parametrize("slow", [True, False])
+def test_a_render_fades_into_the_source_before_a_chunk_not_rendered_yet(slow: bool) -> None:
+    """Crossing into a missing chunk on a slow machine: the render's last frames fade into
+    the source, which plays on from the boundary (no jump from one to the other). A fast
+    machine renders the next chunk's head there instead, and nothing fades."""
+    feed, track, _workers, renderer = slow_machine_feed(1 / 4_410 if slow else 1 / 8_820_000)
+    chunk = renderer.render_chunk(feed.store.get(track), "warm", 1.0, 0)
+    feed.buffer = FirstChunkBuffer(chunk)  # type: ignore[assignment]
+    boundary = feed.config.chunk_frames
+    fade = round(feed.config.crossfade_ms * feed.config.sample_rate / 1000)
+    first = boundary - 3 * 1024
+    heard = np.concatenate([feed.read(track, first + n * 1024, 1024) for n in range(6)])
+    source = renderer.original(feed.store.get(track), first, first + 6 * 1024)
+    cut = boundary - first
+    if not slow:
+        assert np.array_equal(heard[:cut], chunk[first:])
+        assert feed.head_renders == 1 and feed.stand_ins == 0
+        return
+    assert np.array_equal(heard[: cut - fade], chunk[first : boundary - fade])
+    assert np.array_equal(heard[cut:], source[cut:])  # the source stands in
+    assert feed.stand_ins == 1
+    fading = heard[cut - fade : cut]
+    assert not np.array_equal(fading, chunk[boundary - fade :])
+    # By the boundary the mix is all but the source: no step into the stand-in.
+    assert np.max(np.abs(fading[-1] - source[cut - 1])) < 0.01
+
+
+def test_a_render_arriving_after_the_fade_out_fades_in_from_the_source() -> None:
+    feed, track, _workers, renderer = slow_machine_feed(1 / 4_410)
+    source_track = feed.store.get(track)
+    chunks = [renderer.render_chunk(source_track, "warm", 1.0, index) for index in (0, 1)]
+    buffer = FirstChunkBuffer(chunks[0])
+    feed.buffer = buffer  # type: ignore[assignment]
+    boundary = feed.config.chunk_frames
+    fade = round(feed.config.crossfade_ms * feed.config.sample_rate / 1000)
+    before = feed.read(track, boundary - 2048, 2048)  # faded out: chunk 1 was missing
+    assert not np.array_equal(before[-fade:], chunks[0][-fade:])
+    buffer.peek_tier = lambda _key: TierName.L1  # type: ignore[method-assign]
+    buffer.lookup = lambda key, *_a, **_k: Lookup(chunks[key.chunk_index], TierName.L1)  # type: ignore[method-assign]
+    after = feed.read(track, boundary, 2048)  # the render arrived in time after all
+    source = renderer.original(source_track, boundary, boundary + fade)
+    assert np.array_equal(after[fade:], chunks[1][fade:2048])
+    assert np.max(np.abs(after[0] - source[0])) < 0.01  # it starts from the source
+    assert feed.stand_ins == 0

@@ -98,6 +98,18 @@ class _PendingSwitch:
 
 
 @dataclass(frozen=True)
+class _Gap:
+    """A chunk boundary and whether the render after it was missing when the feeder
+    reached its fade: then the render before it faded into the source."""
+
+    at: tuple[str, int]
+    """(track id, boundary frame)."""
+    setting: Setting
+    fades: bool
+    rho: float
+
+
+@dataclass(frozen=True)
 class _Fade:
     """The old render to fade out after a switch: its audio, where it starts, the fade span."""
 
@@ -150,6 +162,8 @@ class PresetFeed:
         """The last switch's fade, kept until the switch is heard: a cut the consumer
         missed is made again later, and must fade again there (else it clicks)."""
         self._unheard: list[ServedRequest] = []
+        self._gap: _Gap | None = None
+        """The last chunk boundary looked at for a missing render (feeder thread only)."""
         self.render_fallbacks = 0
         self.stand_ins = 0
         self.head_renders = 0
@@ -310,6 +324,12 @@ class PresetFeed:
         self.head_renders += 1
         return _Held(key, frame, audio)
 
+    def _head_at_hand(self, track: Track, preset: str) -> bool:
+        """A miss of `preset` here would be met by a head rendered on the feeder's thread."""
+        if self.renderer is None or not self.renderer.is_prepared(self.store.get(track), preset):
+            return False
+        return self._head_affordable(preset, round(HEAD_SECONDS * self.config.sample_rate))
+
     def _head_affordable(self, preset: str, frames: int) -> bool:
         """A head of `frames` renders (warm-up and look-ahead included) within the feeder's
         budget, at the speed measured lately (the preset's calibration measured it)."""
@@ -369,7 +389,8 @@ class PresetFeed:
             piece = audio[offset : offset + end - frame]
             if len(piece) == 0:
                 break
-            pieces.append(self._crossfaded(track, frame, piece))
+            piece = self._crossfaded(track, frame, piece)
+            pieces.append(self._before_gap(track, frame, chunk_start, len(audio), piece))
             frame += len(piece)
         if not pieces:
             return np.zeros((0, 2), dtype=np.float32)
@@ -392,13 +413,65 @@ class PresetFeed:
             # Past a head rendered after a miss: the same request, already counted.
             continuing = held is not None and held.key == key and not seeking
         fetched = self._fetch(track, key, kind, frame, count=not continuing)
-        arrived = held is not None and held.stand_in and not fetched.stand_in and continuing
+        after_stand_in = held is not None and held.stand_in and continuing
+        after_fade_out = (
+            self._gap is not None and self._gap.fades and self._gap.at == (track.id, frame)
+        )
+        arrived = not fetched.stand_in and (after_stand_in or after_fade_out)
         fade = self._fade_from_source(track, fetched, frame) if arrived else None
         with self._lock:
             if fade is not None:
                 self._fade = fade
             self._held = fetched
         return fetched.first_frame, fetched.audio
+
+    def _before_gap(
+        self, track: Track, frame: int, chunk_start: int, chunk_length: int, piece: Audio
+    ) -> Audio:
+        """The end of a rendered chunk whose next chunk is not rendered yet: its last frames
+        fade into the source, which stands in from the boundary on (a jump from the render
+        to the source there would click). Decided once per boundary, when the feeder
+        first reads within a fade of it, so the pieces of one fade agree."""
+        length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
+        chunk_end = chunk_start + chunk_length
+        fade_start = chunk_end - length
+        if frame + len(piece) <= fade_start or chunk_end >= track.frames or fade_start < 0:
+            return piece
+        with self._lock:
+            setting, held = self.active, self._held
+        if setting.preset == BYPASS or held is None or held.stand_in:
+            return piece
+        if held.first_frame != chunk_start or len(held.audio) != chunk_length:
+            return piece  # the head of a miss, not a whole chunk
+        gap = self._gap_at(track, setting, chunk_end, held.audio[fade_start - chunk_start :])
+        if not gap.fades:
+            return piece
+        split = max(0, fade_start - frame)
+        tail = piece[split:]
+        first = frame + split
+        source = self._original(track, first, first + len(tail))
+        faded = crossfade.mix(tail, source, first - fade_start, length, gap.rho)
+        return np.concatenate([piece[:split], faded]) if split else faded
+
+    def _gap_at(self, track: Track, setting: Setting, boundary: int, tail: Audio) -> _Gap:
+        """Whether the chunk after `boundary` is missing (its render asked for at once),
+        with the correlation of the render's tail and the source for the fade."""
+        at = (track.id, boundary)
+        gap = self._gap
+        if gap is not None and gap.at == at and gap.setting == setting:
+            return gap
+        key = self.key_for(track, setting, boundary)
+        missing = self.buffer.peek_tier(key) is None
+        if missing:
+            missing = not self.workers.request_now(key, track.fingerprint).done.is_set()
+        if missing and self._head_at_hand(track, setting.preset):
+            missing = False  # the feeder renders the next chunk's head there at once
+        rho = 1.0
+        if missing:
+            source = self._original(track, boundary - len(tail), boundary)
+            rho = crossfade.correlation(tail, source)
+        self._gap = _Gap(at, setting, missing, rho)
+        return self._gap
 
     def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> _Fade:
         """The render has arrived after a stand-in: fade from the source into it (the
