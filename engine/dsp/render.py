@@ -142,7 +142,7 @@ class Renderer:
         chain = self._chain(source, plan.preset)
         before, after = chain.reach(self.config.sample_rate)  # a convolution's, else 0
         first = max(0, start - self.warmup_frames - before)
-        started = time.perf_counter()
+        started = time.thread_time()
         with self.slowdown.applied():
             window = source.read(first, stop + self.lookahead_frames + after)
             if window.shape[0] <= start - first:
@@ -155,7 +155,7 @@ class Renderer:
             limited = limit_true_peak(
                 mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, first
             )
-        self.speed.note(preset, time.perf_counter() - started, limited.shape[1])
+        self.speed.note(preset, time.thread_time() - started, limited.shape[1])
         return np.ascontiguousarray(limited[:, start - first : stop - first].T)
 
     def original(self, source: TrackSource, start: int, stop: int, measure: bool = True) -> Audio:
@@ -302,10 +302,10 @@ class Renderer:
                     kept.append(wet.astype(np.float16))
                 yield wet
 
-        started = time.perf_counter()
+        started = time.thread_time()
         meter = measure_windows(wets(), settle, rate)
         frames = sum(window.shape[1] for window in kept)
-        self.speed.note(preset.name, time.perf_counter() - started, frames)
+        self.speed.note(preset.name, time.thread_time() - started, frames)
         self._note_profiles(source, sample, preset.name, kept)
         measured = meter.integrated()
         if is_silent(target) or is_silent(measured):

@@ -5,6 +5,10 @@ small part of the time the output ring holds; on a slow machine (or under a heav
 must not try, and plays the source until the render threads deliver. Every renderer of an
 engine shares one `RenderSpeed`, so the feeder knows the speed from the render threads'
 work before it ever renders.
+
+Renders are timed in the rendering thread's CPU time: the render threads are niced, so on
+a busy machine their wall time says how long they waited, not what a render on the feeder
+(not niced) would cost.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ SMOOTHING = 0.25
 
 
 class RenderSpeed:
-    """Wall seconds per frame of audio processed, smoothed over recent renders."""
+    """CPU seconds per frame of audio processed, smoothed over recent renders."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -26,7 +30,7 @@ class RenderSpeed:
         """Per preset: its own smoothed cost, so a heavy chain is judged as heavy."""
 
     def note(self, preset: str, seconds: float, frames: int) -> None:
-        """A render of `preset` processed `frames` frames in `seconds` of wall time."""
+        """A render of `preset` processed `frames` frames in `seconds` of CPU time."""
         if frames <= 0 or seconds < 0.0:
             return
         cost = seconds / frames
@@ -35,7 +39,7 @@ class RenderSpeed:
             self._by_preset[preset] = _smoothed(self._by_preset.get(preset), cost)
 
     def seconds_for(self, frames: int, preset: str | None = None) -> float | None:
-        """Expected wall time to process `frames` frames of `preset` (any preset when not
+        """Expected CPU time to process `frames` frames of `preset` (any preset when not
         measured on its own); None before any render was measured."""
         with self._lock:
             cost = self._by_preset.get(preset) if preset is not None else None
