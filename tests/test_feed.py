@@ -246,3 +246,12 @@ def test_a_render_arriving_after_the_fade_out_fades_in_from_the_source() -> None
     assert np.array_equal(after[fade:], chunks[1][fade:2048])
     assert np.max(np.abs(after[0] - source[0])) < 0.01  # it starts from the source
     assert feed.stand_ins == 0
+
+
+def test_heads_that_took_longer_than_their_estimate_are_not_tried_again() -> None:
+    """A busy machine (the render threads' share, the GIL) stretches a head's time on the
+    feeder far past its CPU estimate: the feeder learns it and stands in instead."""
+    feed, track, _workers, _renderer = slow_machine_feed(1 / (200 * 44_100))
+    feed._note_head(seconds=2.0, expected=0.01)  # a head took 200 times its estimate
+    feed.read(track, 0, 1024)
+    assert feed.head_renders == 0 and feed.stand_ins == 1

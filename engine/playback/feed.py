@@ -34,6 +34,8 @@ HEAD_BUDGET_SHARE = 1 / 6
 """The longest a head render may take on the feeder's thread, as a share of the ring's
 lead: on a slow machine or a heavy chain the feeder does not try (the old preset, or the
 source, plays on until the render threads deliver), so a switch never stalls it."""
+HEAD_STRETCH_SMOOTHING = 0.1
+"""How fast the heads' stretch comes back down once heads go quicker again."""
 STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
 FADE_SOURCE_SECONDS = 0.25
@@ -153,6 +155,9 @@ class PresetFeed:
         self._held: _Held | None = None
         self.renderer = renderer_factory() if renderer_factory is not None else None
         """The feeder's own renderer, for the head of a chunk after a miss."""
+        self._head_budget = HEAD_BUDGET_SHARE * config.ring_seconds
+        self._head_stretch = 1.0
+        """Wall time / CPU estimate of the heads rendered here lately (feeder thread)."""
         self._originals = self.renderer or Renderer(config)
         """Reads the original (a plain gain for hot masters) for the feeder's thread."""
         self._original_block: tuple[tuple[str, str, int], int, Audio] | None = None
@@ -314,15 +319,27 @@ class PresetFeed:
             return None  # calibrating would stall the feeder: the worker's render follows
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
-        if not self._head_affordable(target.preset, stop - frame):
+        expected = self._head_seconds(target.preset, stop - frame)
+        if expected is None or expected * self._head_stretch > self._head_budget:
             return None
+        started = time.perf_counter()
         try:
             intensity = self.config.bucket_intensity(target.bucket)
             audio = self.renderer.render_range(source, target.preset, intensity, frame, stop)
         except Exception:  # noqa: BLE001 - the worker's render is still on its way
             return None
+        self._note_head(time.perf_counter() - started, expected)
         self.head_renders += 1
         return _Held(key, frame, audio)
+
+    def _note_head(self, seconds: float, expected: float) -> None:
+        """How much longer than its CPU estimate a head took on this thread (a busy machine,
+        the render threads' share, the GIL): at once when longer, slowly when shorter."""
+        stretch = max(1.0, seconds / max(expected, 1e-6))
+        if stretch > self._head_stretch:
+            self._head_stretch = stretch
+        else:
+            self._head_stretch += HEAD_STRETCH_SMOOTHING * (stretch - self._head_stretch)
 
     def _head_at_hand(self, track: Track, preset: str) -> bool:
         """A miss of `preset` here would be met by a head rendered on the feeder's thread."""
@@ -331,12 +348,17 @@ class PresetFeed:
         return self._head_affordable(preset, round(HEAD_SECONDS * self.config.sample_rate))
 
     def _head_affordable(self, preset: str, frames: int) -> bool:
-        """A head of `frames` renders (warm-up and look-ahead included) within the feeder's
-        budget, at the speed measured lately (the preset's calibration measured it)."""
+        """A head of `frames` renders within the feeder's budget: its CPU time at the speed
+        measured lately (the preset's calibration measured it), stretched by what heads
+        really took on this thread."""
+        expected = self._head_seconds(preset, frames)
+        return expected is not None and expected * self._head_stretch <= self._head_budget
+
+    def _head_seconds(self, preset: str, frames: int) -> float | None:
+        """The CPU time a head of `frames` (warm-up and look-ahead included) should take."""
         assert self.renderer is not None
         window = frames + self.renderer.warmup_frames + self.renderer.lookahead_frames
-        expected = self.renderer.speed.seconds_for(window, preset)
-        return expected is not None and expected <= HEAD_BUDGET_SHARE * self.config.ring_seconds
+        return self.renderer.speed.seconds_for(window, preset)
 
     def flushed(self, ring_index: int, frame: int) -> None:
         """The player dropped queued audio; new audio starts at `ring_index` = track `frame`.
