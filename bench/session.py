@@ -39,6 +39,8 @@ class SessionResult:
     lateness_p999_ms: float
     rss_samples_mb: list[float] = field(default_factory=list)
     budget_mb: float = 0.0
+    asked_switches: int = 0
+    """Preset commands made; a switch superseded before it was heard is not in `switches`."""
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +75,7 @@ async def _drive(
     on_tick: Callable[[], None],
     seed: int,
     pattern: tuple[str, ...],
+    asked: list[str],
 ) -> None:
     rng = random.Random(seed)
     presets = itertools.cycle(pattern)
@@ -88,7 +91,8 @@ async def _drive(
                 engine.next_track()
                 engine.play()
                 continue
-            engine.set_preset(next(presets))
+            asked.append(next(presets))
+            engine.set_preset(asked[-1])
             if time.monotonic() >= next_seek:
                 await asyncio.sleep(0.05)
                 position = engine.snapshot().position_seconds
@@ -107,13 +111,20 @@ def run_session(
     pattern: tuple[str, ...] = SWITCH_PATTERN,
     presets_file: Path | None = None,
     library: Path = SAMPLE_AUDIO,
+    render_slowdown: float = 1.0,
 ) -> SessionResult:
-    """`pattern`: the presets switched to, in turn; `presets_file`: a listener's presets."""
+    """`pattern`: the presets switched to, in turn; `presets_file`: a listener's presets;
+    `render_slowdown`: the slow-machine model's factor."""
     state = tempfile.TemporaryDirectory(prefix="tierplay-session-")
-    config = replace(fresh_model_config(Path(state.name)), presets_file=presets_file)
+    config = replace(
+        fresh_model_config(Path(state.name)),
+        presets_file=presets_file,
+        render_slowdown=render_slowdown,
+    )
     process = psutil.Process()
     engine = open_engine(sink, config, library)
     rss: list[float] = []
+    asked: list[str] = []
 
     def sample_rss() -> None:
         rss.append(process.memory_info().rss / 1e6)
@@ -128,6 +139,7 @@ def run_session(
                 sample_rss,
                 seed,
                 pattern,
+                asked,
             )
         )
         engine.pause()
@@ -142,6 +154,7 @@ def run_session(
             lateness_p999_ms=engine.sink.callback_lateness_ms(0.999),
             rss_samples_mb=rss,
             budget_mb=config.total_budget_mb,
+            asked_switches=len(asked),
         )
     finally:
         engine.close()
