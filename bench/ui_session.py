@@ -7,7 +7,7 @@ then), and measures how regularly the UI's 10 Hz transport refresh really ran: i
 p50/p99 as a ratio to the nominal 100 ms (the baseline), the 4 Hz monitor refresh the
 same way, and the underruns during the run (goal 0).
 
-Run: .venv/bin/python -m bench.ui_session [--seconds 60]
+Run: .venv/bin/python -m bench.ui_session [--seconds 60] [--record TRACE.jsonl]
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import itertools
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import events
 
-from bench.session import open_engine
+from bench.session import SAMPLE_AUDIO, open_engine
 from engine import EngineConfig
 from engine.observe.stats import percentile
 from tui.app import MONITOR_HZ, SNAPSHOT_HZ, TierplayApp
@@ -87,8 +88,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sink", default="auto")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--record", type=Path, metavar="TRACE.jsonl", help="record the session as a trace"
+    )
     args = parser.parse_args()
     engine = open_engine(args.sink, EngineConfig())
+    if args.record is not None:
+        engine.record_to(args.record, SAMPLE_AUDIO)
     try:
         app = TierplayApp(engine, autoplay=True)
         transport: list[float] = []
