@@ -2,7 +2,11 @@
 
 Speed: real-time factor of one 10 s chunk rendered with its 2 s warm-up and look-ahead, on
 one core, and the ratio of that time to the same preset's pedalboard plugins run bare on the
-same segment in the same run (interleaved, median of N). Calibration: the time to sample a
+same segment in the same run (interleaved, median of N). The render's stages are timed one
+by one in the same run (read: the window decoded from the file; planar and out: the
+transposes in and out; chain: plugins and width; mix: dry/wet; limiter: the true-peak
+limiter), so the ratio says where it comes from; "no read" is the ratio without the
+decoding, which the bare chain is spared. Calibration: the time to sample a
 track and calibrate a preset, against the track's length. Quality: seamlessness (10 s and 7 s
 chunks against a continuous render of the first `--seconds`), each preset's loudness against
 the original as played (whole track), the spread of the six, true peak, and the smallest
@@ -21,7 +25,9 @@ import argparse
 import itertools
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +35,10 @@ from scipy.signal import welch
 
 from engine.config import EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
-from engine.dsp.chain import build_board
+from engine.dsp.chain import PresetChain, build_board, mix_dry_wet
+from engine.dsp.limiter import limit_true_peak
 from engine.dsp.loudness import integrated_loudness
-from engine.dsp.render import Renderer, chunk_count
+from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.truepeak import true_peak_db
 from engine.library.decoders import AUDIO_EXTENSIONS
 from engine.library.scan import probe
@@ -40,6 +47,8 @@ from engine.vocabulary import PRESET_ORDER
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
 PROCESSED = [name for name in PRESET_ORDER if name != "original"]
+STAGES = ("read", "planar", "chain", "mix", "limiter", "out")
+Result = TypeVar("Result")
 
 
 def pin_to_one_core() -> None:
@@ -66,19 +75,76 @@ def speed_table(track: TrackSource, repeats: int) -> None:
     last = min(track.frames, start + config.chunk_frames + renderer.lookahead_frames)
     segment = np.ascontiguousarray(track.read(first, last).T)
     print(f"\nSpeed on {track.track.path.name}, chunk {index} (10 s + warm-up/look-ahead), 1 core")
-    print(f"{'preset':<10}{'ours ms':>9}{'bare ms':>9}{'RTF':>8}{'ours/bare':>11}")
+    stages = "".join(f"{name:>8}" for name in STAGES)
+    heads = f"{'ours ms':>9}{'bare ms':>9}{'RTF':>7}{'ours/bare':>10}{'no read':>8}"
+    print(f"{'preset':<10}{heads}{stages}")
     for preset in PROCESSED:
         plan = renderer.plan(track, preset)  # calibrated once per track, not per chunk
         board = build_board(plan.preset)
-        ours, bare = [], []
+        staged = StagedRender(renderer, track, preset, index)
+        ours, bare, parts = [], [], []
         for _ in range(repeats):
             ours.append(time_call(lambda p=preset: renderer.render_chunk(track, p, 1.0, index)))
             bare.append(time_call(lambda b=board: b(segment, config.sample_rate, reset=True)))
+            parts.append(staged.run())
         ours_s, bare_s = statistics.median(ours), statistics.median(bare)
+        stage_s = {name: statistics.median(p[name] for p in parts) for name in STAGES}
+        cells = "".join(f"{stage_s[name] * 1000:>8.1f}" for name in STAGES)
         print(
             f"{preset:<10}{ours_s * 1000:>9.1f}{bare_s * 1000:>9.1f}"
-            f"{config.chunk_seconds / ours_s:>7.0f}x{ours_s / bare_s:>11.2f}"
+            f"{config.chunk_seconds / ours_s:>6.0f}x{ours_s / bare_s:>10.2f}"
+            f"{(ours_s - stage_s['read']) / bare_s:>8.2f}{cells}"
         )
+
+
+class StagedRender:
+    """`Renderer.render_range`'s steps one by one, each timed (the sum is the render plus a
+    few clock reads). Its output is checked against `render_chunk`'s once, so a change to
+    the renderer that this copy misses stops the benchmark instead of timing something
+    else."""
+
+    def __init__(self, renderer: Renderer, track: TrackSource, preset: str, index: int):
+        config = renderer.config
+        self.renderer, self.track = renderer, track
+        self.start, self.stop = chunk_bounds(index, track.frames, config.chunk_frames)
+        self.first = max(0, self.start - renderer.warmup_frames)
+        self.plan = renderer.plan(track, preset)
+        self.chain = PresetChain(self.plan.preset)
+        self.level = config.bucket_intensity(config.intensity_bucket(1.0))
+        times: dict[str, float] = {}
+        expected = renderer.render_chunk(track, preset, 1.0, index)
+        if not np.array_equal(self._render(times), expected):
+            raise SystemExit(f"bench.render: its stages no longer render {preset} as ours does")
+
+    def run(self) -> dict[str, float]:
+        """Seconds per stage of one render."""
+        times: dict[str, float] = {}
+        self._render(times)
+        return times
+
+    def _render(self, times: dict[str, float]) -> npt.NDArray[np.float32]:
+        rate, ceiling = self.renderer.config.sample_rate, self.renderer.config.true_peak_ceiling_db
+        stop, first = self.stop, self.first
+        window = timed(times, "read", lambda: self.track.read(first, stop + self.lookahead))
+        dry = timed(times, "planar", lambda: np.ascontiguousarray(window.T))
+        wet = timed(times, "chain", lambda: self.chain.process(dry, rate))
+        mixed = timed(times, "mix", lambda: mix_dry_wet(dry, wet, self.level, self.plan.wet_gain))
+        limited = timed(times, "limiter", lambda: limit_true_peak(mixed, rate, ceiling, first))
+        start = self.start
+        return timed(
+            times, "out", lambda: np.ascontiguousarray(limited[:, start - first : stop - first].T)
+        )
+
+    @property
+    def lookahead(self) -> int:
+        return self.renderer.lookahead_frames
+
+
+def timed(times: dict[str, float], stage: str, step: Callable[[], Result]) -> Result:
+    start = time.perf_counter()
+    result = step()
+    times[stage] = time.perf_counter() - start
+    return result
 
 
 def calibration_table(track: TrackSource) -> None:
