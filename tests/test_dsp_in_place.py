@@ -3,7 +3,9 @@
 Width, the dry/wet mix and the limiter write into arrays the render owns, and the limiter's
 gain and the true-peak interpolation run in slices, so that a render holds no extra
 chunk-sized copies. None of it may change a sample: seams and cached chunks rely on every
-render of a frame being bit-identical.
+render of a frame being bit-identical. The limiter sums its taps and its gain windows in
+its own order, so against the plain float64 formula it is checked to float32 rounding, and
+against itself in other slices to the bit.
 """
 
 from __future__ import annotations
@@ -46,19 +48,20 @@ def reference_mix(dry: Planar, wet: Planar, intensity: float, wet_gain: float) -
     return mixed.astype(np.float32, copy=False)
 
 
-def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float32]:
-    """The envelope from a zero-padded copy of the whole segment, gathered in one go."""
-    envelope = np.abs(planar).max(axis=0).astype(np.float32)
+def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float64]:
+    """The envelope in float64 from a zero-padded copy of the whole segment, every tap
+    summed in order, at every frame whose pair comes within 6 dB of `threshold`."""
+    envelope = np.abs(planar).max(axis=0).astype(np.float64)
     pair = envelope.copy()
     pair[:-1] = np.maximum(envelope[:-1], envelope[1:])
     candidates = np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM)
     tap_offsets, kernels = truepeak.reference_phase_kernels()
     reach = -int(tap_offsets[0])
-    padded = np.pad(planar, ((0, 0), (reach, int(tap_offsets[-1]))))
-    between = np.zeros(candidates.size, dtype=np.float32)
+    padded = np.pad(planar.astype(np.float64), ((0, 0), (reach, int(tap_offsets[-1]))))
+    between = np.zeros(candidates.size)
     for channel in padded:
-        phases = np.zeros((kernels.shape[1], candidates.size), dtype=np.float32)
-        for tap, weights in enumerate(kernels):
+        phases = np.zeros((kernels.shape[1], candidates.size))
+        for tap, weights in enumerate(kernels.astype(np.float64)):
             samples = channel[tap:][candidates]
             for phase, weight in enumerate(weights):
                 phases[phase] += samples * weight
@@ -67,12 +70,10 @@ def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float
     return envelope
 
 
-def reference_limit(planar: Planar, ceiling_db: float, origin: int) -> Planar:
-    """The limiter with its whole gain curve in float64 and one float64 product."""
+def reference_gain(planar: Planar, ceiling_db: float, origin: int) -> npt.NDArray[np.float64]:
+    """The limiter's gain curve in float64 with scipy's filters and np.interp."""
     ceiling = 10 ** ((ceiling_db - limiter.MARGIN_DB) / 20)
     envelope = reference_envelope(planar, ceiling)
-    if float(envelope.max(initial=0.0)) <= ceiling:
-        return planar.copy()
     needed = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     frames = needed.shape[0]
     lead = origin % limiter.BLOCK_FRAMES
@@ -87,7 +88,7 @@ def reference_limit(planar: Planar, ceiling_db: float, origin: int) -> Planar:
         gain = uniform_filter1d(gain, width, mode="nearest")
     centres = np.arange(blocks) * limiter.BLOCK_FRAMES + (limiter.BLOCK_FRAMES - 1) / 2 - lead
     smooth = np.interp(np.arange(frames, dtype=np.float64), centres, gain)
-    return (planar * np.minimum(smooth, needed)[None, :]).astype(np.float32, copy=False)
+    return np.minimum(smooth, needed)
 
 
 @settings(max_examples=40, deadline=None)
@@ -117,6 +118,13 @@ def test_mix_in_place_equals_the_formula(
     assert np.array_equal(mix_dry_wet(dry.copy(), wet.copy(), intensity, wet_gain), expected)
 
 
+def limited_in_slices(audio: Planar, origin: int, candidates: int, frames: int) -> Planar:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(limiter, "SLICE_FRAMES", frames)
+        patch.setattr(truepeak, "CANDIDATE_SLICE", candidates)
+        return limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=origin)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
@@ -124,26 +132,54 @@ def test_mix_in_place_equals_the_formula(
     level=st.sampled_from([0.05, 0.4, 1.5]),
     origin=st.integers(0, 10**6),
 )
-def test_the_sliced_limiter_equals_the_whole_curve(
+def test_the_sliced_limiter_is_the_whole_curve(
     seed: int, frames: int, level: float, origin: int
 ) -> None:
-    """Slices shrunk to a few hundred frames, so that short examples cross many."""
+    """Slices shrunk to a few hundred frames, so that short examples cross many: the same
+    samples to the bit as the shipped sizes, and the plain float64 curve to float32
+    rounding (the sums are ordered differently)."""
     audio = planar_audio(seed, frames, level)
-    expected = reference_limit(audio, -1.0, origin)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(limiter, "SLICE_FRAMES", 384)
-        patch.setattr(truepeak, "CANDIDATE_SLICE", 256)
-        got = limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=origin)
-    assert np.array_equal(got, expected)
+    got = limited_in_slices(audio, origin, 256, 384)
+    shipped = limited_in_slices(audio, origin, truepeak.CANDIDATE_SLICE, limiter.SLICE_FRAMES)
+    assert np.array_equal(got, shipped)
+    expected = audio * reference_gain(audio, -1.0, origin)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-9)
 
 
 def test_a_loud_chunk_is_limited_in_slices_exactly() -> None:
     """Several real slices at the shipped sizes: 3 s of a hot signal, every frame a candidate."""
     audio = planar_audio(7, 3 * RATE, 1.2)
-    expected = reference_limit(audio, -1.0, 12_345)
     got = limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=12_345)
-    assert np.array_equal(got, expected)
+    assert np.array_equal(got, limited_in_slices(audio, 12_345, 1000, 4096))
+    expected = audio * reference_gain(audio, -1.0, 12_345)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-9)
     assert truepeak.true_peak_db(got) <= -1.0 + 0.01
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    frames=st.integers(1, 4000),
+    level=st.sampled_from([0.05, 0.3, 0.6, 1.5]),
+    threshold=st.sampled_from([0.5, 0.9]),
+)
+def test_the_envelope_near_the_threshold_is_the_tap_by_tap_sum(
+    seed: int, frames: int, level: float, threshold: float
+) -> None:
+    """The folded pairs give what the 20 taps summed one by one give (to float32 rounding),
+    on the same candidate frames, whatever the slices."""
+    audio = planar_audio(seed, frames, level)
+    expected = reference_envelope(audio, threshold)
+    envelope = truepeak.true_peak_envelope(audio, threshold)
+    np.testing.assert_allclose(envelope, expected, rtol=1e-6, atol=1e-9)
+    near, peaks = truepeak.true_peak_near(audio, threshold)
+    pair = np.abs(audio).max(axis=0)
+    pair[:-1] = np.maximum(pair[:-1], pair[1:])
+    assert np.array_equal(near, np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM))
+    assert np.array_equal(peaks, envelope[near])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(truepeak, "CANDIDATE_SLICE", 100)
+        assert np.array_equal(truepeak.true_peak_envelope(audio, threshold), envelope)
 
 
 def test_the_limiters_kernels_are_resample_polys_own_filter() -> None:
