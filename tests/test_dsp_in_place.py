@@ -156,6 +156,18 @@ def test_a_loud_chunk_is_limited_in_slices_exactly() -> None:
     assert truepeak.true_peak_db(got) <= -1.0 + 0.01
 
 
+@pytest.mark.parametrize("origin", [0, 7, 16, 31])
+def test_a_slice_holding_only_the_ramp_past_the_last_frame_is_skipped(origin: int) -> None:
+    """One segment per slice: the last, after the last block's centre, may start past the
+    audio when the last frame is over the ceiling."""
+    for frames in range(1, 70):
+        audio = np.zeros((2, frames), dtype=np.float32)
+        audio[:, -1] = 1.5
+        shipped = limited_in_slices(audio, origin, truepeak.CANDIDATE_SLICE, limiter.SLICE_FRAMES)
+        assert np.array_equal(limited_in_slices(audio, origin, 256, limiter.BLOCK_FRAMES), shipped)
+        assert truepeak.true_peak_db(shipped) <= -1.0
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
