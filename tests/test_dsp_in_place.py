@@ -36,9 +36,8 @@ def planar_audio(seed: int, frames: int, level: float) -> Planar:
 def reference_width(planar: Planar, width: float) -> Planar:
     if width == 1.0:
         return planar
-    mid = 0.5 * (planar[0] + planar[1])
-    side = (0.5 * width) * (planar[0] - planar[1])
-    return np.stack([mid + side, mid - side]).astype(np.float32, copy=False)
+    moved = (planar[0] - planar[1]) * np.float32((1.0 - width) / 2)
+    return np.stack([planar[0] - moved, planar[1] + moved]).astype(np.float32, copy=False)
 
 
 def reference_mix(dry: Planar, wet: Planar, intensity: float, wet_gain: float) -> Planar:
@@ -100,7 +99,12 @@ def reference_gain(planar: Planar, ceiling_db: float, origin: int) -> npt.NDArra
 def test_width_in_place_equals_the_formula(seed: int, frames: int, width: float) -> None:
     audio = planar_audio(seed, frames, 0.3)
     expected = reference_width(audio, width)
-    assert np.array_equal(apply_width(audio.copy(), width), expected)
+    got = apply_width(audio.copy(), width)
+    assert np.array_equal(got, expected)
+    mid, side = (audio[0] + audio[1]) / 2, (audio[0] - audio[1]) / 2
+    np.testing.assert_allclose(got, [mid + width * side, mid - width * side], atol=1e-6)
+    mono = np.stack([audio[0], audio[0]])
+    assert np.array_equal(apply_width(mono.copy(), width), mono)
 
 
 @settings(max_examples=40, deadline=None)
