@@ -40,7 +40,7 @@ from engine.dsp.chain import PresetChain, build_board, mix_dry_wet
 from engine.dsp.limiter import limit_true_peak
 from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
-from engine.dsp.truepeak import true_peak_db
+from engine.dsp.truepeak import interleaved, true_peak_db
 from engine.library.decoders import AUDIO_EXTENSIONS
 from engine.library.scan import probe
 from engine.library.source import TrackSource
@@ -141,9 +141,7 @@ class StagedRender:
         mixed = timed(times, "mix", lambda: mix_dry_wet(dry, wet, self.level, self.plan.wet_gain))
         limited = timed(times, "limiter", lambda: limit_true_peak(mixed, rate, ceiling, first))
         start = self.start
-        return timed(
-            times, "out", lambda: np.ascontiguousarray(limited[:, start - first : stop - first].T)
-        )
+        return timed(times, "out", lambda: interleaved(limited[:, start - first : stop - first]))
 
     @property
     def lookahead(self) -> int:

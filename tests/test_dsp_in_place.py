@@ -107,6 +107,14 @@ def test_width_in_place_equals_the_formula(seed: int, frames: int, width: float)
     assert np.array_equal(apply_width(mono.copy(), width), mono)
 
 
+@pytest.mark.parametrize("frames", [0, 1, 4097])
+def test_interleaved_is_the_contiguous_transpose(frames: int) -> None:
+    audio = planar_audio(frames, frames, 0.3)[:, : max(0, frames - 1)]  # a view, as trimmed
+    got = truepeak.interleaved(audio)
+    assert got.flags.c_contiguous and got.dtype == np.float32
+    assert np.array_equal(got, np.ascontiguousarray(audio.T))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**16),

@@ -30,6 +30,15 @@ the core's cache (measured: 8192 is twice as quick as 32768, fewer pay numpy's p
 cost)."""
 
 
+def interleaved(planar: Planar) -> npt.NDArray[np.float32]:
+    """`planar` as (frames, channels), C-contiguous: what a render hands back. Channel by
+    channel, a third of the time `np.ascontiguousarray(planar.T)` takes on a 10 s chunk."""
+    audio = np.empty((planar.shape[1], planar.shape[0]), dtype=np.float32)
+    for channel, samples in enumerate(planar):
+        audio[:, channel] = samples
+    return audio
+
+
 def true_peak_db(audio: npt.NDArray[np.floating]) -> float:
     """Reference true peak in dBTP of (frames, channels) or (channels, frames) audio."""
     planar = audio if audio.shape[0] <= 8 else audio.T
