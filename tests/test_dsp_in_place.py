@@ -3,7 +3,9 @@
 Width, the dry/wet mix and the limiter write into arrays the render owns, and the limiter's
 gain and the true-peak interpolation run in slices, so that a render holds no extra
 chunk-sized copies. None of it may change a sample: seams and cached chunks rely on every
-render of a frame being bit-identical.
+render of a frame being bit-identical. The limiter sums its taps and its gain windows in
+its own order, so against the plain float64 formula it is checked to float32 rounding, and
+against itself in other slices to the bit.
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ def planar_audio(seed: int, frames: int, level: float) -> Planar:
 def reference_width(planar: Planar, width: float) -> Planar:
     if width == 1.0:
         return planar
-    mid = 0.5 * (planar[0] + planar[1])
-    side = (0.5 * width) * (planar[0] - planar[1])
-    return np.stack([mid + side, mid - side]).astype(np.float32, copy=False)
+    moved = (planar[0] - planar[1]) * np.float32((1.0 - width) / 2)
+    return np.stack([planar[0] - moved, planar[1] + moved]).astype(np.float32, copy=False)
 
 
 def reference_mix(dry: Planar, wet: Planar, intensity: float, wet_gain: float) -> Planar:
@@ -46,19 +47,20 @@ def reference_mix(dry: Planar, wet: Planar, intensity: float, wet_gain: float) -
     return mixed.astype(np.float32, copy=False)
 
 
-def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float32]:
-    """The envelope from a zero-padded copy of the whole segment, gathered in one go."""
-    envelope = np.abs(planar).max(axis=0).astype(np.float32)
+def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float64]:
+    """The envelope in float64 from a zero-padded copy of the whole segment, every tap
+    summed in order, at every frame whose pair comes within 6 dB of `threshold`."""
+    envelope = np.abs(planar).max(axis=0).astype(np.float64)
     pair = envelope.copy()
     pair[:-1] = np.maximum(envelope[:-1], envelope[1:])
     candidates = np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM)
     tap_offsets, kernels = truepeak.reference_phase_kernels()
     reach = -int(tap_offsets[0])
-    padded = np.pad(planar, ((0, 0), (reach, int(tap_offsets[-1]))))
-    between = np.zeros(candidates.size, dtype=np.float32)
+    padded = np.pad(planar.astype(np.float64), ((0, 0), (reach, int(tap_offsets[-1]))))
+    between = np.zeros(candidates.size)
     for channel in padded:
-        phases = np.zeros((kernels.shape[1], candidates.size), dtype=np.float32)
-        for tap, weights in enumerate(kernels):
+        phases = np.zeros((kernels.shape[1], candidates.size))
+        for tap, weights in enumerate(kernels.astype(np.float64)):
             samples = channel[tap:][candidates]
             for phase, weight in enumerate(weights):
                 phases[phase] += samples * weight
@@ -67,12 +69,10 @@ def reference_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float
     return envelope
 
 
-def reference_limit(planar: Planar, ceiling_db: float, origin: int) -> Planar:
-    """The limiter with its whole gain curve in float64 and one float64 product."""
+def reference_gain(planar: Planar, ceiling_db: float, origin: int) -> npt.NDArray[np.float64]:
+    """The limiter's gain curve in float64 with scipy's filters and np.interp."""
     ceiling = 10 ** ((ceiling_db - limiter.MARGIN_DB) / 20)
     envelope = reference_envelope(planar, ceiling)
-    if float(envelope.max(initial=0.0)) <= ceiling:
-        return planar.copy()
     needed = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     frames = needed.shape[0]
     lead = origin % limiter.BLOCK_FRAMES
@@ -87,7 +87,7 @@ def reference_limit(planar: Planar, ceiling_db: float, origin: int) -> Planar:
         gain = uniform_filter1d(gain, width, mode="nearest")
     centres = np.arange(blocks) * limiter.BLOCK_FRAMES + (limiter.BLOCK_FRAMES - 1) / 2 - lead
     smooth = np.interp(np.arange(frames, dtype=np.float64), centres, gain)
-    return (planar * np.minimum(smooth, needed)[None, :]).astype(np.float32, copy=False)
+    return np.minimum(smooth, needed)
 
 
 @settings(max_examples=40, deadline=None)
@@ -99,7 +99,20 @@ def reference_limit(planar: Planar, ceiling_db: float, origin: int) -> Planar:
 def test_width_in_place_equals_the_formula(seed: int, frames: int, width: float) -> None:
     audio = planar_audio(seed, frames, 0.3)
     expected = reference_width(audio, width)
-    assert np.array_equal(apply_width(audio.copy(), width), expected)
+    got = apply_width(audio.copy(), width)
+    assert np.array_equal(got, expected)
+    mid, side = (audio[0] + audio[1]) / 2, (audio[0] - audio[1]) / 2
+    np.testing.assert_allclose(got, [mid + width * side, mid - width * side], atol=1e-6)
+    mono = np.stack([audio[0], audio[0]])
+    assert np.array_equal(apply_width(mono.copy(), width), mono)
+
+
+@pytest.mark.parametrize("frames", [0, 1, 4097])
+def test_interleaved_is_the_contiguous_transpose(frames: int) -> None:
+    audio = planar_audio(frames, frames, 0.3)[:, : max(0, frames - 1)]  # a view, as trimmed
+    got = truepeak.interleaved(audio)
+    assert got.flags.c_contiguous and got.dtype == np.float32
+    assert np.array_equal(got, np.ascontiguousarray(audio.T))
 
 
 @settings(max_examples=40, deadline=None)
@@ -117,6 +130,13 @@ def test_mix_in_place_equals_the_formula(
     assert np.array_equal(mix_dry_wet(dry.copy(), wet.copy(), intensity, wet_gain), expected)
 
 
+def limited_in_slices(audio: Planar, origin: int, candidates: int, frames: int) -> Planar:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(limiter, "SLICE_FRAMES", frames)
+        patch.setattr(truepeak, "CANDIDATE_SLICE", candidates)
+        return limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=origin)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
@@ -124,26 +144,66 @@ def test_mix_in_place_equals_the_formula(
     level=st.sampled_from([0.05, 0.4, 1.5]),
     origin=st.integers(0, 10**6),
 )
-def test_the_sliced_limiter_equals_the_whole_curve(
+def test_the_sliced_limiter_is_the_whole_curve(
     seed: int, frames: int, level: float, origin: int
 ) -> None:
-    """Slices shrunk to a few hundred frames, so that short examples cross many."""
+    """Slices shrunk to a few hundred frames, so that short examples cross many: the same
+    samples to the bit as the shipped sizes, and the plain float64 curve to float32
+    rounding (the sums are ordered differently)."""
     audio = planar_audio(seed, frames, level)
-    expected = reference_limit(audio, -1.0, origin)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(limiter, "SLICE_FRAMES", 384)
-        patch.setattr(truepeak, "CANDIDATE_SLICE", 256)
-        got = limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=origin)
-    assert np.array_equal(got, expected)
+    got = limited_in_slices(audio, origin, 256, 384)
+    shipped = limited_in_slices(audio, origin, truepeak.CANDIDATE_SLICE, limiter.SLICE_FRAMES)
+    assert np.array_equal(got, shipped)
+    expected = audio * reference_gain(audio, -1.0, origin)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-9)
 
 
 def test_a_loud_chunk_is_limited_in_slices_exactly() -> None:
     """Several real slices at the shipped sizes: 3 s of a hot signal, every frame a candidate."""
     audio = planar_audio(7, 3 * RATE, 1.2)
-    expected = reference_limit(audio, -1.0, 12_345)
     got = limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=12_345)
-    assert np.array_equal(got, expected)
+    assert np.array_equal(got, limited_in_slices(audio, 12_345, 1000, 4096))
+    expected = audio * reference_gain(audio, -1.0, 12_345)
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-9)
     assert truepeak.true_peak_db(got) <= -1.0 + 0.01
+
+
+@pytest.mark.parametrize("origin", [0, 7, 16, 31])
+def test_a_slice_holding_only_the_ramp_past_the_last_frame_is_skipped(origin: int) -> None:
+    """One segment per slice: the last, after the last block's centre, may start past the
+    audio when the last frame is over the ceiling."""
+    for frames in range(1, 70):
+        audio = np.zeros((2, frames), dtype=np.float32)
+        audio[:, -1] = 1.5
+        shipped = limited_in_slices(audio, origin, truepeak.CANDIDATE_SLICE, limiter.SLICE_FRAMES)
+        assert np.array_equal(limited_in_slices(audio, origin, 256, limiter.BLOCK_FRAMES), shipped)
+        assert truepeak.true_peak_db(shipped) <= -1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    frames=st.integers(1, 4000),
+    level=st.sampled_from([0.05, 0.3, 0.6, 1.5]),
+    threshold=st.sampled_from([0.5, 0.9]),
+)
+def test_the_envelope_near_the_threshold_is_the_tap_by_tap_sum(
+    seed: int, frames: int, level: float, threshold: float
+) -> None:
+    """The folded pairs give what the 20 taps summed one by one give (to float32 rounding),
+    on the same candidate frames, whatever the slices."""
+    audio = planar_audio(seed, frames, level)
+    expected = reference_envelope(audio, threshold)
+    envelope = truepeak.true_peak_envelope(audio, threshold)
+    np.testing.assert_allclose(envelope, expected, rtol=1e-6, atol=1e-9)
+    near, peaks = truepeak.true_peak_near(audio, threshold)
+    pair = np.abs(audio).max(axis=0)
+    pair[:-1] = np.maximum(pair[:-1], pair[1:])
+    assert np.array_equal(near, np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM))
+    assert np.array_equal(peaks, envelope[near])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(truepeak, "CANDIDATE_SLICE", 100)
+        assert np.array_equal(truepeak.true_peak_envelope(audio, threshold), envelope)
 
 
 def test_the_limiters_kernels_are_resample_polys_own_filter() -> None:

@@ -66,16 +66,17 @@ class PresetChain:
 
 def apply_width(planar: Planar, width: float) -> Planar:
     """Mid/side width: the side signal scaled by `width`, mono content untouched. Written
-    into `planar` (the chain's own output): no chunk-sized copies."""
+    into `planar` (the chain's own output): no chunk-sized copies.
+
+    Mid + width * side is left - c * (left - right) with c = (1 - width) / 2, and right
+    gains what left loses: one difference and three passes over the audio, not six."""
     if width == 1.0 or planar.shape[0] != 2:
         return planar
     left, right = planar[0], planar[1]
-    mid = left + right
-    mid *= 0.5
-    side = left - right
-    side *= 0.5 * width
-    np.add(mid, side, out=left)
-    np.subtract(mid, side, out=right)
+    moved = left - right
+    moved *= np.float32((1.0 - width) / 2)
+    left -= moved
+    right += moved
     return planar
 
 

@@ -42,7 +42,7 @@ from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.render_speed import RenderSpeed
 from engine.dsp.slowdown import RenderSlowdown
-from engine.dsp.truepeak import Planar, window_true_peak
+from engine.dsp.truepeak import Planar, interleaved, window_true_peak
 from engine.frames import Audio
 from engine.library.source import TrackSource
 from engine.presets.adaptive import adaptive_preset
@@ -156,7 +156,7 @@ class Renderer:
                 mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, first
             )
         self.speed.note(preset, time.thread_time() - started, limited.shape[1])
-        return np.ascontiguousarray(limited[:, start - first : stop - first].T)
+        return interleaved(limited[:, start - first : stop - first])
 
     def original(self, source: TrackSource, start: int, stop: int, measure: bool = True) -> Audio:
         """The source itself, at the plain gain that keeps a hot master under the ceiling.
@@ -184,7 +184,7 @@ class Renderer:
         limited = limit_true_peak(
             planar, self.config.sample_rate, self.config.true_peak_ceiling_db, origin_frame=first
         )
-        return np.ascontiguousarray(limited[:, start - first : stop - first].T)
+        return interleaved(limited[:, start - first : stop - first])
 
     def _far_below_ceiling(self, summary: TrackSample, gain: float) -> bool:
         """The sampled true peak, at `gain`, is so far under the ceiling that no peak the
