@@ -20,6 +20,19 @@ from engine.dsp.truepeak import Planar
 RATE = 44_100
 CEILING_DB = -1.0
 REACH = limiter.limiter_reach_frames(RATE)
+SEEDS = st.integers(0, 2**32 - 1)
+ORIGINS = st.integers(0, 10**7)
+"""Where the audio starts in its track: the limiter's block grid is anchored there."""
+
+
+def loud_music(frames: tuple[int, int], quietest_db: float = -2.0) -> dict[str, object]:
+    """The strategies of `music_like`'s arguments and an origin, for `@given`."""
+    return {
+        "seed": SEEDS,
+        "frames": st.integers(*frames),
+        "peak_db": st.floats(quietest_db, 14.0),
+        "origin": ORIGINS,
+    }
 
 
 def music_like(seed: int, frames: int, peak_db: float) -> Planar:
@@ -54,12 +67,7 @@ def window(audio: Planar, start: int, stop: int, origin: int) -> Planar:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    frames=st.integers(1, 20_000),
-    peak_db=st.floats(-3.0, 14.0),
-    origin=st.integers(0, 10**7),
-)
+@given(**loud_music((1, 20_000), quietest_db=-3.0))
 def test_the_true_peak_stays_under_the_ceiling(
     seed: int, frames: int, peak_db: float, origin: int
 ) -> None:
@@ -68,10 +76,7 @@ def test_the_true_peak_stays_under_the_ceiling(
 
 @settings(max_examples=40, deadline=None)
 @given(
-    seed=st.integers(0, 2**32 - 1),
-    frames=st.integers(2, 16_000),
-    peak_db=st.floats(-2.0, 14.0),
-    origin=st.integers(0, 10**7),
+    **loud_music((2, 16_000)),
     cuts=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
 )
 def test_windows_cut_anywhere_join_into_the_continuous_render(
@@ -87,12 +92,7 @@ def test_windows_cut_anywhere_join_into_the_continuous_render(
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    frames=st.integers(1, 12_000),
-    peak_db=st.floats(-2.0, 14.0),
-    origin=st.integers(0, 10**7),
-)
+@given(**loud_music((1, 12_000)))
 def test_no_frame_is_turned_down_more_than_it_lets_through(
     seed: int, frames: int, peak_db: float, origin: int
 ) -> None:
@@ -119,10 +119,10 @@ def burst_in_silence(seed: int, frames: int, at: int) -> npt.NDArray[np.float32]
 
 @settings(max_examples=30, deadline=None)
 @given(
-    seed=st.integers(0, 2**32 - 1),
+    seed=SEEDS,
     frames=st.integers(3 * REACH, 8 * REACH),
     place=st.floats(0.0, 1.0),
-    origin=st.integers(0, 10**7),
+    origin=ORIGINS,
 )
 def test_audio_beyond_the_reach_of_an_over_is_untouched(
     seed: int, frames: int, place: float, origin: int
