@@ -200,6 +200,9 @@ class ContentExpert:
 SECTION_CHANGE_DISTANCE = 0.15
 """Feature distance (RMS over the five features) above which the next chunk counts as a new
 section: quiet verse to loud chorus moves energy and dynamics by 0.2-0.4."""
+PRIOR_CHUNKS = 2.0
+"""The prior's weight in chunks played: a new listener who touches nothing for a minute is
+soon taken as settled, and the plan stops rendering switch targets for them."""
 CHUNK_DECAY = 0.98
 """Each chunk played multiplies older switch-rate evidence by this: ~50 chunks of memory."""
 
@@ -227,8 +230,8 @@ class StayModel:
     def __init__(self, prior_switch_probability: float = 0.25) -> None:
         prior = min(max(prior_switch_probability, 0.01), 0.95)
         rate = -math.log(1.0 - prior)  # switches per chunk that give `prior`
-        self.steady = _Rate(rate * 4.0, 4.0)
-        self.change = _Rate(rate * 4.0, 4.0)
+        self.steady = _Rate(rate * PRIOR_CHUNKS, PRIOR_CHUNKS)
+        self.change = _Rate(rate * PRIOR_CHUNKS, PRIOR_CHUNKS)
 
     @staticmethod
     def is_section_change(
