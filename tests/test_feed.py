@@ -255,3 +255,15 @@ def test_heads_that_took_longer_than_their_estimate_are_not_tried_again() -> Non
     feed._note_head(seconds=2.0, expected=0.01)  # a head took 200 times its estimate
     feed.read(track, 0, 1024)
     assert feed.head_renders == 0 and feed.stand_ins == 1
+
+
+def test_a_busy_moment_does_not_rule_heads_out_for_good() -> None:
+    """Refused heads let the stretch come down, so the feeder tries again later."""
+    feed, track, _workers, _renderer = slow_machine_feed(1 / (200 * 44_100))
+    feed._note_head(seconds=2.0, expected=0.01)
+    frame = 0
+    while feed.head_renders == 0:
+        feed.read(track, frame, 1024)  # a stand-in piece each time, until a head is tried
+        frame += round(0.1 * 44_100)
+        assert frame < 44_100 * 9, "never tried again"
+    assert feed.stand_ins == 1

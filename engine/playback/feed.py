@@ -35,7 +35,8 @@ HEAD_BUDGET_SHARE = 1 / 6
 lead: on a slow machine or a heavy chain the feeder does not try (the old preset, or the
 source, plays on until the render threads deliver), so a switch never stalls it."""
 HEAD_STRETCH_SMOOTHING = 0.1
-"""How fast the heads' stretch comes back down once heads go quicker again."""
+"""How fast the heads' stretch comes back down: after each quicker head, and after each
+head refused for it alone."""
 STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
 FADE_SOURCE_SECONDS = 0.25
@@ -320,7 +321,10 @@ class PresetFeed:
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
         expected = self._head_seconds(target.preset, stop - frame)
-        if expected is None or expected * self._head_stretch > self._head_budget:
+        if expected is None or expected > self._head_budget:
+            return None
+        if expected * self._head_stretch > self._head_budget:
+            self._relax_stretch()
             return None
         started = time.perf_counter()
         try:
@@ -331,6 +335,12 @@ class PresetFeed:
         self._note_head(time.perf_counter() - started, expected)
         self.head_renders += 1
         return _Held(key, frame, audio)
+
+    def _relax_stretch(self) -> None:
+        """A head refused only for the stretch: let it come down a little, so a machine
+        busy for a moment is tried again (about once a second of stand-ins) rather than
+        never."""
+        self._head_stretch = 1.0 + (self._head_stretch - 1.0) * (1.0 - HEAD_STRETCH_SMOOTHING)
 
     def _note_head(self, seconds: float, expected: float) -> None:
         """How much longer than its CPU estimate a head took on this thread (a busy machine,
