@@ -121,6 +121,13 @@ def long_library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+WITHIN_A_ROUNDING = {"opus": 1e-7}
+"""Ogg Opus is read by libsndfile, whose seek decodes its own pre-roll: now and then a
+sample after it differs from a whole read's by one float32 rounding (1.5e-8 found at
+frame 306893 of the ten seconds), -150 dB, far below what a seam may differ by (-80 dB).
+Every other format is read bit for bit."""
+
+
 @pytest.mark.parametrize("name", ["mp3", "aac-m4a", "alac-m4a", "opus", "opus-webm", "flac-mka"])
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -135,12 +142,14 @@ def test_any_window_equals_the_same_frames_of_a_whole_read(
     path = long_library[name]
     reference = whole(path)
     frames = reference.shape[0]
+    within = WITHIN_A_ROUNDING.get(name, 0.0)
     with open_reader(path) as reader:
         for _ in range(3):
             first = data.draw(st.integers(0, frames - 1), label="first")
             count = data.draw(st.integers(1, 3 * SEGMENT_FRAMES), label="count")
             window = reader.read(first, count)
-            np.testing.assert_array_equal(window, reference[first : first + count])
+            expected = reference[first : first + count]
+            np.testing.assert_allclose(window, expected, rtol=0.0, atol=within)
 
 
 @pytest.mark.parametrize("name", ["mp3", "alac-m4a", "flac-mka"])
