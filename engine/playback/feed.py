@@ -156,6 +156,8 @@ class PresetFeed:
         self._held: _Held | None = None
         self.renderer = renderer_factory() if renderer_factory is not None else None
         """The feeder's own renderer, for the head of a chunk after a miss."""
+        self._fade_frames = round(config.crossfade_ms * config.sample_rate / 1000)
+        """The switch crossfade's length, and every fade between a render and the source."""
         self._head_budget = HEAD_BUDGET_SHARE * config.ring_seconds
         self._head_stretch = 1.0
         """Wall time / CPU estimate of the heads rendered here lately (feeder thread)."""
@@ -264,7 +266,7 @@ class PresetFeed:
             if (self.active, self._seeks) != (source, seeks) or held is None:
                 return False
             self._held = held
-            length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
+            length = self._fade_frames
             self._fade = self._fade_at(old, held, frame, length) if old is not None else None
             self._switch_fade = self._fade
             self.active = target
@@ -464,7 +466,7 @@ class PresetFeed:
         fade into the source, which stands in from the boundary on (a jump from the render
         to the source there would click). Decided once per boundary, when the feeder
         first reads within a fade of it, so the pieces of one fade agree."""
-        length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
+        length = self._fade_frames
         chunk_end = chunk_start + chunk_length
         fade_start = chunk_end - length
         if frame + len(piece) <= fade_start or chunk_end >= track.frames or fade_start < 0:
@@ -508,7 +510,7 @@ class PresetFeed:
     def _fade_from_source(self, track: Track, rendered: _Held, frame: int) -> _Fade:
         """The render has arrived after a stand-in: fade from the source into it (the
         source is read here, outside the lock)."""
-        length = round(self.config.crossfade_ms * self.config.sample_rate / 1000)
+        length = self._fade_frames
         source = self._original(track, frame, frame + length)
         return self._fade_at((frame, source), rendered, frame, length)
 
