@@ -30,12 +30,12 @@ class HeldSource(TrackSource):
         self.reading, self.release = threading.Event(), threading.Event()
         self.reads = 0
 
-    def read(self, start: int, stop: int) -> Audio:
+    def read(self, start: int, stop: int, keep: bool = True) -> Audio:
         self.reads += 1
         if self.reads > 1:
             self.reading.set()
             self.release.wait(10)
-        return super().read(start, stop)
+        return super().read(start, stop, keep)
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.config import LEAN_BELOW_TIERS_MB, EngineConfig
+from engine.config import LEAN_BELOW_TIERS_MB, LEAN_SOURCE_CACHE_MB, EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 
-LEAN = EngineConfig(render_threads=1, kept_samples=1)
+LEAN = EngineConfig(render_threads=1, kept_samples=1, source_cache_mb=LEAN_SOURCE_CACHE_MB)
 
 
 @given(st.floats(min_value=LEAN.working_memory_mb / 0.9, max_value=4096.0))
@@ -24,7 +24,7 @@ def test_the_engine_goes_lean_only_when_its_tiers_would_starve(total: float) -> 
     config = full.with_process_budget(total)
     starving = total - full.working_memory_mb < LEAN_BELOW_TIERS_MB
     assert (config.render_threads, config.kept_samples) == ((1, 1) if starving else (2, 2))
-    assert config.render_scratch_mb < full.render_scratch_mb or not starving
+    assert config.working_memory_mb < full.working_memory_mb or not starving
 
 
 def test_the_default_budget_keeps_two_render_threads_and_two_samples() -> None:

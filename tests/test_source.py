@@ -73,6 +73,37 @@ def test_cached_blocks_give_the_same_frames_as_direct_reads(tmp_path: Path) -> N
         )
 
 
+def test_a_render_window_is_read_from_blocks_the_next_read_shares(tmp_path: Path) -> None:
+    """The presets of one chunk decode its window once, and the next chunk's window decodes
+    only what its warm-up and look-ahead do not share with it."""
+    path = noise_file(tmp_path, 48_000, seconds=30.0)
+    track = probe(path, RATE)
+    cache = BlockCache(20_000_000)
+    cached, direct = TrackSource(track, RATE, cache), TrackSource(track, RATE)
+    window = cached.read_planar(8 * RATE, 22 * RATE)
+    assert window.shape == (2, 14 * RATE) and window.flags.c_contiguous and window.flags.writeable
+    np.testing.assert_array_equal(window, direct.read(8 * RATE, 22 * RATE).T)
+    decoded = cache.misses
+    assert decoded == 7  # blocks 4 to 10 (8 s to 22 s)
+    window[:] = 0  # the caller's own copy, not the cached blocks
+    np.testing.assert_array_equal(
+        cached.read_planar(8 * RATE, 22 * RATE), direct.read(8 * RATE, 22 * RATE).T
+    )
+    assert cache.misses == decoded
+    cached.read_planar(18 * RATE, 30 * RATE)
+    assert cache.misses == decoded + 4  # 22 s to 30 s
+
+
+def test_passes_that_read_each_frame_once_keep_no_blocks(tmp_path: Path) -> None:
+    path = noise_file(tmp_path, RATE, seconds=12.0)
+    cache = BlockCache(20_000_000)
+    source = TrackSource(probe(path, RATE), RATE, cache)
+    source.read(0, 10 * RATE, keep=False)
+    assert cache.size_bytes == 0 and cache.misses == 0
+    source.read(0, 10 * RATE)
+    assert cache.size_bytes == 5 * 2 * RATE * 2 * 4
+
+
 def test_a_deleted_file_does_not_play_on_from_cached_blocks(tmp_path: Path) -> None:
     path = noise_file(tmp_path, RATE)
     cache = BlockCache(2_000_000)

@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.dsp.loudness import SILENCE_LUFS, LoudnessMeter
-from engine.dsp.truepeak import Planar, window_true_peak
+from engine.dsp.truepeak import window_true_peak
+from engine.frames import Planar
 from engine.library.analysis import Features, TrackAnalysis, analyse
 from engine.library.source import TrackSource
 
@@ -97,7 +98,7 @@ def sample_track(source: TrackSource, between: Callable[[], None] = lambda: None
     peak = 0.0
     for start in window_starts(source.frames, span, SAMPLE_WINDOWS):
         between()
-        audio = source.read(start, start + span)
+        audio = source.read(start, start + span, keep=False)
         if audio.shape[0] <= settle:
             continue
         windows.append(np.ascontiguousarray(audio.T, dtype=np.float16))

@@ -14,7 +14,7 @@ import pedalboard
 from engine.dsp.convolution import PartitionedKernel, convolve
 from engine.dsp.eq import eq_plugin
 from engine.dsp.kernels import preset_kernel
-from engine.dsp.truepeak import Planar
+from engine.frames import Planar
 from engine.presets.model import Preset
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.dsp.truepeak import Planar
+from engine.frames import Planar
 
 PARTITION_FRAMES = 4096
 """B: FFTs of 2B = 8192 per 4096 frames; a 23,000-tap kernel is six partitions. Larger

@@ -26,7 +26,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from engine.dsp.truepeak import Frames, Planar, true_peak_near
+from engine.dsp.truepeak import Frames, true_peak_near
+from engine.frames import Planar
 
 BLOCK_FRAMES = 32
 STAGE_SECONDS = (0.005, 0.030)

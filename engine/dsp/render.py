@@ -42,8 +42,8 @@ from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.render_speed import RenderSpeed
 from engine.dsp.slowdown import RenderSlowdown
-from engine.dsp.truepeak import Planar, interleaved, window_true_peak
-from engine.frames import Audio
+from engine.dsp.truepeak import interleaved, window_true_peak
+from engine.frames import Audio, Planar
 from engine.library.source import TrackSource
 from engine.presets.adaptive import adaptive_preset
 from engine.presets.book import PresetBook
@@ -144,11 +144,9 @@ class Renderer:
         first = max(0, start - self.warmup_frames - before)
         started = time.thread_time()
         with self.slowdown.applied():
-            window = source.read(first, stop + self.lookahead_frames + after)
-            if window.shape[0] <= start - first:
+            dry = source.read_planar(first, stop + self.lookahead_frames + after)
+            if dry.shape[1] <= start - first:
                 return np.zeros((0, 2), dtype=np.float32)
-            dry: Planar = np.ascontiguousarray(window.T)
-            del window
             wet = chain.process(dry, self.config.sample_rate, origin_frame=first)
             mixed = mix_dry_wet(dry, wet, level, plan.wet_gain)
             del dry, wet

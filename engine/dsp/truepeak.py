@@ -15,8 +15,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-Planar = npt.NDArray[np.float32]
-"""Channel-major float32 audio shaped (channels, frames), as pedalboard uses it."""
+from engine.frames import Planar
+
 Frames = npt.NDArray[np.intp]
 """Frame numbers within a segment, ascending."""
 

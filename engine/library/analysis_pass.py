@@ -149,7 +149,7 @@ class AnalysisPass:
                     self._queue.insert(1, source)
                     return
             began = time.perf_counter()
-            window = source.read(progress.start, progress.start + self._chunk_frames)
+            window = source.read(progress.start, progress.start + self._chunk_frames, keep=False)
             if window.shape[0] == 0:
                 break
             progress.meter.feed(window)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import TrackInvalid, TrackMissing
-from engine.frames import Audio
+from engine.frames import Audio, Planar
 from engine.library.decoders import DecodeError, Native
 from engine.library.decoders.pool import ReaderPool
 from engine.library.tracks import (
@@ -46,16 +46,18 @@ RESAMPLE_REACH_NATIVE = 1024
 then match the whole file resampled to float rounding from 256 on), counted in addition
 to a whole period of the ratio."""
 CACHE_BLOCK_SECONDS = 2.0
-"""Reads no longer than this are served from aligned blocks of this length, kept in a small
-shared cache: the original plays block by block instead of reopening the file per write."""
+"""Reads are served from aligned blocks of this length, kept in a shared cache: the original
+plays block by block instead of reopening the file per write, and the presets of one chunk
+(and the neighbouring chunks' overlapping warm-up and look-ahead) decode their window once."""
 
 SALVAGE_FRAMES = 4096
 """Damaged stretches are read again in blocks this small (a FLAC frame's usual length)."""
 SCAN_STEP_FRAMES = 64
 """The last block before a file's decodable end is stepped through this finely."""
 
-CACHED_READ_BLOCKS = 2
-"""Reads up to two blocks long go through the cache (a block plus a limiter's reach)."""
+CACHED_READ_BLOCKS = 10
+"""Reads up to this many blocks long go through the cache: a render's window (a 10 s chunk,
+its warm-up and look-ahead, a convolution's reach) does; a whole-track read does not."""
 
 EndListener = Callable[[Track, int, str], None]
 """(track, decodable frames at the engine rate, reason) when a file ends before its header."""
@@ -82,12 +84,18 @@ class BlockCache:
         self._blocks: OrderedDict[tuple[str, str, int], Audio] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        """Blocks found and blocks decoded, since the start."""
 
     def get(self, key: tuple[str, str, int]) -> Audio | None:
         with self._lock:
             block = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
             return block
 
     def put(self, key: tuple[str, str, int], block: Audio) -> None:
@@ -152,47 +160,91 @@ class TrackSource:
             return self.track.frames
         return min(self.track.frames, self._to_output(native_end))
 
-    def read(self, start: int, stop: int) -> Audio:
+    def read(self, start: int, stop: int, keep: bool = True) -> Audio:
         """Frames [start, stop) at the engine rate (fewer only where the file really ends).
+
+        With `keep`, a read short enough goes through the shared block cache; a pass that
+        reads each frame once (analysis, the track's sample) gives False, so as not to
+        push out the blocks that renders and playback share.
 
         Raises:
             TrackError: the file cannot be opened or read any more, in one line.
         """
-        start, stop = max(0, start), min(stop, self.frames)
+        start, stop = self._clamped(start, stop)
         if stop <= start:
             return np.zeros((0, 2), dtype=np.float32)
-        if self._cache is not None and stop - start <= CACHED_READ_BLOCKS * self._block_frames:
-            return self._read_cached(start, stop)
+        if self._cached(start, stop, keep):
+            pieces = self._pieces(start, stop)
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         return self._decode(start, stop)
 
-    # -- cached blocks --------------------------------------------------------------------
-    def _read_cached(self, start: int, stop: int) -> Audio:
-        size = self._block_frames
-        first_block, last_block = start // size, (stop - 1) // size
-        pieces = []
-        for number in range(first_block, last_block + 1):
-            block = self._block(number)
-            base = number * size
-            pieces.append(block[max(start - base, 0) : max(stop - base, 0)])
-        audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-        return audio
+    def read_planar(self, start: int, stop: int) -> Planar:
+        """`read`'s frames as a new (channels, frames) array of the caller's own, to process
+        in place: cached blocks are copied straight into it, with no interleaved copy
+        between."""
+        start, stop = self._clamped(start, stop)
+        if stop <= start or not self._cached(start, stop, keep=True):
+            return np.ascontiguousarray(self.read(start, stop, keep=False).T)
+        planar = np.empty((2, stop - start), dtype=np.float32)
+        done = 0
+        for piece in self._pieces(start, stop):
+            planar[:, done : done + piece.shape[0]] = piece.T
+            done += piece.shape[0]
+        return planar
 
-    def _block(self, number: int) -> Audio:
-        """A cached block, if its file is still there: a read in flight when the file was
-        deleted can put a block back after the engine forgot the track, and a deleted file
-        must not go on playing from memory (a stat, a few microseconds per 2 s block)."""
+    def _clamped(self, start: int, stop: int) -> tuple[int, int]:
+        return max(0, start), min(stop, self.frames)
+
+    def _cached(self, start: int, stop: int, keep: bool) -> bool:
+        return (
+            keep
+            and self._cache is not None
+            and stop - start <= CACHED_READ_BLOCKS * self._block_frames
+        )
+
+    # -- cached blocks --------------------------------------------------------------------
+    def _pieces(self, start: int, stop: int) -> list[Audio]:
+        """[start, stop) as read-only slices of the cached blocks it spans."""
+        size = self._block_frames
+        first = start // size
+        blocks = self._blocks(first, (stop - 1) // size)
+        return [
+            block[max(start - base, 0) : max(stop - base, 0)]
+            for base, block in zip(range(first * size, stop, size), blocks, strict=True)
+        ]
+
+    def _blocks(self, first: int, last: int) -> list[Audio]:
+        """Blocks `first` to `last`: the cached ones as they are, and each run of missing
+        ones decoded in one read (one seek, one resampling) and cut into blocks of their own.
+
+        A cached block is served only while its file is still there: a read in flight when
+        the file was deleted can put a block back after the engine forgot the track, and a
+        deleted file must not go on playing from memory (a stat, a few microseconds)."""
         assert self._cache is not None
-        key = (self.track.id, self.track.fingerprint, number)
-        block = self._cache.get(key)
-        if block is not None and not os.path.exists(self.track.path):
+        size = self._block_frames
+        found = [self._cache.get(self._block_key(n)) for n in range(first, last + 1)]
+        if any(block is not None for block in found) and not os.path.exists(self.track.path):
             self._cache.forget(self.track.id)
             raise TrackMissing(self.track.path, "file not found")
-        if block is None:
-            first = number * self._block_frames
-            block = self._decode(first, first + self._block_frames)
-            block.setflags(write=False)
-            self._cache.put(key, block)
-        return block
+        run = 0
+        while run < len(found):
+            if found[run] is not None:
+                run += 1
+                continue
+            end = run
+            while end + 1 < len(found) and found[end + 1] is None:
+                end += 1
+            decoded = self._decode((first + run) * size, (first + end + 1) * size)
+            for k in range(run, end + 1):
+                block = decoded[(k - run) * size : (k - run + 1) * size].copy()
+                block.setflags(write=False)  # own memory: evicted alone, counted exactly
+                self._cache.put(self._block_key(first + k), block)
+                found[k] = block
+            run = end + 1
+        return [block for block in found if block is not None]
+
+    def _block_key(self, number: int) -> tuple[str, str, int]:
+        return (self.track.id, self.track.fingerprint, number)
 
     # -- decoding -------------------------------------------------------------------------
     def _decode(self, start: int, stop: int) -> Audio:
