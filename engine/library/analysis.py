@@ -455,13 +455,14 @@ def _reduce_bins(power: Samples, frequencies: FloatArray, bounds: IndexArray) ->
     """(frames, 12): octave-band powers, voice-band power, power x frequency over the octaves.
 
     Bin ranges are read off float64 cumulative sums: empty bands come out as exactly zero and
-    no BLAS call is needed (its worker threads cost more than this work on a busy machine).
+    no BLAS call is needed, here or for the moment (its worker threads cost more than this
+    work on a busy machine).
     """
     zero = np.zeros((power.shape[0], 1))
     cumulative = np.hstack([zero, np.cumsum(power, axis=1, dtype=np.float64)])
     sums = cumulative[:, bounds[1:]] - cumulative[:, bounds[:-1]]
     octaves = slice(int(bounds[0]), int(bounds[len(OCTAVE_CENTRES_HZ)]))
-    moment = power[:, octaves].astype(np.float64) @ frequencies[octaves]
+    moment: FloatArray = (power[:, octaves] * frequencies[octaves]).sum(axis=1)
     band_count = len(OCTAVE_CENTRES_HZ)
     return np.hstack([sums[:, :band_count], sums[:, -1:], moment[:, None]])
 

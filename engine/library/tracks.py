@@ -381,11 +381,24 @@ def to_stereo(raw: npt.NDArray[F]) -> npt.NDArray[F]:
     if channels in _DOWNMIX_LEFT:
         left_gains = np.asarray(_DOWNMIX_LEFT[channels])
         right_gains = left_gains[list(_DOWNMIX_RIGHT_ORDER[channels])]
-        matrix = np.stack([left_gains, right_gains], axis=1) / left_gains.sum()
-        return np.asarray(raw @ matrix, dtype=raw.dtype)
+        total = left_gains.sum()
+        return np.stack(
+            [_weighted_sum(raw, left_gains / total), _weighted_sum(raw, right_gains / total)],
+            axis=1,
+        )
     left = raw[:, 0::2].mean(axis=1)
     right = raw[:, 1::2].mean(axis=1)
     return np.stack([left, right], axis=1)
+
+
+def _weighted_sum(raw: npt.NDArray[F], gains: npt.NDArray[np.float64]) -> npt.NDArray[F]:
+    """sum(raw[:, c] * gains[c]) channel by channel in raw's dtype: a matrix product would
+    call BLAS, whose worker threads fight the render threads for the cores."""
+    total = np.zeros(raw.shape[0], dtype=raw.dtype)
+    for channel, gain in enumerate(gains):
+        if gain:
+            total += raw[:, channel] * raw.dtype.type(gain)
+    return total
 
 
 def resample_to(audio: npt.NDArray[np.float64], native_rate: int, rate: int) -> Audio:
