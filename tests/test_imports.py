@@ -8,6 +8,7 @@ numpy, the DSP stack, the UI or the web stack. The web stack loads only with `--
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,27 @@ def test_the_player_reaches_its_first_sound_without_scipy() -> None:
         "import engine.dsp.render\nimport engine.library.analysis"
     )
     assert loaded_after(statement, ("scipy",)) == []
+
+
+def test_the_player_loads_numpy_with_one_blas_thread() -> None:
+    """`tierplay` sets it before numpy loads: OpenBLAS (numpy's wheels bundle it) then
+    reports one thread, where it would start one per core."""
+    code = (
+        "import ctypes, glob, os, sys\n"
+        "import tui.cli\n"
+        "assert 'numpy' not in sys.modules\n"
+        "tui.cli.one_blas_thread()\n"
+        "import numpy\n"
+        "libs = os.path.join(os.path.dirname(numpy.__file__), '..', 'numpy.libs')\n"
+        "blas = ctypes.CDLL(glob.glob(os.path.join(libs, '*openblas*'))[0])\n"
+        "print(blas.scipy_openblas_get_num_threads64_())"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
 
 
 def test_the_audio_process_runs_the_numpy_free_entry() -> None:

@@ -311,10 +311,23 @@ def main(argv: Sequence[str] | None = None, exiting: bool = False) -> int:
         return 130
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """numpy's BLAS starts a worker thread per core when it loads, and any call of it (a
+    matrix product) would set them against the render threads for the cores. The engine
+    makes no such call while playing; one thread makes sure a stray one does not. Set
+    before numpy loads; a listener's own setting wins."""
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
 def script() -> NoReturn:
     """The `tierplay` command. Once `main` has saved the state, stopped the sound and closed
     every file, the process ends at once: the interpreter's teardown of a few hundred
     modules, and renders left mid-chunk, would add half a second to every quit."""
+    one_blas_thread()
     code = main(exiting=True)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -322,4 +335,5 @@ def script() -> NoReturn:
 
 
 if __name__ == "__main__":
+    one_blas_thread()
     sys.exit(main())
