@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import EngineConfig
+from engine.config import LEAN_SOURCE_CACHE_MB, EngineConfig
 from engine.dsp.render import Renderer
 from engine.library.scan import probe
 from engine.library.source import TrackSource
@@ -73,7 +73,8 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, args, message
 def test_a_budget_below_the_working_memory_is_said_not_hidden() -> None:
     """The engine cannot hold less than its lean working memory and a tenth for the tiers:
     a listener who asks for less is told what it will hold instead."""
-    working = EngineConfig(render_threads=1, kept_samples=1).working_memory_mb
+    lean = EngineConfig(render_threads=1, kept_samples=1, source_cache_mb=LEAN_SOURCE_CACHE_MB)
+    working = lean.working_memory_mb
     small = working - 10.0
     notice = budget_notice(EngineConfig().with_process_budget(small), small)
     assert notice is not None
