@@ -96,6 +96,7 @@ def test_a_half_hour_track_plays_seeks_and_switches_within_its_budget(half_hour:
         assert engine.buffer.total_bytes() <= config.total_budget_mb * 1_000_000
         assert engine.store.blocks.size_bytes <= config.source_cache_mb * 1_000_000
         assert engine.calibrations.sample_bytes < 20_000_000
+        assert 0.0 < engine.health()["source_block_reuse"] < 1.0  # renders share blocks
     finally:
         engine.close()
 

@@ -92,6 +92,7 @@ def test_a_render_window_is_read_from_blocks_the_next_read_shares(tmp_path: Path
     assert cache.misses == decoded
     cached.read_planar(18 * RATE, 30 * RATE)
     assert cache.misses == decoded + 4  # 22 s to 30 s
+    assert cache.reuse == cache.hits / (cache.hits + cache.misses) == 9 / 20
 
 
 def test_passes_that_read_each_frame_once_keep_no_blocks(tmp_path: Path) -> None:

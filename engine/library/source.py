@@ -121,6 +121,13 @@ class BlockCache:
         with self._lock:
             return self._bytes
 
+    @property
+    def reuse(self) -> float | None:
+        """The share of blocks asked for that were found decoded (None before any)."""
+        with self._lock:
+            asked = self.hits + self.misses
+            return self.hits / asked if asked else None
+
 
 class TrackSource:
     """Windowed, exactly resampled reads of one track at the engine rate; any thread."""

@@ -122,6 +122,8 @@ class LiveViews:
         view["process_budget_mb"] = round(e.config.process_budget_mb, 1)
         working = e.store.blocks.size_bytes + e.calibrations.sample_bytes
         view["working_memory_mb"] = round(working / MB, 2)
+        reuse = e.store.blocks.reuse
+        view["source_block_reuse"] = None if reuse is None else round(reuse, 3)
         view["stand_ins"] = e.feed.stand_ins
         view["render_fallbacks"] = e.feed.render_fallbacks
         return view

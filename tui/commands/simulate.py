@@ -90,9 +90,11 @@ def render_line(health: dict[str, Any], config: EngineConfig) -> str:
     factor = health["worker"].get("real_time_factor")
     speed = "not measured" if factor is None else f"{factor:g}x real time per thread"
     slowed = f" (slowed {config.render_slowdown:g}x)" if config.render_slowdown != 1.0 else ""
+    reuse = health.get("source_block_reuse")
+    blocks = "" if reuse is None else f", {reuse:.0%} of source blocks reused"
     return (
         f"renders: {speed}{slowed}, {health.get('stand_ins', 0)} stand-ins, "
-        f"{health['worker']['timeouts']} timeouts"
+        f"{health['worker']['timeouts']} timeouts{blocks}"
     )
 
 
