@@ -32,7 +32,7 @@ from bench.corpus import corpus_dir, corpus_tracks
 from engine.config import EngineConfig
 from engine.dsp.chain import PresetChain
 from engine.dsp.fir import linear_phase_kernel
-from engine.dsp.kernels import preset_kernel, stage_kernel
+from engine.dsp.kernels import clear_kernels, preset_kernel
 from engine.dsp.render import Renderer
 from engine.dsp.room import room_response
 from engine.errors import TrackError
@@ -63,7 +63,8 @@ def kernel_table(book: PresetBook, heavy: list[str], rate: int) -> None:
     )
     for name in heavy:
         preset = book.get(name)
-        for cache in (stage_kernel, linear_phase_kernel, room_response):
+        clear_kernels()
+        for cache in (linear_phase_kernel, room_response):
             cache.cache_clear()
         design = seconds_of(partial(preset_kernel, preset, rate))
         kernel = preset_kernel(preset, rate)

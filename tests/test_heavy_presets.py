@@ -22,6 +22,7 @@ import soundfile as sf
 
 from engine.config import EngineConfig
 from engine.dsp.distinctness import AUDIBLE_DB, sound_profile
+from engine.dsp.kernels import clear_kernels
 from engine.dsp.render import Renderer, chunk_count
 from engine.library.scan import probe
 from engine.library.source import TrackSource
@@ -160,3 +161,18 @@ def test_heavy_presets_sound_unlike_any_built_in_and_each_other(name: str) -> No
     }
     for heavy, other in itertools.chain(itertools.product(HEAVY, processed), [HEAVY]):
         assert profiles[heavy].distance(profiles[other])[0] >= AUDIBLE_DB, (heavy, other)
+
+
+def test_a_heavy_preset_whose_kernel_was_let_go_is_not_ready_until_designed_again() -> None:
+    """The feeder renders a head only for a prepared preset: a kernel designed on its thread
+    would stall it for 0.1-1.5 s."""
+    fresh = Renderer(EngineConfig(), presets=heavy_book())
+    source = track("04_hum_line.flac")
+    for preset in ("studio", "warm"):
+        fresh.prepare(source, preset)
+    assert fresh.is_prepared(source, "studio")
+    clear_kernels()
+    assert not fresh.is_prepared(source, "studio")
+    assert fresh.is_prepared(source, "warm")  # no convolution stage: nothing to design
+    fresh.prepare(source, "studio")  # calibrated already: the kernel alone is designed
+    assert fresh.is_prepared(source, "studio")

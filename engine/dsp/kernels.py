@@ -10,7 +10,9 @@ width follow as before.
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,20 +21,78 @@ from engine.dsp.fir import linear_phase_kernel
 from engine.dsp.room import room_response
 from engine.presets.model import EqBand, Preset, RoomSettings
 
+KEPT_KERNELS = 16
+"""Designed kernels kept: an adaptive linear-phase preset has one per track."""
+
+KernelKey = tuple[tuple[EqBand, ...], RoomSettings | None, int]
+
+
+class _KernelCache:
+    """Designed kernels by (linear EQ bands, room, rate), the least recently used let go
+    past KEPT_KERNELS; any thread. A design runs outside the lock (two threads may both
+    design one: the same kernel)."""
+
+    def __init__(self) -> None:
+        self._kernels: OrderedDict[KernelKey, PartitionedKernel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: KernelKey, design: Callable[[], PartitionedKernel]) -> PartitionedKernel:
+        with self._lock:
+            kernel = self._kernels.get(key)
+            if kernel is not None:
+                self._kernels.move_to_end(key)
+                return kernel
+        kernel = design()
+        with self._lock:
+            self._kernels[key] = kernel
+            while len(self._kernels) > KEPT_KERNELS:
+                self._kernels.popitem(last=False)
+        return kernel
+
+    def has(self, key: KernelKey) -> bool:
+        with self._lock:
+            return key in self._kernels
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kernels.clear()
+
+
+_KERNELS = _KernelCache()
+
+
+def _key(preset: Preset, rate: int) -> KernelKey:
+    return (preset.eq if preset.phase == "linear" else (), preset.room, rate)
+
 
 def preset_kernel(preset: Preset, rate: int) -> PartitionedKernel | None:
     """The preset's convolution stage at `rate`, or None when it has none."""
     if not preset.convolves:
         return None
-    linear = preset.eq if preset.phase == "linear" else ()
-    return stage_kernel(linear, preset.room, rate)
+    return stage_kernel(*_key(preset, rate))
 
 
-@functools.lru_cache(maxsize=16)
+def kernel_designed(preset: Preset, rate: int) -> bool:
+    """Whether `preset_kernel` returns at once: no stage, or its kernel designed and kept
+    (a design takes 0.1-0.2 s, and 1.5 s while scipy first loads: never on the feeder)."""
+    return not preset.convolves or _KERNELS.has(_key(preset, rate))
+
+
+def clear_kernels() -> None:
+    """Forget every designed kernel (benchmarks time a design)."""
+    _KERNELS.clear()
+
+
 def stage_kernel(
     linear_eq: tuple[EqBand, ...], room: RoomSettings | None, rate: int
 ) -> PartitionedKernel:
-    """Designed once per (bands, room, rate): every render of the preset shares it."""
+    """Designed once per (bands, room, rate) while kept: every render of the preset shares it."""
+    return _KERNELS.get((linear_eq, room, rate), lambda: _design(linear_eq, room, rate))
+
+
+def _design(
+    linear_eq: tuple[EqBand, ...], room: RoomSettings | None, rate: int
+) -> PartitionedKernel:
     fir = linear_phase_kernel(linear_eq, rate) if linear_eq else np.ones(1)
     centre = fir.size // 2
     if room is None:

@@ -37,6 +37,7 @@ from engine.dsp.calibration import (
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import PresetChain, mix_dry_wet
 from engine.dsp.distinctness import sound_profile
+from engine.dsp.kernels import kernel_designed
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import LoudnessMeter
@@ -221,13 +222,20 @@ class Renderer:
         )
 
     def is_prepared(self, source: TrackSource, preset: str) -> bool:
-        """True when rendering `preset` needs no calibration first (cheap, any thread)."""
+        """True when rendering `preset` needs no calibration or kernel design first (cheap,
+        any thread)."""
         if preset == BYPASS:
             if self._original_untouched():
                 return True
             return self.calibrations.summary(source.content_key) is not None
         key = (source.content_key, preset, self.config.loudness_mode)
-        return self.calibrations.get(key) is not None
+        if self.calibrations.get(key) is None:
+            return False
+        # Calibrated, so an adaptive preset's analysis is there: resolving it is cheap.
+        base = self.presets.get(preset)
+        return not base.convolves or kernel_designed(
+            self._resolve(source, preset), self.config.sample_rate
+        )
 
     def prepare(self, source: TrackSource, preset: str) -> None:
         """Do ahead what a first render of `preset` would wait for: the track's sample, and
@@ -235,7 +243,8 @@ class Renderer:
         if preset == BYPASS:
             self.original_gain(source)
         else:
-            self.plan(source, preset)
+            plan = self.plan(source, preset)
+            self._chain(source, plan.preset).kernel(self.config.sample_rate)  # if let go
 
     def plan(self, source: TrackSource, preset: str) -> RenderPlan:
         """The preset as it applies to this track, with its calibrated wet gain."""
