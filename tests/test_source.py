@@ -3,6 +3,7 @@ length is what decodes, and a long track costs no more memory than a short one."
 
 from __future__ import annotations
 
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -12,10 +13,10 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import TrackMissing
+from engine.errors import TrackInvalid, TrackMissing
 from engine.library import tracks
 from engine.library.scan import probe
-from engine.library.source import BlockCache, TrackSource
+from engine.library.source import BlockCache, BlockKey, TrackSource
 from engine.library.tracks import Track
 
 RATE = 44_100
@@ -93,6 +94,91 @@ def test_a_render_window_is_read_from_blocks_the_next_read_shares(tmp_path: Path
     cached.read_planar(18 * RATE, 30 * RATE)
     assert cache.misses == decoded + 4  # 22 s to 30 s
     assert cache.reuse == cache.hits / (cache.hits + cache.misses) == 9 / 20
+
+
+class HeldDecode(TrackSource):
+    """A source whose first decode waits for the test (or fails once released, with
+    `fail`): a render thread caught decoding a window."""
+
+    def __init__(self, track: Track, cache: BlockCache, fail: bool = False) -> None:
+        super().__init__(track, RATE, cache)
+        self.decoding, self.release = threading.Event(), threading.Event()
+        self.fail = fail
+        self.decodes = 0
+
+    def _decode(self, start: int, stop: int) -> np.ndarray:
+        self.decodes += 1
+        if self.decodes == 1:
+            self.decoding.set()
+            assert self.release.wait(10)
+            if self.fail:
+                raise TrackInvalid(self.track.path, "held decode failed")
+        return super()._decode(start, stop)
+
+
+def window_in_thread(source: TrackSource) -> tuple[threading.Thread, list[object]]:
+    got: list[object] = []
+
+    def read() -> None:
+        try:
+            got.append(source.read_planar(8 * RATE, 22 * RATE))
+        except TrackInvalid as error:
+            got.append(error)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return thread, got
+
+
+class WatchedCache(BlockCache):
+    """Tells when a second read has claimed (and found everything in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__(20_000_000)
+        self.claims, self.second_claim = 0, threading.Event()
+
+    def claim(self, keys: list[BlockKey]) -> tuple[set[BlockKey], dict[BlockKey, threading.Event]]:
+        claimed = super().claim(keys)
+        self.claims += 1
+        if self.claims == 2:
+            self.second_claim.set()
+        return claimed
+
+
+def test_two_renders_of_one_window_decode_it_once(tmp_path: Path) -> None:
+    """The second waits for the blocks the first is decoding; the feeder never waits."""
+    track = probe(noise_file(tmp_path, 48_000, seconds=30.0), RATE)
+    cache = WatchedCache()
+    source = HeldDecode(track, cache)
+    first, got_first = window_in_thread(source)
+    assert source.decoding.wait(10)
+    second, got_second = window_in_thread(source)
+    assert cache.second_claim.wait(10)
+    feeder = source.read(8 * RATE, 9 * RATE)  # in flight elsewhere: decoded here, no wait
+    assert feeder.shape[0] == RATE and source.decodes == 2
+    source.release.set()
+    first.join(10)
+    second.join(10)
+    expected = TrackSource(track, RATE).read(8 * RATE, 22 * RATE).T
+    for got in (got_first, got_second):
+        np.testing.assert_array_equal(got[0], expected)  # type: ignore[arg-type]
+    assert source.decodes == 2  # the held window once, the feeder's block once
+
+
+def test_a_failed_decode_lets_the_waiting_render_decode_for_itself(tmp_path: Path) -> None:
+    track = probe(noise_file(tmp_path, 48_000, seconds=30.0), RATE)
+    cache = WatchedCache()
+    source = HeldDecode(track, cache, fail=True)
+    first, got_first = window_in_thread(source)
+    assert source.decoding.wait(10)
+    second, got_second = window_in_thread(source)
+    assert cache.second_claim.wait(10)  # the second waits for the first's blocks
+    source.release.set()
+    first.join(10)
+    second.join(10)
+    assert isinstance(got_first[0], TrackInvalid)
+    expected = TrackSource(track, RATE).read(8 * RATE, 22 * RATE).T
+    np.testing.assert_array_equal(got_second[0], expected)  # type: ignore[arg-type]
 
 
 def test_passes_that_read_each_frame_once_keep_no_blocks(tmp_path: Path) -> None:

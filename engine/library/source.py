@@ -55,6 +55,9 @@ SALVAGE_FRAMES = 4096
 SCAN_STEP_FRAMES = 64
 """The last block before a file's decodable end is stepped through this finely."""
 
+IN_FLIGHT_WAIT_SECONDS = 10.0
+"""How long a render waits for blocks another thread decodes before decoding them itself
+(a bound for a thread that died mid-decode, never reached otherwise)."""
 CACHED_READ_BLOCKS = 10
 """Reads up to this many blocks long go through the cache: a render's window (a 10 s chunk,
 its warm-up and look-ahead, a convolution's reach) does; a whole-track read does not."""
@@ -73,35 +76,44 @@ class _Span:
     """Output frames to drop from the front of the resampled span."""
 
 
+BlockKey = tuple[str, str, int]
+"""(track id, fingerprint, block number)."""
+
+
 class BlockCache:
     """A byte-bounded LRU of decoded blocks shared by every source; thread-safe.
 
-    Its bytes count against the engine's budget (`EngineConfig.source_cache_mb`).
+    Its bytes count against the engine's budget (`EngineConfig.source_cache_mb`). A thread
+    about to decode blocks may claim them, so that another render wanting them waits for
+    them instead of decoding them a second time (two render threads often start two presets
+    of one chunk together).
     """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max(0, int(max_bytes))
-        self._blocks: OrderedDict[tuple[str, str, int], Audio] = OrderedDict()
+        self._blocks: OrderedDict[BlockKey, Audio] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._in_flight: dict[BlockKey, threading.Event] = {}
         self.hits = 0
+        """Blocks found decoded, since the start."""
         self.misses = 0
-        """Blocks found and blocks decoded, since the start."""
+        """Blocks decoded, since the start."""
 
-    def get(self, key: tuple[str, str, int]) -> Audio | None:
+    def get(self, key: BlockKey) -> Audio | None:
         with self._lock:
             block = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
                 self.hits += 1
-            else:
-                self.misses += 1
             return block
 
-    def put(self, key: tuple[str, str, int], block: Audio) -> None:
-        if block.nbytes > self.max_bytes:
-            return
+    def put(self, key: BlockKey, block: Audio) -> None:
+        """A block just decoded (counted as such, kept if it fits)."""
         with self._lock:
+            self.misses += 1
+            if block.nbytes > self.max_bytes:
+                return
             old = self._blocks.pop(key, None)
             if old is not None:
                 self._bytes -= old.nbytes
@@ -110,6 +122,23 @@ class BlockCache:
             while self._bytes > self.max_bytes:
                 _, evicted = self._blocks.popitem(last=False)
                 self._bytes -= evicted.nbytes
+
+    def claim(self, keys: list[BlockKey]) -> tuple[set[BlockKey], dict[BlockKey, threading.Event]]:
+        """Of `keys` (blocks not found), those no thread decodes yet, now this one's to
+        decode (`release` them after), and the events of those another thread decodes."""
+        with self._lock:
+            theirs = {key: self._in_flight[key] for key in keys if key in self._in_flight}
+            mine = {key for key in keys if key not in theirs}
+            for key in mine:
+                self._in_flight[key] = threading.Event()
+            return mine, theirs
+
+    def release(self, keys: set[BlockKey]) -> None:
+        """The claimed blocks are put, or will not be (a failed decode): wake who waits."""
+        with self._lock:
+            events = [self._in_flight.pop(key) for key in keys if key in self._in_flight]
+        for event in events:
+            event.set()
 
     def forget(self, track_id: str) -> None:
         with self._lock:
@@ -188,13 +217,13 @@ class TrackSource:
     def read_planar(self, start: int, stop: int) -> Planar:
         """`read`'s frames as a new (channels, frames) array of the caller's own, to process
         in place: cached blocks are copied straight into it, with no interleaved copy
-        between."""
+        between. For render threads: it waits for blocks another thread is decoding."""
         start, stop = self._clamped(start, stop)
         if stop <= start or not self._cached(start, stop, keep=True):
             return np.ascontiguousarray(self.read(start, stop, keep=False).T)
         planar = np.empty((2, stop - start), dtype=np.float32)
         done = 0
-        for piece in self._pieces(start, stop):
+        for piece in self._pieces(start, stop, wait=True):
             planar[:, done : done + piece.shape[0]] = piece.T
             done += piece.shape[0]
         return planar
@@ -210,36 +239,62 @@ class TrackSource:
         )
 
     # -- cached blocks --------------------------------------------------------------------
-    def _pieces(self, start: int, stop: int) -> list[Audio]:
+    def _pieces(self, start: int, stop: int, wait: bool = False) -> list[Audio]:
         """[start, stop) as read-only slices of the cached blocks it spans."""
         size = self._block_frames
         first = start // size
-        blocks = self._blocks(first, (stop - 1) // size)
+        blocks = self._blocks(first, (stop - 1) // size, wait)
         return [
             block[max(start - base, 0) : max(stop - base, 0)]
             for base, block in zip(range(first * size, stop, size), blocks, strict=True)
         ]
 
-    def _blocks(self, first: int, last: int) -> list[Audio]:
+    def _blocks(self, first: int, last: int, wait: bool) -> list[Audio]:
         """Blocks `first` to `last`: the cached ones as they are, and each run of missing
         ones decoded in one read (one seek, one resampling) and cut into blocks of their own.
+
+        With `wait` (a render thread), blocks another thread is decoding are waited for,
+        after this thread's own are decoded (so two never wait on each other); without it
+        (the feeder, which must never wait on a niced thread), they are decoded here too.
 
         A cached block is served only while its file is still there: a read in flight when
         the file was deleted can put a block back after the engine forgot the track, and a
         deleted file must not go on playing from memory (a stat, a few microseconds)."""
         assert self._cache is not None
-        size = self._block_frames
-        found = [self._cache.get(self._block_key(n)) for n in range(first, last + 1)]
+        cache = self._cache
+        keys = [self._block_key(n) for n in range(first, last + 1)]
+        found = [cache.get(key) for key in keys]
         if any(block is not None for block in found) and not os.path.exists(self.track.path):
-            self._cache.forget(self.track.id)
+            cache.forget(self.track.id)
             raise TrackMissing(self.track.path, "file not found")
+        missing = [key for key, block in zip(keys, found, strict=True) if block is None]
+        mine, theirs = cache.claim(missing) if wait else (set(missing), {})
+        try:
+            self._decode_into(found, first, lambda k: keys[k] in mine)
+        finally:
+            if wait:
+                cache.release(mine)
+        for k, key in enumerate(keys):
+            if found[k] is None and key in theirs:
+                theirs[key].wait(IN_FLIGHT_WAIT_SECONDS)
+                found[k] = cache.get(key)
+        self._decode_into(found, first, lambda k: True)  # theirs failed or was let go
+        return [block for block in found if block is not None]
+
+    def _decode_into(
+        self, found: list[Audio | None], first: int, ours: Callable[[int], bool]
+    ) -> None:
+        """Decode each run of blocks that `found` lacks and `ours` picks, in one read each,
+        and put them in `found` and the cache."""
+        assert self._cache is not None
+        size = self._block_frames
         run = 0
         while run < len(found):
-            if found[run] is not None:
+            if found[run] is not None or not ours(run):
                 run += 1
                 continue
             end = run
-            while end + 1 < len(found) and found[end + 1] is None:
+            while end + 1 < len(found) and found[end + 1] is None and ours(end + 1):
                 end += 1
             decoded = self._decode((first + run) * size, (first + end + 1) * size)
             for k in range(run, end + 1):
@@ -248,9 +303,8 @@ class TrackSource:
                 self._cache.put(self._block_key(first + k), block)
                 found[k] = block
             run = end + 1
-        return [block for block in found if block is not None]
 
-    def _block_key(self, number: int) -> tuple[str, str, int]:
+    def _block_key(self, number: int) -> BlockKey:
         return (self.track.id, self.track.fingerprint, number)
 
     # -- decoding -------------------------------------------------------------------------
