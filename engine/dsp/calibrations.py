@@ -10,17 +10,16 @@ held while anything is computed.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from engine.dsp.calibration import TrackSample
 from engine.dsp.distinctness import AUDIBLE_DB, SoundProfile
+from engine.dsp.lru import Lru
 from engine.library.analysis import TrackAnalysis
 from engine.vocabulary import BYPASS
 
-K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 WholeLoudness = Callable[[str], "float | None"]
 FORGOTTEN = ""
@@ -29,33 +28,6 @@ all tracks (no preset or track is named "")."""
 KEEP_SAMPLES = 2
 """Track samples whose windows are kept (about 8 MB each), unless the engine says: the
 current track's and a neighbour's."""
-
-
-class _Lru(Generic[K, V]):
-    """An LRU of at most `size` entries; its owner holds the lock."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-    def drop(self, matches: Callable[[K], bool]) -> None:
-        for key in [key for key in self._entries if matches(key)]:
-            del self._entries[key]
-
-    def values(self) -> Iterator[V]:
-        return iter(self._entries.values())
 
 
 class LoudnessCalibrations:
@@ -71,11 +43,11 @@ class LoudnessCalibrations:
         """The track's whole-track integrated loudness once the streaming analysis has
         read all of it, else None: calibrations made after that match the whole track."""
         self._lock = threading.Lock()
-        self._gains: _Lru[tuple[str, str, str], float] = _Lru(max_entries)
-        self._samples: _Lru[str, TrackSample] = _Lru(max(1, kept_samples))
-        self._summaries: _Lru[str, TrackSample] = _Lru(max_entries)
+        self._gains: Lru[tuple[str, str, str], float] = Lru(max_entries)
+        self._samples: Lru[str, TrackSample] = Lru(max(1, kept_samples))
+        self._summaries: Lru[str, TrackSample] = Lru(max_entries)
         """What each sample measured, without its windows: kept for every track."""
-        self._analyses: _Lru[str, TrackAnalysis] = _Lru(max_entries)
+        self._analyses: Lru[str, TrackAnalysis] = Lru(max_entries)
         self._computing: dict[object, threading.Lock] = {}
         self._provisional: set[tuple[str, str, str]] = set()
         """Gains set from the sample alone, before the whole track's loudness was known."""

@@ -11,13 +11,13 @@ width follow as before.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 
 from engine.dsp.convolution import PartitionedKernel
 from engine.dsp.fir import linear_phase_kernel
+from engine.dsp.lru import Lru
 from engine.dsp.room import room_response
 from engine.presets.model import EqBand, Preset, RoomSettings
 
@@ -33,20 +33,16 @@ class _KernelCache:
     design one: the same kernel)."""
 
     def __init__(self) -> None:
-        self._kernels: OrderedDict[KernelKey, PartitionedKernel] = OrderedDict()
+        self._kernels: Lru[KernelKey, PartitionedKernel] = Lru(KEPT_KERNELS)
         self._lock = threading.Lock()
 
     def get(self, key: KernelKey, design: Callable[[], PartitionedKernel]) -> PartitionedKernel:
         with self._lock:
             kernel = self._kernels.get(key)
-            if kernel is not None:
-                self._kernels.move_to_end(key)
-                return kernel
-        kernel = design()
-        with self._lock:
-            self._kernels[key] = kernel
-            while len(self._kernels) > KEPT_KERNELS:
-                self._kernels.popitem(last=False)
+        if kernel is None:
+            kernel = design()
+            with self._lock:
+                self._kernels.put(key, kernel)
         return kernel
 
     def has(self, key: KernelKey) -> bool:
