@@ -72,15 +72,17 @@ def time_call(function: object) -> float:
     return clock() - start
 
 
+BLOCKS = BlockCache(int(EngineConfig().source_cache_mb * 1e6))
+"""The block cache the tracks are read through, of the engine's size."""
+
+
 def source_for(path: Path) -> TrackSource:
-    """The track as the engine reads it: through a block cache of the engine's size."""
-    cache = BlockCache(int(EngineConfig().source_cache_mb * 1e6))
-    return TrackSource(probe(path, 44_100), 44_100, cache)
+    """The track as the engine reads it: through a block cache."""
+    return TrackSource(probe(path, 44_100), 44_100, BLOCKS)
 
 
 def forget_blocks(track: TrackSource) -> None:
-    assert track._cache is not None
-    track._cache.forget(track.track.id)
+    BLOCKS.forget(track.track.id)
 
 
 def speed_table(track: TrackSource, repeats: int) -> None:
