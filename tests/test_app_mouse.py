@@ -58,7 +58,11 @@ async def test_a_click_on_a_preset_name_switches_to_it(engine: Engine) -> None:
         await wait_until(pilot, lambda: engine.snapshot().requested_preset == "bright", "bright")
 
         predictions = app.query_one(PredictionsPanel)
-        await wait_until(pilot, lambda: predictions.view is not None, "the predictions")
+        await wait_until(  # a view made after the switch: it lists the presets but bright
+            pilot,
+            lambda: predictions.view is not None and "bright" not in predictions.view.distribution,
+            "the predictions from bright",
+        )
         await pilot.click(PredictionsPanel, offset=(FRAME[0] + 1, FRAME[1] + 1))
         await wait_until(
             pilot, lambda: engine.snapshot().requested_preset != "bright", "the top prediction"
