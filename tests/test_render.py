@@ -16,6 +16,7 @@ from engine.dsp.calibration import loudness_slope
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
+from engine.dsp.render_speed import RenderSpeed
 from engine.dsp.truepeak import true_peak_db
 from engine.library.scan import probe
 from engine.library.source import TrackSource
@@ -298,6 +299,57 @@ def test_a_gain_set_from_the_sample_alone_is_provisional_until_replaced(
     assert calibrations.epoch(key, "warm") == others  # another preset's are not
     assert calibrations.provisional_presets(key) == []
     assert render.plan(track, "punchy").wet_gain == again
+
+
+class CountedSpeed(RenderSpeed):
+    """The engine's render-speed record, counting the renders it is told of."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renders = 0
+
+    def note(self, preset: str, seconds: float, frames: int) -> None:
+        self.renders += 1
+        super().note(preset, seconds, frames)
+
+
+@pytest.mark.parametrize(
+    ("name", "preset", "renders_again"),
+    [("", "punchy", False), ("04_hum_line.flac", "hot", True)],
+)
+def test_a_recalibration_equals_a_calibration_that_knew_the_whole_track(
+    tmp_path: Path,
+    quiet_in_half_the_windows: TrackSource,
+    name: str,
+    preset: str,
+    renders_again: bool,
+) -> None:
+    """What the first calibration measured sets the gain against the whole track without
+    rendering the sample again, unless the limiter would then take something off (the hot
+    preset on a track whose sample read it 0.5 LU too loud)."""
+    track = decoded(name) if name else quiet_in_half_the_windows
+    file = tmp_path / "presets.toml"
+    file.write_text(LOUD_PRESET)
+    whole: list[float] = []
+    speed = CountedSpeed()
+    render = Renderer(
+        EngineConfig(),
+        LoudnessCalibrations(whole_loudness=lambda _key: whole[0] if whole else None),
+        PresetBook(RATE, file),
+        speed,
+    )
+    sampled = render.plan(track, preset).wet_gain
+    whole.append(integrated_loudness(track.read(0, track.frames), RATE))
+    before = speed.renders
+    again = render.whole_track_gain(track, preset)
+    informed = Renderer(
+        EngineConfig(),
+        LoudnessCalibrations(whole_loudness=lambda _key: whole[0]),
+        PresetBook(RATE, file),
+    )
+    assert again == pytest.approx(informed.plan(track, preset).wet_gain, rel=1e-6)
+    assert again != pytest.approx(sampled)
+    assert (speed.renders > before) is renders_again
 
 
 LOUD_PRESET = """

@@ -77,6 +77,20 @@ class TrackSample:
         return min(0.0, ceiling_db - self.true_peak_db)
 
 
+@dataclass(frozen=True)
+class WetMeasure:
+    """What a preset's calibration measured on a track's sample windows, rendered: its
+    gain can be set again against the whole track's loudness from these alone, unless the
+    limiter would then take something off (then the windows are rendered again)."""
+
+    loudness_lufs: float
+    """Gated loudness of the wet windows' measured stretches, before any gain."""
+    window_lufs: tuple[float, ...]
+    """Each stretch's own (the slope against the source's, `loudness_slope`)."""
+    true_peak: float
+    """Highest true peak of the wet windows, linear."""
+
+
 def window_starts(frames: int, span: int, count: int) -> list[int]:
     """Where the windows start: evenly spread, first at 0 and last ending at the end; a
     track too short for `count` apart windows is covered by back-to-back ones."""

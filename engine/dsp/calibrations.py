@@ -1,10 +1,10 @@
 """`LoudnessCalibrations`: what the renderers measure once per track and share.
 
-Per-(track, preset, mode) wet gains, each track's sample summary (loudness, true peak) and
-sample analysis are small and kept for every track; the samples' windows are large and kept
-for two tracks, their bytes counted against the engine's budget. Whatever several render
-threads ask for at once is computed by one while the others wait for it, and no lock is
-held while anything is computed.
+Per-(track, preset, mode) wet gains and what set them (`WetMeasure`), each track's sample
+summary (loudness, true peak) and sample analysis are small and kept for every track; the
+samples' windows are large and kept for two tracks, their bytes counted against the
+engine's budget. Whatever several render threads ask for at once is computed by one while
+the others wait for it, and no lock is held while anything is computed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from engine.dsp.calibration import TrackSample
+from engine.dsp.calibration import TrackSample, WetMeasure
 from engine.dsp.distinctness import AUDIBLE_DB, SoundProfile
 from engine.dsp.lru import Lru
 from engine.library.analysis import TrackAnalysis
@@ -44,6 +44,7 @@ class LoudnessCalibrations:
         read all of it, else None: calibrations made after that match the whole track."""
         self._lock = threading.Lock()
         self._gains: Lru[tuple[str, str, str], float] = Lru(max_entries)
+        self._wets: Lru[tuple[str, str, str], WetMeasure] = Lru(max_entries)
         self._samples: Lru[str, TrackSample] = Lru(max(1, kept_samples))
         self._summaries: Lru[str, TrackSample] = Lru(max_entries)
         """What each sample measured, without its windows: kept for every track."""
@@ -87,6 +88,13 @@ class LoudnessCalibrations:
     def put(self, key: tuple[str, str, str], gain: float) -> None:
         self._locked(lambda: self._gains.put(key, gain))
 
+    def wet(self, key: tuple[str, str, str]) -> WetMeasure | None:
+        """What the calibration of `key` measured on the sample's rendered windows."""
+        return self._locked(lambda: self._wets.get(key))
+
+    def put_wet(self, key: tuple[str, str, str], measure: WetMeasure) -> None:
+        self._locked(lambda: self._wets.put(key, measure))
+
     def summary(self, content_key: str) -> TrackSample | None:
         """What the track's sample measured (its windows may be gone); never computes."""
         return self._locked(lambda: self._summaries.get(content_key))
@@ -116,6 +124,7 @@ class LoudnessCalibrations:
         with self._lock:
             self._profiles.pop(content_key, None)
             self._gains.drop(lambda key: key[0] == content_key)
+            self._wets.drop(lambda key: key[0] == content_key)
             for cache in (self._samples, self._summaries, self._analyses):
                 cache.drop(lambda key: key == content_key)
             self._provisional = {key for key in self._provisional if key[0] != content_key}
@@ -126,6 +135,7 @@ class LoudnessCalibrations:
         renders begun before are stale (`epoch`)."""
         with self._lock:
             self._gains.drop(lambda key: key[1] == preset)
+            self._wets.drop(lambda key: key[1] == preset)
             for profiles in self._profiles.values():
                 profiles.pop(preset, None)
             self._provisional = {key for key in self._provisional if key[1] != preset}

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from engine.config import EngineConfig
 from engine.dsp.calibration import (
     TrackSample,
+    WetMeasure,
     analyse_sample,
     is_silent,
     loudness_slope,
@@ -40,7 +41,6 @@ from engine.dsp.distinctness import sound_profile
 from engine.dsp.kernels import kernel_designed
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
-from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.render_speed import RenderSpeed
 from engine.dsp.slowdown import RenderSlowdown
 from engine.dsp.truepeak import interleaved, window_true_peak
@@ -255,9 +255,20 @@ class Renderer:
 
     def whole_track_gain(self, source: TrackSource, preset: str) -> float:
         """The preset's gain calibrated now, apart from the one in use (see
-        `LoudnessCalibrations.install`): once the whole track's loudness is known."""
+        `LoudnessCalibrations.install`): once the whole track's loudness is known.
+
+        What the first calibration measured sets it without a render, unless the new gain
+        would have the limiter take something off (its effect on loudness is measured on
+        the windows rendered again)."""
         key = (source.content_key, preset, self.config.loudness_mode)
-        return self._calibrate(source, self._resolve(source, preset), key)
+        resolved = self._resolve(source, preset)
+        wet = self.calibrations.wet(key)
+        summary = self.calibrations.summary(source.content_key)
+        if wet is not None and summary is not None:
+            gain_db = self._first_gain_db(source, summary, resolved, key, wet)
+            if gain_db is None or self._under_ceiling(wet, gain_db):
+                return _linear(gain_db)
+        return self._calibrate(source, resolved, key)
 
     # -- internals ------------------------------------------------------------------------
     def _resolve(self, source: TrackSource, preset: str) -> Preset:
@@ -294,7 +305,6 @@ class Renderer:
         rate = self.config.sample_rate
         sample = self.sample(source)
         settle = sample.settle_frames
-        target = self._target_lufs(sample, preset)
         chain = self._chain(source, preset)
 
         peaks: list[float] = []
@@ -314,31 +324,50 @@ class Renderer:
         frames = sum(window.shape[1] for window in kept)
         self.speed.note(preset.name, time.thread_time() - started, frames)
         self._note_profiles(source, sample, preset.name, kept)
-        measured = meter.integrated()
-        if is_silent(target) or is_silent(measured):
-            return 1.0
-        correction = self._whole_track_correction(source, sample, preset, meter)
-        if correction is None:
-            self.calibrations.note_provisional(key)
-        target += correction or 0.0
-        gain_db = _clamp_gain(target - measured)
+        measure = WetMeasure(
+            meter.integrated(), tuple(meter.stretch_loudness()), max(peaks, default=0.0)
+        )
+        self.calibrations.put_wet(key, measure)
+        gain_db = self._first_gain_db(source, sample, preset, key, measure)
+        if gain_db is None or self._under_ceiling(measure, gain_db):
+            return _linear(gain_db)
+        target = gain_db + measure.loudness_lufs
         ceiling = self.config.true_peak_ceiling_db
-        # Where the gained wet path stays under the ceiling, the limiter takes nothing off.
-        if max(peaks, default=0.0) * 10 ** (gain_db / 20) <= 10 ** (ceiling / 20):
-            return float(10 ** (gain_db / 20))
         for _ in range(CALIBRATION_PASSES - 1):
             self._stop_if_asked()
-            scale = np.float32(10 ** (gain_db / 20))
+            scale = np.float32(_linear(gain_db))
             limited = (
-                limit_true_peak(np.multiply(wet, scale, dtype=np.float32), rate, ceiling)
-                for wet in kept
+                limit_true_peak(np.multiply(window, scale, dtype=np.float32), rate, ceiling)
+                for window in kept
             )
             with self.slowdown.applied():
                 error = target - measured_loudness(limited, settle, rate)
             if abs(error) < 0.05:
                 break
             gain_db = _clamp_gain(gain_db + error)
-        return float(10 ** (gain_db / 20))
+        return _linear(gain_db)
+
+    def _first_gain_db(
+        self,
+        source: TrackSource,
+        sample: TrackSample,
+        preset: Preset,
+        key: tuple[str, str, str],
+        wet: WetMeasure,
+    ) -> float | None:
+        """The gain in dB that brings the wet windows to the reference before the limiter;
+        None for silence (unity gain). `sample` may be the summary, without its windows."""
+        target = self._target_lufs(sample, preset)
+        if is_silent(target) or is_silent(wet.loudness_lufs):
+            return None
+        correction = self._whole_track_correction(source, sample, preset, wet)
+        if correction is None:
+            self.calibrations.note_provisional(key)
+        return _clamp_gain(target + (correction or 0.0) - wet.loudness_lufs)
+
+    def _under_ceiling(self, wet: WetMeasure, gain_db: float) -> bool:
+        """Where the gained wet path stays under the ceiling, the limiter takes nothing off."""
+        return wet.true_peak * _linear(gain_db) <= 10 ** (self.config.true_peak_ceiling_db / 20)
 
     def _note_profiles(
         self,
@@ -360,7 +389,7 @@ class Renderer:
             calibrations.put_profile(key, preset, sound_profile(wet, rate))
 
     def _whole_track_correction(
-        self, source: TrackSource, sample: TrackSample, preset: Preset, wet: LoudnessMeter
+        self, source: TrackSource, sample: TrackSample, preset: Preset, wet: WetMeasure
     ) -> float | None:
         """LU to add to the sample's target so the whole track, not just its sample, comes
         out at the reference; None until the streaming analysis has read the whole track.
@@ -373,7 +402,7 @@ class Renderer:
         if is_silent(whole) or is_silent(sample.loudness_lufs):
             return 0.0
         miss = whole - sample.loudness_lufs
-        slope = loudness_slope(sample.window_lufs, wet.stretch_loudness())
+        slope = loudness_slope(sample.window_lufs, wet.window_lufs)
         follows_source = self.config.loudness_mode != "targets" or preset.target_lufs is None
         return (miss if follows_source else 0.0) - slope * miss
 
@@ -393,6 +422,11 @@ class Renderer:
 
 def _clamp_gain(gain_db: float) -> float:
     return max(-MAX_WET_GAIN_DB, min(MAX_WET_GAIN_DB, gain_db))
+
+
+def _linear(gain_db: float | None) -> float:
+    """A gain in dB as a factor; None (silence) is unity."""
+    return 1.0 if gain_db is None else float(10 ** (gain_db / 20))
 
 
 _thread_renderers = threading.local()
