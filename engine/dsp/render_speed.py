@@ -28,6 +28,7 @@ class RenderSpeed:
         self._seconds_per_frame: float | None = None
         self._by_preset: dict[str, float] = {}
         """Per preset: its own smoothed cost, so a heavy chain is judged as heavy."""
+        self._noted = 0
 
     def note(self, preset: str, seconds: float, frames: int) -> None:
         """A render of `preset` processed `frames` frames in `seconds` of CPU time."""
@@ -35,8 +36,15 @@ class RenderSpeed:
             return
         cost = seconds / frames
         with self._lock:
+            self._noted += 1
             self._seconds_per_frame = _smoothed(self._seconds_per_frame, cost)
             self._by_preset[preset] = _smoothed(self._by_preset.get(preset), cost)
+
+    @property
+    def noted(self) -> int:
+        """Renders measured so far (a calibration's pass over its windows counts as one)."""
+        with self._lock:
+            return self._noted
 
     def seconds_for(self, frames: int, preset: str | None = None) -> float | None:
         """Expected CPU time to process `frames` frames of `preset` (any preset when not
