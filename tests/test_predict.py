@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -243,3 +244,28 @@ def test_presets_changed_while_playing_keep_the_learning_and_the_scores() -> Non
     assert predictor.revision > revision  # saved with the new list
     predictor.observe_switch("original", "airy")
     assert predictor.score().predictions_made == made + 1
+
+
+class SwitchDuringCopy(PresetPredictor):
+    """A predictor whose first state copy is followed at once by a switch learned on
+    another thread: the window `set_presets` must not lose it in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copies = 0
+
+    def state(self) -> dict[str, Any]:
+        copied = super().state()
+        self.copies += 1
+        if self.copies == 1:
+            self.observe_switch("original", "bright")
+        return copied
+
+
+def test_a_switch_learned_while_the_presets_change_is_kept() -> None:
+    predictor = SwitchDuringCopy()
+    predictor.set_presets((*PRESET_ORDER, "airy"))
+    assert predictor.copies == 2
+    assert predictor.view("original").learned_switches == 1
+    distribution = predictor.distribution("original")
+    assert max(distribution, key=distribution.__getitem__) == "bright"

@@ -254,13 +254,17 @@ class PresetPredictor:
         ones kept stays, and the session's scores go on."""
         if presets == self.presets:
             return
-        state = self.state()
-        fresh = PresetPredictor(presets, self._clock)
-        fresh.load_state(state)
-        with self._lock:
-            self.presets = presets
-            self._experts = fresh._experts
-            self._revision += 1
+        while True:  # the experts are rebuilt outside the lock, from a copy of their state
+            revision = self.revision
+            fresh = PresetPredictor(presets, self._clock)
+            fresh.load_state(self.state())
+            with self._lock:
+                if self._revision != revision:  # a switch learned meanwhile: copy again
+                    continue
+                self.presets = presets
+                self._experts = fresh._experts
+                self._revision += 1
+                return
 
     def session_minutes(self) -> float:
         return (self._clock() - self._started) / 60.0
