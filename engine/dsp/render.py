@@ -202,7 +202,7 @@ class Renderer:
         return self._gain_for(self.summary(source))
 
     def _gain_for(self, summary: TrackSample) -> float:
-        return float(10 ** (summary.reference_shift_db(self._reference_ceiling_db) / 20))
+        return _linear(summary.reference_shift_db(self._reference_ceiling_db))
 
     def render_track(self, source: TrackSource, preset: str, intensity: float) -> Audio:
         """One continuous render of the whole track (the reference chunks must equal)."""
@@ -367,7 +367,7 @@ class Renderer:
 
     def _under_ceiling(self, wet: WetMeasure, gain_db: float) -> bool:
         """Where the gained wet path stays under the ceiling, the limiter takes nothing off."""
-        return wet.true_peak * _linear(gain_db) <= 10 ** (self.config.true_peak_ceiling_db / 20)
+        return wet.true_peak * _linear(gain_db) <= _linear(self.config.true_peak_ceiling_db)
 
     def _note_profiles(
         self,
