@@ -140,6 +140,7 @@ def assemble(
     ended.append(files)
     feed = PresetFeed(config, buffer, workers, store, clock, journal.served, renderer)
     player = Player(output, feed.read, files.track_failed, config.ring_seconds, feed, queue)
+    feed.lead = player.lead_seconds
     predictor = PresetPredictor(
         presets.order, clock, prior_switch_probability=config.switch_probability_per_chunk
     )

@@ -248,6 +248,46 @@ def test_a_render_arriving_after_the_fade_out_fades_in_from_the_source() -> None
     assert feed.stand_ins == 0
 
 
+def test_a_head_never_outlasts_the_audio_queued_before_it() -> None:
+    """Right after a seek's first stand-in piece the ring holds a tenth of a second: a
+    head that would take more than half of what is queued is not tried (it would be a
+    dropout). The source plays on, and the head comes once the ring is deeper."""
+    feed, track, _workers, _renderer = slow_machine_feed(1 / (200 * 44_100))  # ~6 ms a head
+    lead: list[float | None] = [0.004]
+    feed.lead = lambda: lead[0]
+    feed.read(track, 0, 1024)
+    assert feed.head_renders == 0 and feed.stand_ins == 1
+    lead[0] = 0.4
+    feed.read(track, round(0.1 * 44_100), 1024)  # past the stand-in's piece
+    assert feed.head_renders == 1 and feed.stand_ins == 1
+
+
+def test_a_head_where_nothing_is_decoded_yet_counts_its_decoding() -> None:
+    """After a seek the head's window is not decoded: on a slow decoder that is most of
+    its cost, which the chunks' renders (their blocks shared) never showed. Once the
+    stand-in has played there and the blocks are cached, the head is cheap again."""
+    feed, track, _workers, _renderer = slow_machine_feed(1 / (200 * 44_100))  # ~6 ms a head
+    feed.lead = lambda: 0.12  # a head may take 60 ms
+    source = feed.store.get(track)
+    frame = 5 * 44_100
+    for _ in range(100):
+        source._note_decode(5e-7)  # 22 ms a second of audio: a slow machine's decoder
+    feed.read(track, frame, 1024)
+    assert feed.head_renders == 0 and feed.stand_ins == 1
+    source.read(frame - 3 * 44_100, frame + 2 * 44_100)  # the blocks around it, cached
+    feed.read(track, frame + round(0.1 * 44_100), 1024)
+    assert feed.head_renders == 1
+
+
+def test_in_a_seeks_gap_a_head_is_only_latency() -> None:
+    """Nothing queued and nothing expected (the gap after a seek): the head's wait is
+    heard as latency, not as a dropout, so the budget alone decides."""
+    feed, track, _workers, _renderer = slow_machine_feed(1 / (200 * 44_100))
+    feed.lead = lambda: None
+    feed.read(track, 0, 1024)
+    assert feed.head_renders == 1 and feed.stand_ins == 0
+
+
 def test_heads_that_took_longer_than_their_estimate_are_not_tried_again() -> None:
     """A busy machine (the render threads' share, the GIL) stretches a head's time on the
     feeder far past its CPU estimate: the feeder learns it and stands in instead."""

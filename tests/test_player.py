@@ -227,6 +227,22 @@ def _steady_source(track: Track, start: int, count: int) -> np.ndarray:
     return np.full((max(0, min(count, track.frames - start)), 2), 0.25, dtype=np.float32)
 
 
+def test_the_lead_is_the_audio_queued_once_audio_is_promised() -> None:
+    """What the source may spend on a read: the queued audio while the consumer expects
+    it, and no limit before anything is promised."""
+    sink = NullSink(44_100, 1024, speed=0)
+    player = Player(sink, _steady_source, ring_seconds=0.2)
+    try:
+        player.set_tracks([_tone_track("steady", 10 * 44_100)])
+        assert player.lead_seconds() is None
+        player.play()
+        poll_until(lambda: sink.ring.queued_frames() >= round(0.2 * 44_100), timeout=5.0)
+        assert player.lead_seconds() == sink.ring.queued_frames() / 44_100  # the ring is full
+    finally:
+        player.close()
+        sink.close()
+
+
 def test_a_missed_cut_at_the_end_of_the_library_ends_the_audio() -> None:
     """A seek to the last frame of the last track, read slowly: the consumer passes the
     cut before it is written and the library ends right after it. The player must end the

@@ -74,6 +74,19 @@ def test_cached_blocks_give_the_same_frames_as_direct_reads(tmp_path: Path) -> N
         )
 
 
+def test_the_decode_a_read_would_cost_counts_only_blocks_not_cached(tmp_path: Path) -> None:
+    """A render where nothing was played yet decodes its window first; where the blocks
+    are cached it does not. The cost per frame is what this track's decodes measured."""
+    path = noise_file(tmp_path, 48_000, seconds=12.0)
+    source = TrackSource(probe(path, RATE), RATE, BlockCache(64 << 20))
+    assert source.decode_seconds(0, 4 * RATE) == 0.0  # nothing measured yet
+    source.read(0, 2 * RATE)  # decodes and keeps the first block
+    assert source.decode_seconds(0, 2 * RATE) == 0.0
+    cold = source.decode_seconds(6 * RATE, 8 * RATE)
+    assert cold > 0.0
+    assert source.decode_seconds(RATE, 3 * RATE) == pytest.approx(cold / 2)  # half cached
+
+
 def test_a_render_window_is_read_from_blocks_the_next_read_shares(tmp_path: Path) -> None:
     """The presets of one chunk decode its window once, and the next chunk's window decodes
     only what its warm-up and look-ahead do not share with it."""

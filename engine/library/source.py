@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ CACHE_BLOCK_SECONDS = 2.0
 """Reads are served from aligned blocks of this length, kept in a shared cache: the original
 plays block by block instead of reopening the file per write, and the presets of one chunk
 (and the neighbouring chunks' overlapping warm-up and look-ahead) decode their window once."""
+
+DECODE_COST_SMOOTHING = 0.2
+"""How fast a track's measured decode cost follows its latest decodes."""
 
 SALVAGE_FRAMES = 4096
 """Damaged stretches are read again in blocks this small (a FLAC frame's usual length)."""
@@ -140,6 +144,11 @@ class BlockCache:
         for event in events:
             event.set()
 
+    def holds(self, key: BlockKey) -> bool:
+        """The block is decoded and kept (a look that neither counts nor refreshes it)."""
+        with self._lock:
+            return key in self._blocks
+
     def forget(self, track_id: str) -> None:
         with self._lock:
             for key in [key for key in self._blocks if key[0] == track_id]:
@@ -180,6 +189,9 @@ class TrackSource:
         self._lock = threading.Lock()
         self._readers = readers if readers is not None else ReaderPool(1)
         self._block_frames = max(1, round(CACHE_BLOCK_SECONDS * sample_rate))
+        self._decode_cost: float | None = None
+        """CPU seconds per output frame of the decodes lately (smoothed): an opus frame
+        costs three times an Ogg Vorbis one."""
 
     @property
     def content_key(self) -> str:
@@ -227,6 +239,26 @@ class TrackSource:
             planar[:, done : done + piece.shape[0]] = piece.T
             done += piece.shape[0]
         return planar
+
+    def decode_seconds(self, start: int, stop: int) -> float:
+        """The CPU time a read of [start, stop) would spend decoding now: the frames whose
+        blocks are not cached, at the cost the decodes of this track measured (0 before
+        any). A render at a spot not played yet costs this beyond its chain."""
+        start, stop = self._clamped(start, stop)
+        with self._lock:
+            cost = self._decode_cost
+        if cost is None or stop <= start:
+            return 0.0
+        if not self._cached(start, stop, keep=True):
+            return cost * (stop - start)
+        assert self._cache is not None
+        size = self._block_frames
+        missing = sum(
+            min(stop, (n + 1) * size) - max(start, n * size)
+            for n in range(start // size, (stop - 1) // size + 1)
+            if not self._cache.holds(self._block_key(n))
+        )
+        return cost * missing
 
     def _clamped(self, start: int, stop: int) -> tuple[int, int]:
         return max(0, start), min(stop, self.frames)
@@ -309,13 +341,26 @@ class TrackSource:
 
     # -- decoding -------------------------------------------------------------------------
     def _decode(self, start: int, stop: int) -> Audio:
+        started = time.thread_time()
         span = self._span(start, stop)
         raw = self._read_native(span.first, span.last)
         stereo = to_stereo(raw)
         if (self._up, self._down) != (1, 1):
             stereo = resampled(stereo, self._up, self._down)
         wanted = stereo[span.skip : span.skip + (stop - start)]
-        return np.ascontiguousarray(wanted, dtype=np.float32)
+        decoded = np.ascontiguousarray(wanted, dtype=np.float32)
+        if len(decoded):
+            self._note_decode((time.thread_time() - started) / len(decoded))
+        return decoded
+
+    def _note_decode(self, seconds_per_frame: float) -> None:
+        with self._lock:
+            old = self._decode_cost
+            self._decode_cost = (
+                seconds_per_frame
+                if old is None
+                else old + DECODE_COST_SMOOTHING * (seconds_per_frame - old)
+            )
 
     def _span(self, start: int, stop: int) -> _Span:
         """The native frames that produce output [start, stop) exactly.

@@ -23,7 +23,7 @@ from engine.config import EngineConfig
 from engine.dsp import crossfade
 from engine.dsp.render import Renderer
 from engine.frames import Audio
-from engine.library.source import CACHE_BLOCK_SECONDS
+from engine.library.source import CACHE_BLOCK_SECONDS, TrackSource
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
 from engine.vocabulary import BYPASS
@@ -32,8 +32,12 @@ HEAD_SECONDS = 1.0
 """On a missed switch, this much of the chunk is rendered at once on the feeder thread."""
 HEAD_BUDGET_SHARE = 1 / 6
 """The longest a head render may take on the feeder's thread, as a share of the ring's
-lead: on a slow machine or a heavy chain the feeder does not try (the old preset, or the
+fill: on a slow machine or a heavy chain the feeder does not try (the old preset, or the
 source, plays on until the render threads deliver), so a switch never stalls it."""
+HEAD_LEAD_SHARE = 0.5
+"""A head may also take at most this share of the audio queued when it starts: right
+after a seek's first stand-in piece the ring holds a tenth of a second, and a head that
+outlasts what is queued is a dropout. The source stands in until the ring is deeper."""
 HEAD_STRETCH_SMOOTHING = 0.1
 """How fast the heads' stretch comes back down: after each quicker head, and after each
 head refused for it alone."""
@@ -161,6 +165,10 @@ class PresetFeed:
         self._head_budget = HEAD_BUDGET_SHARE * config.ring_seconds
         self._head_stretch = 1.0
         """Wall time / CPU estimate of the heads rendered here lately (feeder thread)."""
+        self.lead: Callable[[], float | None] = lambda: None
+        """Seconds of audio queued before the consumer runs dry, or None while it expects
+        none (a seek's gap, where a wait is latency, not a dropout): the player's
+        `lead_seconds`, set by whoever joins the two."""
         self._originals = self.renderer or Renderer(config)
         """Reads the original (a plain gain for hot masters) for the feeder's thread."""
         self._original_block: tuple[tuple[str, str, int], int, Audio] | None = None
@@ -322,11 +330,13 @@ class PresetFeed:
             return None  # calibrating would stall the feeder: the worker's render follows
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
-        expected = self._head_seconds(target.preset, stop - frame)
+        expected = self._head_seconds(source, target.preset, frame, stop)
         if expected is None or expected > self._head_budget:
             return None
         if expected * self._head_stretch > self._head_budget:
             self._relax_stretch()
+            return None
+        if not self._within_lead(expected):
             return None
         started = time.perf_counter()
         try:
@@ -353,24 +363,42 @@ class PresetFeed:
         else:
             self._head_stretch += HEAD_STRETCH_SMOOTHING * (stretch - self._head_stretch)
 
-    def _head_at_hand(self, track: Track, preset: str) -> bool:
-        """A miss of `preset` here would be met by a head rendered on the feeder's thread."""
-        if self.renderer is None or not self.renderer.is_prepared(self.store.get(track), preset):
+    def _head_at_hand(self, track: Track, preset: str, frame: int) -> bool:
+        """A miss of `preset` at `frame` would be met by a head rendered on the feeder's
+        thread: the preset is calibrated, and a head there renders within the feeder's
+        budget (its CPU time at the speed measured lately, stretched by what heads really
+        took on this thread) and well within the audio queued."""
+        if self.renderer is None:
             return False
-        return self._head_affordable(preset, round(HEAD_SECONDS * self.config.sample_rate))
+        source = self.store.get(track)
+        if not self.renderer.is_prepared(source, preset):
+            return False
+        stop = min(track.frames, frame + round(HEAD_SECONDS * self.config.sample_rate))
+        expected = self._head_seconds(source, preset, frame, stop)
+        if expected is None or expected * self._head_stretch > self._head_budget:
+            return False
+        return self._within_lead(expected)
 
-    def _head_affordable(self, preset: str, frames: int) -> bool:
-        """A head of `frames` renders within the feeder's budget: its CPU time at the speed
-        measured lately (the preset's calibration measured it), stretched by what heads
-        really took on this thread."""
-        expected = self._head_seconds(preset, frames)
-        return expected is not None and expected * self._head_stretch <= self._head_budget
+    def _within_lead(self, expected: float) -> bool:
+        """A head expected to take `expected` CPU seconds (stretched as heads have been
+        lately) ends well before the audio queued runs out."""
+        lead = self.lead()
+        return lead is None or expected * self._head_stretch <= HEAD_LEAD_SHARE * lead
 
-    def _head_seconds(self, preset: str, frames: int) -> float | None:
-        """The CPU time a head of `frames` (warm-up and look-ahead included) should take."""
+    def _head_seconds(
+        self, source: TrackSource, preset: str, start: int, stop: int
+    ) -> float | None:
+        """The CPU time a head of [start, stop) should take: its chain over the window
+        (warm-up and look-ahead included) at the speed renders measured, and the decoding
+        of what the source has not cached, slowed as the renders are (a spot not played
+        yet, after a seek, costs twice what a chunk's renders suggest)."""
         assert self.renderer is not None
-        window = frames + self.renderer.warmup_frames + self.renderer.lookahead_frames
-        return self.renderer.speed.seconds_for(window, preset)
+        first = max(0, start - self.renderer.warmup_frames)
+        last = stop + self.renderer.lookahead_frames
+        chain = self.renderer.speed.seconds_for(last - first, preset)
+        if chain is None:
+            return None
+        return chain + self.renderer.slowdown.factor * source.decode_seconds(first, last)
 
     def flushed(self, ring_index: int, frame: int) -> None:
         """The player dropped queued audio; new audio starts at `ring_index` = track `frame`.
@@ -498,7 +526,7 @@ class PresetFeed:
         missing = self.buffer.peek_tier(key) is None
         if missing:
             missing = not self.workers.request_now(key, track.fingerprint).done.is_set()
-        if missing and self._head_at_hand(track, setting.preset):
+        if missing and self._head_at_hand(track, setting.preset, boundary):
             missing = False  # the feeder renders the next chunk's head there at once
         rho = 1.0
         if missing:

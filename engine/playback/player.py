@@ -287,6 +287,15 @@ class Player:
         Never past the track's end: the silence after the last track is not more track."""
         return self._position_seconds(at_next_block=False)
 
+    def lead_seconds(self) -> float | None:
+        """Audio queued before the consumer runs dry, in seconds; None while it expects
+        none (the gap after a seek, where a wait is latency, not a dropout). For the
+        source, on the feeder's thread."""
+        ring = self.sink.ring
+        if not ring.expecting:
+            return None
+        return max(0, ring.queued_frames()) / self.sink.sample_rate
+
     def change_ahead(self) -> bool:
         """A track boundary or a cut is written but not heard yet."""
         with self._lock:

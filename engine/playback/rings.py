@@ -107,6 +107,11 @@ class RingProducer:
     def queued_frames(self) -> int:
         return self.write_index - self.read_index
 
+    @property
+    def expecting(self) -> bool:
+        """The producer promises audio: a gap now is an underrun."""
+        return bool(self.header[EXPECTING])
+
     def free_frames(self) -> int:
         return self.capacity - self.block_frames - self.queued_frames()
 
