@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 
+from engine.observe.stats import smoothed
+
 SMOOTHING = 0.25
 """Weight of the newest render in the running estimate: a few renders follow a change
 (a heavy preset, a busy machine) without one quick render hiding a slow trend."""
@@ -37,8 +39,8 @@ class RenderSpeed:
         cost = seconds / frames
         with self._lock:
             self._noted += 1
-            self._seconds_per_frame = _smoothed(self._seconds_per_frame, cost)
-            self._by_preset[preset] = _smoothed(self._by_preset.get(preset), cost)
+            self._seconds_per_frame = smoothed(self._seconds_per_frame, cost, SMOOTHING)
+            self._by_preset[preset] = smoothed(self._by_preset.get(preset), cost, SMOOTHING)
 
     @property
     def noted(self) -> int:
@@ -60,7 +62,3 @@ class RenderSpeed:
         order with the built-in presets, below ~10 a miss is heard as a delay."""
         seconds = self.seconds_for(sample_rate)
         return None if not seconds else 1.0 / seconds
-
-
-def _smoothed(old: float | None, new: float) -> float:
-    return new if old is None else old + SMOOTHING * (new - old)

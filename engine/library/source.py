@@ -41,6 +41,7 @@ from engine.library.tracks import (
     resampled,
     to_stereo,
 )
+from engine.observe.stats import smoothed
 
 RESAMPLE_REACH_NATIVE = 1024
 """Native frames of padding either side of a window, more than soxr's filter reads (windows
@@ -355,11 +356,8 @@ class TrackSource:
 
     def _note_decode(self, seconds_per_frame: float) -> None:
         with self._lock:
-            old = self._decode_cost
-            self._decode_cost = (
-                seconds_per_frame
-                if old is None
-                else old + DECODE_COST_SMOOTHING * (seconds_per_frame - old)
+            self._decode_cost = smoothed(
+                self._decode_cost, seconds_per_frame, DECODE_COST_SMOOTHING
             )
 
     def _span(self, start: int, stop: int) -> _Span:
