@@ -26,6 +26,7 @@ from engine.frames import Audio
 from engine.library.source import CACHE_BLOCK_SECONDS, TrackSource
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
+from engine.observe.stats import smoothed
 from engine.vocabulary import BYPASS
 
 HEAD_SECONDS = 1.0
@@ -325,19 +326,16 @@ class PresetFeed:
         """Render [frame, frame + head) of the chunk now: a miss is heard in ~20 ms."""
         if self.renderer is None:
             return None
-        source = self.store.get(track)
-        if not self.renderer.is_prepared(source, target.preset):
-            return None  # calibrating would stall the feeder: the worker's render follows
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
-        expected = self._head_seconds(source, target.preset, frame, stop)
-        if expected is None or expected > self._head_budget:
+        expected = self._head_expected(track, target.preset, frame, stop)
+        if expected is None:
             return None
-        if expected * self._head_stretch > self._head_budget:
-            self._relax_stretch()
+        if not self._head_fits(expected):
+            if expected <= self._head_budget < expected * self._head_stretch:
+                self._relax_stretch()
             return None
-        if not self._within_lead(expected):
-            return None
+        source = self.store.get(track)
         started = time.perf_counter()
         try:
             intensity = self.config.bucket_intensity(target.bucket)
@@ -361,23 +359,32 @@ class PresetFeed:
         if stretch > self._head_stretch:
             self._head_stretch = stretch
         else:
-            self._head_stretch += HEAD_STRETCH_SMOOTHING * (stretch - self._head_stretch)
+            self._head_stretch = smoothed(self._head_stretch, stretch, HEAD_STRETCH_SMOOTHING)
 
     def _head_at_hand(self, track: Track, preset: str, frame: int) -> bool:
         """A miss of `preset` at `frame` would be met by a head rendered on the feeder's
         thread: the preset is calibrated, and a head there renders within the feeder's
         budget (its CPU time at the speed measured lately, stretched by what heads really
         took on this thread) and well within the audio queued."""
+        stop = min(track.frames, frame + round(HEAD_SECONDS * self.config.sample_rate))
+        expected = self._head_expected(track, preset, frame, stop)
+        return expected is not None and self._head_fits(expected)
+
+    def _head_expected(self, track: Track, preset: str, start: int, stop: int) -> float | None:
+        """The CPU time a head of [start, stop) should take, or None where none can be
+        rendered on the feeder's thread: no renderer, the preset not calibrated yet
+        (calibrating would stall the feeder), or no render measured yet."""
         if self.renderer is None:
-            return False
+            return None
         source = self.store.get(track)
         if not self.renderer.is_prepared(source, preset):
-            return False
-        stop = min(track.frames, frame + round(HEAD_SECONDS * self.config.sample_rate))
-        expected = self._head_seconds(source, preset, frame, stop)
-        if expected is None or expected * self._head_stretch > self._head_budget:
-            return False
-        return self._within_lead(expected)
+            return None
+        return self._head_seconds(source, preset, start, stop)
+
+    def _head_fits(self, expected: float) -> bool:
+        """A head expected to take `expected` CPU seconds fits the feeder's budget once
+        stretched as heads have been lately, and ends well within the audio queued."""
+        return expected * self._head_stretch <= self._head_budget and self._within_lead(expected)
 
     def _within_lead(self, expected: float) -> bool:
         """A head expected to take `expected` CPU seconds (stretched as heads have been
