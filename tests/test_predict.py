@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.prediction.experts import ContentExpert, MarkovExpert, StayModel
+from engine.prediction.placement import PlanInput, TrackPosition, branch_presets
 from engine.prediction.predict import COLD_SWITCHES, PresetPredictor
 from engine.vocabulary import PRESET_ORDER
 
@@ -131,6 +132,25 @@ def test_the_stay_model_learns_section_changes_apart() -> None:
     assert StayModel.is_section_change([0.2] * 5, [0.6] * 5) is True
     assert StayModel.is_section_change([0.5] * 5, [0.55] * 5) is False
     assert StayModel.is_section_change(None, [0.5] * 5) is None
+
+
+def test_a_new_listener_who_touches_nothing_for_a_minute_is_taken_as_settled() -> None:
+    """Six chunks of steady music without a switch: no switch target is worth rendering
+    among five equally likely ones, while the first chunk still renders them all."""
+    stay = StayModel(prior_switch_probability=0.25)
+    even = {preset: 0.2 for preset in ("adaptive", "gentle", "bright", "punchy", "warm")}
+
+    def targets() -> list[str]:
+        track = TrackPosition("t", "fp", 30)
+        probability = stay.switch_probability(False)
+        chunk_bytes = {"l1": 1, "l2": 1, "l3": 1}
+        plan = PlanInput(track, 0, 0.0, "original", 20, even, probability, chunk_bytes, chunk_bytes)
+        return branch_presets(plan)
+
+    assert len(targets()) == 5
+    for _chunk in range(6):
+        stay.observe_chunk(False, switches=0)
+    assert targets() == []
 
 
 def test_a_settled_listener_lowers_the_switch_probability() -> None:
