@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.signal import welch
 
 from engine.config import EngineConfig
-from engine.dsp.calibration import loudness_slope
+from engine.dsp.calibration import loudness_slope, window_starts
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
@@ -367,3 +369,23 @@ def test_a_listeners_preset_is_matched_limited_and_seamless(tmp_path: Path, name
     count = chunk_count(track.frames, config.chunk_frames)
     chunks = np.concatenate([render.render_chunk(track, "hot", 1.0, i) for i in range(count)])
     assert max_abs_dbfs(chunks - whole) <= -80.0
+
+
+@given(st.integers(1, 60), st.integers(0, 5_000))
+def test_sample_windows_cover_a_short_track_whole(settle: int, frames: int) -> None:
+    """Evenly spread from the start to the end; on a track shorter than the windows side
+    by side, up to as many measured stretches long, no frame goes unmeasured but the
+    first window's settling."""
+    measure, count = 5 * settle, 8
+    span = settle + measure
+    starts = window_starts(frames, span, count)
+    assert starts[0] == 0 and starts == sorted(starts)
+    if frames <= span:
+        assert starts == [0]
+        return
+    assert len(starts) == count and starts[-1] + span == frames
+    if frames <= count * measure + settle:
+        measured_to = span
+        for start in starts[1:]:
+            assert start + settle <= measured_to  # no gap before this stretch
+            measured_to = start + span
