@@ -269,6 +269,20 @@ def start_events(engine: Any, starts: int) -> list[dict[str, Any]]:
     return events
 
 
+LISTENING_PRESET = "warm"
+
+
+def listened_with(state_dir: Path, preset: str = LISTENING_PRESET) -> None:
+    """Save `preset` as the one the listener used last, for the player to restore as
+    `tierplay` does: choosing it once started would be a switch the predictor learns, and
+    the "no keys pressed" window would measure a listener who has just pressed one."""
+    from engine.persist.state import StateStore
+
+    error = StateStore(state_dir).save({"settings": {"preset": preset}})
+    if error is not None:
+        raise RuntimeError(error)
+
+
 def run_session(spec: dict[str, Any]) -> None:
     """`budget_mb` is what `--budget-mb` means (all the engine holds); None: the default."""
     from engine import Engine, EngineConfig
@@ -276,6 +290,7 @@ def run_session(spec: dict[str, Any]) -> None:
 
     rng = random.Random(int(spec.get("seed", 7)))
     with tempfile.TemporaryDirectory(prefix="tierplay-footprint-") as state:
+        listened_with(Path(state))
         config = EngineConfig(state_dir=Path(state))
         if spec.get("budget_mb") is not None:
             config = config.with_process_budget(float(spec["budget_mb"]))
@@ -285,7 +300,7 @@ def run_session(spec: dict[str, Any]) -> None:
         watch = LevelWatch()
         try:
             engine.open([Path(p) for p in spec["paths"]])
-            engine.set_preset("warm")
+            assert engine.snapshot().requested_preset == LISTENING_PRESET
             mark("opened")
             threading.Thread(target=watch.run, args=(engine,), daemon=True).start()
             track = engine.tracks()[0]
@@ -302,7 +317,7 @@ def run_session(spec: dict[str, Any]) -> None:
             active_session(engine, float(spec["active_seconds"]), rng)
             mark("active-end")
             served["active"] = stand_ins(engine) - sum(served.values())
-            engine.set_preset("warm")
+            engine.set_preset(LISTENING_PRESET)
             mark("ready-start")
             seeks = seek_events(engine, int(spec["seeks"]), rng)
             served["seeks"] = stand_ins(engine) - sum(served.values())
@@ -352,6 +367,7 @@ def run_app(spec: dict[str, Any]) -> None:
     tell(terminal_pid=os.getpid())
     tierplay = shutil.which("tierplay", path=str(Path(sys.executable).parent)) or "tierplay"
     with tempfile.TemporaryDirectory(prefix="tierplay-footprint-app-") as state:
+        listened_with(Path(state))
         command = [tierplay, *spec["paths"], "--sink", spec["sink"], "--state-dir", state]
         pid, terminal = pty.fork()
         if pid == 0:  # the child: the player, with a terminal of its own
