@@ -328,14 +328,14 @@ class PresetFeed:
             return None
         chunk_end = min(track.frames, (key.chunk_index + 1) * self.config.chunk_frames)
         stop = min(chunk_end, frame + round(HEAD_SECONDS * self.config.sample_rate))
-        expected = self._head_expected(track, target.preset, frame, stop)
+        source = self.store.get(track)
+        expected = self._head_expected(source, target.preset, frame, stop)
         if expected is None:
             return None
         if not self._head_fits(expected):
             if expected <= self._head_budget < expected * self._head_stretch:
                 self._relax_stretch()
             return None
-        source = self.store.get(track)
         started = time.perf_counter()
         try:
             intensity = self.config.bucket_intensity(target.bucket)
@@ -367,17 +367,16 @@ class PresetFeed:
         budget (its CPU time at the speed measured lately, stretched by what heads really
         took on this thread) and well within the audio queued."""
         stop = min(track.frames, frame + round(HEAD_SECONDS * self.config.sample_rate))
-        expected = self._head_expected(track, preset, frame, stop)
+        expected = self._head_expected(self.store.get(track), preset, frame, stop)
         return expected is not None and self._head_fits(expected)
 
-    def _head_expected(self, track: Track, preset: str, start: int, stop: int) -> float | None:
+    def _head_expected(
+        self, source: TrackSource, preset: str, start: int, stop: int
+    ) -> float | None:
         """The CPU time a head of [start, stop) should take, or None where none can be
         rendered on the feeder's thread: no renderer, the preset not calibrated yet
         (calibrating would stall the feeder), or no render measured yet."""
-        if self.renderer is None:
-            return None
-        source = self.store.get(track)
-        if not self.renderer.is_prepared(source, preset):
+        if self.renderer is None or not self.renderer.is_prepared(source, preset):
             return None
         return self._head_seconds(source, preset, start, stop)
 
