@@ -216,6 +216,10 @@ def test_the_queued_track_is_the_one_prepared_next(engine: Engine, tmp_path: Pat
         write_tone(music / f"{name}.wav", seconds=30.0)
     engine.open([music])
     titles = ids(engine)
+    # A rendered preset: the next track's first chunk is then the current preset's, planned
+    # for any listener (the original is never rendered, and a listener who does not switch
+    # soon gets no switch targets rendered, the next track's included).
+    engine.set_preset("warm")
     engine.enqueue(titles["d"])
     engine.play()
 
