@@ -112,7 +112,7 @@ def test_five_minute_session_serves_planned_switch_targets_from_l1_or_l2(engine:
     # to a target rendered by then is heard from the buffer.
     rendered = [s for s, cached in zip(switches, ready, strict=True) if cached]
     assert rendered, "no switch target was rendered ahead"
-    assert all(s.tier in ("l1", "l2") for s in rendered), [s for s in rendered]
+    assert all(s.tier in ("l1", "l2") for s in rendered), rendered
     from_l1_l2 = [s for s in planned if s.tier in ("l1", "l2")]
     assert len(from_l1_l2) >= len(planned) // 2, planned
     assert engine.snapshot().preset == planned_top_two[-1][0]  # no switch was lost
