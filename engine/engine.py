@@ -366,14 +366,16 @@ class Engine:
         self._parts.replanner.replan()
 
     def wait_until_prepared(self, timeout: float = 30.0) -> bool:
-        """Block until the current track's presets are calibrated (benchmarks, tests)."""
+        """Block until the current track's presets are calibrated (benchmarks, tests):
+        those it prepares ahead, which for a settled listener is the one playing."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             track, _position = self.player.position()
             renderer = self.feed.renderer
-            if track is not None and renderer is not None:
+            wanted = None if track is None else self._parts.preparation.wanted(track)
+            if track is not None and renderer is not None and wanted is not None:
                 source = self.store.get(track)
-                if all(renderer.is_prepared(source, p) for p in self.presets.order):
+                if all(renderer.is_prepared(source, p) for p in wanted):
                     return True
             time.sleep(0.05)
         return False

@@ -17,6 +17,16 @@ from engine.vocabulary import TIER_NAMES
 NEARNESS_PER_CHUNK = 0.5
 """Each chunk further from the playhead halves a chunk's value: a likely switch target at
 the playhead is worth more than read-ahead the player needs only in 30 s."""
+MAX_BRANCHES = 5
+"""At most this many switch targets per chunk: every other built-in preset (a listener's
+long list gets its likeliest five)."""
+MIN_BRANCH_PROBABILITY = 0.02
+"""A switch target at the playhead is rendered only if a switch to it within the next two
+chunks is at least this likely, and twice that for each chunk further on (there is time to
+render those when the playhead nears them). A settled listener's branches would mostly go
+unheard; an exploring one's first switch of a burst is a guess among all.
+`bench/cache_policy` chose the values: at least 0.90 of the oracle's switch hits at half
+render-all's renders, at every slowdown up to 10x."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +72,8 @@ class PlanInput:
     min_read_ahead_probability: float = 0.3
     """Read-ahead of the current preset past the next chunk stops where the listener will
     likely have switched away: those renders would be thrown away unheard."""
-    max_branches: int = 5
-    """At most this many switch targets per chunk: every other built-in preset (a
-    listener's long list gets its likeliest five)."""
-    min_branch_probability: float = 0.02
-    """A switch target at the playhead is rendered only if a switch to it within the next
-    two chunks is at least this likely, and twice that for each chunk further on (there is
-    time to render those when the playhead nears them). A settled listener's branches would
-    mostly go unheard; an exploring one's first switch of a burst is a guess among all.
-    `bench/cache_policy` chose the values: at least 0.90 of the oracle's switch hits at half
-    render-all's renders, at every slowdown up to 10x."""
+    max_branches: int = MAX_BRANCHES
+    min_branch_probability: float = MIN_BRANCH_PROBABILITY
 
 
 @dataclass(frozen=True)
@@ -119,14 +121,27 @@ def distribution_at(plan_input: PlanInput, ahead: int) -> dict[str, float]:
 def branch_presets(plan_input: PlanInput, ahead: int = 0) -> list[str]:
     """Switch targets worth rendering at a chunk `ahead` of the playhead: the likeliest few,
     each only if a switch to it soon is likely enough, the more so the further the chunk."""
-    stay = 1.0 - min(max(plan_input.switch_probability_per_chunk, 0.0), 1.0)
+    return switch_targets(
+        distribution_at(plan_input, ahead),
+        plan_input.switch_probability_per_chunk,
+        plan_input.min_branch_probability / NEARNESS_PER_CHUNK ** max(ahead, 0),
+        plan_input.max_branches,
+    )
+
+
+def switch_targets(
+    distribution: dict[str, float],
+    switch_probability_per_chunk: float,
+    needed: float = MIN_BRANCH_PROBABILITY,
+    max_branches: int = MAX_BRANCHES,
+) -> list[str]:
+    """The likeliest `max_branches` presets of `distribution` that a switch to within the
+    next two chunks is at least `needed` likely to reach; none for a settled listener."""
+    stay = 1.0 - min(max(switch_probability_per_chunk, 0.0), 1.0)
     soon = 1.0 - stay**2
-    needed = plan_input.min_branch_probability / NEARNESS_PER_CHUNK ** max(ahead, 0)
-    ranked = sorted(distribution_at(plan_input, ahead).items(), key=lambda item: -item[1])
+    ranked = sorted(distribution.items(), key=lambda item: -item[1])
     return [
-        preset
-        for preset, share in ranked[: plan_input.max_branches]
-        if share > 0 and share * soon >= needed
+        preset for preset, share in ranked[:max_branches] if share > 0 and share * soon >= needed
     ]
 
 

@@ -144,8 +144,8 @@ class BufferPlanner:
                 preset=preset,
                 intensity_bucket=intensity_bucket,
                 branch_buckets=self._branch_buckets(distribution),
-                distribution=_rendered(distribution),
-                chunk_distributions=tuple(_rendered(d) for d in (distribution, *ahead)),
+                distribution=rendered_presets(distribution),
+                chunk_distributions=tuple(rendered_presets(d) for d in (distribution, *ahead)),
                 branch_chunks=BRANCH_CHUNKS,
                 switch_probability_per_chunk=self.predictor.switch_probability_per_chunk(
                     self.section_change(track.track_id, chunk, chunk + 1)
@@ -164,6 +164,6 @@ class BufferPlanner:
         return {p: bucket_of(p) for p in distribution} if bucket_of is not None else {}
 
 
-def _rendered(distribution: dict[str, float]) -> dict[str, float]:
+def rendered_presets(distribution: dict[str, float]) -> dict[str, float]:
     """Only presets that are rendered can be planned."""
     return {p: v for p, v in distribution.items() if p != BYPASS}

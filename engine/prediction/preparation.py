@@ -1,12 +1,12 @@
 """`TrackPreparation`: what a track needs measured before its switches can be instant.
 
 When a track becomes current, its sample and the preset playing first are calibrated ahead
-of every render, the other presets in the background (a chunk's render calibrates its
-preset if it gets there first), and its neighbours' samples and likeliest presets next, so
-a skip or the next track starts with nothing left to measure. The streaming analysis reads
-the track and the next one (`ANALYSED_AHEAD`). Once a track's whole loudness is known, the
-presets not heard on it yet are calibrated again against the whole track and their chunks
-dropped.
+of every render, the likely switch targets in the background (none for a settled listener;
+a chunk's render calibrates its preset if it gets there first), and its neighbours' samples
+and likeliest presets next, so a skip or the next track starts with nothing left to
+measure. The streaming analysis reads the track and the next one (`ANALYSED_AHEAD`).
+Once a track's whole loudness is known, the presets not heard on it yet are calibrated
+again against the whole track and their chunks dropped.
 """
 
 from __future__ import annotations
@@ -71,20 +71,24 @@ class TrackPreparation:
         self._neighbours: list[Track] = []
         self._asked: frozenset[str] = frozenset()
         """Presets asked for since the track began: heard, so they keep their gains."""
+        self._ahead: tuple[str, ...] = ()
+        """The presets calibrated ahead on the playing track."""
         self._refined: set[str] = set()
         """Tracks (fingerprints) whose calibrations were refined by their whole loudness."""
         self._recalibrated: queue.SimpleQueue[tuple[Track, str, float]] = queue.SimpleQueue()
         """Gains recalibrated by the workers, waiting to be put in use."""
 
     def prepare(self, track: Track, likely: tuple[str, ...]) -> None:
-        """`track` is now current; `likely` are the processed presets, likeliest switch
-        targets first. The preset asked for is read under the lock: a command requests its
-        preset before it tells `asked`, so one that lands meanwhile is never lost."""
+        """`track` is now current; `likely` are the processed presets worth calibrating,
+        likeliest switch targets first. The preset asked for is read under the lock: a
+        command requests its preset before it tells `asked`, so one that lands meanwhile is
+        never lost."""
         neighbours = self._order.neighbours(track)
         with self._lock:
             requested = self._requested()
             self._playing, self._neighbours = track, neighbours
             self._asked = frozenset({requested})
+            self._ahead = (BYPASS, requested, *likely)
         self._journal.publish("track", track)
         self._workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
         self._workers.prepare_track(track.id, track.fingerprint, likely, TierName.L3)
@@ -94,6 +98,14 @@ class TrackPreparation:
             self._workers.prepare_track(neighbour.id, neighbour.fingerprint, ahead, TierName.L2)
         for neighbour in neighbours[:ANALYSED_AHEAD]:
             self._analyses.request(self._store.get(neighbour))
+
+    def wanted(self, track: Track) -> frozenset[str] | None:
+        """The presets `track` is calibrated for before they are needed, once it is the
+        playing one (None before): those calibrated ahead and those asked for on it."""
+        with self._lock:
+            if self._playing is None or self._playing.id != track.id:
+                return None
+            return frozenset(self._ahead) | self._asked
 
     def ask(self, preset: str, request: Callable[[], None]) -> None:
         """The listener asked for `preset` on the playing track: `request` it from the feed
