@@ -58,6 +58,8 @@ def test_a_listener_who_may_switch_has_every_preset_calibrated(two_tracks: list[
     try:
         assert engine.wait_until_prepared(timeout=120.0)
         assert calibrated(engine, 0) == sorted(PROCESSED_PRESETS)
+        snapshot = engine.snapshot()
+        assert snapshot.presets_ready == snapshot.presets_total == len(PROCESSED_PRESETS)
     finally:
         engine.close()
 
@@ -72,9 +74,13 @@ def test_a_settled_listener_calibrates_the_preset_playing_and_a_switch_its_own(
         assert engine.wait_until_prepared(timeout=120.0)
         assert calibrated(engine, 0) == ["warm"]
         assert calibrated(engine, 1) == ["warm"]
+        snapshot = engine.snapshot()  # the screen says "playing", not "preparing presets"
+        assert (snapshot.presets_ready, snapshot.presets_total) == (1, 1)
         engine.set_preset("bright")
         assert engine.wait_until_prepared(timeout=120.0)  # bright, asked for, is included
         assert calibrated(engine, 0) == ["bright", "warm"]
+        snapshot = engine.snapshot()
+        assert (snapshot.presets_ready, snapshot.presets_total) == (2, 2)
         wait_for(lambda: engine.snapshot().preset == "bright")
         assert engine.workers.metrics().failures == 0
     finally:

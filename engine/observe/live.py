@@ -90,13 +90,19 @@ class LiveViews:
         )
 
     def _presets_ready(self, track: Track | None) -> tuple[int, int]:
-        """(processed presets calibrated for `track`, processed presets): until all are, a
-        first switch to one waits for its calibration."""
+        """(processed presets calibrated for `track`, those it prepares): until all are, a
+        first switch to one waits for its calibration. A settled listener's track prepares
+        the one playing (`TrackPreparation.wanted`); every one before the track is taken."""
         renderer = self._parts.feed.renderer
         if track is None or renderer is None:
             return 0, 0
         source = self._parts.store.get(track)
-        processed = [preset for preset in self._parts.presets.order if preset != BYPASS]
+        wanted = self._parts.preparation.wanted(track)
+        processed = [
+            preset
+            for preset in self._parts.presets.order
+            if preset != BYPASS and (wanted is None or preset in wanted)
+        ]
         ready = sum(renderer.is_prepared(source, preset) for preset in processed)
         return ready, len(processed)
 

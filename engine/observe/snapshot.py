@@ -53,8 +53,9 @@ class EngineSnapshot:
     buffering: bool = False
     """Playing, but the output has had no audio for a moment (a start or seek waiting)."""
     presets_ready: int = 0
-    """Processed presets calibrated for the track, of `presets_total`: a first switch to
-    one not ready waits for its calibration."""
+    """Processed presets calibrated for the track, of `presets_total` (those it prepares:
+    the one playing and, unless the listener has settled, the switch targets): a first
+    switch to one not ready waits for its calibration."""
     presets_total: int = 0
     standing_in: bool = False
     """The original plays in place of the preset, whose render is not there yet (renders
