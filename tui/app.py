@@ -45,6 +45,7 @@ from tui.blind import BlindTest
 from tui.cli import library_root
 from tui.keymap import LoadedKeymap, keymap_path, load_keymap, preset_key_clashes
 from tui.library_opening import LibraryOpening, OpeningState, describe_paths
+from tui.monitor_pace import MonitorPace
 from tui.palette import TierplayCommands
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, help_sections, with_preset_names
@@ -64,7 +65,8 @@ from tui.widgets.tier_panel import TierPanel
 SNAPSHOT_HZ = 10
 """Playhead and event log: smooth enough to read, cheap (one lock, no tier walk)."""
 MONITOR_HZ = 4
-"""Tiers, cache map, predictions, health, meter: each read walks the buffer."""
+"""Tiers, cache map, predictions, health, meter: each read walks the buffer. While the
+buffer is still, one tick in four reads (`MonitorPace`)."""
 VOLUME_STEP = 0.05
 INTENSITY_STEP = 0.05
 """One intensity bucket, so each key press is heard as a new render."""
@@ -452,6 +454,7 @@ class TierplayApp(App[None]):
         self._wants_mpris = mpris
         self.last_snapshot: EngineSnapshot | None = None
         self.last_monitor: MonitorSnapshot | None = None
+        self._monitor_pace = MonitorPace()
         self._panels: dict[str, Widget] = {}
         self._shows: dict[str, Show] = {}
         self._events: Subscription | None = None
@@ -576,7 +579,7 @@ class TierplayApp(App[None]):
         self.refresh_transport()
         if self.live:
             self.set_interval(1 / SNAPSHOT_HZ, self.refresh_transport)
-            self.set_interval(1 / MONITOR_HZ, self.refresh_monitor)
+            self.set_interval(1 / MONITOR_HZ, self._monitor_tick)
 
     async def _start_mpris(self) -> None:
         from desktop.mpris import MprisServer  # dbus-fast loads only when wanted
@@ -638,10 +641,19 @@ class TierplayApp(App[None]):
         if self.queue_panel.display:
             self.queue_panel.track_list.mark_playing(playing)
 
+    def _monitor_tick(self) -> None:
+        """4 Hz while the buffer moves or the output meter shows music playing, else 1 Hz
+        (`MonitorPace`)."""
+        due = self._monitor_pace.due(self.last_snapshot, self.last_monitor)
+        playing = self.last_snapshot is not None and self.last_snapshot.playing
+        if due or (playing and self._panels["output-meter"].display):
+            self.refresh_monitor()
+
     def refresh_monitor(self) -> None:
-        """4 Hz: the panels that show the buffer, the predictor and the output."""
-        self.last_monitor = self.engine.monitor(self._map_columns())
+        """The panels that show the buffer, the predictor and the output."""
         snapshot = self.last_snapshot or self.engine.snapshot()
+        self._monitor_pace.read(snapshot, self.last_monitor)
+        self.last_monitor = self.engine.monitor(self._map_columns())
         self._show_panels(snapshot, fast=False)
         if self.library_panel.display:  # files added, changed or removed meanwhile
             self.library_panel.show_tracks(self.engine.tracks())
