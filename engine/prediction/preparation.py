@@ -86,9 +86,12 @@ class TrackPreparation:
         neighbours = self._order.neighbours(track)
         with self._lock:
             requested = self._requested()
+            again = self._playing is not None and self._playing.id == track.id
             self._playing, self._neighbours = track, neighbours
-            self._asked = frozenset({requested})
-            self._ahead = (BYPASS, requested, *likely)
+            # Prepared again (opened, then planned): what was heard and prepared stays.
+            self._asked = (self._asked if again else frozenset()) | {requested}
+            ahead = (BYPASS, requested, *likely)
+            self._ahead = tuple(dict.fromkeys((*self._ahead, *ahead) if again else ahead))
         self._journal.publish("track", track)
         self._workers.prepare_track(track.id, track.fingerprint, (BYPASS, requested))
         self._workers.prepare_track(track.id, track.fingerprint, likely, TierName.L3)
