@@ -92,7 +92,8 @@ class LiveViews:
     def _presets_ready(self, track: Track | None) -> tuple[int, int]:
         """(processed presets calibrated for `track`, those it prepares): until all are, a
         first switch to one waits for its calibration. A settled listener's track prepares
-        the one playing (`TrackPreparation.wanted`); every one before the track is taken."""
+        the one playing (`TrackPreparation.wanted`); before the track is prepared, every
+        processed preset counts."""
         renderer = self._parts.feed.renderer
         if track is None or renderer is None:
             return 0, 0
