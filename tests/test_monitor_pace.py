@@ -96,9 +96,8 @@ def test_a_playhead_change_is_read_at_once(
     assert pace.due(replace(snapshot, **change), quiet)  # type: ignore[arg-type]
 
 
-async def test_the_app_reads_a_still_engine_once_a_second() -> None:
-    """Ticks driven by hand (no timers), on an engine with nothing to play or render: one
-    tick in four reads it, and a preset key brings a reading at the next tick."""
+def engine_counting_readings() -> tuple[Engine, list[int]]:
+    """A stepped engine whose every monitor reading is counted (one entry per reading)."""
     engine = Engine(
         EngineConfig(),
         sink=NullSink(44_100, 1024, speed=0),
@@ -112,6 +111,13 @@ async def test_the_app_reads_a_still_engine_once_a_second() -> None:
         return monitor(map_columns)
 
     engine.monitor = counted  # type: ignore[method-assign]
+    return engine, reads
+
+
+async def test_the_app_reads_a_still_engine_once_a_second() -> None:
+    """Ticks driven by hand (no timers), on an engine with nothing to play or render: one
+    tick in four reads it, and a preset key brings a reading at the next tick."""
+    engine, reads = engine_counting_readings()
     try:
         app = TierplayApp(engine, autoplay=False, live=False)
         async with app.run_test() as pilot:
@@ -140,19 +146,7 @@ async def test_the_output_meter_is_read_at_every_tick_while_music_plays(
 ) -> None:
     """Wide enough for the meter beside the now-playing panel: its levels move with the
     music, still buffer or not."""
-    engine = Engine(
-        EngineConfig(),
-        sink=NullSink(44_100, 1024, speed=0),
-        memory_reader=lambda: MemoryReading(200_000_000, 0.6),
-    )
-    reads: list[int] = []
-    monitor = engine.monitor
-
-    def counted(map_columns: int = 12) -> MonitorSnapshot:
-        reads.append(map_columns)
-        return monitor(map_columns)
-
-    engine.monitor = counted  # type: ignore[method-assign]
+    engine, reads = engine_counting_readings()
     try:
         engine.open([tone_library])
         app = TierplayApp(engine, autoplay=False, live=False)
