@@ -61,7 +61,7 @@ def target_cached(engine: Engine, preset: str) -> bool:
     of them whatever block it is cut at."""
     snapshot = engine.snapshot()
     assert snapshot.track is not None
-    chunk = int(snapshot.position_seconds // snapshot.chunk_seconds)
+    chunk = snapshot.chunk_index
     return all(
         engine.check(snapshot.track.id, preset, index).get("tier") in ("l1", "l2")
         for index in (chunk, chunk + 1)
