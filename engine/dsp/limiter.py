@@ -13,7 +13,7 @@ a linear ramp, a convex mix of two such values, and no frame's gain is above its
 case. Attack and release are symmetric (look-ahead ramps), 5 ms then 30 ms.
 
 Cost: r[n] is below 1 only where the envelope is over the ceiling, a few frames in a
-thousand even on a loud master, so only those frames are found (`true_peak_near`), and only
+thousand even on a loud master, so only those frames are found (`true_peak_over`), and only
 the stretches where the smoothed gain is below 1 are ramped and multiplied; the rest of the
 chunk is left as it is. Every step computes a frame's or a block's value from its neighbours
 in the same order wherever it lies, so renders of any window agree to the bit.
@@ -26,7 +26,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from engine.dsp.truepeak import Frames, true_peak_near
+from engine.dsp.truepeak import Frames, true_peak_over
 from engine.frames import Planar
 
 BLOCK_FRAMES = 32
@@ -62,12 +62,10 @@ def limit_true_peak(
     is anchored to the track, not to the segment, so every render computes the same gains.
     """
     ceiling = 10 ** ((ceiling_db - MARGIN_DB) / 20)
-    frames, peaks = true_peak_near(planar, ceiling)
-    over = peaks > ceiling
-    if not over.any():
+    frames, peaks = true_peak_over(planar, ceiling)
+    if not frames.size:
         return planar
-    frames = frames[over]
-    needed: npt.NDArray[np.float32] = np.float32(ceiling) / peaks[over]
+    needed: npt.NDArray[np.float32] = np.float32(ceiling) / peaks
     lead = origin_frame % BLOCK_FRAMES
     block_gain = _block_needs(frames, needed, planar.shape[1], lead)
     _apply_gain(planar, _smooth(block_gain, sample_rate), frames, needed, lead)
