@@ -40,7 +40,7 @@ from scipy.signal import welch
 from engine.config import EngineConfig
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import PresetChain, build_board, mix_dry_wet
-from engine.dsp.limiter import limit_true_peak
+from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
 from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.render_speed import RenderSpeed
@@ -159,11 +159,15 @@ class StagedRender:
         dry = timed(times, "planar", lambda: np.ascontiguousarray(window.T))
         # (the engine copies cached blocks straight into the planar array: read and planar
         # together are its cold read)
-        wet = timed(times, "chain", lambda: self.chain.process(dry, rate))
-        mixed = timed(times, "mix", lambda: mix_dry_wet(dry, wet, self.level, self.plan.wet_gain))
-        limited = timed(times, "limiter", lambda: limit_true_peak(mixed, rate, ceiling, first))
+        reach = limiter_reach_frames(rate)
+        kept = slice(max(0, self.start - reach - first), stop + reach - first)
+        wet = timed(times, "chain", lambda: self.chain.process(dry, rate, first, kept))
+        gain = self.plan.wet_gain
+        mixed = timed(times, "mix", lambda: mix_dry_wet(dry[:, kept], wet, self.level, gain))
+        origin = first + kept.start
+        limited = timed(times, "limiter", lambda: limit_true_peak(mixed, rate, ceiling, origin))
         start = self.start
-        return timed(times, "out", lambda: interleaved(limited[:, start - first : stop - first]))
+        return timed(times, "out", lambda: interleaved(limited[:, start - origin : stop - origin]))
 
     @property
     def lookahead(self) -> int:

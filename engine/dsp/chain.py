@@ -53,15 +53,18 @@ class PresetChain:
         kernel = self.kernel(sample_rate)
         return (0, 0) if kernel is None else kernel.reach
 
-    def process(self, planar: Planar, sample_rate: int, origin_frame: int = 0) -> Planar:
+    def process(
+        self, planar: Planar, sample_rate: int, origin_frame: int = 0, kept: slice = slice(None)
+    ) -> Planar:
         """Process a whole segment from a reset state: deterministic for the same input.
         `origin_frame` (the segment's first frame in the track) anchors the convolution's
-        partitions, so every render of a frame computes it alike."""
+        partitions, so every render of a frame computes it alike. Only the `kept` frames
+        come out (the others warm the plugins up): width, frame by frame, skips the rest."""
         kernel = self.kernel(sample_rate)
         if kernel is not None:
             planar = convolve(planar, kernel, origin_frame)
         wet: Planar = self.board(planar, sample_rate, reset=True)
-        return apply_width(wet, self.preset.width)
+        return apply_width(wet[:, kept], self.preset.width)
 
 
 def apply_width(planar: Planar, width: float) -> Planar:

@@ -148,14 +148,20 @@ class Renderer:
             dry = source.read_planar(first, stop + self.lookahead_frames + after)
             if dry.shape[1] <= start - first:
                 return np.zeros((0, 2), dtype=np.float32)
-            wet = chain.process(dry, self.config.sample_rate, origin_frame=first)
-            mixed = mix_dry_wet(dry, wet, level, plan.wet_gain)
+            # Past the chain, only what the limiter needs to see for [start, stop) is kept:
+            # width, mix and limiter work frame by frame or within its reach.
+            reach = limiter_reach_frames(self.config.sample_rate)
+            kept = slice(max(0, start - reach - first), stop + reach - first)
+            wet = chain.process(dry, self.config.sample_rate, origin_frame=first, kept=kept)
+            mixed = mix_dry_wet(dry[:, kept], wet, level, plan.wet_gain)
+            processed = dry.shape[1]
             del dry, wet
+            origin = first + kept.start
             limited = limit_true_peak(
-                mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, first
+                mixed, self.config.sample_rate, self.config.true_peak_ceiling_db, origin
             )
-        self.speed.note(preset, time.thread_time() - started, limited.shape[1])
-        return interleaved(limited[:, start - first : stop - first])
+        self.speed.note(preset, time.thread_time() - started, processed)
+        return interleaved(limited[:, start - origin : stop - origin])
 
     def original(self, source: TrackSource, start: int, stop: int, measure: bool = True) -> Audio:
         """The source itself, at the plain gain that keeps a hot master under the ceiling.
