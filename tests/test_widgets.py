@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 from textual.app import App, ComposeResult
+from textual.content import Content
 from textual.geometry import Spacing
+from textual.reactive import reactive
 from textual.visual import VisualType
 from textual.widget import Widget
 
@@ -333,6 +335,58 @@ async def test_now_playing_repaints_only_when_what_it_draws_changes() -> None:
         assert panel._repaint_required
         await pilot.pause()
         assert "1:37" in panel_lines(panel)[2]
+
+
+def pending_rows(panel: Widget) -> set[int]:
+    """The content rows of `panel` (from 0) its next paint sends to the terminal (none
+    listed when the whole panel is to be painted)."""
+    top = panel.content_offset.y
+    regions = panel._repaint_regions
+    return {row - top for region in regions for row in range(region.y, region.bottom)}
+
+
+async def test_a_panel_repaints_only_the_lines_that_changed() -> None:
+    """The clock moving, or the preset changing, repaints that line alone; a new track
+    changes several lines and each is repainted, the frame not."""
+    panel = NowPlaying()
+    async with PanelApp(panel, width=100).run_test(size=(100, 30)) as pilot:
+        panel.show(make_snapshot(position_seconds=95.0), None)
+        await pilot.pause()
+        panel.show(make_snapshot(position_seconds=96.0), None)
+        assert panel._repaint_required and pending_rows(panel) == {1}
+        await pilot.pause()
+        assert "1:36" in panel_lines(panel)[2]
+        panel.show(make_snapshot(position_seconds=96.0, preset="bright"), None)
+        assert pending_rows(panel) == {3}
+        await pilot.pause()
+        assert "bright" in panel_lines(panel)[4]
+        panel.show(make_snapshot(position_seconds=0.0, preset="bright", track_index=2), None)
+        assert pending_rows(panel) == {0, 1}
+        await pilot.pause()
+        assert "0:00" in panel_lines(panel)[2] and "[3/9]" in panel_lines(panel)[1]
+
+
+class Styled(Panel):
+    """One line whose text stays while its style changes."""
+
+    style: reactive[str] = reactive("green")
+
+    def render(self) -> Content:
+        return Content.styled("level", self.style)
+
+
+async def test_a_change_of_style_alone_is_repainted() -> None:
+    """Content compares its text only: a drawing that only changes colour is not the same."""
+    panel = Styled()
+    async with PanelApp(panel).run_test() as pilot:
+        panel.style = "blue"
+        await pilot.pause()
+        blue = list(panel.render_lines(panel.region.reset_offset)[1])
+        panel.style = "red"
+        assert panel._repaint_required
+        await pilot.pause()
+        red = list(panel.render_lines(panel.region.reset_offset)[1])
+        assert [s.text for s in red] == [s.text for s in blue] and red != blue
 
 
 class CountingNowPlaying(NowPlaying):
