@@ -180,13 +180,16 @@ def test_a_slice_holding_only_the_ramp_past_the_last_frame_is_skipped(origin: in
         assert truepeak.true_peak_db(shipped) <= -1.0
 
 
+AUDIO_NEAR_A_THRESHOLD = {
+    "seed": st.integers(0, 2**16),
+    "level": st.sampled_from([0.05, 0.3, 0.6, 1.5]),
+    "threshold": st.sampled_from([0.5, 0.9]),
+}
+"""`planar_audio`'s seed and level, and a threshold: the true-peak estimate's cases."""
+
+
 @settings(max_examples=30, deadline=None)
-@given(
-    seed=st.integers(0, 2**16),
-    frames=st.integers(1, 4000),
-    level=st.sampled_from([0.05, 0.3, 0.6, 1.5]),
-    threshold=st.sampled_from([0.5, 0.9]),
-)
+@given(frames=st.integers(1, 4000), **AUDIO_NEAR_A_THRESHOLD)
 def test_the_envelope_near_the_threshold_is_the_tap_by_tap_sum(
     seed: int, frames: int, level: float, threshold: float
 ) -> None:
@@ -208,13 +211,11 @@ def test_the_envelope_near_the_threshold_is_the_tap_by_tap_sum(
 
 @settings(max_examples=40, deadline=None)
 @given(
-    seed=st.integers(0, 2**16),
     frames=st.integers(0, 3000),
-    level=st.sampled_from([0.05, 0.3, 0.6, 1.5]),
-    threshold=st.sampled_from([0.5, 0.9]),
     channels=st.sampled_from([1, 2]),
     scan=st.sampled_from([64, 512, 1 << 16]),
     pruned=st.sampled_from([1, 100, 1 << 14]),
+    **AUDIO_NEAR_A_THRESHOLD,
 )
 def test_the_frames_over_are_the_envelopes_to_the_bit(
     seed: int,
