@@ -205,19 +205,17 @@ def _scan(
     count, size = planar.shape[1], NEIGHBOURHOOD_FRAMES
     blocks = np.empty(-(-count // size), dtype=np.float32)
     peaks, other = (np.empty(min(count, SCAN_FRAMES) + 1, dtype=np.float32) for _ in range(2))
-    hot = np.empty(peaks.size, dtype=np.bool_)
     frames: list[Frames] = []
     values: list[npt.NDArray[np.float32]] = []
     for start in range(0, count, SCAN_FRAMES):
         stop = min(count, start + SCAN_FRAMES)
         end = min(count, stop + 1)  # and the next frame, for the pair (n, n+1)
-        scanned, scratch, near = peaks[: end - start], other[: end - start], hot[: end - start]
+        scanned, scratch = peaks[: end - start], other[: end - start]
         np.abs(planar[0, start:end], out=scanned)
         for channel in planar[1:]:
             np.maximum(scanned, np.abs(channel[start:end], out=scratch), out=scanned)
-        np.greater_equal(scanned, threshold * CANDIDATE_HEADROOM, out=near)
-        near[:-1] |= near[1:]
-        found = np.flatnonzero(near[: stop - start])
+        found = _candidates(scanned, threshold)
+        found = found[: np.searchsorted(found, stop - start)]  # not the next frame itself
         frames.append(found + start)
         values.append(scanned.take(found))
         first_block = start // size
@@ -304,9 +302,9 @@ class _PairSums:
 
     def add(self, planar: Planar, frames: Frames, pairs: range) -> None:
         """Add `pairs` (0 is the pair around the middle of (n, n+1)) for `frames`."""
-        shape = self.middle.shape
         if not frames.size:
             return
+        shape = self.middle.shape
         late, early, scratch = (np.empty(shape, dtype=np.float32) for _ in range(3))
         # Pair by pair, the channels together (no BLAS call: its threads would fight the
         # render threads'), into scratch that stays in cache.
