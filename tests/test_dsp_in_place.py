@@ -180,6 +180,12 @@ def test_a_slice_holding_only_the_ramp_past_the_last_frame_is_skipped(origin: in
         assert truepeak.true_peak_db(shipped) <= -1.0
 
 
+def candidates(audio: Planar, threshold: float) -> tuple[npt.NDArray[np.intp], Planar]:
+    """The frames whose peak the estimate computes (within 6 dB of `threshold`), and those
+    peaks: every tap summed, no sum cut short."""
+    return truepeak._near(audio, truepeak.sample_peaks(audio), threshold)
+
+
 AUDIO_NEAR_A_THRESHOLD = {
     "seed": st.integers(0, 2**16),
     "level": st.sampled_from([0.05, 0.3, 0.6, 1.5]),
@@ -199,7 +205,7 @@ def test_the_envelope_near_the_threshold_is_the_tap_by_tap_sum(
     expected = reference_envelope(audio, threshold)
     envelope = truepeak.true_peak_envelope(audio, threshold)
     np.testing.assert_allclose(envelope, expected, rtol=1e-6, atol=1e-9)
-    near, peaks = truepeak.true_peak_near(audio, threshold)
+    near, peaks = candidates(audio, threshold)
     pair = np.abs(audio).max(axis=0)
     pair[:-1] = np.maximum(pair[:-1], pair[1:])
     assert np.array_equal(near, np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM))
@@ -230,7 +236,7 @@ def test_the_frames_over_are_the_envelopes_to_the_bit(
     finds the same frames over it, at the same peaks, as summing every tap; in any slices
     (found 64 frames at a time and up, summed 1 at a time and up)."""
     audio = planar_audio(seed, frames, level)[:channels]
-    near, peaks = truepeak.true_peak_near(audio, threshold)
+    near, peaks = candidates(audio, threshold)
     over = peaks > threshold
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(truepeak, "PRUNE_FROM", 0)
@@ -249,7 +255,7 @@ def test_the_frames_over_on_a_loud_chunk_are_the_envelopes() -> None:
     noise = rng.normal(0.0, 1.0, (2, 200_003))
     audio = (noise[:, 3:] + noise[:, 2:-1] + noise[:, 1:-2] + noise[:, :-3]) / 4
     audio = (audio / np.abs(audio).max() * 1.4).astype(np.float32)
-    near, peaks = truepeak.true_peak_near(audio, 0.85)
+    near, peaks = candidates(audio, 0.85)
     found, values = truepeak.true_peak_over(audio, 0.85)
     assert near.size > truepeak.PRUNE_FROM
     assert 0 < found.size < near.size

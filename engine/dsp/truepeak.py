@@ -1,11 +1,11 @@
 """True-peak measurement (ITU-R BS.1770 style, 4x oversampled).
 
 Two tools: `true_peak_db`, the reference measurement (scipy polyphase 4x) used by tests and
-benchmarks, and `true_peak_near`, the fast per-frame estimate, given only for the frames
-that can reach its threshold (`true_peak_envelope` is its dense form). The estimate
+benchmarks, and a fast per-frame estimate, exact only where it can reach a threshold
+(`true_peak_envelope`, dense; `window_true_peak`, a window's largest). The estimate
 interpolates between samples only where an inter-sample peak could come near the
 threshold, so quiet passages cost nothing. The limiter asks `true_peak_over` for the frames
-above its ceiling only: the same values, with most sums cut short.
+above its ceiling only: the envelope's values there, with most sums cut short.
 """
 
 from __future__ import annotations
@@ -93,17 +93,6 @@ def reference_phase_kernels() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.flo
     return offsets[used], weights[used].astype(np.float32)
 
 
-def true_peak_near(planar: Planar, threshold: float) -> tuple[Frames, npt.NDArray[np.float32]]:
-    """(frames, peaks): in order, every frame whose peak of |audio| over [n, n+1) (the 3
-    inter-sample points included) can reach `threshold`, and that peak. Every other frame's
-    is below `threshold`.
-
-    Inter-sample points are computed only for frames whose pair (n, n+1) comes within 6 dB of
-    `threshold`, so a quiet passage costs one `abs` and a loud one a small gather; what the
-    limiter needs is where the envelope is over its ceiling, a few frames in a thousand."""
-    return _near(planar, sample_peaks(planar), threshold)
-
-
 def sample_peaks(planar: Planar) -> npt.NDArray[np.float32]:
     """Each frame's largest |sample| over the channels."""
     peaks: npt.NDArray[np.float32] = np.abs(planar[0]).astype(np.float32, copy=False)
@@ -115,6 +104,12 @@ def sample_peaks(planar: Planar) -> npt.NDArray[np.float32]:
 def _near(
     planar: Planar, peaks: npt.NDArray[np.float32], threshold: float
 ) -> tuple[Frames, npt.NDArray[np.float32]]:
+    """(frames, their peaks): in order, every frame whose peak of |audio| over [n, n+1) (the
+    3 inter-sample points included) can reach `threshold`, and that peak; `peaks` are the
+    frames' sample peaks. Every other frame's is below `threshold`.
+
+    Inter-sample points are computed only for frames whose pair (n, n+1) comes within 6 dB
+    of `threshold`, so a quiet passage costs one `abs` and a loud one a small gather."""
     frames = _candidates(peaks, threshold)
     return frames, _with_between_samples(planar, frames, peaks[frames])
 
@@ -131,8 +126,8 @@ def _with_between_samples(
 
 def true_peak_over(planar: Planar, threshold: float) -> tuple[Frames, npt.NDArray[np.float32]]:
     """(frames, peaks): in order, every frame whose peak of |audio| over [n, n+1) is above
-    `threshold`, and that peak: `true_peak_near`'s frames and values where they are above
-    it, to the bit. What a limiter needs, at a fraction of the cost on a loud master.
+    `threshold`, and that peak: where `true_peak_envelope` is above it, to the bit. What a
+    limiter needs, at a fraction of the cost on a loud master.
 
     A candidate's sum is cut short once the pairs left cannot carry it over `threshold`:
     each of their taps is at most the largest |sample| around the frame, so they add at
@@ -250,7 +245,7 @@ def _around(blocks: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def true_peak_envelope(planar: Planar, threshold: float) -> npt.NDArray[np.float32]:
     """Per-frame peak of |audio| over [n, n+1): exact wherever it can reach `threshold`,
-    the sample peak elsewhere (where it stays below). The dense form of `true_peak_near`."""
+    the sample peak elsewhere (where it stays below)."""
     envelope = sample_peaks(planar)
     frames, values = _near(planar, envelope, threshold)
     envelope[frames] = values
