@@ -16,7 +16,7 @@ from engine.dsp.render_speed import RenderSpeed
 from engine.library.scan import probe
 from engine.library.track_store import TrackStore
 from engine.playback.feed import PresetFeed
-from engine.vocabulary import TierName
+from engine.vocabulary import BYPASS, TierName
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_audio" / "01_neon_drive.flac"
 
@@ -307,3 +307,40 @@ def test_a_busy_moment_does_not_rule_heads_out_for_good() -> None:
         frame += round(0.1 * 44_100)
         assert frame < 44_100 * 9, "never tried again"
     assert feed.stand_ins == 1
+
+
+class CountingRenderer(Renderer):
+    """A real renderer that counts the original's reads."""
+
+    originals = 0
+
+    def original(self, *args: Any, **kwargs: Any) -> Any:
+        self.originals += 1
+        return super().original(*args, **kwargs)
+
+
+def test_the_original_reads_a_block_once_at_a_provisional_gain_and_again_when_measured() -> None:
+    """Before a track is sampled the original plays at unity gain; its block is still read
+    (and limited) once, not again for every piece the feeder writes, and read again at the
+    sampled gain once that is known."""
+    config = EngineConfig()
+    store = TrackStore(config.sample_rate)
+    track = probe(SAMPLE, config.sample_rate)
+    store.register([track])
+    renderer = CountingRenderer(config)
+    feed = PresetFeed(config, None, Workers(), store, renderer_factory=lambda: renderer)  # type: ignore[arg-type]
+    feed.start_with(BYPASS, config.intensity_bucket(1.0))
+    block = 1024
+    provisional = [feed.read(track, n * block, block) for n in range(4)]
+    assert renderer.originals == 1
+    source = store.get(track)
+    unity = renderer.original(source, 0, 4 * block, measure=False)
+    assert np.array_equal(np.concatenate(provisional), unity)
+    renderer.prepare(source, BYPASS)  # the sampling lands
+    assert renderer.original_gain(source) < 1.0  # a hot master: the gain steps down
+    before = renderer.originals
+    measured = feed.read(track, 4 * block, block)
+    later = feed.read(track, 5 * block, block)
+    assert renderer.originals == before + 1
+    expected = renderer.original(source, 4 * block, 6 * block)
+    assert np.array_equal(np.concatenate([measured, later]), expected)

@@ -92,6 +92,19 @@ class _Held:
         return key == self.key and self.first_frame <= frame < self.first_frame + len(self.audio)
 
 
+@dataclass(frozen=True)
+class _OriginalBlock:
+    """A source block of the original, kept while the playhead is in it."""
+
+    ident: tuple[str, str, int]
+    """(track id, fingerprint, block number)."""
+    first_frame: int
+    audio: Audio
+    measured: bool
+    """Read at the track's sampled gain; else at unity (provisional), read again once
+    the sampling lands."""
+
+
 @dataclass
 class _PendingSwitch:
     """A request's lookup and render job, made once however often the feeder polls. Only
@@ -172,7 +185,7 @@ class PresetFeed:
         `lead_seconds`, set by whoever joins the two."""
         self._originals = self.renderer or Renderer(config)
         """Reads the original (a plain gain for hot masters) for the feeder's thread."""
-        self._original_block: tuple[tuple[str, str, int], int, Audio] | None = None
+        self._original_block: _OriginalBlock | None = None
         self._block_frames = round(CACHE_BLOCK_SECONDS * config.sample_rate)
         self._fade: _Fade | None = None
         self._switch_fade: _Fade | None = None
@@ -602,14 +615,24 @@ class PresetFeed:
         number = frame // self._block_frames
         ident = (track.id, track.fingerprint, number)
         kept = self._original_block
-        if kept is not None and kept[0] == ident:
-            return kept[1], kept[2]
+        # A block at a provisional gain is kept too, until the gain is known: limiting the
+        # whole block again for every piece the feeder writes costs more than the piece
+        # lasts on a busy machine.
+        if (
+            kept is not None
+            and kept.ident == ident
+            and (kept.measured or not self._measured(track))
+        ):
+            return kept.first_frame, kept.audio
         first = number * self._block_frames
-        measured = self._originals.is_prepared(self.store.get(track), BYPASS)
+        measured = self._measured(track)
         audio = self._original(track, first, first + self._block_frames)
-        if measured:  # a block at a provisional gain is read again once the gain is known
-            self._original_block = (ident, first, audio)
+        self._original_block = _OriginalBlock(ident, first, audio, measured)
         return first, audio
+
+    def _measured(self, track: Track) -> bool:
+        """The track's original plays at its sampled gain (else at unity, provisionally)."""
+        return self._originals.is_prepared(self.store.get(track), BYPASS)
 
     @staticmethod
     def _fade_at(old: tuple[int, Audio], new: _Held, frame: int, length: int) -> _Fade:
