@@ -4,13 +4,15 @@ Each run starts `tierplay --sink null --api 127.0.0.1:PORT sample_audio/` in a p
 terminal (the app draws as it would for a listener) with a state folder of its own, reads
 the API until the playhead moves, presses `q` and waits for the process to end. The first
 sound is the answer's time less the position it gives (the null sink plays in real time),
-the least of 15 such bounds, so the API's own start-up does not count. Printed as p50 and
+the least of 15 such bounds, so the API's own start-up does not count. It listens on for
+8 s and reads the underruns then: the start is when the screen, the library's opening and
+the first renders all contend with the feeder (goal 0). Printed as p50 and
 p90 over the runs, each against a baseline measured in the same run: a bare interpreter
 that imports the libraries the player needs before its first screen (numpy, soundfile,
 sounddevice, pedalboard, textual; scipy loads later, in a render thread) and exits. The
 API adds its own imports to every run, and at quit uvicorn's shutdown (up to 0.1 s).
 
-Run: .venv/bin/python -m bench.launch [--runs 10] [--library DIR]
+Run: .venv/bin/python -m bench.launch [--runs 10] [--library DIR] [--sink null|sounddevice]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.terminal import Terminal
@@ -33,6 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 TIERPLAY = Path(sys.executable).parent / "tierplay"
 BASELINE_IMPORTS = "import numpy, soundfile, sounddevice, pedalboard, textual.app"
 TIMEOUT_SECONDS = 60.0
+LISTEN_SECONDS = 8.0
+"""How long after its first sound a run listens before reading the underruns."""
 SOUND_SAMPLES = 15
 """Answers read once the music plays: each bounds its start from above, the least is kept
 (the API shares the app's loop, so an answer drawn out by a frame bounds it loosely)."""
@@ -63,17 +68,28 @@ def player_state(port: int) -> dict[str, object] | None:
         return None
 
 
-def one_run(library: Path) -> tuple[float, float, float]:
-    """(seconds to the first screen, to the first sound, to the end after `q`), from a
-    state folder of its own: the music starts at 0:00, not where a previous run stopped."""
+@dataclass(frozen=True)
+class Run:
+    """Seconds from the command to the first screen and the first sound, and to the end
+    after `q`; the underruns in the first seconds of listening."""
+
+    first_screen: float
+    first_sound: float
+    quit: float
+    underruns: int
+
+
+def one_run(library: Path, sink: str) -> Run:
+    """A run from a state folder of its own: the music starts at 0:00, not where a
+    previous run stopped, and no track is sampled yet."""
     with tempfile.TemporaryDirectory(prefix="tierplay-launch-") as state:
-        return _timed_run(library, Path(state))
+        return _timed_run(library, Path(state), sink)
 
 
-def _timed_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
+def _timed_run(library: Path, state_dir: Path, sink: str) -> Run:
     port = free_port()
     terminal = Terminal(
-        [str(TIERPLAY), "--sink", "null", "--api", f"127.0.0.1:{port}", str(library)],
+        [str(TIERPLAY), "--sink", sink, "--api", f"127.0.0.1:{port}", str(library)],
         # As on a listener's machine: compiled modules are cached (the warm-up run writes
         # them), even where the shell says not to write them.
         env={"TIERPLAY_STATE_DIR": str(state_dir), "PYTHONDONTWRITEBYTECODE": ""},
@@ -92,6 +108,16 @@ def _timed_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
                 bounds.append(answered - position - started)
             time.sleep(0.02)
         first_sound = min(bounds, default=float("nan"))
+        underruns = -1
+        listened = started + first_sound + LISTEN_SECONDS
+        while time.perf_counter() < deadline:
+            state = player_state(port)
+            value = state.get("underruns") if state else None
+            if isinstance(value, int):
+                underruns = value
+                if time.perf_counter() >= listened:
+                    break
+            time.sleep(0.25)
         terminal.wait_for_screen(max(0.0, deadline - time.perf_counter()))
         asked = time.perf_counter()
         terminal.quit(TIMEOUT_SECONDS)
@@ -99,29 +125,37 @@ def _timed_run(library: Path, state_dir: Path) -> tuple[float, float, float]:
     finally:
         terminal.close()
     first_screen = terminal.first_screen - started if terminal.first_screen else float("nan")
-    return first_screen, first_sound, quit_seconds
+    return Run(first_screen, first_sound, quit_seconds, underruns)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--library", type=Path, default=REPO / "sample_audio")
+    parser.add_argument("--sink", default="null", help="null (default) or sounddevice")
     args = parser.parse_args()
-    baselines, screens, sounds, quits = [], [], [], []
-    one_run(args.library)  # the first run warms the page cache, the index, compiled modules
+    baselines: list[float] = []
+    runs: list[Run] = []
+    one_run(args.library, args.sink)  # warms the page cache, the index, compiled modules
     for _ in range(args.runs):
         baselines.append(baseline_seconds())
-        screen, sound, quit_seconds = one_run(args.library)
-        screens.append(screen)
-        sounds.append(sound)
-        quits.append(quit_seconds)
+        runs.append(one_run(args.library, args.sink))
     base = statistics.median(baselines)
-    print(f"{args.runs} runs of tierplay on {args.library}")
+    print(f"{args.runs} runs of tierplay --sink {args.sink} on {args.library}")
     print(f"  baseline (interpreter + the same imports): p50 {base:.2f} s")
-    for label, values in (("first screen", screens), ("first sound", sounds), ("quit", quits)):
+    for label, values in (
+        ("first screen", [run.first_screen for run in runs]),
+        ("first sound", [run.first_sound for run in runs]),
+        ("quit", [run.quit for run in runs]),
+    ):
         p50 = statistics.median(values)
         p90 = sorted(values)[min(len(values) - 1, int(0.9 * len(values)))]
         print(f"  {label:<13} p50 {p50:5.2f} s  p90 {p90:5.2f} s  p50 x{p50 / base:.2f} baseline")
+    underruns = [run.underruns for run in runs]
+    print(
+        f"  underruns in the first {LISTEN_SECONDS:g} s: {sum(underruns)} in all, "
+        f"{sum(1 for u in underruns if u)} of {len(runs)} starts (goal 0); per start {underruns}"
+    )
 
 
 if __name__ == "__main__":
