@@ -11,11 +11,12 @@ import pytest
 
 from engine.cache.buffer import Lookup
 from engine.config import EngineConfig
+from engine.dsp import crossfade
 from engine.dsp.render import Renderer
 from engine.dsp.render_speed import RenderSpeed
 from engine.library.scan import probe
 from engine.library.track_store import TrackStore
-from engine.playback.feed import PresetFeed
+from engine.playback.feed import GAIN_SETTLE_SECONDS, PresetFeed
 from engine.vocabulary import BYPASS, TierName
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_audio" / "01_neon_drive.flac"
@@ -319,10 +320,10 @@ class CountingRenderer(Renderer):
         return super().original(*args, **kwargs)
 
 
-def test_the_original_reads_a_block_once_at_a_provisional_gain_and_again_when_measured() -> None:
-    """Before a track is sampled the original plays at unity gain; its block is still read
-    (and limited) once, not again for every piece the feeder writes, and read again at the
-    sampled gain once that is known."""
+def test_the_original_plays_a_block_once_at_unity_then_settles_to_its_gain() -> None:
+    """Before a track is sampled the original plays at unity gain; its block is read (and
+    limited) once, not again for every piece the feeder writes. Once the sampling lands
+    the level fades to the track's gain, without a step."""
     config = EngineConfig()
     store = TrackStore(config.sample_rate)
     track = probe(SAMPLE, config.sample_rate)
@@ -333,14 +334,16 @@ def test_the_original_reads_a_block_once_at_a_provisional_gain_and_again_when_me
     block = 1024
     provisional = [feed.read(track, n * block, block) for n in range(4)]
     assert renderer.originals == 1
+    renderer.prepare(feed.store.get(track), BYPASS)  # the sampling lands
+    start, settle = 4 * block, round(GAIN_SETTLE_SECONDS * config.sample_rate)
+    played = feed.read(track, start, settle + 2 * block)
+    assert renderer.originals == 3  # the block at its gain, and at unity to fade from
+
     source = store.get(track)
-    unity = renderer.original(source, 0, 4 * block, measure=False)
-    assert np.array_equal(np.concatenate(provisional), unity)
-    renderer.prepare(source, BYPASS)  # the sampling lands
-    assert renderer.original_gain(source) < 1.0  # a hot master: the gain steps down
-    before = renderer.originals
-    measured = feed.read(track, 4 * block, block)
-    later = feed.read(track, 5 * block, block)
-    assert renderer.originals == before + 1
-    expected = renderer.original(source, 4 * block, 6 * block)
-    assert np.array_equal(np.concatenate([measured, later]), expected)
+    assert renderer.original_gain(source) < 1.0  # a hot master: the level goes down
+    unity = renderer.original(source, 0, start + settle, measure=False, at_unity=True)
+    assert np.array_equal(np.concatenate(provisional), unity[:start])
+    measured = renderer.original(source, start, start + settle + 2 * block)
+    faded = crossfade.mix(unity[start:], measured[:settle], 0, settle, 1.0)
+    assert np.array_equal(played[:settle], faded)
+    assert np.array_equal(played[settle:], measured[settle:])

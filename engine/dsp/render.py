@@ -163,18 +163,26 @@ class Renderer:
         self.speed.note(preset, time.thread_time() - started, processed)
         return interleaved(limited[:, start - origin : stop - origin])
 
-    def original(self, source: TrackSource, start: int, stop: int, measure: bool = True) -> Audio:
+    def original(
+        self,
+        source: TrackSource,
+        start: int,
+        stop: int,
+        measure: bool = True,
+        at_unity: bool = False,
+    ) -> Audio:
         """The source itself, at the plain gain that keeps a hot master under the ceiling.
 
         The gain comes from the sample's true peak; a louder peak the sample did not see is
         caught by the true-peak limiter, which is otherwise a no-op (bit-exact setting aside).
         With `measure` False (the feeder, which must never wait a sampling out) a track not
         sampled yet plays at unity gain through the limiter: under the ceiling all the same.
+        `at_unity` reads it that way whatever the sample says (to fade from it).
         """
         if self._original_untouched():
             return source.read(start, stop)
-        summary = self.calibrations.summary(source.content_key)
-        if summary is None and measure:
+        summary = None if at_unity else self.calibrations.summary(source.content_key)
+        if summary is None and measure and not at_unity:
             summary = self.summary(source)
         gain = np.float32(1.0 if summary is None else self._gain_for(summary))
         if summary is not None and self._far_below_ceiling(summary, float(gain)):

@@ -46,6 +46,10 @@ STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
 FADE_SOURCE_SECONDS = 0.25
 """Source kept for a fade out of the original: the switch point may move a few blocks on."""
+GAIN_SETTLE_SECONDS = 1.0
+"""A hot master played before its sample landed (at unity gain, through the limiter) fades
+to its gain over this long once it is known: the level settles instead of stepping, and a
+step of a few dB in mid-waveform clicks."""
 
 
 @dataclass(frozen=True)
@@ -628,7 +632,21 @@ class PresetFeed:
         measured = self._measured(track)
         audio = self._original(track, first, first + self._block_frames)
         self._original_block = _OriginalBlock(ident, first, audio, measured)
+        if measured and kept is not None and not kept.measured and kept.ident[:2] == ident[:2]:
+            self._settle_gain(track, frame)
         return first, audio
+
+    def _settle_gain(self, track: Track, frame: int) -> None:
+        """The track's sample just landed while its original played at unity: fade from
+        that to the original at its gain, from `frame` on (unless a switch is fading)."""
+        source = self.store.get(track)
+        if self._originals.original_gain(source) == 1.0:
+            return
+        stop = frame + round(GAIN_SETTLE_SECONDS * self.config.sample_rate)
+        unity = self._originals.original(source, frame, stop, measure=False, at_unity=True)
+        with self._lock:
+            if self._fade is None and len(unity):
+                self._fade = _Fade(frame, unity, frame, len(unity))
 
     def _measured(self, track: Track) -> bool:
         """The track's original plays at its sampled gain (else at unity, provisionally)."""
