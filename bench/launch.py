@@ -77,6 +77,7 @@ class Run:
     first_sound: float
     quit: float
     underruns: int
+    """-1 where the API never gave them."""
 
 
 def one_run(library: Path, sink: str) -> Run:
@@ -151,10 +152,11 @@ def main() -> None:
         p50 = statistics.median(values)
         p90 = sorted(values)[min(len(values) - 1, int(0.9 * len(values)))]
         print(f"  {label:<13} p50 {p50:5.2f} s  p90 {p90:5.2f} s  p50 x{p50 / base:.2f} baseline")
-    underruns = [run.underruns for run in runs]
+    read = [run.underruns for run in runs if run.underruns >= 0]
+    unread = f"; not read in {len(runs) - len(read)} (no answer)" if len(read) < len(runs) else ""
     print(
-        f"  underruns in the first {LISTEN_SECONDS:g} s: {sum(underruns)} in all, "
-        f"{sum(1 for u in underruns if u)} of {len(runs)} starts (goal 0); per start {underruns}"
+        f"  underruns in the first {LISTEN_SECONDS:g} s: {sum(read)} in all, "
+        f"{sum(1 for u in read if u)} of {len(read)} starts (goal 0); per start {read}{unread}"
     )
 
 
