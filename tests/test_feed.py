@@ -16,7 +16,8 @@ from engine.dsp.render import Renderer
 from engine.dsp.render_speed import RenderSpeed
 from engine.library.scan import probe
 from engine.library.track_store import TrackStore
-from engine.playback.feed import GAIN_SETTLE_SECONDS, PresetFeed
+from engine.playback.feed import PresetFeed
+from engine.playback.original_level import GAIN_SETTLE_SECONDS
 from engine.vocabulary import BYPASS, TierName
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_audio" / "01_neon_drive.flac"
@@ -320,30 +321,82 @@ class CountingRenderer(Renderer):
         return super().original(*args, **kwargs)
 
 
-def test_the_original_plays_a_block_once_at_unity_then_settles_to_its_gain() -> None:
-    """Before a track is sampled the original plays at unity gain; its block is read (and
-    limited) once, not again for every piece the feeder writes. Once the sampling lands
-    the level fades to the track's gain, without a step."""
+def unsampled_feed(preset: str, buffer: Any = None) -> tuple[PresetFeed, Any, CountingRenderer]:
+    """A feed playing `preset` on a hot master not sampled yet; renders never finish."""
     config = EngineConfig()
     store = TrackStore(config.sample_rate)
     track = probe(SAMPLE, config.sample_rate)
     store.register([track])
     renderer = CountingRenderer(config)
-    feed = PresetFeed(config, None, Workers(), store, renderer_factory=lambda: renderer)  # type: ignore[arg-type]
-    feed.start_with(BYPASS, config.intensity_bucket(1.0))
-    block = 1024
-    provisional = [feed.read(track, n * block, block) for n in range(4)]
-    assert renderer.originals == 1
-    renderer.prepare(feed.store.get(track), BYPASS)  # the sampling lands
-    start, settle = 4 * block, round(GAIN_SETTLE_SECONDS * config.sample_rate)
-    played = feed.read(track, start, settle + 2 * block)
-    assert renderer.originals == 3  # the block at its gain, and at unity to fade from
+    feed = PresetFeed(config, buffer, Workers(), store, renderer_factory=lambda: renderer)  # type: ignore[arg-type]
+    feed.start_with(preset, config.intensity_bucket(1.0))
+    return feed, track, renderer
 
-    source = store.get(track)
+
+def settled(renderer: Renderer, source: Any, since: int, stop: int) -> np.ndarray:
+    """The original from `since` to `stop` as it should be heard once the sampling has
+    landed and unity reads went up to `since`: a linear fade to the gain, then the gain."""
+    settle = round(GAIN_SETTLE_SECONDS * renderer.config.sample_rate)
+    unity = renderer.original(source, since, stop, measure=False, at_unity=True)
+    measured = renderer.original(source, since, stop)
+    faded = crossfade.mix(unity[:settle], measured[:settle], 0, settle, 1.0)
+    return np.concatenate([faded, measured[settle:]])
+
+
+def test_the_original_plays_its_block_at_unity_then_settles_to_its_gain() -> None:
+    """Before a track is sampled the original plays at unity gain; its block is read (and
+    limited) once, not again for every piece the feeder writes, and plays out once the
+    sampling lands. From there the level fades to the track's gain, without a step."""
+    feed, track, renderer = unsampled_feed(BYPASS)
+    piece, block = 1024, feed._block_frames
+    provisional = [feed.read(track, n * piece, piece) for n in range(4)]
+    assert renderer.originals == 1
+    source = feed.store.get(track)
+    renderer.prepare(source, BYPASS)  # the sampling lands
+    provisional.append(feed.read(track, 4 * piece, block - 4 * piece))
+    assert renderer.originals == 1  # the block played out as it was read
     assert renderer.original_gain(source) < 1.0  # a hot master: the level goes down
-    unity = renderer.original(source, 0, start + settle, measure=False, at_unity=True)
-    assert np.array_equal(np.concatenate(provisional), unity[:start])
-    measured = renderer.original(source, start, start + settle + 2 * block)
-    faded = crossfade.mix(unity[start:], measured[:settle], 0, settle, 1.0)
-    assert np.array_equal(played[:settle], faded)
-    assert np.array_equal(played[settle:], measured[settle:])
+    unity = renderer.original(source, 0, block, measure=False, at_unity=True)
+    assert np.array_equal(np.concatenate(provisional), unity)
+
+    played = feed.read(track, block, block)
+    assert np.array_equal(played, settled(renderer, source, block, 2 * block))
+
+
+def test_a_stand_in_settles_to_the_gain_and_a_render_fades_in_from_what_played() -> None:
+    """A preset not rendered yet on a track not sampled yet: the source stands in at unity,
+    fades to its gain once the sampling lands (no step between two stand-in pieces), and
+    the render, when it comes during that fade, fades in from the source as heard."""
+    feed, track, renderer = unsampled_feed("warm", ChunkBuffer(EngineConfig().chunk_frames))
+    piece = round(0.1 * feed.config.sample_rate)  # a stand-in piece
+    source = feed.store.get(track)
+    first = feed.read(track, 0, piece)
+    assert feed.stand_ins == 1
+    assert np.array_equal(first, renderer.original(source, 0, piece, at_unity=True))
+    renderer.prepare(source, BYPASS)
+    heard = np.concatenate([feed.read(track, piece * n, piece) for n in range(1, 4)])
+    expected = settled(renderer, source, piece, 4 * piece)
+    assert np.array_equal(heard, expected)
+
+    renderer.prepare(source, "warm")
+    rendered = renderer.render_chunk(source, "warm", 1.0, 0)
+    feed.workers.job.audio = rendered  # type: ignore[attr-defined]
+    feed.workers.job.done.set()  # type: ignore[attr-defined]
+    at = 4 * piece
+    after = feed.read(track, at, piece)
+    fade = feed._fade_frames
+    from_source = settled(renderer, source, piece, at + fade)[at - piece :]
+    assert np.array_equal(after[fade:], rendered[at + fade : at + piece])
+    assert np.max(np.abs(after[0] - from_source[0])) < 0.01  # from the stand-in as heard
+    assert feed.stand_ins == 1
+
+
+def test_a_seek_ends_the_settle() -> None:
+    """After a seek what plays need not follow what played: the original is at its gain."""
+    feed, track, renderer = unsampled_feed(BYPASS)
+    feed.read(track, 0, 1024)
+    source = feed.store.get(track)
+    renderer.prepare(source, BYPASS)
+    feed.note_seek()
+    played = feed.read(track, 0, 1024)
+    assert np.array_equal(played, renderer.original(source, 0, 1024))

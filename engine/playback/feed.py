@@ -27,6 +27,7 @@ from engine.library.source import CACHE_BLOCK_SECONDS, TrackSource
 from engine.library.track_store import TrackStore
 from engine.library.tracks import Track
 from engine.observe.stats import smoothed
+from engine.playback.original_level import OriginalLevel, Stretch
 from engine.vocabulary import BYPASS
 
 HEAD_SECONDS = 1.0
@@ -46,10 +47,6 @@ STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
 FADE_SOURCE_SECONDS = 0.25
 """Source kept for a fade out of the original: the switch point may move a few blocks on."""
-GAIN_SETTLE_SECONDS = 1.0
-"""A hot master played before its sample landed (at unity gain, through the limiter) fades
-to its gain over this long once it is known: the level settles instead of stepping, and a
-step of a few dB in mid-waveform clicks."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +97,10 @@ class _Held:
 class _OriginalBlock:
     """A source block of the original, kept while the playhead is in it."""
 
-    ident: tuple[str, str, int]
-    """(track id, fingerprint, block number)."""
+    ident: tuple[str, str, int, int]
+    """The stretch it plays in, and its block number."""
     first_frame: int
     audio: Audio
-    measured: bool
-    """Read at the track's sampled gain; else at unity (provisional), read again once
-    the sampling lands."""
 
 
 @dataclass
@@ -187,7 +181,7 @@ class PresetFeed:
         """Seconds of audio queued before the consumer runs dry, or None while it expects
         none (a seek's gap, where a wait is latency, not a dropout): the player's
         `lead_seconds`, set by whoever joins the two."""
-        self._originals = self.renderer or Renderer(config)
+        self._originals = OriginalLevel(self.renderer or Renderer(config), config.sample_rate)
         """Reads the original (a plain gain for hot masters) for the feeder's thread."""
         self._original_block: _OriginalBlock | None = None
         self._block_frames = round(CACHE_BLOCK_SECONDS * config.sample_rate)
@@ -607,50 +601,32 @@ class PresetFeed:
 
     def _original(self, track: Track, start: int, stop: int) -> Audio:
         """The original from the feeder's thread, which never waits for a sampling: a
-        track not sampled yet has it asked for first, and plays at unity meanwhile."""
+        track not sampled yet has it asked for first, and plays at unity meanwhile (its
+        level settles to the gain once known: `OriginalLevel`)."""
         source = self.store.get(track)
-        if not self._originals.is_prepared(source, BYPASS):
+        if not self._originals.measured(source):
             self.workers.prepare_track(track.id, track.fingerprint, (BYPASS,), "immediate")
-        return self._originals.original(source, start, stop, measure=False)
+        return self._originals.read(source, self._stretch(track), start, stop)
+
+    def _stretch(self, track: Track) -> Stretch:
+        """What plays on without a break: this track since the last seek or track change
+        (the count is read without the lock: an int, and a seek's own read follows)."""
+        return (track.id, track.fingerprint, self._seeks)
 
     def _original_at(self, track: Track, frame: int) -> tuple[int, Audio]:
         """The original's block around `frame` (blocks are the source cache's, so reads
-        line up with it), kept while the playhead is in it."""
+        line up with it), kept while the playhead is in it: limiting the whole block again
+        for every piece the feeder writes would cost more than the piece lasts on a busy
+        machine."""
         number = frame // self._block_frames
-        ident = (track.id, track.fingerprint, number)
+        ident = (*self._stretch(track), number)
         kept = self._original_block
-        # A block at a provisional gain is kept too, until the gain is known: limiting the
-        # whole block again for every piece the feeder writes costs more than the piece
-        # lasts on a busy machine.
-        if (
-            kept is not None
-            and kept.ident == ident
-            and (kept.measured or not self._measured(track))
-        ):
+        if kept is not None and kept.ident == ident:
             return kept.first_frame, kept.audio
         first = number * self._block_frames
-        measured = self._measured(track)
         audio = self._original(track, first, first + self._block_frames)
-        self._original_block = _OriginalBlock(ident, first, audio, measured)
-        if measured and kept is not None and not kept.measured and kept.ident[:2] == ident[:2]:
-            self._settle_gain(track, frame)
+        self._original_block = _OriginalBlock(ident, first, audio)
         return first, audio
-
-    def _settle_gain(self, track: Track, frame: int) -> None:
-        """The track's sample just landed while its original played at unity: fade from
-        that to the original at its gain, from `frame` on (unless a switch is fading)."""
-        source = self.store.get(track)
-        if self._originals.original_gain(source) == 1.0:
-            return
-        stop = frame + round(GAIN_SETTLE_SECONDS * self.config.sample_rate)
-        unity = self._originals.original(source, frame, stop, measure=False, at_unity=True)
-        with self._lock:
-            if self._fade is None and len(unity):
-                self._fade = _Fade(frame, unity, frame, len(unity))
-
-    def _measured(self, track: Track) -> bool:
-        """The track's original plays at its sampled gain (else at unity, provisionally)."""
-        return self._originals.is_prepared(self.store.get(track), BYPASS)
 
     @staticmethod
     def _fade_at(old: tuple[int, Audio], new: _Held, frame: int, length: int) -> _Fade:
