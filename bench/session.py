@@ -112,15 +112,18 @@ def run_session(
     presets_file: Path | None = None,
     library: Path = SAMPLE_AUDIO,
     render_slowdown: float = 1.0,
+    budget_mb: float | None = None,
 ) -> SessionResult:
     """`pattern`: the presets switched to, in turn; `presets_file`: a listener's presets;
-    `render_slowdown`: the slow-machine model's factor."""
+    `render_slowdown`: the slow-machine model's factor; `budget_mb`: `--budget-mb`."""
     state = tempfile.TemporaryDirectory(prefix="tierplay-session-")
     config = replace(
         fresh_model_config(Path(state.name)),
         presets_file=presets_file,
         render_slowdown=render_slowdown,
     )
+    if budget_mb is not None:
+        config = config.with_process_budget(budget_mb)
     process = psutil.Process()
     engine = open_engine(sink, config, library)
     rss: list[float] = []

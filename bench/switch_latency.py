@@ -15,6 +15,7 @@ Goals: p99 <= 1 block + crossfade on L1/L2, <= 100 ms on a miss at 1x; underruns
 every slowdown.
 
 Run: .venv/bin/python -m bench.switch_latency [--seconds 60] [--slowdowns 1 5 10 20]
+[--budget-mb MB] [--library DIR]
 """
 
 from __future__ import annotations
@@ -111,13 +112,20 @@ def main() -> None:
     parser.add_argument(
         "--slowdowns", type=float, nargs="+", default=[1.0, 5.0, 10.0, 20.0], metavar="N"
     )
+    parser.add_argument(
+        "--budget-mb", type=float, default=None, help="all the engine may hold (default: none)"
+    )
     add_output_options(parser)
     args = parser.parse_args()
     if min(args.slowdowns) < 1.0:
         parser.error("a slowdown is at least 1")
     for slowdown in args.slowdowns:
         result = run_session(
-            args.sink, args.seconds, library=args.library, render_slowdown=slowdown
+            args.sink,
+            args.seconds,
+            library=args.library,
+            render_slowdown=slowdown,
+            budget_mb=args.budget_mb,
         )
         print_session(result, slowdown, args.library)
         sys.stdout.flush()
