@@ -20,11 +20,16 @@ resampled (18 MB), then its features and loudness (20 MB with the window)."""
 TRACK_SAMPLE_MB = 8.0
 """One track's sample: eight 5.5 s windows of float16 stereo (7.8 MB at 44.1 kHz)."""
 LEAN_BELOW_TIERS_MB = 30.0
+"""A process budget leaving the tiers less than this makes the engine lean (see
+`EngineConfig.with_process_budget`)."""
 LEAN_SOURCE_CACHE_MB = 4.0
 """A lean engine's decoded source blocks: the playhead's and a render window's worth less
 the blocks a second render thread would share."""
-"""A process budget leaving the tiers less than this makes the engine lean (see
-`EngineConfig.with_process_budget`)."""
+TIER_FLOOR_CHUNKS = (3.0, 4.0, 2.0)
+"""The fewest chunks each tier holds whatever the budget, in its own format's bytes at
+most (L1 float32, L2 and L3 int16: L3's FLAC takes a quarter to two thirds of that): L1 the
+chunk playing, the next and the likeliest switch target's; L2 the next targets'; L3 a few
+further ahead. With less, a switch is a miss every time: the cache is not worth its bytes."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ class EngineConfig:
 
     def with_process_budget(self, total_mb: float) -> EngineConfig:
         """All the engine may hold is `total_mb`: the tiers get what the working memory
-        leaves (at least a tenth of it), in their 18/36/45 proportions.
+        leaves, in their 18/36/45 proportions, and never less than `tier_floors_mb`.
 
         A budget that would leave the tiers less than LEAN_BELOW_TIERS_MB makes the engine
         lean first (one render thread, one kept sample, a third of the source blocks: 38 MB
@@ -158,15 +163,36 @@ class EngineConfig:
                 kept_samples=1,
                 source_cache_mb=min(self.source_cache_mb, LEAN_SOURCE_CACHE_MB),
             )
-        tiers = max(total_mb - config.working_memory_mb, 0.1 * total_mb)
-        return config.with_total_budget(tiers)
+        floors = config.tier_floors_mb
+        tiers = max(total_mb - config.working_memory_mb, sum(floors))
+        shares = _shares(tiers, config.tier_budgets_mb)
+        budgets = [max(mb, floor) for mb, floor in zip(shares, floors, strict=True)]
+        excess = sum(budgets) - tiers
+        for tier in (2, 1, 0):  # a raised tier's bytes come from the furthest ahead first
+            taken = min(excess, budgets[tier] - floors[tier])
+            budgets[tier] -= taken
+            excess -= taken
+        l1, l2, l3 = budgets
+        return replace(config, l1_budget_mb=l1, l2_budget_mb=l2, l3_budget_mb=l3)
+
+    @property
+    def tier_budgets_mb(self) -> tuple[float, float, float]:
+        """(L1, L2, L3)."""
+        return (self.l1_budget_mb, self.l2_budget_mb, self.l3_budget_mb)
+
+    @property
+    def tier_floors_mb(self) -> tuple[float, float, float]:
+        """`TIER_FLOOR_CHUNKS` in MB: a chunk is 4 bytes a sample in L1, 2 below."""
+        float32_chunk_mb = self.chunk_frames * 2 * 4 / 1e6
+        l1, l2, l3 = TIER_FLOOR_CHUNKS
+        return (l1 * float32_chunk_mb, l2 * float32_chunk_mb / 2, l3 * float32_chunk_mb / 2)
 
     def with_total_budget(self, total_mb: float) -> EngineConfig:
         """Scale the three tier budgets to a new total, keeping their 18/36/45 proportions."""
-        scale = total_mb / self.total_budget_mb
-        return replace(
-            self,
-            l1_budget_mb=self.l1_budget_mb * scale,
-            l2_budget_mb=self.l2_budget_mb * scale,
-            l3_budget_mb=self.l3_budget_mb * scale,
-        )
+        l1, l2, l3 = _shares(total_mb, self.tier_budgets_mb)
+        return replace(self, l1_budget_mb=l1, l2_budget_mb=l2, l3_budget_mb=l3)
+
+
+def _shares(total_mb: float, budgets_mb: tuple[float, float, float]) -> list[float]:
+    """`total_mb` split as `budgets_mb` are."""
+    return [total_mb * mb / sum(budgets_mb) for mb in budgets_mb]

@@ -11,11 +11,33 @@ from engine.dsp.calibrations import LoudnessCalibrations
 LEAN = EngineConfig(render_threads=1, kept_samples=1, source_cache_mb=LEAN_SOURCE_CACHE_MB)
 
 
-@given(st.floats(min_value=LEAN.working_memory_mb / 0.9, max_value=4096.0))
-def test_every_budget_above_the_lean_working_memory_is_held_exactly(total: float) -> None:
+@given(st.floats(min_value=LEAN.working_memory_mb + sum(LEAN.tier_floors_mb), max_value=4096.0))
+def test_every_budget_above_the_lean_engine_with_its_floors_is_held_exactly(total: float) -> None:
     config = EngineConfig().with_process_budget(total)
     assert abs(config.process_budget_mb - total) < 1e-6
-    assert config.total_budget_mb >= 0.1 * total
+
+
+@given(st.floats(min_value=1.0, max_value=4096.0), st.sampled_from([2.0, 10.0, 30.0]))
+def test_every_tier_holds_its_floor_of_chunks_whatever_the_budget(
+    total: float, chunk_seconds: float
+) -> None:
+    """A tier too small for the chunks it serves makes every switch a miss: below the
+    floors the engine holds more than asked (and the player says so)."""
+    config = EngineConfig(chunk_seconds=chunk_seconds).with_process_budget(total)
+    float32_chunk_mb = config.chunk_frames * 2 * 4 / 1e6
+    l1, l2, l3 = config.tier_budgets_mb
+    assert l1 >= 3 * float32_chunk_mb - 1e-9
+    assert l2 >= 4 * float32_chunk_mb / 2 - 1e-9 and l3 >= 2 * float32_chunk_mb / 2 - 1e-9
+    least = config.working_memory_mb + sum(config.tier_floors_mb)
+    assert abs(config.process_budget_mb - max(total, least)) < 1e-6
+
+
+def test_a_budget_shares_its_tiers_as_the_defaults_do_once_past_the_floors() -> None:
+    config = EngineConfig().with_process_budget(400.0)
+    default = EngineConfig().tier_budgets_mb
+    pairs = zip(config.tier_budgets_mb, default, strict=True)
+    ratios = [mb / default_mb for mb, default_mb in pairs]
+    assert max(ratios) - min(ratios) < 1e-9
 
 
 @given(st.floats(min_value=10.0, max_value=4096.0))

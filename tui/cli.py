@@ -108,14 +108,15 @@ def presets_path() -> Path:
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     config = EngineConfig(state_dir=args.state_dir, presets_file=presets_path())
-    if args.budget_mb is not None:
-        if not args.budget_mb > 0:
-            raise CliError("--budget-mb must be a positive number")
-        config = config.with_process_budget(args.budget_mb)
+    # the chunk's length first: the tiers' floors are counted in chunks
     if args.chunk_seconds is not None:
         if not 1.0 <= args.chunk_seconds <= 60.0:
             raise CliError("--chunk-seconds must be between 1 and 60")
         config = EngineConfig(**{**config.__dict__, "chunk_seconds": args.chunk_seconds})
+    if args.budget_mb is not None:
+        if not args.budget_mb > 0:
+            raise CliError("--budget-mb must be a positive number")
+        config = config.with_process_budget(args.budget_mb)
     if args.render_slowdown is not None:
         if not 1.0 <= args.render_slowdown <= MAX_RENDER_SLOWDOWN:
             raise CliError(f"--render-slowdown must be between 1 and {MAX_RENDER_SLOWDOWN:g}")
@@ -125,7 +126,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
 
 def budget_notice(config: EngineConfig, asked_mb: float | None) -> str | None:
     """What to tell a listener whose `--budget-mb` is below what the engine needs to work
-    (its source blocks and render scratch, plus a tenth for the tiers); None otherwise."""
+    (its source blocks and render scratch, plus the tiers' floors); None otherwise."""
     if asked_mb is None or config.process_budget_mb <= asked_mb + 0.5:
         return None
     return (
