@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -47,6 +48,27 @@ def test_round_trip(tmp_path: Path) -> None:
     assert document["version"] == STATE_VERSION
     assert document["saved_at"] == FIXED_TIME.isoformat()
     assert leftovers(tmp_path) == []
+
+
+def test_a_save_killed_while_writing_leaves_no_temp_file_behind_for_good(
+    tmp_path: Path,
+) -> None:
+    """A process killed mid-save leaves its temp file; the next load removes it once it is
+    old enough that no other player can still be writing it, and keeps anything else."""
+    store = store_in(tmp_path)
+    assert store.save(SECTIONS) is None
+    stale, writing, other = (
+        tmp_path / ".state.json.k1ll3d.tmp",
+        tmp_path / ".state.json.wr1t1ng.tmp",
+        tmp_path / ".other.json.k1ll3d.tmp",
+    )
+    for path in (stale, writing, other):
+        path.write_text("{")
+    hour_ago = time.time() - 3600
+    for path in (stale, other):
+        os.utime(path, (hour_ago, hour_ago))
+    assert store_in(tmp_path).load().data == SECTIONS
+    assert leftovers(tmp_path) == sorted([writing.name, other.name])
 
 
 def test_a_missing_file_is_a_quiet_fresh_start(tmp_path: Path) -> None:

@@ -10,9 +10,11 @@ come back as one-line messages for the status bar and the event log.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -28,6 +30,9 @@ STATE_FILENAME = "state.json"
 ENVELOPE_KEYS = ("version", "saved_at")
 """Written around the sections; a section may not use these names."""
 UtcClock = Callable[[], datetime]
+STALE_TEMP_SECONDS = 600.0
+"""A temp file this old is a save that never finished (the process was killed while it
+wrote): removed at load. Younger ones may be another player's save in progress."""
 
 
 STATE_DIR_VARIABLE = "TIERPLAY_STATE_DIR"
@@ -83,6 +88,7 @@ class StateStore:
 
     def load(self) -> LoadResult:
         """Read the saved sections; a missing file is a fresh start without a warning."""
+        self._remove_stale_temps()
         try:
             data = self._read()
         except FileNotFoundError:
@@ -156,6 +162,15 @@ class StateStore:
             candidate = self.directory / f"{name}-{number}"
             number += 1
         return candidate
+
+    def _remove_stale_temps(self) -> None:
+        """The temp files of saves that never finished (`_write_atomically`'s names)."""
+        now = time.time()
+        with suppress(OSError):
+            for temp in self.directory.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+                with suppress(OSError):
+                    if now - temp.stat().st_mtime > STALE_TEMP_SECONDS:
+                        temp.unlink()
 
     def _write_atomically(self, payload: bytes) -> None:
         """Temp file, fsync, rename: readers see the old file or the new one, never a mix."""
