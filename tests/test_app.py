@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Label
 
 from engine import PRESET_ORDER, Engine, EngineConfig
 from engine.playback.sinks.output import NullSink
+from engine.vocabulary import plural
 from tests.helpers.audio_files import write_tone
 from tui.app import HELP_GROUPS, TierplayApp, declared_bindings
 from tui.keymap import CONFIG_DIR_ENV, load_keymap
@@ -516,7 +517,8 @@ async def test_panels_show_the_engine(engine: Engine) -> None:
         tiers = str(app.query_one(TierPanel).render())
         for tier in monitor.tiers:
             assert f"{tier.name.upper():<4}{tier.hit_rate:6.1%}" in tiers
-            assert f"{tier.hits} hits · {tier.misses} misses" in tiers
+            hits = plural(tier.hits, "hit")
+            assert f"{hits} · {plural(tier.misses, 'miss', 'misses')}" in tiers
         now_playing = str(app.query_one(NowPlaying).render())
         assert "a  [1/3]" in now_playing and "output: null" in now_playing
         await wait_until(pilot, lambda: "skipped d.wav" in log_text(app), "the skipped file")

@@ -490,6 +490,25 @@ async def test_cache_map_cuts_columns_that_do_not_fit() -> None:
         assert len(adaptive) == panel.size.width - 2
 
 
+@pytest.mark.parametrize(
+    ("width", "legend"),
+    [
+        (60, "L1 L2 L3 ▓▒ render ░░ queued  · missing"),
+        (40, "▓▒ render ░░ queued  · missing"),
+        (30, "▓▒ render ░░ queued"),
+    ],
+)
+async def test_cache_map_legend_drops_what_the_cells_say_where_it_does_not_fit(
+    width: int, legend: str
+) -> None:
+    """At 80 columns the map is 30 wide: its legend reads whole, not cut."""
+    panel = CacheMapPanel()
+    async with PanelApp(panel, width=width).run_test(size=(100, 30)) as pilot:
+        panel.show(make_snapshot(), make_monitor())
+        await pilot.pause()
+        assert panel_lines(panel)[-2].strip("│ ") == legend
+
+
 # -- tiers --------------------------------------------------------------------------------
 
 
@@ -516,6 +535,15 @@ async def test_tier_panel_shows_rates_traffic_memory_and_history() -> None:
         assert "L3    0.0%" in lines[5] and "44.9/45.0 MB" in lines[6]
         assert "▁▁▁  " in lines[6]
         assert panel.history[0] == (0.0, 0.5, 1.0)
+
+
+async def test_tier_panel_counts_one_of_a_thing_in_the_singular() -> None:
+    panel = TierPanel()
+    async with PanelApp(panel).run_test(size=(100, 30)) as pilot:
+        one = TierLine("l3", 1, 1, 0.5, 1, 900_000, 45 * MB)
+        panel.show(make_snapshot(), make_monitor(tiers=(*make_tiers()[:2], one)))
+        await pilot.pause()
+        assert "L3   50.0%  1 hit · 1 miss · 1 chunk" in panel_lines(panel)[5]
 
 
 async def test_tier_history_is_bounded() -> None:
@@ -553,6 +581,24 @@ async def test_predictions_before_any_switch_show_dashes() -> None:
         text = str(panel.render())
         assert "top-1 – · top-3 – · Brier – · 0 made" in text
         assert "best baseline –" in text and "context cold" in text
+
+
+async def test_predictions_in_a_narrow_panel_read_whole_lines() -> None:
+    """At 80 columns the panel is 30 wide: shorter forms of the same figures, none cut."""
+    panel = PredictionsPanel()
+    async with PanelApp(panel, width=30).run_test(size=(100, 30)) as pilot:
+        panel.show(make_snapshot(), make_monitor())
+        await pilot.pause()
+        lines = [line.strip("│ ") for line in panel_lines(panel)]
+        assert lines[1] == "switch 23% audio-guided"
+        assert lines[7] == "top-1 55% · top-3 85%"
+        assert lines[8] == "baseline markov 45%"
+        assert lines[9] == "blend: markov 50%"
+        assert not any("…" in line for line in lines)
+        cold = make_predictor(context="warm")
+        panel.show(make_snapshot(), make_monitor(predictor=cold))
+        await pilot.pause()
+        assert panel_lines(panel)[1].strip("│ ") == "switch 23% · ctx warm"
 
 
 # -- health -------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ Pure functions of numbers to strings, so each panel's look can be tested without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from textual.content import Content
+
 from engine.vocabulary import MB, TierName
 
 """Decimal megabytes, as the engine counts its budgets."""
@@ -41,3 +45,9 @@ def megabytes(size_bytes: int) -> str:
 def percent(fraction: float) -> str:
     """A fraction as a whole percentage, the resolution a glance needs."""
     return f"{fraction:.0%}"
+
+
+def first_fitting(forms: Sequence[Content], width: int) -> Content:
+    """The first of `forms` (fullest first) that fits `width` cells; the last one if none
+    does (the panel cuts it): a narrow terminal reads a shorter line, not a cut one."""
+    return next((form for form in forms if form.cell_length <= width), forms[-1])

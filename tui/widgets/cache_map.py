@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.observe.monitor import CacheMap, MonitorSnapshot
 from engine.vocabulary import PRESET_ORDER, TIER_NAMES
-from tui.widgets.bars import TIER_COLOURS
+from tui.widgets.bars import TIER_COLOURS, first_fitting
 from tui.widgets.panel import Panel, PresetClicked, clicked_name
 
 CELL_WIDTH = 2
@@ -48,6 +48,12 @@ LEGEND: tuple[tuple[str, str], ...] = (
 )
 """Legend entries: a state's glyph and the word after it (tiers need none; the original's
 row is labelled by its name)."""
+NARROW_LEGENDS: tuple[tuple[str, ...], ...] = (
+    ("rendering", "queued", "missing"),
+    ("rendering", "queued"),
+)
+"""The legend's entries where the whole one does not fit: the tiers first go (their cells
+say their names), then the dot of a chunk not cached."""
 
 
 def cell_glyph(state: str, frame: int = 0) -> str:
@@ -129,7 +135,7 @@ class CacheMapPanel(Panel):
                 for preset, row in zip(presets, chunks.cells, strict=True)
             ]
             lines.append(self._caret_line(chunks, columns))
-        lines.append(_legend())
+        lines.append(_legend(self.size.width))
         return Content("\n").join(lines)
 
     def on_click(self, event: events.Click) -> None:
@@ -165,8 +171,15 @@ def _any_rendering(chunks: CacheMap) -> bool:
     return any("rendering" in row for row in chunks.cells)
 
 
-def _legend() -> Content:
+def _legend(width: int) -> Content:
+    """The legend that fits `width` cells: all of it, or the entries `NARROW_LEGENDS` keep."""
+    everything = tuple(state for state, _word in LEGEND)
+    return first_fitting([_legend_of(states) for states in (everything, *NARROW_LEGENDS)], width)
+
+
+def _legend_of(states: tuple[str, ...]) -> Content:
     parts: list[str | tuple[str, str]] = []
     for state, word in LEGEND:
-        parts += [(cell_glyph(state), CELL_STYLES[state]), f" {word} " if word else " "]
+        if state in states:
+            parts += [(cell_glyph(state), CELL_STYLES[state]), f" {word} " if word else " "]
     return Content.assemble(*parts).rstrip()

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from engine import EngineSnapshot
 from engine.observe.monitor import MonitorSnapshot
 from engine.prediction.predict import PredictionScore, PredictorView
-from tui.widgets.bars import NO_VALUE, horizontal_bar, percent
+from tui.widgets.bars import NO_VALUE, first_fitting, horizontal_bar, percent
 from tui.widgets.panel import Panel, PresetClicked, clicked_name
 
 MIN_NAME_WIDTH = len("adaptive") + 1
@@ -40,14 +40,17 @@ def best_baseline(baselines: dict[str, PredictionScore]) -> tuple[str, Predictio
     return max(scored, key=lambda item: item[1].top1_accuracy, default=None)
 
 
-def score_text(score: PredictionScore) -> str:
-    """Top-1, top-3 and Brier; dashes until a switch has been predicted."""
-    if not score.predictions_made:
-        return f"top-1 {NO_VALUE} · top-3 {NO_VALUE} · Brier {NO_VALUE} · 0 made"
-    return (
-        f"top-1 {percent(score.top1_accuracy)} · top-3 {percent(score.top3_accuracy)}"
-        f" · Brier {score.brier:.2f} · {score.predictions_made} made"
-    )
+def score_text(score: PredictionScore, full: bool = True) -> str:
+    """Top-1, top-3 and Brier; dashes until a switch has been predicted. Not `full`: the
+    two accuracies alone."""
+    made = score.predictions_made
+    top1 = percent(score.top1_accuracy) if made else NO_VALUE
+    top3 = percent(score.top3_accuracy) if made else NO_VALUE
+    accuracies = f"top-1 {top1} · top-3 {top3}"
+    if not full:
+        return accuracies
+    brier = f"{score.brier:.2f}" if made else NO_VALUE
+    return f"{accuracies} · Brier {brier} · {made} made"
 
 
 class PredictionsPanel(Panel):
@@ -71,8 +74,9 @@ class PredictionsPanel(Panel):
         if view is None:
             waiting = Content.styled("Waiting for the predictor…", "dim")
             return Content("\n").join([waiting] + [Content()] * (DISTRIBUTION_ROWS + 3))
+        width = self.size.width
         return Content("\n").join(
-            [_header_line(view), *self._distribution_lines(view), *_score_lines(view)]
+            [_header_line(view, width), *self._distribution_lines(view), *_score_lines(view, width)]
         )
 
     def on_click(self, event: events.Click) -> None:
@@ -101,27 +105,38 @@ class PredictionsPanel(Panel):
         return lines + [Content()] * (DISTRIBUTION_ROWS - len(lines))
 
 
-def _header_line(view: PredictorView) -> Content:
-    context = CONTEXT_NAMES.get(view.context, view.context)
-    return Content.assemble(
-        "switch next chunk ",
-        (percent(view.switch_probability_per_chunk), "bold"),
-        "  context ",
-        (context, "bold $accent"),
+def _header_line(view: PredictorView, width: int) -> Content:
+    context = (CONTEXT_NAMES.get(view.context, view.context), "bold $accent")
+    chance = (percent(view.switch_probability_per_chunk), "bold")
+    return first_fitting(
+        [
+            Content.assemble("switch next chunk ", chance, "  context ", context),
+            Content.assemble("switch ", chance, " · ctx ", context),
+            Content.assemble("switch ", chance, " ", context),
+        ],
+        width,
     )
 
 
-def _score_lines(view: PredictorView) -> list[Content]:
-    """The blend's accuracy, the best baseline's top-1, and the blend weights."""
+def _score_lines(view: PredictorView, width: int) -> list[Content]:
+    """The blend's accuracy, the best baseline's top-1, and the blend weights (shorter
+    forms where the panel is narrow)."""
     baseline = best_baseline(view.baselines)
-    compare = (
-        f"best baseline {baseline[0]} top-1 {percent(baseline[1].top1_accuracy)}"
-        if baseline is not None
-        else f"best baseline {NO_VALUE}"
-    )
-    weights = " · ".join(f"{name} {percent(w)}" for name, w in view.blend_weights.items())
+    name, top1 = (baseline[0], percent(baseline[1].top1_accuracy)) if baseline else ("", "")
+    compare = f"best baseline {name} top-1 {top1}" if baseline else f"best baseline {NO_VALUE}"
+    short = f"baseline {name} {top1}" if baseline else f"baseline {NO_VALUE}"
+    weights = view.blend_weights
+    every = " · ".join(f"{expert} {percent(w)}" for expert, w in weights.items())
+    leader = max(weights, key=lambda expert: weights[expert], default=None)
+    led = f"blend: {leader} {percent(weights[leader])}" if leader else f"blend {NO_VALUE}"
+    learned = f"{view.learned_switches} learned"
+    dim = "dim"
     return [
-        Content(score_text(view.score)),
-        Content.styled(f"{compare} · {view.learned_switches} learned", "dim"),
-        Content.styled(f"blend {weights}", "dim"),
+        first_fitting(
+            [Content(score_text(view.score)), Content(score_text(view.score, False))], width
+        ),
+        first_fitting(
+            [Content.styled(f"{compare} · {learned}", dim), Content.styled(short, dim)], width
+        ),
+        first_fitting([Content.styled(f"blend {every}", dim), Content.styled(led, dim)], width),
     ]

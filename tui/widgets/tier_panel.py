@@ -10,7 +10,7 @@ from textual.reactive import reactive
 
 from engine import EngineSnapshot
 from engine.observe.monitor import MonitorSnapshot, TierLine
-from engine.vocabulary import TIER_NAMES
+from engine.vocabulary import TIER_NAMES, plural
 from tui.widgets.bars import TIER_COLOURS, horizontal_bar, megabytes
 from tui.widgets.panel import Panel
 
@@ -114,7 +114,8 @@ def _figures_line(tier: TierLine) -> Content:
     return Content.assemble(
         (f"{tier.name.upper():<4}", f"bold {TIER_COLOURS.get(tier.name, '')}"),
         (f"{tier.hit_rate:6.1%}", "bold"),
-        f"  {tier.hits} hits · {tier.misses} misses · {tier.count} chunks",
+        f"  {plural(tier.hits, 'hit')} · {plural(tier.misses, 'miss', 'misses')}"
+        f" · {plural(tier.count, 'chunk')}",
     )
 
 
