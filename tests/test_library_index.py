@@ -6,8 +6,10 @@ import os
 import sqlite3
 from pathlib import Path
 
+import mutagen
 import pytest
 from mediafile import MediaFile
+from mutagen.id3 import TPE1
 
 from engine.library.index import LibraryIndex
 from engine.library.scan import open_library
@@ -40,6 +42,22 @@ def test_tags_read_alike_from_every_container(tmp_path: Path, suffix: str, subty
         "V.A.",
     )
     assert (tags.track_number, tags.disc_number) == (3, 2)
+
+
+@pytest.mark.parametrize(("suffix", "subtype"), [(".flac", "PCM_16"), (".mp3", "MPEG_LAYER_III")])
+def test_every_value_of_a_multi_valued_tag_is_read(
+    tmp_path: Path, suffix: str, subtype: str
+) -> None:
+    """Two artists are two values of one tag (Vorbis comments, ID3v2.4): both are shown."""
+    path = tag(write_tone(tmp_path / f"a{suffix}", seconds=0.5, subtype=subtype), title="Duet")
+    audio = mutagen.File(path)
+    if suffix == ".mp3":
+        audio.tags.setall("TPE1", [TPE1(encoding=3, text=["Nadia", "Ilya", "Nadia"])])
+    else:
+        audio.tags["ARTIST"] = ["Nadia", "Ilya", "Nadia"]
+    audio.save()
+    tags = read_tags(path)
+    assert (tags.title, tags.artist) == ("Duet", "Nadia / Ilya")
 
 
 def test_replaygain_tags_are_read(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ from engine.library.tags import Tags
 from engine.library.tracks import Track, listed_track
 
 INDEX_FILENAME = "library.sqlite"
-SCHEMA_VERSION = 1
-"""Stored as `PRAGMA user_version`: an index of another version is rebuilt."""
+SCHEMA_VERSION = 2
+"""Stored as `PRAGMA user_version`: an index of another version is rebuilt (2: text tags
+hold every value of a multi-valued tag, not the first)."""
 CACHE_DIR_VARIABLE = "TIERPLAY_CACHE_DIR"
 """Overrides the user cache folder (tests and benchmarks keep the listener's index apart)."""
 LOCK_TIMEOUT_SECONDS = 2.0

@@ -17,6 +17,15 @@ from mediafile import MediaFile
 
 MAX_TAG_CHARS = 200
 """Longer values are cut: a tag is shown on one line, and a broken file can hold megabytes."""
+MULTI_VALUE_KEYS = {
+    "title": ("TITLE", "TIT2", "\xa9nam"),
+    "artist": ("ARTIST", "TPE1", "\xa9ART"),
+    "album": ("ALBUM", "TALB", "\xa9alb"),
+    "albumartist": ("ALBUMARTIST", "TPE2", "aART"),
+}
+"""Where each text field's values are in Vorbis comments (FLAC, Ogg, Opus), ID3 and MP4:
+mediafile gives a field's first value only, and two artists are two values there."""
+VALUES_JOINED_BY = " / "
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,10 @@ def read_tags(path: Path) -> Tags:
     except Exception:  # noqa: BLE001 - mediafile raises many kinds; an unreadable tag is no tag
         return Tags()
     return Tags(
-        title=_text(found.title),
-        artist=_text(found.artist),
-        album=_text(found.album),
-        album_artist=_text(found.albumartist),
+        title=_every_value(found, "title"),
+        artist=_every_value(found, "artist"),
+        album=_every_value(found, "album"),
+        album_artist=_every_value(found, "albumartist"),
         track_number=_number(found.track),
         disc_number=_number(found.disc),
         replaygain_track_db=_finite(found.rg_track_gain),
@@ -53,6 +62,22 @@ def read_tags(path: Path) -> Tags:
         replaygain_track_peak=_finite(found.rg_track_peak),
         replaygain_album_peak=_finite(found.rg_album_peak),
     )
+
+
+def _every_value(found: MediaFile, field: str) -> str:
+    """The field's values joined (`VALUES_JOINED_BY`), or its one value."""
+    first = _text(getattr(found, field))
+    try:
+        tags = found.mgfile.tags
+        for key in MULTI_VALUE_KEYS[field] if tags is not None else ():
+            found_values = tags.get(key)
+            values = getattr(found_values, "text", found_values)  # an ID3 frame's are .text
+            if isinstance(values, list) and len(values) > 1:
+                texts = dict.fromkeys(text for text in map(_text, values) if text)
+                return VALUES_JOINED_BY.join(texts)[:MAX_TAG_CHARS] or first
+    except Exception:  # noqa: BLE001 - a tag layout we do not know: its first value stands
+        pass
+    return first
 
 
 def _text(value: Any) -> str:
