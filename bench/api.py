@@ -3,7 +3,7 @@ the running app's event loop while the player plays, and the underruns during th
 
 Plays the sample library on the default output (the JACK dummy device under a JACK server,
 or any real device; the null sink if none opens) with the full Textual app (headless, its
-10 Hz and 4 Hz refreshes running) and the API on a loopback port, as `tierplay --api`
+transport and monitor refreshes running) and the API on a loopback port, as `tierplay --api`
 runs it. A client in a separate process, like a script would be, sends requests back to
 back on keep-alive connections, in three phases of equal length:
 
@@ -13,7 +13,7 @@ back on keep-alive connections, in three phases of equal length:
 3. playing with the same switches, under load.
 
 Prints requests/s and p50/p99 latency per loaded phase with their ratios to the idle
-baseline, the UI's 10 Hz refresh interval p99 against its nominal 100 ms, and the
+baseline, the UI's transport refresh interval p99 against its nominal period, and the
 underruns of each playing phase (goal 0 under load).
 
 Run: .venv/bin/python -m bench.api [--seconds 10] [--connections 2]

@@ -1,7 +1,7 @@
 """A scripted listening session on the real engine, shared by the playback benchmarks.
 
 It plays the sample library through the configured output with the Textual app on screen
-(headless, refreshing at 10 Hz, in this process, as in real use), switching presets and
+(headless, refreshing at its own rates, in this process, as in real use), switching presets and
 seeking on a schedule, and returns what the engine measured.
 """
 

@@ -1,5 +1,5 @@
 """Soak: N minutes of playback with 120 switches/min, seeks, two render threads busy and the
-Textual app refreshing at 10 Hz, on the default output (the JACK dummy device under
+Textual app refreshing at its own rates, on the default output (the JACK dummy device under
 `make test`'s server). Prints underruns (goal 0), p99.9 callback lateness as a ratio to the
 block period (goal <= 0.25) and peak RSS as a ratio to the configured cache budget plus the
 process's own baseline measured before the library is opened.

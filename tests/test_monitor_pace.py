@@ -12,6 +12,7 @@ from engine import Engine, EngineConfig, EngineSnapshot
 from engine.observe.memory import MemoryReading
 from engine.observe.monitor import MonitorSnapshot
 from engine.playback.sinks.output import NullSink
+from tui import app as app_module
 from tui.app import TierplayApp
 from tui.monitor_pace import QUIET_EVERY, MonitorPace
 
@@ -160,5 +161,27 @@ async def test_the_output_meter_is_read_at_every_tick_while_music_plays(
             for _ in range(2 * QUIET_EVERY):
                 app._monitor_tick()
             assert len(reads) - before == 2 * QUIET_EVERY
+    finally:
+        engine.close()
+
+
+async def test_a_keys_effect_is_shown_at_once_not_at_the_next_reading(
+    tone_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The playhead is read five times a second; what a key asked shows without waiting
+    for the next reading (the timers here never fire within the test)."""
+    monkeypatch.setattr(app_module, "SNAPSHOT_HZ", 0.001)
+    monkeypatch.setattr(app_module, "MONITOR_HZ", 0.001)
+    engine, _reads = engine_counting_readings()
+    try:
+        engine.open([tone_library])
+        app = TierplayApp(engine, autoplay=False, live=True)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert app.last_snapshot is not None and not app.last_snapshot.playing
+            await pilot.press("space")
+            assert app.last_snapshot.playing
+            await pilot.press("3")
+            assert app.last_snapshot.requested_preset == engine.snapshot().presets[2].name
     finally:
         engine.close()
