@@ -26,6 +26,7 @@ MULTI_VALUE_KEYS = {
 """Where each text field's values are in Vorbis comments (FLAC, Ogg, Opus), ID3 and MP4:
 mediafile gives a field's first value only, and two artists are two values there."""
 VALUES_JOINED_BY = " / "
+"""Between the values of one field: reads as a list, unlike a comma inside a title."""
 
 
 @dataclass(frozen=True)
