@@ -114,6 +114,35 @@ def test_jobs_run_in_priority_then_value_order(pool_factory) -> None:
     assert pool.buffer.peek_tier(key(0)) == "l3" and pool.buffer.peek_tier(key(3)) == "l1"
 
 
+def test_a_plan_that_ranks_a_queued_job_lower_puts_it_lower(pool_factory) -> None:
+    """Ranked first while the predictor knew nothing of the music, then last: it must not
+    keep its first place. A miss the listener waits for keeps its place whatever a plan
+    says."""
+    pool, recorder = pool_factory()
+    pool.pause()
+    alike = ((key(0, "adaptive"), "l1", 0.05), (key(0, "gentle"), "l1", 0.05))
+    pool.submit_plan(plan_of(*alike))
+    pool.submit_plan(plan_of((key(0, "adaptive"), "l1", 0.035), (key(0, "gentle"), "l1", 0.046)))
+    pool.resume()
+    wait_for(lambda: len(recorder.rendered) == 2)
+    assert recorder.rendered == [key(0, "gentle"), key(0, "adaptive")]
+
+
+def test_a_plan_never_demotes_a_miss_being_waited_for(pool_factory) -> None:
+    pool, recorder = pool_factory()
+    pool.pause()
+    pool.submit_plan(plan_of((key(1), "l1", 0.9)))
+    hang = threading.Event()
+    recorder.hang[key(1)] = hang  # the one thread is busy with it when the miss comes
+    pool.resume()
+    wait_for(lambda: key(1) in pool.running_keys())
+    pool.request_now(key(0), "fp")
+    pool.submit_plan(plan_of((key(1), "l1", 0.9), (key(2), "l1", 0.95), (key(0), "l3", 0.01)))
+    hang.set()
+    wait_for(lambda: len(recorder.rendered) == 3)
+    assert recorder.rendered == [key(1), key(0), key(2)]
+
+
 def test_duplicates_are_rendered_once_and_dropped_jobs_never(pool_factory) -> None:
     pool, recorder = pool_factory()
     pool.pause()

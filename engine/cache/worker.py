@@ -196,7 +196,7 @@ class RenderWorkerPool:
                     del self._queued[key]
             for key, job in wanted.items():
                 existing = self._queued.get(key)
-                if key in self._running or (existing is not None and existing.order <= job.order):
+                if key in self._running or (existing is not None and _keeps_place(existing, job)):
                     continue
                 if existing is not None:
                     existing.cancelled = True
@@ -593,6 +593,14 @@ class RenderWorkerPool:
         for slot in self._slots:
             slot.thread.join(timeout=STEP_FINISH_SECONDS)
         self._watchdog.join(timeout=2.0)
+
+
+def _keeps_place(queued: RenderJob, planned: RenderJob) -> bool:
+    """A queued job stays as it is when the plan wants it at the same class and value (its
+    place in the line is kept), or when it is a miss the listener waits for. Otherwise the
+    plan's job replaces it, lower as well as higher: a target ranked first while the
+    predictor knew nothing of the music must not stay ahead of the one it now ranks first."""
+    return queued.priority == "immediate" or queued.order[:2] == planned.order[:2]
 
 
 def _at_playhead(plan: PlacementPlan, key: ChunkKey) -> bool:
