@@ -142,9 +142,13 @@ class Engine:
 
     # -- transport ------------------------------------------------------------------------
     def play(self) -> None:
+        """Start or resume playback, and tick the loop at once: it ticks once a second
+        while nothing is in flight, and its first plan is what puts the switch targets'
+        chunks ahead of the neighbouring tracks' preparation."""
         self._record("play")
         self.feed.playback_starting()
         self.player.play()
+        self._loop.wake()
 
     def pause(self) -> None:
         self._record("pause")

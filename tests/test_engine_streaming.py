@@ -308,21 +308,30 @@ def test_the_streaming_analysis_reads_the_playing_track_and_the_next_only(
         engine.close()
 
 
-def test_a_seek_and_a_skip_are_planned_at_once_not_at_the_next_tick(tmp_path: Path) -> None:
-    """The upkeep loop's tick may be long while nothing is in flight: a command that
-    moves the playhead wakes it, and its plan starts where the music is going."""
+def test_play_a_seek_and_a_skip_are_planned_at_once_not_at_the_next_tick(
+    tmp_path: Path,
+) -> None:
+    """The upkeep loop's tick may be long while nothing is in flight: play and a command
+    that moves the playhead wake it, and its plan starts where the music is going (the
+    switch targets' chunks under the playhead, before the next track's preparation)."""
     paths = [write_tone(tmp_path / f"{n}.wav", seconds=40.0) for n in range(2)]
     engine = engine_on(paths, plan_interval_seconds=3600.0)
     try:
         engine.workers.pause()  # the queue is read as it stands
         first, second = (track.id for track in engine.tracks())
+        playing = engine.snapshot().requested_preset
 
-        def planned(track_id: str, chunk: int) -> bool:
+        def planned(track_id: str, chunk: int, other_than: str = "") -> bool:
             return any(
-                not job.cancelled and job.key.track_id == track_id and job.key.chunk_index == chunk
+                not job.cancelled
+                and job.key.track_id == track_id
+                and job.key.chunk_index == chunk
+                and job.key.preset != other_than
                 for job in list(engine.workers._queue)
             )
 
+        engine.play()  # the feed asks for the preset playing at once, without a plan
+        wait_for(lambda: planned(first, 0, other_than=playing))
         engine.seek(31.0)
         wait_for(lambda: planned(first, 3))
         engine.next_track()

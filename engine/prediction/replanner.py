@@ -145,7 +145,9 @@ class Replanner:
         self._workers.submit_plan(plan)
 
     def _plan_inputs(self, where: Whereabouts) -> tuple[object, ...]:
-        """What a new plan would differ by, beyond the position inside the chunk."""
+        """What a new plan would differ by, beyond the position inside the chunk. Whether
+        the music ahead is analysed is one: until it is, the predictor ranks the switch
+        targets alike, and the plan made then renders arbitrary ones first."""
         chunk = int(where.position_seconds / self._config.chunk_seconds)
         next_id = where.next_track.track_id if where.next_track is not None else None
         return (
@@ -155,6 +157,7 @@ class Replanner:
             self._feed.requested,
             self._buffer.total_bytes(),
             self._memory.level,
+            self.planner.listening_features(where) is not None,
         )
 
     def _position_of(self, track: Track) -> TrackPosition:
