@@ -57,7 +57,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def log_text(running: Any) -> str:
-    return "\n".join(running.app.query_one(EventLog).lines)
+    return "\n".join(running.app.query_one(EventLog).messages)
 
 
 def cached_entries(contents: dict[str, Any]) -> list[dict[str, Any]]:

@@ -125,7 +125,7 @@ async def test_remote_mode_requires_the_token_it_shows(engine: Engine) -> None:
     async with running_app(engine, settings) as running:
         await eventually(
             running.pilot,
-            lambda: settings.token in "\n".join(running.app.query_one(EventLog).lines),
+            lambda: settings.token in "\n".join(running.app.query_one(EventLog).messages),
             "the token in the event log",
         )
         base = running.server.address.url

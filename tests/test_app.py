@@ -86,7 +86,7 @@ async def wait_until(
 
 
 def log_text(app: TierplayApp) -> str:
-    return "\n".join(app.query_one(EventLog).lines)
+    return "\n".join(app.query_one(EventLog).messages)
 
 
 def send_keys(app: TierplayApp, *keys: str) -> None:
@@ -320,7 +320,7 @@ async def test_a_bad_keymap_file_is_reported_once(
     app = TierplayApp(engine, autoplay=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "keymap" in log_text(app), "the keymap message")
-        lines = [line for line in app.query_one(EventLog).lines if "keymap" in line]
+        lines = [line for line in app.query_one(EventLog).messages if "keymap" in line]
         assert len(lines) == 1
         for words in expected:
             assert words in lines[0]

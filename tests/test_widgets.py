@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.geometry import Spacing
@@ -676,6 +677,52 @@ async def test_event_log_appends_each_log_line_once_with_a_stamp() -> None:
         assert log.lines[0][:8].count(":") == 2
         assert "Events" in panel_lines(log)[0]
         assert "skipped d.wav" in panel_lines(log)[1]
+
+
+LONG_REASON = (
+    "skipped truncated.flac: truncated: 4.3 s of 38.5 s playable "
+    "(decoding failed: flac decoder lost sync)"
+)
+
+
+async def test_event_log_wraps_a_long_message_under_its_first_word() -> None:
+    """A `Log` cuts a line at the panel's edge: the end of a reason could not be read. Each
+    further line hangs under the message's first word, in the message's colour, and the
+    message stays whole in `messages`."""
+    stream = EventStream()
+    log = followed_log(stream)
+    async with PanelApp(log, width=50).run_test(size=(100, 30)) as pilot:
+        stream.publish("log", 1.0, LONG_REASON)
+        stream.publish("log", 2.0, "switch warm -> bright")
+        log.show(make_snapshot(), None)
+        await pilot.pause()
+        width = log.scrollable_content_region.width
+        assert len(log.lines) > 2 and all(len(line) <= width for line in log.lines)
+        assert all(line.startswith(" " * 9) for line in log.lines[1:-1])
+        assert " ".join(line.strip() for line in log.lines[:-1])[9:] == LONG_REASON
+        assert [m[9:] for m in log.messages] == [LONG_REASON, "switch warm -> bright"]
+        skipped = log.get_component_rich_style("event-log--skipped", partial=True)
+        for line in log.lines[:-1]:
+            coloured = Text(line)
+            log.highlighter.highlight(coloured)
+            assert coloured.spans[-1].style == skipped
+        assert not log.show_horizontal_scrollbar
+
+
+async def test_event_log_wraps_again_when_its_width_changes() -> None:
+    stream = EventStream()
+    log = followed_log(stream)
+    async with PanelApp(log, width=40).run_test(size=(100, 30)) as pilot:
+        stream.publish("log", 1.0, LONG_REASON)
+        log.show(make_snapshot(), None)
+        await pilot.pause()
+        narrow = len(log.lines)
+        log.styles.width = 90
+        await pilot.pause()
+        assert len(log.lines) < narrow
+        width = log.scrollable_content_region.width
+        assert all(len(line) <= width for line in log.lines)
+        assert " ".join(line.strip() for line in log.lines)[9:] == LONG_REASON
 
 
 async def test_event_log_keeps_a_bounded_number_of_lines() -> None:

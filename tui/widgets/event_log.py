@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widgets import Log
 
 from engine import EngineSnapshot
@@ -21,6 +24,10 @@ MAX_LINES = 500
 """Lines kept on screen; the engine keeps fewer (200), the log outlives its window."""
 TIME_FORMAT = "%H:%M:%S"
 STAMP_WIDTH = len("00:00:00")
+INDENT = " " * (STAMP_WIDTH + 1)
+"""What a message's further lines start with: they hang under its first word."""
+NARROWEST_WRAP = 12
+"""Cells a message's lines need at least; narrower, the lines are left whole."""
 KINDS = (
     "track",
     "switch",
@@ -66,15 +73,22 @@ def message_kind(message: str) -> str:
 
 
 class EventHighlighter(Highlighter):
-    """Colours a stamped log line: the time muted, the message by its kind."""
+    """Colours a stamped log line: the time muted, the message by its kind. A message's
+    further lines (wrapped) take the kind its first line had."""
 
     def __init__(self, style_for: Callable[[str], Style]) -> None:
         """`style_for(kind)` gives the style for a kind, or `time` for the stamp."""
         self._style_for = style_for
+        self.continued: OrderedDict[str, str] = OrderedDict()
+        """The kind of each wrapped message's further lines, by their text."""
 
     def highlight(self, text: Text) -> None:
-        text.stylize(self._style_for("time"), 0, STAMP_WIDTH)
-        kind = message_kind(text.plain[STAMP_WIDTH + 1 :])
+        plain = text.plain
+        if plain.startswith(INDENT):
+            kind = self.continued.get(plain, "info")
+        else:
+            text.stylize(self._style_for("time"), 0, STAMP_WIDTH)
+            kind = message_kind(plain[STAMP_WIDTH + 1 :])
         text.stylize(self._style_for(kind), STAMP_WIDTH + 1, len(text))
 
 
@@ -83,8 +97,10 @@ class EventLog(Log):
     one snapshot period of when it was logged), coloured by kind.
 
     A `Log`, not a `RichLog`: lines stay plain strings, cheap to keep and to search, and the
-    colour is applied per visible line by the highlighter. Framed like a `Panel`, which a
-    `Log` cannot derive from.
+    colour is applied per visible line by the highlighter. A message wider than the panel
+    is wrapped under its first word, and wrapped again when the panel's width changes: a
+    `Log` cuts its lines, and a reason cut at 80 columns could not be read. Framed like a
+    `Panel`, which a `Log` cannot derive from.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"event-log--time"} | {
@@ -101,6 +117,8 @@ class EventLog(Log):
     DEFAULT_CSS = framed_css(
         "EventLog",
         """
+        scrollbar-gutter: stable;  /* the width lines wrap at stays put as the log grows */
+        overflow-x: hidden;  /* lines are wrapped to the width: nothing to scroll to */
         & > .event-log--time { color: $foreground-darken-3; }
         & > .event-log--track { color: $text-accent; text-style: bold; }
         & > .event-log--switch { color: $text-primary; }
@@ -145,8 +163,12 @@ class EventLog(Log):
             classes=classes,
             disabled=disabled,
         )
-        self.highlighter = EventHighlighter(self._kind_style)
+        self._colours = EventHighlighter(self._kind_style)
+        self.highlighter = self._colours
         self._clock = clock
+        self.messages: deque[str] = deque(maxlen=max_lines)
+        """Every stamped message shown, whole (`lines` are what is drawn, wrapped)."""
+        self._wrapped_at = 0
         self._events: Subscription | None = None
         self.masked: tuple[str, ...] = ()
         """Words written as `?` (the presets of a blind test)."""
@@ -166,7 +188,48 @@ class EventLog(Log):
             return
         stamp = time.strftime(TIME_FORMAT, time.localtime(self._clock()))
         lines = [f"{stamp} … {dropped} earlier events not shown"] if dropped else []
-        self.write_lines(lines + [f"{stamp} {message}" for message in new])
+        stamped = lines + [f"{stamp} {message}" for message in new]
+        self.messages.extend(stamped)
+        self.write_lines(self._wrapped(stamped))
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """Wrap every message again at the new width."""
+        if self._wrap_width() != self._wrapped_at and self.messages:
+            at_end = self.is_vertical_scroll_end
+            self._colours.continued.clear()
+            self.clear()
+            self.write_lines(self._wrapped(self.messages), scroll_end=False)
+            if at_end:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def _wrap_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def _wrapped(self, messages: Iterable[str]) -> list[str]:
+        """The lines that draw `messages` at the panel's width: each message's further
+        lines indented under its first word, and remembered for their colour."""
+        width = self._wrapped_at = self._wrap_width()
+        room = width - len(INDENT)
+        if room < NARROWEST_WRAP:
+            return list(messages)
+        lines: list[str] = []
+        continued = self._colours.continued
+        for message in messages:
+            if cell_len(message) <= width:
+                lines.append(message)
+                continue
+            text = message[len(INDENT) :]
+            parts = [line.plain.rstrip() for line in Text(text).wrap(self.app.console, room)]
+            lines.append(message[: len(INDENT)] + (parts[0] if parts else ""))
+            kind = message_kind(text)
+            for part in parts[1:]:
+                line = INDENT + part
+                continued[line] = kind
+                continued.move_to_end(line)
+                lines.append(line)
+        while len(continued) > (self.max_lines or len(continued)):
+            continued.popitem(last=False)
+        return lines
 
     def _mask(self, message: str) -> str:
         for word in self.masked:
