@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.cells import cell_len
+from textual.app import App, ComposeResult
 
 from engine import Engine
 from engine.library.order import sorted_by_tags
@@ -100,6 +101,28 @@ def test_a_row_is_exactly_as_wide_as_the_list(
     text = row_text(row, width, playing)
     assert cell_len(text) == max(width, MARK_WIDTH + DURATION_WIDTH)
     assert text.startswith("▶ ") == playing
+
+
+class ListApp(App[None]):
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = library_rows([track(f"{n:02d}.flac", title=f"Song {n}") for n in range(rows)])
+
+    def compose(self) -> ComposeResult:
+        yield TrackList()
+
+    def on_mount(self) -> None:
+        self.query_one(TrackList).show_rows(self.rows)
+
+
+async def test_a_list_longer_than_its_panel_scrolls_down_only() -> None:
+    """The rows fill the width left of the vertical scrollbar: a horizontal one would take
+    a row of an 80x24 screen for nothing to scroll to."""
+    async with ListApp(rows=40).run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        rows = pilot.app.query_one(TrackList)
+        assert rows.show_vertical_scrollbar and not rows.show_horizontal_scrollbar
+        assert rows.scrollable_content_region.height == 10
 
 
 def test_a_row_shows_the_playing_mark_the_number_and_the_duration() -> None:

@@ -113,6 +113,7 @@ class TrackList(ScrollView, can_focus=True):
     TrackList {
         height: 1fr;
         scrollbar-size-vertical: 1;
+        overflow-x: hidden;  /* rows are drawn to the width: nothing to scroll sideways */
     }
     TrackList > .track-list--cursor {
         background: $accent 30%;
