@@ -363,6 +363,9 @@ async def test_palette_offers_only_what_makes_sense(engine: Engine) -> None:
         run_command(app, "Hide panel: Cache map")
         assert not app.panel_shown("cache-map")
         assert "Show panel: Cache map" in command_names(app)
+        await pilot.pause()
+        buffer_row = app.query_one("#buffer-row")
+        assert app.query_one("#tiers").outer_size.width == buffer_row.size.width  # the whole row
         run_command(app, "Show panel: Cache map")
         assert app.panel_shown("cache-map")
 
