@@ -347,6 +347,22 @@ def run_command(app: TierplayApp, name: str) -> None:
     command.run()
 
 
+async def test_at_80x24_the_event_log_shows_and_predictions_scroll_in_under_it(
+    engine: Engine,
+) -> None:
+    """The panels do not all fit 24 rows: the listener's messages come before the
+    engineers' predictions and health; taller, the rows go back to their order."""
+    app = TierplayApp(engine, autoplay=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        log, model = app.query_one(EventLog), app.query_one("#model-row")
+        assert log.region.height >= 4 and log.region.bottom <= app.screen.region.bottom - 1
+        assert model.region.y >= log.region.bottom  # below it, scrolled into on demand
+        await pilot.resize_terminal(100, 40)
+        await pilot.pause()
+        assert model.region.bottom <= log.region.y
+
+
 async def test_palette_offers_only_what_makes_sense(engine: Engine) -> None:
     app = TierplayApp(engine, autoplay=False)
     async with app.run_test(size=SIZE) as pilot:

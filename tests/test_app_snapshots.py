@@ -308,8 +308,9 @@ def test_main_screen(snap_compare: SnapCompare) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 def test_main_screen_at_each_size(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    """At 80x24 the transport is whole and the panels scroll below it; wider, the output
-    meter joins it; taller, every panel shows."""
+    """At 80x24 the transport is whole, the event log comes under the buffer's panels and
+    the predictions and health scroll in below; wider, the output meter joins the
+    transport; taller, every panel shows."""
     assert snap_compare(frozen_app(), terminal_size=size)
 
 

@@ -86,6 +86,8 @@ BUFFER_ROW_EXTRA_LINES = 4
 NARROW_COLUMNS = 100
 """Narrower than this, the now-playing panel takes the top row alone: its lines (status
 and modes, preset and volume) need most of an 80-column terminal."""
+SHORT_ROWS = 36
+"""Rows every panel needs: header, transport, the two panel rows, the event log, footer."""
 
 
 if TYPE_CHECKING:
@@ -494,8 +496,16 @@ class TierplayApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         """Below `NARROW_COLUMNS` the output meter gives the transport the whole width (a
-        listener can still show it from the palette)."""
+        listener can still show it from the palette). Below `SHORT_ROWS` the event log
+        comes before the predictions and health row, which scrolls in under it: the
+        listener's messages (a file skipped, a device lost) stay in view at 80x24."""
         self.set_class(event.size.width < NARROW_COLUMNS, "-narrow")
+        panels, model_row = self.query_one("#panels"), self.query_one("#model-row")
+        last = panels.children[-1]
+        if event.size.height < SHORT_ROWS and last is not model_row:
+            panels.move_child(model_row, after=last)
+        elif event.size.height >= SHORT_ROWS and last is model_row:
+            panels.move_child(model_row, after=self.query_one("#buffer-row"))
         self._lay_out_rows()
 
     def _panel(
