@@ -198,9 +198,12 @@ class RenderWorkerPool:
                 existing = self._queued.get(key)
                 if key in self._running or (existing is not None and _keeps_place(existing, job)):
                     continue
-                if existing is not None:
-                    existing.cancelled = True
-                    job.queued_at = min(job.queued_at, existing.queued_at)  # still waiting
+                if existing is not None:  # ranked anew where it stands (heapified below)
+                    existing.order = (job.order[0], job.order[1], existing.order[2])
+                    existing.tier, existing.priority = job.tier, job.priority
+                    existing.value, existing.probability = job.value, job.probability
+                    existing.timeout, existing.deadline = job.timeout, job.deadline
+                    continue
                 self._queued[key] = job
                 heapq.heappush(self._queue, job)
             self._queue = [job for job in self._queue if not job.cancelled]
