@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.corpus import corpus_dir, corpus_tracks
 from bench.footprint_probe import POLL_SECONDS, READY_TIMEOUT_SECONDS, is_ready, listened_with
-from bench.footprint_watch import default_sink
+from bench.footprint_watch import output_for
 from engine.library.decoders import AUDIO_EXTENSIONS
 from engine.observe.stats import percentile
 
@@ -150,17 +150,12 @@ def main() -> None:
     if args.child:
         run_child(json.loads(args.child))
         return
-    sink, why, server = default_sink(args.sink)
-    print(f"first play: sink {sink} ({why}); {args.runs} runs per file, each a fresh process")
-    try:
+    with output_for(args.sink) as (sink, why):
+        print(f"first play: sink {sink} ({why}); {args.runs} runs per file, each a fresh process")
         library = args.library or (corpus_dir() if corpus_tracks() else None)
         if library is not None:
             measure(library.name, audio_files(library), args.runs, args.files, sink)
         measure("sample_audio", audio_files(SAMPLE_AUDIO), args.runs, args.files, sink)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from typing import Any
 
 from bench.corpus import AUDIO_SUFFIXES, corpus_dir, corpus_tracks
 from bench.footprint_probe import READY_TIMEOUT_SECONDS
-from bench.footprint_watch import REPO, Run, default_sink, progress, run_child
+from bench.footprint_watch import REPO, Run, output_for, progress, run_child
 
 SAMPLE_AUDIO = REPO / "sample_audio"
 SLACK_MB = 60.0
@@ -395,24 +395,19 @@ def main() -> None:
         libraries.pop()  # --library sample_audio
     if not libraries:
         raise SystemExit("no audio files in the library or in sample_audio/")
-    sink, why, server = default_sink(args.sink)
-    plan = Plan(
-        sink,
-        args.seconds,
-        args.cpu_seconds,
-        args.settle_seconds,
-        args.sweep_seconds,
-        args.starts,
-        args.seeks,
-        tuple(float(m) for m in args.lengths.split(",") if m),
-        tuple(float(b) for b in args.budgets.split(",") if b),
-    )
-    try:
+    with output_for(args.sink) as (sink, why):
+        plan = Plan(
+            sink,
+            args.seconds,
+            args.cpu_seconds,
+            args.settle_seconds,
+            args.sweep_seconds,
+            args.starts,
+            args.seeks,
+            tuple(float(m) for m in args.lengths.split(",") if m),
+            tuple(float(b) for b in args.budgets.split(",") if b),
+        )
         measure(plan, libraries, why)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,6 +206,19 @@ def default_sink(asked: str) -> tuple[str, str, subprocess.Popen[bytes] | None]:
         time.sleep(0.1)
     server.kill()
     return "null", "jackd did not start", None
+
+
+@contextmanager
+def output_for(asked: str) -> Iterator[tuple[str, str]]:
+    """`default_sink`'s sink and why, with the JACK server it started (if any) stopped
+    at the end."""
+    sink, why, server = default_sink(asked)
+    try:
+        yield sink, why
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
 
 
 def progress(text: str) -> None:
