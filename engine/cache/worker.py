@@ -599,10 +599,10 @@ class RenderWorkerPool:
 
 
 def _keeps_place(queued: RenderJob, planned: RenderJob) -> bool:
-    """A queued job stays as it is when the plan wants it at the same class and value (its
-    place in the line is kept), or when it is a miss the listener waits for. Otherwise the
-    plan's job replaces it, lower as well as higher: a target ranked first while the
-    predictor knew nothing of the music must not stay ahead of the one it now ranks first."""
+    """A queued job stays as it is when the plan wants it at the same class and value, or
+    when it is a miss the listener waits for. Otherwise it takes the plan's rank, lower as
+    well as higher: a target ranked first while the predictor knew nothing of the music
+    must not stay ahead of the one it now ranks first."""
     return queued.priority == "immediate" or queued.order[:2] == planned.order[:2]
 
 
