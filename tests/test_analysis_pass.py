@@ -84,17 +84,33 @@ def test_the_playing_track_is_read_before_a_neighbour_begun_earlier(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analyses: AnalysisPass
 ) -> None:
     """The playing track's analysis feeds its switches now: it goes before a neighbour's,
-    which resumes where it was left."""
+    which resumes where it was left. The neighbour's second read waits until the playing
+    track is asked for, and its third until the test has looked, so nothing races the
+    pass."""
     monkeypatch.setattr(analysis_pass, "IDLE_PER_BUSY", 0.0)
     neighbour = TrackSource(probe(write_tone(tmp_path / "n.wav", seconds=60.0), RATE), RATE)
     short = write_tone(tmp_path / "p.wav", seconds=6.0, frequency=330)
     playing = TrackSource(probe(short, RATE), RATE)
+    asked, looked, reads = threading.Event(), threading.Event(), []
+    read_window = neighbour.read
+
+    def held_read(start: int, stop: int, keep: bool = True) -> Audio:
+        reads.append(start)
+        if len(reads) == 2:
+            asked.wait(30)
+        elif len(reads) == 3:
+            looked.wait(30)
+        return read_window(start, stop, keep)
+
+    monkeypatch.setattr(neighbour, "read", held_read)
     analyses.request(neighbour)
-    wait_for(lambda: analyses.result(neighbour.content_key) is not None, timeout=30)
+    wait_for(lambda: len(reads) >= 2, timeout=30)
     analyses.request(playing, urgent=True)
+    asked.set()
     wait_for(lambda: analyses.whole_loudness(playing.content_key) is not None, timeout=30)
     read = analyses.result(neighbour.content_key)
-    assert read is not None and not read.complete and len(read.chunk_features) <= 3
+    looked.set()
+    assert read is not None and not read.complete and len(read.chunk_features) == 2
     wait_for(lambda: analyses.whole_loudness(neighbour.content_key) is not None, timeout=60)
     done = analyses.result(neighbour.content_key)
     assert done is not None and len(done.chunk_features) == 30
