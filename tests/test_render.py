@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.signal import welch
 
 from engine.config import EngineConfig
-from engine.dsp.calibration import loudness_slope, window_starts
+from engine.dsp.calibration import SAMPLE_WINDOWS, loudness_slope, window_starts
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.loudness import integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
@@ -209,9 +211,50 @@ def test_a_computation_that_raises_leaves_no_gate_and_is_asked_again() -> None:
 
     with pytest.raises(OSError):
         calibrations.get_or_compute(key, failing)
-    assert calibrations._computing == {}
+    assert calibrations._sharing == {}
     assert calibrations.get_or_compute(key, lambda: 0.5) == 0.5
     assert calibrations.get_or_compute(key, failing) == 0.5  # computed once, then kept
+
+
+def test_two_threads_calibrating_one_preset_share_its_windows() -> None:
+    """At a track's start both render threads want the playing preset's calibration: the
+    second renders sample windows beside the first instead of waiting idle, and the gain
+    is the one a thread alone measures, to the bit."""
+    track = decoded(TRACK_NAMES[1])
+    alone = Renderer(EngineConfig())
+    expected = alone.plan(track, "warm").wet_gain
+
+    calibrations = LoudnessCalibrations()
+    first, second = Renderer(EngineConfig(), calibrations), Renderer(EngineConfig(), calibrations)
+    first.sample(track)
+    first_in, second_in = threading.Event(), threading.Event()
+    windows: dict[str, list[int]] = {"first": [], "second": []}
+
+    def held(name: str, renderer: Renderer) -> None:
+        render_window = renderer._wet_window
+
+        def window(*args: Any) -> Any:
+            windows[name].append(args[2])
+            if name == "first" and len(windows[name]) == 1:
+                first_in.set()
+                assert second_in.wait(10.0)
+            if name == "second":
+                second_in.set()
+            return render_window(*args)
+
+        renderer._wet_window = window  # type: ignore[method-assign]
+
+    held("first", first)
+    held("second", second)
+    gains: dict[str, float] = {}
+    one = threading.Thread(target=lambda: gains.update(first=first.plan(track, "warm").wet_gain))
+    one.start()
+    assert first_in.wait(10.0)
+    gains["second"] = second.plan(track, "warm").wet_gain
+    one.join(10.0)
+    assert windows["first"] and windows["second"]
+    assert sorted(windows["first"] + windows["second"]) == list(range(SAMPLE_WINDOWS))
+    assert gains == {"first": expected, "second": expected}
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,13 @@ prevention), so no preset is pushed through decibels of limiting to match a hot 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.dsp.distinctness import ProfilePart, SoundProfile, profile_of, profile_part
 from engine.dsp.loudness import SILENCE_LUFS, LoudnessMeter
 from engine.dsp.truepeak import window_true_peak
 from engine.frames import Planar
@@ -60,15 +61,12 @@ class TrackSample:
     window_lufs: tuple[float, ...] = ()
     """Gated loudness of each measured stretch alone: how a preset's loudness follows the
     source's, from window to window (`loudness_slope`)."""
+    dry_profile: SoundProfile | None = None
+    """How the windows sound as they are (the original's profile, `distinctness.py`)."""
 
     @property
     def nbytes(self) -> int:
         return sum(window.nbytes for window in self.windows)
-
-    def planar_windows(self) -> Iterator[Planar]:
-        """The windows as float32 planar audio, one at a time."""
-        for window in self.windows:
-            yield window.astype(np.float32)
 
     def reference_shift_db(self, ceiling_db: float) -> float:
         """How far the shared reference goes below the source: its true-peak excess."""
@@ -102,30 +100,56 @@ def window_starts(frames: int, span: int, count: int) -> list[int]:
     return [round(k * (frames - span) / (count - 1)) for k in range(count)]
 
 
-def sample_track(source: TrackSource, between: Callable[[], None] = lambda: None) -> TrackSample:
-    """Decode the sample windows of `source` and measure them (raises TrackError);
-    `between` runs before each window (it may raise to give up)."""
-    rate = source.sample_rate
-    settle = round(SETTLE_SECONDS * rate)
-    span = settle + round(MEASURE_SECONDS * rate)
-    windows = []
-    meter = LoudnessMeter(rate)
-    peak = 0.0
-    for start in window_starts(source.frames, span, SAMPLE_WINDOWS):
-        between()
-        audio = source.read(start, start + span, keep=False)
+@dataclass(frozen=True)
+class MeasuredWindow:
+    """One sample window, decoded and measured on whichever thread took it."""
+
+    window: npt.NDArray[np.float16]
+    meter: LoudnessMeter
+    """Its measured stretch, the settling fed first (one stretch, for `LoudnessMeter.joined`)."""
+    true_peak: float
+    profile: ProfilePart
+
+
+class SampleReading:
+    """A track's sample read window by window (`window`, any thread, any order), then put
+    together (`sample`): the windows are shared out among the threads that want it."""
+
+    def __init__(self, source: TrackSource) -> None:
+        self.source = source
+        self.settle = round(SETTLE_SECONDS * source.sample_rate)
+        self.span = self.settle + round(MEASURE_SECONDS * source.sample_rate)
+        self.starts = window_starts(source.frames, self.span, SAMPLE_WINDOWS)
+
+    def window(self, index: int) -> MeasuredWindow | None:
+        """Window `index` decoded and measured (None past the end of a shorter track)."""
+        start, settle = self.starts[index], self.settle
+        audio = self.source.read(start, start + self.span, keep=False)
         if audio.shape[0] <= settle:
-            continue
-        windows.append(np.ascontiguousarray(audio.T, dtype=np.float16))
-        measured = audio[settle:]
-        meter.segment()
+            return None
+        meter = LoudnessMeter(self.source.sample_rate)
         meter.feed(audio[:settle])
         meter.reset_steps()
-        meter.feed(measured)
-        peak = max(peak, window_true_peak(np.ascontiguousarray(audio.T)))  # settling too
-    peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
-    lufs = tuple(meter.stretch_loudness())
-    return TrackSample(tuple(windows), settle, meter.integrated(), peak_db, lufs)
+        meter.feed(audio[settle:])
+        planar = np.ascontiguousarray(audio.T)
+        profile = profile_part(planar.mean(axis=0), self.source.sample_rate)
+        return MeasuredWindow(planar.astype(np.float16), meter, window_true_peak(planar), profile)
+
+    def sample(self, windows: Sequence[MeasuredWindow | None]) -> TrackSample:
+        """The sample from its windows in order; the true peak counts the settling too."""
+        read = [window for window in windows if window is not None]
+        meter = LoudnessMeter.joined(self.source.sample_rate, [w.meter for w in read])
+        peak = max((window.true_peak for window in read), default=0.0)
+        peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
+        lufs = tuple(meter.stretch_loudness())
+        return TrackSample(
+            tuple(window.window for window in read),
+            self.settle,
+            meter.integrated(),
+            peak_db,
+            lufs,
+            profile_of(window.profile for window in read),
+        )
 
 
 def analyse_sample(

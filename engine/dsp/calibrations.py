@@ -3,24 +3,27 @@
 Per-(track, preset, mode) wet gains and what set them (`WetMeasure`), each track's sample
 summary (loudness, true peak) and sample analysis are small and kept for every track; the
 samples' windows are large and kept for two tracks, their bytes counted against the
-engine's budget. Whatever several render threads ask for at once is computed by one while
-the others wait for it, and no lock is held while anything is computed.
+engine's budget. Whatever several render threads ask for at once is computed once: a
+sample's windows and a calibration's renders are shared out among the threads that ask
+(`SharedWork`), and no lock is held while anything is computed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
 from engine.dsp.calibration import TrackSample, WetMeasure
 from engine.dsp.distinctness import AUDIBLE_DB, SoundProfile
 from engine.dsp.lru import Lru
+from engine.dsp.shared_work import SharedWork
 from engine.library.analysis import TrackAnalysis
 from engine.vocabulary import BYPASS
 
 V = TypeVar("V")
+P = TypeVar("P")
 WholeLoudness = Callable[[str], "float | None"]
 FORGOTTEN = ""
 """The epoch entry a forgotten track bumps for all its presets, and a forgotten preset for
@@ -49,7 +52,8 @@ class LoudnessCalibrations:
         self._summaries: Lru[str, TrackSample] = Lru(max_entries)
         """What each sample measured, without its windows: kept for every track."""
         self._analyses: Lru[str, TrackAnalysis] = Lru(max_entries)
-        self._computing: dict[object, threading.Lock] = {}
+        self._sharing: dict[object, SharedWork[object, object]] = {}
+        """What is being computed, by key: a thread that asks for it helps."""
         self._provisional: set[tuple[str, str, str]] = set()
         """Gains set from the sample alone, before the whole track's loudness was known."""
         self._profiles: dict[str, dict[str, SoundProfile]] = {}
@@ -62,25 +66,57 @@ class LoudnessCalibrations:
 
     def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
         """The gain for `key`, computed once even when several render threads ask at once."""
-        return self._once(key, lambda: self.get(key), compute, lambda gain: self.put(key, gain))
+        return self.shared_gain(key, 1, lambda _: compute(), _only)
+
+    def shared_gain(
+        self,
+        key: tuple[str, str, str],
+        count: int,
+        part: Callable[[int], P],
+        finish: Callable[[Sequence[P]], float],
+    ) -> float:
+        """The gain for `key`; if it is not known, computed in `count` parts that the
+        threads asking for it at once share (see `SharedWork`)."""
+        gains = self._gains
+        return self._shared(
+            key, lambda: gains.get(key), count, part, finish, lambda gain: gains.put(key, gain)
+        )
 
     def analysis(self, content_key: str, compute: Callable[[], TrackAnalysis]) -> TrackAnalysis:
         """The analysis of the track's sample, computed once and kept for every track."""
-        return self._once(
+        return self._shared(
             ("analysis", content_key),
-            lambda: self._locked(lambda: self._analyses.get(content_key)),
-            compute,
-            lambda found: self._locked(lambda: self._analyses.put(content_key, found)),
+            lambda: self._analyses.get(content_key),
+            1,
+            lambda _: compute(),
+            _only,
+            lambda found: self._analyses.put(content_key, found),
         )
 
     def sample(self, content_key: str, compute: Callable[[], TrackSample]) -> TrackSample:
         """The track's sample, decoded once and kept for its few neighbours' worth."""
-        return self._once(
+        return self.shared_sample(content_key, 1, lambda _: compute(), _only)
+
+    def shared_sample(
+        self,
+        content_key: str,
+        count: int,
+        part: Callable[[int], P],
+        finish: Callable[[Sequence[P]], TrackSample],
+    ) -> TrackSample:
+        """`sample`, its windows decoded in `count` parts shared by the threads that ask."""
+        return self._shared(
             ("sample", content_key),
-            lambda: self._locked(lambda: self._samples.get(content_key)),
-            compute,
-            lambda found: self._locked(lambda: self._put_sample(content_key, found)),
+            lambda: self._samples.get(content_key),
+            count,
+            part,
+            finish,
+            lambda found: self._put_sample(content_key, found),
         )
+
+    def kept_sample(self, content_key: str) -> TrackSample | None:
+        """The track's sample with its windows, if kept; never computes."""
+        return self._locked(lambda: self._samples.get(content_key))
 
     def get(self, key: tuple[str, str, str]) -> float | None:
         return self._locked(lambda: self._gains.get(key))
@@ -188,25 +224,47 @@ class LoudnessCalibrations:
         with self._lock:
             return action()
 
-    def _once(
+    def _shared(
         self,
         key: object,
-        lookup: Callable[[], V | None],
-        compute: Callable[[], V],
+        peek: Callable[[], V | None],
+        count: int,
+        part: Callable[[int], P],
+        finish: Callable[[Sequence[P]], V],
         store: Callable[[V], None],
     ) -> V:
-        found = lookup()
-        if found is not None:
-            return found
+        """What `peek` finds, else the result of the work under `key`, begun now or joined.
+        `peek` and `store` run under the lock: a result is stored and its work let go in
+        one step, so no thread starts the work again in between. A work that failed is let
+        go too: the next ask begins it anew."""
         with self._lock:
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:  # one computes; the others wait here, never holding the shared lock
-            try:
-                found = lookup()
-                if found is None:
-                    found = compute()
-                    store(found)
+            found = peek()
+            if found is not None:
                 return found
-            finally:  # a computation that raised leaves no gate behind: the next asks again
-                with self._lock:
-                    self._computing.pop(key, None)
+            work = self._sharing.get(key)
+            if work is None:
+                work = self._sharing[key] = SharedWork(count)
+        shared: SharedWork[P, V] = work  # type: ignore[assignment]  # one key, one kind
+
+        def finished(parts: Sequence[P]) -> V:
+            result = finish(parts)
+            with self._lock:
+                store(result)
+                self._let_go(key, work)
+            return result
+
+        try:
+            return shared.help(part, finished)
+        except BaseException:
+            with self._lock:
+                self._let_go(key, work)
+            raise
+
+    def _let_go(self, key: object, work: object) -> None:
+        if self._sharing.get(key) is work:
+            del self._sharing[key]
+
+
+def _only(parts: Sequence[V]) -> V:
+    """The result of a work in one part."""
+    return parts[0]

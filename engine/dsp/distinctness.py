@@ -52,33 +52,63 @@ class SoundProfile:
         return gaps[index], FEATURE_NAMES[index]
 
 
+@dataclass(frozen=True)
+class ProfilePart:
+    """What one piece adds to a profile: pooled with the others by `profile_of`."""
+
+    band_energy: npt.NDArray[np.float64]
+    total: float
+    crests: tuple[float, ...]
+
+
 def sound_profile(pieces: Iterable[Mono], rate: int) -> SoundProfile:
-    """The profile of one or more mono pieces (a sample's windows), their energy pooled.
+    """The profile of one or more mono pieces (a sample's windows), their energy pooled."""
+    return profile_of([profile_part(piece, rate) for piece in pieces])
+
+
+def profile_part(piece: Mono, rate: int) -> ProfilePart:
+    """One piece's band energies and crest factors (any thread: a calibration's windows are
+    shared out).
 
     Band energies come from Hann-windowed FFTs of `SEGMENT_FRAMES` (5.4 Hz apart at
     44.1 kHz, four bins in the lowest band), all a piece's segments in one batch: a power
     of two is several times quicker than one transform of a whole window, and the
-    calibration that measures this is on the way to a track's first switch. The crest
-    factor is the median over 400 ms frames of them all."""
-    masks = _band_masks(rate)
-    window = np.hanning(SEGMENT_FRAMES).astype(np.float32)
+    calibration that measures this is on the way to a track's first switch."""
+    mono = np.asarray(piece, dtype=np.float32)
+    energy = np.zeros(len(BAND_CENTRES_HZ))
+    total = 0.0
+    count = mono.size // SEGMENT_FRAMES
+    if count:
+        segments = mono[: count * SEGMENT_FRAMES].reshape(count, SEGMENT_FRAMES) * _hann()
+        spectrum = np.fft.rfft(segments, axis=1)
+        power = np.square(spectrum.real).sum(axis=0, dtype=np.float64)
+        power += np.square(spectrum.imag).sum(axis=0, dtype=np.float64)
+        total = float(power[1:].sum())
+        energy = _band_masks(rate) @ power
+    return ProfilePart(energy, total, tuple(_frame_crests(mono, rate)))
+
+
+def profile_of(parts: Iterable[ProfilePart]) -> SoundProfile:
+    """The pieces' energy pooled; the crest factor is the median over all their 400 ms
+    frames."""
     energy = np.zeros(len(BAND_CENTRES_HZ))
     total = 0.0
     crests: list[float] = []
-    for piece in pieces:
-        mono = np.asarray(piece, dtype=np.float32)
-        count = mono.size // SEGMENT_FRAMES
-        if count:
-            segments = mono[: count * SEGMENT_FRAMES].reshape(count, SEGMENT_FRAMES) * window
-            power = (np.abs(np.fft.rfft(segments, axis=1)) ** 2).sum(axis=0, dtype=np.float64)
-            total += float(power[1:].sum())
-            energy += masks @ power
-        crests.extend(_frame_crests(mono, rate))
+    for part in parts:
+        energy += part.band_energy
+        total += part.total
+        crests.extend(part.crests)
     whole = max(total, POWER_FLOOR)
     bands = tuple(
         max(BAND_FLOOR_DB, 10.0 * math.log10(max(float(e), POWER_FLOOR) / whole)) for e in energy
     )
     return SoundProfile(bands, float(np.median(crests)) if crests else 0.0)
+
+
+@functools.cache
+def _hann() -> npt.NDArray[np.float32]:
+    window: npt.NDArray[np.float32] = np.hanning(SEGMENT_FRAMES).astype(np.float32)
+    return window
 
 
 @functools.cache

@@ -10,6 +10,7 @@ windows sampled from several places in a track are measured together without sea
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +75,17 @@ class LoudnessMeter:
             self._segments.append(self._steps)
         self._partial = np.zeros(0, dtype=np.float32)
         self._partial_frames = 0
+
+    @classmethod
+    def joined(cls, rate: int, meters: Sequence[LoudnessMeter]) -> LoudnessMeter:
+        """One meter with the stretches of `meters` in order: windows measured apart (on
+        other threads) gated together as if one meter had been fed them all."""
+        joined = cls(rate)
+        segments = [list(steps) for meter in meters for steps in meter._segments]
+        if segments:
+            joined._segments = segments
+            joined._steps = segments[-1]
+        return joined
 
     def reset_steps(self) -> None:
         """Forget what this stretch measured so far, keeping the filters' state: the audio

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,8 @@ import numpy.typing as npt
 
 from engine.config import EngineConfig
 from engine.dsp.calibration import (
+    MeasuredWindow,
+    SampleReading,
     TrackSample,
     WetMeasure,
     analyse_sample,
@@ -33,15 +35,16 @@ from engine.dsp.calibration import (
     loudness_slope,
     measure_windows,
     measured_loudness,
-    sample_track,
 )
 from engine.dsp.calibrations import LoudnessCalibrations
 from engine.dsp.chain import PresetChain, mix_dry_wet
-from engine.dsp.distinctness import sound_profile
+from engine.dsp.distinctness import ProfilePart, profile_of, profile_part
 from engine.dsp.kernels import kernel_designed
 from engine.dsp.limiter import MARGIN_DB as LIMITER_MARGIN_DB
 from engine.dsp.limiter import limit_true_peak, limiter_reach_frames
+from engine.dsp.loudness import LoudnessMeter
 from engine.dsp.render_speed import RenderSpeed
+from engine.dsp.shared_work import SharedWork
 from engine.dsp.slowdown import RenderSlowdown
 from engine.dsp.truepeak import interleaved, window_true_peak
 from engine.frames import Audio, Planar
@@ -84,6 +87,20 @@ class RenderPlan:
 
     preset: Preset
     wet_gain: float
+
+
+@dataclass(frozen=True)
+class _WetWindow:
+    """One sample window through a preset: what its calibration measures on it."""
+
+    kept: npt.NDArray[np.float16]
+    meter: LoudnessMeter
+    """Its measured stretch (the settling fed first)."""
+    true_peak: float
+    profile: ProfilePart | None
+    """How it sounds (None once the preset's profile on the track is known)."""
+    seconds: float
+    """Thread time its render took."""
 
 
 class Renderer:
@@ -229,10 +246,19 @@ class Renderer:
         return found if found is not None else self.sample(source)
 
     def sample(self, source: TrackSource) -> TrackSample:
-        """The track's sample windows and what they measure, decoded once per track."""
-        return self.calibrations.sample(
-            source.content_key,
-            lambda: sample_track(source, self._stop_if_asked),
+        """The track's sample windows and what they measure, decoded once per track (the
+        windows shared out among the threads that ask for it at once)."""
+        found = self.calibrations.kept_sample(source.content_key)
+        if found is not None:
+            return found
+        reading = SampleReading(source)
+
+        def window(index: int) -> MeasuredWindow | None:
+            self._stop_if_asked()
+            return reading.window(index)
+
+        return self.calibrations.shared_sample(
+            source.content_key, len(reading.starts), window, reading.sample
         )
 
     def is_prepared(self, source: TrackSource, preset: str) -> bool:
@@ -264,7 +290,9 @@ class Renderer:
         """The preset as it applies to this track, with its calibrated wet gain."""
         resolved = self._resolve(source, preset)
         key = (source.content_key, preset, self.config.loudness_mode)
-        gain = self.calibrations.get_or_compute(key, lambda: self._calibrate(source, resolved, key))
+        gain = self.calibrations.get(key)
+        if gain is None:
+            gain = self.calibrations.shared_gain(key, *self._calibration(source, resolved, key))
         return RenderPlan(resolved, gain)
 
     def whole_track_gain(self, source: TrackSource, preset: str) -> float:
@@ -282,7 +310,8 @@ class Renderer:
             gain_db = self._first_gain_db(source, summary, resolved, key, wet)
             if gain_db is None or self._under_ceiling(wet, gain_db):
                 return _linear(gain_db)
-        return self._calibrate(source, resolved, key)
+        count, window, finish = self._calibration(source, resolved, key)
+        return SharedWork[_WetWindow, float](count).help(window, finish)  # alone: not in use
 
     # -- internals ------------------------------------------------------------------------
     def _resolve(self, source: TrackSource, preset: str) -> Preset:
@@ -308,38 +337,61 @@ class Renderer:
                 self._chains.popitem(last=False)
         return chain
 
-    def _calibrate(self, source: TrackSource, preset: Preset, key: tuple[str, str, str]) -> float:
-        """Wet gain that brings the limited, full-intensity render to the reference.
-
-        One pass sets the gain from the wet path's loudness on the sample windows; further
-        passes correct for what the true-peak limiter took off, on the wet windows kept from
-        the first (float16: half a render's scratch, and its -66 dB rounding moves no
-        loudness figure). Silence keeps unity gain.
-        """
-        rate = self.config.sample_rate
+    def _calibration(
+        self, source: TrackSource, preset: Preset, key: tuple[str, str, str]
+    ) -> tuple[int, Callable[[int], _WetWindow], Callable[[Sequence[_WetWindow]], float]]:
+        """The wet gain that brings the limited, full-intensity render to the reference, as
+        work in parts: each sample window rendered and measured (by whichever thread takes
+        it, through its own chain), then the gain set from them all (`_gain_from`)."""
         sample = self.sample(source)
-        settle = sample.settle_frames
         chain = self._chain(source, preset)
+        profiled = not self.calibrations.has_profile(source.content_key, preset.name)
 
-        peaks: list[float] = []
-        kept: list[npt.NDArray[np.float16]] = []
+        def window(index: int) -> _WetWindow:
+            return self._wet_window(sample, chain, index, profiled)
 
-        def wets() -> Iterator[Planar]:  # one window at a time, kept at half width
-            for window in sample.planar_windows():
-                self._stop_if_asked()
-                with self.slowdown.applied():
-                    wet = chain.process(window, rate)
-                    peaks.append(window_true_peak(wet))
-                    kept.append(wet.astype(np.float16))
-                yield wet
+        def finish(windows: Sequence[_WetWindow]) -> float:
+            return self._gain_from(source, sample, preset, key, windows)
 
+        return len(sample.windows), window, finish
+
+    def _wet_window(
+        self, sample: TrackSample, chain: PresetChain, index: int, profiled: bool
+    ) -> _WetWindow:
+        """Sample window `index` through the preset's chain (reset), measured; kept at half
+        width for the limiter's passes (float16: its -66 dB rounding moves no loudness
+        figure)."""
+        self._stop_if_asked()
+        rate = self.config.sample_rate
         started = time.thread_time()
-        meter = measure_windows(wets(), settle, rate)
-        frames = sum(window.shape[1] for window in kept)
-        self.speed.note(preset.name, time.thread_time() - started, frames)
-        self._note_profiles(source, sample, preset.name, kept)
+        with self.slowdown.applied():
+            wet = chain.process(sample.windows[index].astype(np.float32), rate)
+            peak = window_true_peak(wet)
+            kept = wet.astype(np.float16)
+        seconds = time.thread_time() - started
+        meter = measure_windows([wet], sample.settle_frames, rate)
+        profile = profile_part(wet.mean(axis=0, dtype=np.float32), rate) if profiled else None
+        return _WetWindow(kept, meter, peak, profile, seconds)
+
+    def _gain_from(
+        self,
+        source: TrackSource,
+        sample: TrackSample,
+        preset: Preset,
+        key: tuple[str, str, str],
+        windows: Sequence[_WetWindow],
+    ) -> float:
+        """The gain from the wet windows' loudness; further passes correct for what the
+        true-peak limiter takes off, on the kept windows. Silence keeps unity gain."""
+        rate, settle = self.config.sample_rate, sample.settle_frames
+        frames = sum(window.kept.shape[1] for window in windows)
+        self.speed.note(preset.name, sum(window.seconds for window in windows), frames)
+        self._note_profiles(source, sample, preset.name, windows)
+        meter = LoudnessMeter.joined(rate, [window.meter for window in windows])
         measure = WetMeasure(
-            meter.integrated(), tuple(meter.stretch_loudness()), max(peaks, default=0.0)
+            meter.integrated(),
+            tuple(meter.stretch_loudness()),
+            max((window.true_peak for window in windows), default=0.0),
         )
         self.calibrations.put_wet(key, measure)
         gain_db = self._first_gain_db(source, sample, preset, key, measure)
@@ -351,8 +403,8 @@ class Renderer:
             self._stop_if_asked()
             scale = np.float32(_linear(gain_db))
             limited = (
-                limit_true_peak(np.multiply(window, scale, dtype=np.float32), rate, ceiling)
-                for window in kept
+                limit_true_peak(np.multiply(window.kept, scale, dtype=np.float32), rate, ceiling)
+                for window in windows
             )
             with self.slowdown.applied():
                 error = target - measured_loudness(limited, settle, rate)
@@ -384,23 +436,18 @@ class Renderer:
         return wet.true_peak * _linear(gain_db) <= _linear(self.config.true_peak_ceiling_db)
 
     def _note_profiles(
-        self,
-        source: TrackSource,
-        sample: TrackSample,
-        preset: str,
-        wets: list[npt.NDArray[np.float16]],
+        self, source: TrackSource, sample: TrackSample, preset: str, wets: Sequence[_WetWindow]
     ) -> None:
         """How the preset sounds on the track's sample (and the original), each once per
         track and definition, so the player can say when a preset changes nothing audible
         on this music. A recalibration against the whole track changes a gain, not the
         sound: its profile stands."""
-        rate, calibrations, key = self.config.sample_rate, self.calibrations, source.content_key
-        if not calibrations.has_profile(key, BYPASS):
-            dry = (window.mean(axis=0) for window in sample.planar_windows())
-            calibrations.put_profile(key, BYPASS, sound_profile(dry, rate))
-        if not calibrations.has_profile(key, preset):
-            wet = (window.mean(axis=0, dtype=np.float32) for window in wets)
-            calibrations.put_profile(key, preset, sound_profile(wet, rate))
+        calibrations, key = self.calibrations, source.content_key
+        if sample.dry_profile is not None and not calibrations.has_profile(key, BYPASS):
+            calibrations.put_profile(key, BYPASS, sample.dry_profile)
+        parts = [wet.profile for wet in wets]
+        if not calibrations.has_profile(key, preset) and all(p is not None for p in parts):
+            calibrations.put_profile(key, preset, profile_of(p for p in parts if p is not None))
 
     def _whole_track_correction(
         self, source: TrackSource, sample: TrackSample, preset: Preset, wet: WetMeasure
