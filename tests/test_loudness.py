@@ -68,6 +68,41 @@ def test_each_stretch_is_also_read_alone_and_an_unfed_stretch_is_not_counted() -
     assert alone[0] - alone[1] == pytest.approx(20.0, abs=0.01)
 
 
+@settings(max_examples=20, deadline=None)
+@given(gain=st.floats(0.01, 8.0), seed=st.integers(0, 1000))
+def test_a_scaled_meter_reads_the_audio_made_that_much_louder(gain: float, seed: int) -> None:
+    """The K-weighting is linear: stretches measured once read, scaled, what metering the
+    louder audio again reads, stretch by stretch and together."""
+    rate = 44_100
+    rng = np.random.default_rng(seed)
+    pieces = [0.05 * rng.standard_normal((rate, 2)), 0.2 * rng.standard_normal((2 * rate, 2))]
+    once, again = LoudnessMeter(rate), LoudnessMeter(rate)
+    for piece in pieces:
+        once.segment()
+        once.feed(piece)
+        again.segment()
+        again.feed(piece * gain)
+    scaled = once.scaled(gain)
+    assert scaled.integrated() == pytest.approx(again.integrated(), abs=1e-6)
+    assert scaled.stretch_loudness() == pytest.approx(again.stretch_loudness(), abs=1e-6)
+
+
+def test_meters_joined_read_as_one_meter_fed_their_stretches() -> None:
+    rate = 44_100
+    loud, quiet = np.full((rate, 2), 0.5), np.full((2 * rate, 2), 0.05)
+    one = LoudnessMeter(rate)
+    one.feed(loud)
+    one.segment()
+    one.feed(quiet)
+    apart = [LoudnessMeter(rate), LoudnessMeter(rate)]
+    apart[0].feed(loud)
+    apart[1].feed(quiet)
+    joined = LoudnessMeter.joined(rate, apart)
+    assert joined.integrated() == one.integrated()
+    assert joined.stretch_loudness() == one.stretch_loudness()
+    assert LoudnessMeter.joined(rate, []).integrated() == SILENCE_LUFS
+
+
 def test_silence_and_too_short_audio_read_as_silence() -> None:
     assert integrated_loudness(np.zeros((44_100, 2)), 44_100) == SILENCE_LUFS
     assert integrated_loudness(np.full((100, 2), 0.5), 44_100) == SILENCE_LUFS

@@ -16,9 +16,15 @@ from hypothesis import strategies as st
 from scipy.signal import welch
 
 from engine.config import EngineConfig
-from engine.dsp.calibration import SAMPLE_WINDOWS, loudness_slope, window_starts
+from engine.dsp.calibration import (
+    SAMPLE_WINDOWS,
+    loudness_slope,
+    measure_windows,
+    window_starts,
+)
 from engine.dsp.calibrations import LoudnessCalibrations
-from engine.dsp.loudness import integrated_loudness
+from engine.dsp.limiter import limit_true_peak, limiter_threshold
+from engine.dsp.loudness import LoudnessMeter, integrated_loudness
 from engine.dsp.render import Renderer, chunk_bounds, chunk_count
 from engine.dsp.render_speed import RenderSpeed
 from engine.dsp.truepeak import true_peak_db
@@ -255,6 +261,39 @@ def test_two_threads_calibrating_one_preset_share_its_windows() -> None:
     assert windows["first"] and windows["second"]
     assert sorted(windows["first"] + windows["second"]) == list(range(SAMPLE_WINDOWS))
     assert gains == {"first": expected, "second": expected}
+
+
+def test_a_limiter_pass_meters_again_only_the_windows_the_limiter_touches() -> None:
+    """A calibration's limiter pass reads a window the limiter leaves untouched from its
+    first measure, scaled: the loudness is the one every window limited and metered again
+    gives, at gains where the limiter takes peaks off some windows and not others."""
+    render = Renderer(EngineConfig())
+    track = decoded("01_neon_drive.flac")
+    preset = render.presets.get("bright")
+    key = (track.content_key, "bright", "matched")
+    count, window, _finish = render._calibration(track, preset, key)
+    windows = [window(index) for index in range(count)]
+    settle, ceiling = render.sample(track).settle_frames, render.config.true_peak_ceiling_db
+    peaks_db = sorted(20 * np.log10(w.true_peak) for w in windows)
+    threshold_db = 20 * np.log10(limiter_threshold(ceiling))
+    for loudest_touched in (1, count // 2, count - 1):  # gains where some windows are over
+        between = (peaks_db[-loudest_touched] + peaks_db[-loudest_touched - 1]) / 2
+        gain_db = threshold_db - between
+        scale = np.float32(10 ** (gain_db / 20))
+        over = [w.true_peak * scale > limiter_threshold(ceiling) for w in windows]
+        assert sum(over) == loudest_touched
+        meters = [
+            measure_windows(
+                [limit_true_peak(np.multiply(w.kept, scale, dtype=np.float32), RATE, ceiling)],
+                settle,
+                RATE,
+            )
+            for w in windows
+        ]
+        every_window = LoudnessMeter.joined(RATE, meters).integrated()
+        assert render._limited_loudness(windows, settle, gain_db) == pytest.approx(
+            every_window, abs=1e-3
+        )
 
 
 @pytest.fixture(scope="module")

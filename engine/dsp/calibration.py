@@ -184,11 +184,6 @@ def analyse_sample(
     )
 
 
-def measured_loudness(windows: Iterable[Planar], settle_frames: int, rate: int) -> float:
-    """Gated loudness of processed windows' measured stretches (filters fed the settling)."""
-    return measure_windows(windows, settle_frames, rate).integrated()
-
-
 def measure_windows(windows: Iterable[Planar], settle_frames: int, rate: int) -> LoudnessMeter:
     """A meter fed each window's measured stretch as a stretch of its own (filters fed the
     settling first): its integrated loudness, and each window's."""

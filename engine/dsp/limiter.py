@@ -48,6 +48,12 @@ def limiter_reach_frames(sample_rate: int) -> int:
     return (blocks + 2) * BLOCK_FRAMES
 
 
+def limiter_threshold(ceiling_db: float) -> float:
+    """The linear true peak above which the limiter acts: audio whose true peak is at or
+    under it comes out untouched, to the bit."""
+    return float(10 ** ((ceiling_db - MARGIN_DB) / 20))
+
+
 def _stage_blocks(seconds: float, sample_rate: int) -> int:
     return max(1, round(seconds * sample_rate / BLOCK_FRAMES))
 
@@ -61,7 +67,7 @@ def limit_true_peak(
     `origin_frame` is the absolute position of the first frame in the track: the block grid
     is anchored to the track, not to the segment, so every render computes the same gains.
     """
-    ceiling = 10 ** ((ceiling_db - MARGIN_DB) / 20)
+    ceiling = limiter_threshold(ceiling_db)
     frames, peaks = true_peak_over(planar, ceiling)
     if not frames.size:
         return planar

@@ -80,12 +80,22 @@ class LoudnessMeter:
     def joined(cls, rate: int, meters: Sequence[LoudnessMeter]) -> LoudnessMeter:
         """One meter with the stretches of `meters` in order: windows measured apart (on
         other threads) gated together as if one meter had been fed them all."""
-        joined = cls(rate)
-        segments = [list(steps) for meter in meters for steps in meter._segments]
-        if segments:
-            joined._segments = segments
-            joined._steps = segments[-1]
-        return joined
+        return cls._of_stretches(rate, [list(s) for meter in meters for s in meter._segments])
+
+    def scaled(self, gain: float) -> LoudnessMeter:
+        """A meter of the same audio made `gain` times louder: the K-weighting is linear,
+        so every step's mean square takes the square of the gain (no filtering again)."""
+        power = gain * gain
+        stretches = [[step * power for step in steps] for steps in self._segments]
+        return LoudnessMeter._of_stretches(self.rate, stretches)
+
+    @classmethod
+    def _of_stretches(cls, rate: int, stretches: list[list[float]]) -> LoudnessMeter:
+        meter = cls(rate)
+        if stretches:
+            meter._segments = stretches
+            meter._steps = stretches[-1]
+        return meter
 
     def reset_steps(self) -> None:
         """Forget what this stretch measured so far, keeping the filters' state: the audio
