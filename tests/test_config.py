@@ -59,7 +59,8 @@ def test_the_calibrations_keep_as_many_samples_as_configured() -> None:
     from engine.dsp.calibration import TrackSample
 
     calibrations = LoudnessCalibrations(kept_samples=1)
+    sample = TrackSample((), 0, -20.0, -3.0)
     for key in ("a", "b"):
-        calibrations.sample(key, lambda: TrackSample((), 0, -20.0, -3.0))
+        calibrations.shared_sample(key, 1, lambda _index: sample, lambda parts: parts[0])
     assert [s.loudness_lufs for s in calibrations._samples.values()] == [-20.0]
     assert calibrations.summary("a") is not None  # what it measured outlives the windows

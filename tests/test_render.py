@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -215,11 +216,14 @@ def test_a_computation_that_raises_leaves_no_gate_and_is_asked_again() -> None:
     def failing() -> float:
         raise OSError("gone")
 
+    def gain(compute: Callable[[], float]) -> float:
+        return calibrations.shared_gain(key, 1, lambda _index: compute(), lambda parts: parts[0])
+
     with pytest.raises(OSError):
-        calibrations.get_or_compute(key, failing)
+        gain(failing)
     assert calibrations._sharing == {}
-    assert calibrations.get_or_compute(key, lambda: 0.5) == 0.5
-    assert calibrations.get_or_compute(key, failing) == 0.5  # computed once, then kept
+    assert gain(lambda: 0.5) == 0.5
+    assert gain(failing) == 0.5  # computed once, then kept
 
 
 def test_two_threads_calibrating_one_preset_share_its_windows() -> None:

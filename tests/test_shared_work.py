@@ -53,7 +53,7 @@ def test_a_second_thread_takes_the_parts_the_first_has_not_reached() -> None:
     second.join(WAIT)
     assert computed["second"], "the second thread only waited"
     assert sorted(computed["first"] + computed["second"]) == list(range(6))
-    assert len(finishes) == 1 and work.over
+    assert len(finishes) == 1
     assert results["first"] == results["second"] == [0, 1, 4, 9, 16, 25]
 
 
@@ -90,7 +90,7 @@ def test_a_part_that_raises_is_raised_in_every_helper() -> None:
     first.join(WAIT)
     second.join(WAIT)
     assert [str(error) for error in errors] == ["gone", "gone"]
-    assert finished == [] and work.over
+    assert finished == []
 
 
 def test_work_without_parts_is_finished_once_by_the_first_to_ask() -> None:

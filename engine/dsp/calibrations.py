@@ -64,10 +64,6 @@ class LoudnessCalibrations:
         """Per (track, preset), bumped when its gain is set again: a render begun before is
         stale. Forgetting a track bumps its `FORGOTTEN` entry, which every preset reads."""
 
-    def get_or_compute(self, key: tuple[str, str, str], compute: Callable[[], float]) -> float:
-        """The gain for `key`, computed once even when several render threads ask at once."""
-        return self.shared_gain(key, 1, lambda _: compute(), _only)
-
     def shared_gain(
         self,
         key: tuple[str, str, str],
@@ -93,10 +89,6 @@ class LoudnessCalibrations:
             lambda found: self._analyses.put(content_key, found),
         )
 
-    def sample(self, content_key: str, compute: Callable[[], TrackSample]) -> TrackSample:
-        """The track's sample, decoded once and kept for its few neighbours' worth."""
-        return self.shared_sample(content_key, 1, lambda _: compute(), _only)
-
     def shared_sample(
         self,
         content_key: str,
@@ -104,7 +96,8 @@ class LoudnessCalibrations:
         part: Callable[[int], P],
         finish: Callable[[Sequence[P]], TrackSample],
     ) -> TrackSample:
-        """`sample`, its windows decoded in `count` parts shared by the threads that ask."""
+        """The track's sample, decoded once and kept for its few neighbours' worth; if it is
+        not kept, its windows decoded in `count` parts that the threads asking share."""
         return self._shared(
             ("sample", content_key),
             lambda: self._samples.get(content_key),

@@ -32,11 +32,6 @@ class SharedWork(Generic[P, R]):
         self._result: R | None = None
         self._error: BaseException | None = None
 
-    @property
-    def over(self) -> bool:
-        """Finished or failed: a new ask must start anew or read the result."""
-        return self._done.is_set()
-
     def help(
         self,
         part: Callable[[int], P],
