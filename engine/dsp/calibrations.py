@@ -107,10 +107,6 @@ class LoudnessCalibrations:
             lambda found: self._put_sample(content_key, found),
         )
 
-    def kept_sample(self, content_key: str) -> TrackSample | None:
-        """The track's sample with its windows, if kept; never computes."""
-        return self._locked(lambda: self._samples.get(content_key))
-
     def get(self, key: tuple[str, str, str]) -> float | None:
         return self._locked(lambda: self._gains.get(key))
 

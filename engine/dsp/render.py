@@ -251,10 +251,7 @@ class Renderer:
     def sample(self, source: TrackSource) -> TrackSample:
         """The track's sample windows and what they measure, decoded once per track (the
         windows shared out among the threads that ask for it at once)."""
-        found = self.calibrations.kept_sample(source.content_key)
-        if found is not None:
-            return found
-        reading = SampleReading(source)
+        reading = SampleReading(source)  # where its windows start: cheap, read only if asked
 
         def window(index: int) -> MeasuredWindow | None:
             self._stop_if_asked()
