@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 JACK_RATE := 44100
 JACK_PERIOD := 1024
 
-.PHONY: run test system-audio system-test-audio clean
+COMPILED := setup.py engine/dsp/_truepeak.c
+
+.PHONY: run test system-audio system-build system-test-audio clean
 
 run: system-audio $(VENV)/.run-installed
 	$(BIN)/tierplay sample_audio/
@@ -29,18 +31,18 @@ test: system-audio system-test-audio $(VENV)/.test-installed
 	if [ -n "$$jack_pid" ]; then kill $$jack_pid 2>/dev/null; wait $$jack_pid 2>/dev/null; fi; \
 	exit $$rc
 
-# The virtualenv: rebuilt only when pyproject.toml changes.
+# The virtualenv: reinstalled only when pyproject.toml or the compiled part changes.
 $(VENV)/.created:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 		$(call apt_install,python3-venv) && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@touch $@
 
-$(VENV)/.run-installed: pyproject.toml $(VENV)/.created
+$(VENV)/.run-installed: pyproject.toml $(COMPILED) $(VENV)/.created | system-build
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.created
+$(VENV)/.test-installed: pyproject.toml $(COMPILED) $(VENV)/.created | system-build
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.run-installed
 
@@ -57,10 +59,16 @@ apt_install = pkgs="$(1)"; \
 system-audio:
 	@ldconfig -p 2>/dev/null | grep -q 'libportaudio.so.2' || { $(call apt_install,libportaudio2); }
 
+# A C compiler and Python's headers, for the limiter's compiled search.
+system-build:
+	@command -v cc >/dev/null 2>&1 || { $(call apt_install,gcc libc6-dev); }
+	@$(PYTHON) -c "import os, sysconfig; raise SystemExit(not os.path.isfile(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+		|| { $(call apt_install,python3-dev); }
+
 system-test-audio:
 	@command -v jackd >/dev/null 2>&1 || { $(call apt_install,jackd2); }
 	@command -v dbus-daemon >/dev/null 2>&1 || { $(call apt_install,dbus); }
 	@command -v playerctl >/dev/null 2>&1 || { $(call apt_install,playerctl); }
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .jackd.log
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .jackd.log build engine/dsp/*.so

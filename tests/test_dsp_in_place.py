@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from engine.dsp import limiter, truepeak
+from engine.dsp import _truepeak, limiter, truepeak
 from engine.dsp.chain import apply_width, mix_dry_wet
+from tests.helpers import truepeak_estimate
 
 RATE = 44_100
 Planar = npt.NDArray[np.float32]
@@ -130,10 +131,12 @@ def test_mix_in_place_equals_the_formula(
     assert np.array_equal(mix_dry_wet(dry.copy(), wet.copy(), intensity, wet_gain), expected)
 
 
-def limited_in_slices(audio: Planar, origin: int, candidates: int, frames: int) -> Planar:
+def limited_in_slices(audio: Planar, origin: int, overs: int, frames: int) -> Planar:
+    """Limited with the gain applied `frames` at a time and the frames over the ceiling
+    found `overs` at a time."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(limiter, "SLICE_FRAMES", frames)
-        patch.setattr(truepeak, "CANDIDATE_SLICE", candidates)
+        patch.setattr(truepeak, "OVER_CAPACITY", overs)
         return limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=origin)
 
 
@@ -147,21 +150,24 @@ def limited_in_slices(audio: Planar, origin: int, candidates: int, frames: int) 
 def test_the_sliced_limiter_is_the_whole_curve(
     seed: int, frames: int, level: float, origin: int
 ) -> None:
-    """Slices shrunk to a few hundred frames, so that short examples cross many: the same
+    """Slices shrunk to a few hundred frames (and the overs found a few at a time), so that
+    short examples cross many: the same
     samples to the bit as the shipped sizes, and the plain float64 curve to float32
     rounding (the sums are ordered differently)."""
     audio = planar_audio(seed, frames, level)
-    got = limited_in_slices(audio, origin, 256, 384)
-    shipped = limited_in_slices(audio, origin, truepeak.CANDIDATE_SLICE, limiter.SLICE_FRAMES)
+    got = limited_in_slices(audio, origin, 3, 384)
+    shipped = limited_in_slices(audio, origin, truepeak.OVER_CAPACITY, limiter.SLICE_FRAMES)
     assert np.array_equal(got, shipped)
     expected = audio * reference_gain(audio, -1.0, origin)
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-9)
 
 
 def test_a_loud_chunk_is_limited_in_slices_exactly() -> None:
-    """Several real slices at the shipped sizes: 3 s of a hot signal, every frame a candidate."""
+    """Several real slices at the shipped sizes: 3 s of a hot signal, every frame a
+    candidate, and more frames over the ceiling than one search call returns."""
     audio = planar_audio(7, 3 * RATE, 1.2)
     got = limiter.limit_true_peak(audio.copy(), RATE, -1.0, origin_frame=12_345)
+    assert truepeak.true_peak_over(audio, limiter.limiter_threshold(-1.0))[0].size > 4096
     assert np.array_equal(got, limited_in_slices(audio, 12_345, 1000, 4096))
     expected = audio * reference_gain(audio, -1.0, 12_345)
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-9)
@@ -175,15 +181,9 @@ def test_a_slice_holding_only_the_ramp_past_the_last_frame_is_skipped(origin: in
     for frames in range(1, 70):
         audio = np.zeros((2, frames), dtype=np.float32)
         audio[:, -1] = 1.5
-        shipped = limited_in_slices(audio, origin, truepeak.CANDIDATE_SLICE, limiter.SLICE_FRAMES)
+        shipped = limited_in_slices(audio, origin, truepeak.OVER_CAPACITY, limiter.SLICE_FRAMES)
         assert np.array_equal(limited_in_slices(audio, origin, 256, limiter.BLOCK_FRAMES), shipped)
         assert truepeak.true_peak_db(shipped) <= -1.0
-
-
-def candidates(audio: Planar, threshold: float) -> tuple[npt.NDArray[np.intp], Planar]:
-    """The frames whose peak the estimate computes (within 6 dB of `threshold`), and those
-    peaks: every tap summed, no sum cut short."""
-    return truepeak._near(audio, truepeak.sample_peaks(audio), threshold)
 
 
 AUDIO_NEAR_A_THRESHOLD = {
@@ -196,71 +196,105 @@ AUDIO_NEAR_A_THRESHOLD = {
 
 @settings(max_examples=30, deadline=None)
 @given(frames=st.integers(1, 4000), **AUDIO_NEAR_A_THRESHOLD)
-def test_the_envelope_near_the_threshold_is_the_tap_by_tap_sum(
+def test_the_estimate_near_the_threshold_is_the_tap_by_tap_sum(
     seed: int, frames: int, level: float, threshold: float
 ) -> None:
     """The folded pairs give what the 20 taps summed one by one give (to float32 rounding),
-    on the same candidate frames, whatever the slices."""
+    on the frames within 6 dB of the threshold, and the sample peak elsewhere."""
     audio = planar_audio(seed, frames, level)
     expected = reference_envelope(audio, threshold)
-    envelope = truepeak.true_peak_envelope(audio, threshold)
+    envelope = truepeak_estimate.envelope(audio, threshold)
     np.testing.assert_allclose(envelope, expected, rtol=1e-6, atol=1e-9)
-    near, peaks = candidates(audio, threshold)
     pair = np.abs(audio).max(axis=0)
     pair[:-1] = np.maximum(pair[:-1], pair[1:])
+    near = truepeak_estimate.candidates(audio, threshold)
     assert np.array_equal(near, np.flatnonzero(pair >= threshold * truepeak.CANDIDATE_HEADROOM))
-    assert np.array_equal(peaks, envelope[near])
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(truepeak, "CANDIDATE_SLICE", 100)
-        assert np.array_equal(truepeak.true_peak_envelope(audio, threshold), envelope)
 
 
-@settings(max_examples=40, deadline=None)
+def estimate_over(audio: Planar, threshold: float) -> tuple[npt.NDArray[np.intp], Planar]:
+    near, peaks = truepeak_estimate.near(audio, threshold)
+    over = peaks > threshold
+    return near[over], peaks[over]
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     frames=st.integers(0, 3000),
-    channels=st.sampled_from([1, 2]),
-    scan=st.sampled_from([64, 512, 1 << 16]),
-    pruned=st.sampled_from([1, 100, 1 << 14]),
+    channels=st.sampled_from([1, 2, 3]),
+    capacity=st.sampled_from([1, 7, 4096]),
+    trimmed=st.integers(0, 40),
     **AUDIO_NEAR_A_THRESHOLD,
 )
-def test_the_frames_over_are_the_envelopes_to_the_bit(
+def test_the_frames_over_are_the_estimates_to_the_bit(
     seed: int,
     frames: int,
     level: float,
     threshold: float,
     channels: int,
-    scan: int,
-    pruned: int,
+    capacity: int,
+    trimmed: int,
 ) -> None:
-    """Cutting a frame's sum short once the taps left cannot carry it over the threshold
-    finds the same frames over it, at the same peaks, as summing every tap; in any slices
-    (found 64 frames at a time and up, summed 1 at a time and up)."""
-    audio = planar_audio(seed, frames, level)[:channels]
-    near, peaks = candidates(audio, threshold)
-    over = peaks > threshold
+    """The compiled search, which cuts a frame's sum short once the taps left cannot carry
+    it over the threshold, finds the same frames over it, at the same peaks, as summing
+    every tap in numpy; found any number at a time, in rows that are a trimmed view (as
+    a render's are), with any number of channels."""
+    stereo = planar_audio(seed, frames + trimmed, level)
+    audio = np.concatenate([stereo, -stereo[:1]])[:channels, trimmed:]
+    expected_frames, expected_peaks = estimate_over(audio, threshold)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(truepeak, "PRUNE_FROM", 0)
-        patch.setattr(truepeak, "SCAN_FRAMES", scan)
-        patch.setattr(truepeak, "PRUNED_SLICE", pruned)
+        patch.setattr(truepeak, "OVER_CAPACITY", capacity)
         found, values = truepeak.true_peak_over(audio, threshold)
-    assert np.array_equal(found, near[over])
-    assert np.array_equal(values, peaks[over])
-    assert np.array_equal(truepeak.true_peak_over(audio, threshold)[0], near[over])
+    assert found.dtype == np.intp
+    assert np.array_equal(found, expected_frames)
+    assert np.array_equal(values, expected_peaks)
 
 
-def test_the_frames_over_on_a_loud_chunk_are_the_envelopes() -> None:
+def test_the_frames_over_on_a_loud_chunk_are_the_estimates() -> None:
     """A chunk's worth of hot, band-limited audio, where tens of thousands of frames are
     candidates and most are dropped after the first pairs."""
     rng = np.random.default_rng(7)
     noise = rng.normal(0.0, 1.0, (2, 200_003))
     audio = (noise[:, 3:] + noise[:, 2:-1] + noise[:, 1:-2] + noise[:, :-3]) / 4
     audio = (audio / np.abs(audio).max() * 1.4).astype(np.float32)
-    near, peaks = candidates(audio, 0.85)
+    near = truepeak_estimate.candidates(audio, 0.85)
     found, values = truepeak.true_peak_over(audio, 0.85)
-    assert near.size > truepeak.PRUNE_FROM
-    assert 0 < found.size < near.size
-    assert np.array_equal(found, near[peaks > 0.85])
-    assert np.array_equal(values, peaks[peaks > 0.85])
+    assert 0 < found.size < near.size / 10
+    assert np.array_equal(found, estimate_over(audio, 0.85)[0])
+    assert np.array_equal(values, estimate_over(audio, 0.85)[1])
+
+
+def test_the_search_starts_where_it_is_told() -> None:
+    """A call resumed from any frame finds the frames over from there on, the same."""
+    audio = planar_audio(3, 5000, 0.6)
+    everything, peaks = estimate_over(audio, 0.9)
+    rows = list(audio)
+    kernels, gain = truepeak.folded_kernels(), truepeak.pairs_left_gain(2)
+    for start in (0, 1, 13, int(everything[len(everything) // 2]), 4999, 5000):
+        frames = np.empty(5000, dtype=np.int64)
+        values = np.empty(5000, dtype=np.float32)
+        written, resume = _truepeak.over(rows, 0.9, 0.45, kernels, 2, gain, start, frames, values)
+        assert resume == 5000
+        assert np.array_equal(frames[:written], everything[everything >= start])
+        assert np.array_equal(values[:written], peaks[everything >= start])
+
+
+def test_the_search_refuses_what_it_cannot_read() -> None:
+    """Wrong types and shapes are errors, not garbage read from memory."""
+    rows, kernels = list(planar_audio(1, 100, 0.5)), truepeak.folded_kernels()
+    frames, values = np.empty(10, dtype=np.int64), np.empty(10, dtype=np.float32)
+    arguments = (0.9, 0.45, kernels, 2, 1.0, 0, frames, values)
+    with pytest.raises(TypeError, match="float32"):
+        _truepeak.over([rows[0].astype(np.float64)], *arguments)
+    with pytest.raises(ValueError, match="channels"):
+        _truepeak.over([], *arguments)
+    with pytest.raises(ValueError, match="length"):
+        _truepeak.over([rows[0], rows[1][:50]], *arguments)
+    with pytest.raises(ValueError, match="pairs"):
+        _truepeak.over(rows, 0.9, 0.45, kernels, 11, 1.0, 0, frames, values)
+    with pytest.raises(TypeError, match="int64"):
+        _truepeak.over(rows, 0.9, 0.45, kernels, 2, 1.0, 0, values, values)
+    with pytest.raises(ValueError, match="contiguous"):
+        _truepeak.over([rows[0][::2]], *arguments)
 
 
 def test_the_limiters_kernels_are_resample_polys_own_filter() -> None:
