@@ -15,8 +15,13 @@ each preset's loudness against the original as played (whole track), the spread 
 six, true peak, and the smallest spectral/crest distance between two processed presets, per
 track.
 
+With `--engine-malloc` glibc's malloc is set up as the engine sets it (`tune_malloc`: its
+mmap threshold fixed at 4 MB), so a render's windows are mapped and page-faulted afresh
+each time, as in the player, for ours and the bare chain alike; by default they are reused
+from the heap, as in the figures of earlier runs.
+
 Run: .venv/bin/python -m bench.render [--repeats N] [--skip-quality] [--library DIR]
-[--clock cpu] [--speed-every-track]
+[--clock cpu] [--speed-every-track] [--engine-malloc]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from engine.dsp.truepeak import interleaved, true_peak_db
 from engine.library.decoders import AUDIO_EXTENSIONS
 from engine.library.scan import probe
 from engine.library.source import BlockCache, TrackSource
+from engine.observe.memory import MMAP_THRESHOLD_BYTES, tune_malloc
 from engine.vocabulary import PRESET_ORDER
 
 SAMPLE_AUDIO = Path(__file__).resolve().parent.parent / "sample_audio"
@@ -291,9 +297,17 @@ def main() -> None:
     parser.add_argument(
         "--speed-every-track", action="store_true", help="not just the first and the last"
     )
+    parser.add_argument(
+        "--engine-malloc", action="store_true", help="glibc's malloc set up as the engine's"
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
+    if args.engine_malloc:
+        tune_malloc()
+        print(f"malloc: the engine's (mmap threshold {MMAP_THRESHOLD_BYTES >> 20} MB)")
+    else:
+        print("malloc: glibc's defaults (windows reused from the heap)")
     pin_to_one_core()
     paths = sorted(SAMPLE_AUDIO.glob("*.flac"))
     if args.library is not None:
