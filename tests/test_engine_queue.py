@@ -231,3 +231,21 @@ def test_the_queued_track_is_the_one_prepared_next(engine: Engine, tmp_path: Pat
     engine.set_shuffle(True, seed=3)
     after = engine.queue(following=1).then[0]
     wait_for(lambda: ready(after.title))
+
+
+def told(engine: Engine, opening: str) -> list[str]:
+    return [line for line in engine.snapshot().messages if line.startswith(opening)]
+
+
+def test_a_track_change_is_told_as_a_track_start_not_a_seek(engine: Engine, folder: Path) -> None:
+    """The event log says where a skipped-to track's first audio came from as its start:
+    playing the original, the file itself, with nothing to render."""
+    engine.open([folder])
+    engine.set_preset("original")
+    engine.play()
+    wait_for(lambda: engine.snapshot().playing)
+    engine.next_track()
+    wait_for(lambda: len(told(engine, "track start")) == 1)
+    assert told(engine, "track start")[0].startswith("track start (the original, nothing to ")
+    assert told(engine, "seek to") == []
+    assert [seek.tier for seek in engine.seeks()] == ["source"]

@@ -643,6 +643,7 @@ def test_message_kinds() -> None:
     assert message_kind("now playing “Awakening”") == "track"
     assert message_kind("switched warm → bright (from cache L1, 23 ms)") == "switch"
     assert message_kind("seek to 1:25 (from cache L1, 23 ms)") == "seek"
+    assert message_kind("track start (from cache L1, 31 ms)") == "seek"
     assert message_kind("x.flac is no longer playable (gone); skipped") == "skipped"
     assert message_kind("throttled: seek held") == "throttled"
     assert message_kind("rapid start: exploring presets") == "rapid"

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.observe.events import EngineEvent, EventKind, EventStream, Subscription
 from engine.observe.views import LatencyBook
-from engine.playback.feed import ServedRequest
+from engine.playback.feed import SOURCE_TIER, ServedRequest
 from engine.vocabulary import format_clock
 
 SERVED_FROM = {
@@ -23,6 +23,7 @@ SERVED_FROM = {
     "l3": "from cache L3",
     "miss": "rendered on the spot",
     "pending": "render pending",
+    SOURCE_TIER: "the original, nothing to render",
 }
 """Where a switch or seek was served from, in the event log's words."""
 MESSAGES_KEPT = 200
@@ -63,6 +64,8 @@ class Journal:
         latency = "" if record.latency_ms is None else f", {record.latency_ms:.0f} ms"
         if record.kind == "switch":
             message = f"switched {record.source} → {record.target} ({how}{latency})"
+        elif record.track_start:
+            message = f"track start ({how}{latency})"
         else:
             at = max(record.frame, 0) / self._sample_rate
             message = f"seek to {format_clock(at)} ({how}{latency})"

@@ -47,6 +47,8 @@ STAND_IN_SECONDS = 0.1
 """How much source is played at a time while waiting for a calibration (then we look again)."""
 FADE_SOURCE_SECONDS = 0.25
 """Source kept for a fade out of the original: the switch point may move a few blocks on."""
+SOURCE_TIER = "source"
+"""What served a seek made while the original plays: the file itself, no render needed."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class ServedRequest:
     cut_at: float = 0.0
     """When the feeder cut over to the new audio (latency = wait for the feeder + for the
     consumer to reach the cut)."""
+    track_start: bool = False
+    """A seek that starts another track (a skip or a choice), not one within the track."""
 
 
 @dataclass(frozen=True)
@@ -250,8 +254,9 @@ class PresetFeed:
             if self.requested != self.active:
                 self._requested_at = max(self._requested_at, self._clock())
 
-    def note_seek(self) -> None:
-        """The next chunk read follows a seek: count it as one and time it."""
+    def note_seek(self, track_start: bool = False) -> None:
+        """The next chunk read follows a seek (`track_start`: into another track): count it
+        as one and time it."""
         with self._lock:
             self._next_kind = "seek"
             self._fade = self._switch_fade = None
@@ -259,7 +264,15 @@ class PresetFeed:
             preset = self.active.preset
             now = self._clock()
             self._unheard.append(
-                ServedRequest(now - self._started, "seek", preset, preset, "pending", asked_at=now)
+                ServedRequest(
+                    now - self._started,
+                    "seek",
+                    preset,
+                    preset,
+                    "pending",
+                    asked_at=now,
+                    track_start=track_start,
+                )
             )
 
     # -- feeder thread --------------------------------------------------------------------
@@ -480,6 +493,7 @@ class PresetFeed:
             setting = self.active
             bypass = setting.preset == BYPASS
         if bypass:  # read outside the lock: a block decode must not hold up commands
+            self._settle_seek_tier(SOURCE_TIER)
             return self._original_at(track, frame)
         with self._lock:
             setting = self.active

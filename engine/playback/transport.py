@@ -79,7 +79,7 @@ class Transport:
     def _change_track(self, move: Callable[[], Track | None], told: str) -> None:
         with self._lock:
             self._planner.track_changing()
-            self._feed.note_seek()
+            self._feed.note_seek(track_start=True)
             target = move()
             if target is not None:
                 self._told = target.id

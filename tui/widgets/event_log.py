@@ -45,6 +45,8 @@ KINDS = (
 """Message kinds, each drawn with the component class `event-log--<kind>`."""
 PREFIX_KINDS = ("switch", "seek", "throttled", "debounced", "rapid", "render", "memory")
 """Kinds told by the message's first word, as the engine writes them."""
+TRACK_START = "track start"
+"""How the engine tells where a new track's first audio came from: a seek's news."""
 TRACK_CHANGES = ("now playing “", "playing “", "skipped to “", "back to “", "resumed “")
 """How the engine tells a track change (`skipped to “…”` is not a skipped file)."""
 ERROR_WORDS = ("failed", "error", "not usable", "could not", "cannot")
@@ -64,6 +66,8 @@ def message_kind(message: str) -> str:
         return "skipped"
     if any(word in lowered for word in ERROR_WORDS):
         return "error"
+    if lowered.startswith(TRACK_START):
+        return "seek"
     for kind in PREFIX_KINDS:
         if lowered.startswith(kind):
             return kind
