@@ -66,10 +66,13 @@ def test_the_library_plays_to_its_end_and_play_starts_it_again(
     engine: Engine, folder: Path
 ) -> None:
     engine.open([folder])
+    assert not engine.snapshot().ended, "paused at the start, not at the end"
     engine.play()
     wait_for(lambda: heard(engine) == ["b", "c", "d"] and not engine.snapshot().playing)
+    assert engine.snapshot().ended
     engine.play()
     wait_for(lambda: engine.snapshot().playing)
+    assert not engine.snapshot().ended
     track, _position = engine.player.position()
     assert track is not None and track.title == "a", "from the top, not silence at the end"
 

@@ -315,6 +315,9 @@ async def test_now_playing_shows_track_position_state_preset_and_output() -> Non
         panel.show(make_snapshot(playing=False, muted=True, volume=0.0), None)
         text = str(panel.render())
         assert "paused" in text and "muted" in text and "→" not in text
+        panel.show(make_snapshot(playing=False, ended=True), None)
+        text = str(panel.render())
+        assert "■ end of the list" in text and "paused" not in text
 
         panel.show(make_snapshot(sounds_like="original"), None)
         assert "preset warm @ 75% (no audible change on this track)" in str(panel.render())

@@ -58,6 +58,7 @@ class LiveViews:
             position_seconds=position,
             duration_seconds=track.duration_seconds if track else 0.0,
             playing=e.player.playing,
+            ended=e.player.ended,
             volume=e.player.volume,
             muted=e.settings.muted,
             preset=e.feed.active.preset,

@@ -50,6 +50,9 @@ class EngineSnapshot:
     """what is played: the library, or one album or folder of it;"""
     queued: int = 0
     """and how many tracks are queued to play next."""
+    ended: bool = False
+    """Not playing because the list played to its end (repeat off), not paused: play
+    starts it again from the top."""
     buffering: bool = False
     """Playing, but the output has had no audio for a moment (a start or seek waiting)."""
     presets_ready: int = 0

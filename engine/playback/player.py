@@ -279,6 +279,11 @@ class Player:
         return self._playing
 
     @property
+    def ended(self) -> bool:
+        """Stopped after the last track of the order (not paused): play starts it again."""
+        return self._ended and not self._playing
+
+    @property
     def volume(self) -> float:
         return self._volume
 

@@ -204,6 +204,8 @@ def alike_note(other: str) -> str:
 
 def _status(snap: EngineSnapshot) -> tuple[str, str]:
     """What the music is doing, in a word or three."""
+    if snap.ended:
+        return "■ end of the list", "dim"
     if not snap.playing:
         return "▌▌ paused", WARNING_STYLE
     if snap.buffering:
