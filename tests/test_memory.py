@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.observe.memory import MemoryMonitor, MemoryReading
+from bench.footprint import SLACK_MB
+from engine import Engine, EngineConfig
+from engine.observe.memory import UNCOUNTED_MB, MemoryMonitor, MemoryReading
 from engine.vocabulary import MB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +77,19 @@ def test_a_large_array_freed_is_given_back_at_once() -> None:
         for tune in (False, True)
     }
     assert resident[True] < resident[False] - 4.0
+
+
+def test_the_health_panels_rss_limit_allows_what_no_budget_counts(tmp_path: Path) -> None:
+    """The limit shown beside the player's RSS is its size at start, everything the engine
+    may hold (at a small budget, more than asked: the tiers' floors) and the memory no
+    budget counts, as the footprint benchmark's goal allows."""
+    config = EngineConfig(state_dir=tmp_path, cache_dir=tmp_path / "cache")
+    config = config.with_process_budget(50.0)
+    engine = Engine(config, sink="null", memory_reader=lambda: MemoryReading(150 * MB, 0.6))
+    try:
+        limit = engine.health()["process_rss_limit_mb"]
+    finally:
+        engine.close()
+    assert config.process_budget_mb > 50.0
+    assert limit == round(150 + config.process_budget_mb + UNCOUNTED_MB, 1)
+    assert SLACK_MB == UNCOUNTED_MB

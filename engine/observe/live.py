@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from engine.cache.worker import WorkerMetrics
 from engine.dsp.render import chunk_count
 from engine.library.tracks import Track
+from engine.observe.memory import UNCOUNTED_MB
 from engine.observe.monitor import (
     METER_FRAMES,
     CacheMap,
@@ -184,4 +185,5 @@ class LiveViews:
 
     def _rss_limit_bytes(self) -> int:
         e = self._parts
-        return e.memory.baseline_rss_bytes + int(e.config.process_budget_mb * MB)
+        held_mb = e.config.process_budget_mb + UNCOUNTED_MB
+        return e.memory.baseline_rss_bytes + int(held_mb * MB)

@@ -52,6 +52,11 @@ def give_back_free_memory() -> None:
         libc.malloc_trim(0)
 
 
+UNCOUNTED_MB = 60.0
+"""What the player's processes hold beyond their size at start and the engine's budget,
+which no budget counts: the audio server's client and the rings, a decoder's buffers, the
+libraries loaded on first use, a render in flight. The health panel's RSS limit and the
+footprint benchmark's goal allow the same."""
 MALLOC_ARENAS = 2
 """glibc gives a thread that meets contention an arena of its own (up to eight per core),
 and every arena keeps the chunk-sized arrays freed in it for reuse. With the render,
