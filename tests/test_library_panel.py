@@ -90,7 +90,9 @@ def test_a_filter_needs_every_word_in_artist_album_title_or_file_name() -> None:
 
 @given(
     width=st.integers(0, 300),
-    artist=st.text(max_size=80),
+    artist=st.one_of(
+        st.text(max_size=80), st.lists(st.text(max_size=20), max_size=5).map(" / ".join)
+    ),
     title=st.text(min_size=1, max_size=80),
     playing=st.booleans(),
 )
@@ -143,6 +145,19 @@ def test_a_row_shows_the_playing_mark_the_number_and_the_duration() -> None:
     assert "2-07 Awakening" in text and text.endswith("3:05")
     narrow = row_text(replace(row, title="Awakening"), 30, playing=False)
     assert narrow.strip().startswith("Awakening") and len(narrow) == 30
+
+
+def test_a_field_of_several_values_keeps_whole_names_and_counts_the_rest() -> None:
+    """Two artists are two values joined by " / ": cut, the row keeps the first names whole
+    and says how many more there are, rather than a name cut in two."""
+    (row,) = library_rows([track("a.flac", artist="Nadia / Bo / Cleopatra", title="Dawn")])
+    cells = [row_text(row, width, playing=False)[MARK_WIDTH:] for width in (100, 80, 50, 40)]
+    assert cells[0].startswith("Nadia / Bo / Cleopatra  ")
+    assert cells[1].startswith("Nadia / Bo +1  ")
+    assert cells[2].startswith("Nadia +2  ")
+    assert cells[3].startswith("Nad… +2  ")
+    (plain,) = library_rows([track("b.flac", artist="Nadia Boulanger-Cleopatra", title="D")])
+    assert row_text(plain, 45, playing=False)[MARK_WIDTH:].startswith("Nadia B…  ")
 
 
 # -- in the app ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input
 
+from engine.library.tags import VALUES_JOINED_BY
 from engine.library.tracks import Track
 from engine.vocabulary import format_clock
 from tui.widgets.panel import framed_css
@@ -97,13 +98,29 @@ def row_text(row: LibraryRow, width: int, playing: bool, mark: str = "") -> str:
 
 
 def _fit(text: str, width: int) -> str:
-    """`text` in `width` cells with a gap after it, cut with an ellipsis when too long."""
+    """`text` in `width` cells with a gap after it, shortened when too long."""
     if width <= len(GAP):
         return " " * width
     room = width - len(GAP)
     if cell_len(text) > room:
-        text = set_cell_size(text, room - 1) + "…"
+        text = _shortened(text, room)
     return set_cell_size(text, room) + GAP
+
+
+def _shortened(text: str, room: int) -> str:
+    """`text`, too long for `room` cells, cut to fit. A field's several values (two
+    artists: `Ann / Bob / Cleo`) keep as many first values whole as fit and say how many
+    more there are (`Ann / Bob +1`), so no name is cut; a first value too long for that is
+    cut with an ellipsis before the count, and anything else at the end."""
+    values = text.split(VALUES_JOINED_BY)
+    for kept in range(len(values) - 1, 0, -1):
+        shown = VALUES_JOINED_BY.join(values[:kept]) + f" +{len(values) - kept}"
+        if cell_len(shown) <= room:
+            return shown
+    more = f" +{len(values) - 1}" if len(values) > 1 else ""
+    if more and room - len(more) >= 2:
+        return set_cell_size(values[0], room - len(more) - 1) + "…" + more
+    return set_cell_size(text, room - 1) + "…"
 
 
 class TrackList(ScrollView, can_focus=True):
