@@ -492,8 +492,9 @@ class PresetFeed:
         with self._lock:
             setting = self.active
             bypass = setting.preset == BYPASS
+            if bypass:
+                self._settle_seek_tier_locked(SOURCE_TIER)
         if bypass:  # read outside the lock: a block decode must not hold up commands
-            self._settle_seek_tier(SOURCE_TIER)
             return self._original_at(track, frame)
         with self._lock:
             setting = self.active
@@ -652,9 +653,13 @@ class PresetFeed:
 
     def _settle_seek_tier(self, tier: str) -> None:
         with self._lock:
-            for record in self._unheard:
-                if record.kind == "seek" and record.tier == "pending":
-                    record.tier = tier
+            self._settle_seek_tier_locked(tier)
+
+    def _settle_seek_tier_locked(self, tier: str) -> None:
+        """The seeks not yet served learn what served them (the caller holds the lock)."""
+        for record in self._unheard:
+            if record.kind == "seek" and record.tier == "pending":
+                record.tier = tier
 
     def _audio_for_fade(
         self, track: Track, source: Setting, frame: int, held: _Held | None
